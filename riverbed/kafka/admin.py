@@ -1,0 +1,140 @@
+"""Topic operations through Kafka's admin API (kafka-python's KafkaAdminClient).
+
+Shared by the local cluster, the platforms and the chaos actions, so that a
+topic is created, inspected and resized the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from riverbed.errors import HarnessError
+
+
+@contextlib.contextmanager
+def admin_client(bootstrap_servers: str, **configs: Any) -> Iterator[Any]:
+    """A KafkaAdminClient that is always closed; a clear error if no broker answers."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    configs.setdefault("bootstrap_timeout_ms", 15_000)
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, client_id="riverbed-admin", **configs
+        )
+    except (KafkaTimeoutError, KafkaConnectionError) as exc:
+        raise HarnessError(
+            f"No Kafka broker answered at {bootstrap_servers}.",
+            fix="start the cluster (`riverbed kafka up`) or pass the right bootstrap servers.",
+        ) from exc
+    try:
+        yield admin
+    finally:
+        with contextlib.suppress(Exception):
+            admin.close()
+
+
+def describe_topic(bootstrap_servers: str, topic: str) -> dict[str, Any]:
+    """The topic's metadata: partitions with leader, replicas and ISR."""
+    with admin_client(bootstrap_servers) as admin:
+        return _describe(admin, topic)
+
+
+def _describe(admin: Any, topic: str) -> dict[str, Any]:
+    from kafka.errors import UnknownTopicOrPartitionError
+
+    try:
+        topics = admin.describe_topics([topic])
+    except UnknownTopicOrPartitionError as exc:
+        raise HarnessError(f"Topic {topic!r} does not exist.") from exc
+    if not topics or topics[0].get("error_code"):
+        raise HarnessError(f"Topic {topic!r} does not exist.")
+    return topics[0]
+
+
+def partition_count(bootstrap_servers: str, topic: str) -> int:
+    return len(describe_topic(bootstrap_servers, topic)["partitions"])
+
+
+def topic_exists(bootstrap_servers: str, topic: str) -> bool:
+    with admin_client(bootstrap_servers) as admin:
+        return topic in admin.list_topics()
+
+
+def create_topic(
+    bootstrap_servers: str,
+    name: str,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
+    config: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    exist_ok: bool = False,
+) -> None:
+    """Create ``name`` and wait until each of its partitions has a leader."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    configs = dict(config or {})
+    if min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(min_insync_replicas)
+    with admin_client(bootstrap_servers) as admin:
+        try:
+            admin.create_topics(
+                [NewTopic(name, partitions, replication_factor, topic_configs=configs)],
+                timeout_ms=int(timeout * 1000),
+            )
+        except TopicAlreadyExistsError:
+            if not exist_ok:
+                raise HarnessError(
+                    f"Topic {name!r} already exists.", fix="pick another topic name or delete it."
+                ) from None
+        _wait_leaders(admin, name, partitions, timeout)
+
+
+def add_partitions(bootstrap_servers: str, topic: str, total: int, timeout: float = 30.0) -> int:
+    """Increase ``topic`` to ``total`` partitions; returns the count before.
+
+    Kafka can only add partitions. Asking for fewer than exist is an error;
+    asking for exactly as many is a no-op.
+    """
+    from kafka.admin import NewPartitions
+
+    with admin_client(bootstrap_servers) as admin:
+        before = len(_describe(admin, topic)["partitions"])
+        if total < before:
+            raise HarnessError(
+                f"Topic {topic!r} has {before} partitions; Kafka cannot shrink it to {total}.",
+                fix=f"ask for a total of more than {before} partitions.",
+            )
+        if total > before:
+            admin.create_partitions({topic: NewPartitions(total)}, timeout_ms=int(timeout * 1000))
+            _wait_leaders(admin, topic, total, timeout)
+        return before
+
+
+def _wait_leaders(admin: Any, topic: str, partitions: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(Exception):
+            parts = _describe(admin, topic)["partitions"]
+            if len(parts) >= partitions and all(p["leader_id"] >= 0 for p in parts):
+                return
+        if time.monotonic() > deadline:
+            raise HarnessError(
+                f"Topic {topic!r}: not every one of {partitions} partitions had a leader after {timeout:.0f}s."
+            )
+        time.sleep(0.2)
+
+
+def topic_config(bootstrap_servers: str, topic: str) -> dict[str, str]:
+    """The topic's configuration entries as ``{name: value}``."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    with admin_client(bootstrap_servers) as admin:
+        result = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    entries = result.get("topic", {}).get(topic, {})
+    return {name: entry["value"] for name, entry in entries.items()}

@@ -1,0 +1,721 @@
+"""A real Apache Kafka cluster on 127.0.0.1: KRaft nodes that are both broker and controller.
+
+The cluster owns its lifecycle and its logs (as kafkatest services do). Its
+state directory holds everything, so any process can pick the cluster up again
+from it::
+
+    <state>/cluster.json            cluster id, broker count, ports, heap, version
+    <state>/broker-<id>/server.properties, log4j2.properties
+    <state>/broker-<id>/data/       log.dirs and the KRaft metadata log
+    <state>/broker-<id>/server.log  the broker's Log4j log
+    <state>/broker-<id>/stdout.log  the JVM's stdout/stderr (crashes land here)
+    <state>/broker-<id>/broker.pid
+
+Node ids are 1..N.  Broker ``i`` listens for clients on ``base_port + i - 1``
+and for the controller quorum on ``base_port + 100 + i - 1``; the quorum is
+static (``controller.quorum.voters``), every node is formatted with the same
+cluster id, and internal topics' replication factor fits the broker count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from riverbed.errors import HarnessError
+from riverbed.kafka.distribution import KafkaDistribution, resolve
+from riverbed.paths import state_dir as default_state_root
+
+HOST = "127.0.0.1"
+DEFAULT_BASE_PORT = 19092
+CONTROLLER_PORT_OFFSET = 100
+DEFAULT_HEAP = "512m"
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What ``riverbed kafka status`` shows for one broker."""
+
+    id: int
+    """KRaft node id (1..N)."""
+    pid: int | None
+    """Process id of the running JVM, ``None`` when it is not running."""
+    port: int
+    """Client (PLAINTEXT) listener port on 127.0.0.1."""
+    controller_port: int
+    """Controller quorum listener port on 127.0.0.1."""
+    up: bool
+    """The JVM process is alive."""
+    answers: bool | None
+    """The broker answered a metadata request (``None`` when not checked)."""
+
+
+def default_state_dir() -> Path:
+    return default_state_root() / "kafka"
+
+
+def kafka_uuid() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_base_port(brokers: int = 3, start: int = 29092, step: int = 200) -> int:
+    """The first base port from ``start`` whose client and controller ports are all free."""
+    for base in range(start, 60000, step):
+        ports = [base + i for i in range(brokers)] + [
+            base + CONTROLLER_PORT_OFFSET + i for i in range(brokers)
+        ]
+        if not any(port_in_use(p) for p in ports):
+            return base
+    raise HarnessError("No free port range found on 127.0.0.1 for a local Kafka cluster.")
+
+
+def _proc_cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own exited child not yet reaped) is not alive.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _tail(path: Path, lines: int = 20, width: int = 300) -> str:
+    """The last ``lines`` lines of a log, each cut to ``width`` characters."""
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(line if len(line) <= width else line[:width] + " …" for line in text)
+    except OSError:
+        return f"(no {path.name})"
+
+
+class LocalKafkaCluster:
+    """A local Apache Kafka cluster of ``brokers`` combined broker+controller nodes.
+
+    Construct it with the settings for a new cluster, or use :meth:`open` to
+    attach to the cluster an earlier process created in ``state_dir``.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | str | None = None,
+        brokers: int = 3,
+        base_port: int = DEFAULT_BASE_PORT,
+        heap: str = DEFAULT_HEAP,
+        config: dict[str, str] | None = None,
+    ) -> None:
+        if brokers < 1:
+            raise HarnessError(f"--brokers must be at least 1, got {brokers}.")
+        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+        self.brokers = brokers
+        self.base_port = base_port
+        self.heap = heap
+        self.config = dict(config or {})
+        self._dist: KafkaDistribution | None = None
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    # ---- identity -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, state_dir: Path | str | None = None) -> LocalKafkaCluster:
+        """Attach to the cluster described by ``<state_dir>/cluster.json``."""
+        sd = Path(state_dir) if state_dir else default_state_dir()
+        meta = sd / "cluster.json"
+        if not meta.exists():
+            raise HarnessError(
+                f"No local Kafka cluster in {sd}.", fix="start one with `riverbed kafka up`."
+            )
+        data = json.loads(meta.read_text())
+        return cls(sd, data["brokers"], data["base_port"], data["heap"], data.get("config"))
+
+    @property
+    def broker_ids(self) -> list[int]:
+        return list(range(1, self.brokers + 1))
+
+    def port(self, broker_id: int) -> int:
+        return self.base_port + broker_id - 1
+
+    def controller_port(self, broker_id: int) -> int:
+        return self.base_port + CONTROLLER_PORT_OFFSET + broker_id - 1
+
+    def address(self, broker_id: int) -> str:
+        return f"{HOST}:{self.port(broker_id)}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Comma-separated ``host:port`` of every broker, for any Kafka client."""
+        return ",".join(self.address(i) for i in self.broker_ids)
+
+    def broker_dir(self, broker_id: int) -> Path:
+        return self.state_dir / f"broker-{broker_id}"
+
+    def log_path(self, broker_id: int) -> Path:
+        return self.broker_dir(broker_id) / "server.log"
+
+    def _check_id(self, broker_id: int) -> None:
+        if broker_id not in self.broker_ids:
+            raise HarnessError(
+                f"There is no broker {broker_id}: this cluster's brokers are "
+                f"{', '.join(map(str, self.broker_ids))}.",
+                fix="use an id from `riverbed kafka status`.",
+            )
+
+    @property
+    def cluster_id(self) -> str | None:
+        meta = self.state_dir / "cluster.json"
+        if meta.exists():
+            return json.loads(meta.read_text())["cluster_id"]
+        return None
+
+    @property
+    def distribution(self) -> KafkaDistribution:
+        if self._dist is None:
+            self._dist = resolve()
+        return self._dist
+
+    # ---- processes --------------------------------------------------------------------------
+    def pid(self, broker_id: int) -> int | None:
+        """The pid of broker ``broker_id``'s JVM, or ``None``.
+
+        A pid file whose process is gone, or whose pid now belongs to some other
+        program, is stale: it is removed and the broker counts as down.
+        """
+        pid_file = self.broker_dir(broker_id) / "broker.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        props = str(self.broker_dir(broker_id) / "server.properties")
+        if _alive(pid) and "kafka.Kafka" in (cmd := _proc_cmdline(pid)) and props in cmd:
+            return pid
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
+        return None
+
+    def running(self) -> list[int]:
+        return [i for i in self.broker_ids if self.pid(i) is not None]
+
+    def status(self, check_metadata: bool = True) -> list[BrokerStatus]:
+        out = []
+        for i in self.broker_ids:
+            pid = self.pid(i)
+            answers = None
+            if check_metadata:
+                answers = pid is not None and self.broker_answers(
+                    i, timeout_s=3, whole_cluster=False
+                )
+            out.append(
+                BrokerStatus(
+                    i, pid, self.port(i), self.controller_port(i), pid is not None, answers
+                )
+            )
+        return out
+
+    # ---- set-up -----------------------------------------------------------------------------
+    def _write_meta(self, cluster_id: str) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "cluster.json").write_text(
+            json.dumps(
+                {
+                    "cluster_id": cluster_id,
+                    "brokers": self.brokers,
+                    "base_port": self.base_port,
+                    "heap": self.heap,
+                    "config": self.config,
+                    "kafka_version": self.distribution.version,
+                    "bootstrap_servers": self.bootstrap_servers,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
+    def server_properties(self, broker_id: int) -> dict[str, str]:
+        """The broker's configuration. Internal topics' replication fits the broker count."""
+        rf = min(3, self.brokers)
+        min_isr = min(2, rf)
+        voters = ",".join(f"{i}@{HOST}:{self.controller_port(i)}" for i in self.broker_ids)
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": str(broker_id),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)},CONTROLLER://{HOST}:{self.controller_port(broker_id)}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.broker_dir(broker_id) / "data"),
+            "offsets.topic.replication.factor": str(rf),
+            # Fewer internal partitions than the default 50: the first consumer
+            # group then comes up in well under a second on a small machine.
+            "offsets.topic.num.partitions": "12",
+            "transaction.state.log.replication.factor": str(rf),
+            "transaction.state.log.min.isr": str(min_isr),
+            "transaction.state.log.num.partitions": "12",
+            "share.coordinator.state.topic.replication.factor": str(rf),
+            "share.coordinator.state.topic.min.isr": str(min_isr),
+            "default.replication.factor": str(rf),
+            "min.insync.replicas": "1",
+            "num.partitions": "1",
+            # riverbed creates its topics explicitly, with the partition count
+            # the run asks for; a typo must not silently create a topic.
+            "auto.create.topics.enable": "false",
+            "group.initial.rebalance.delay.ms": "0",
+            "unclean.leader.election.enable": "false",
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+        }
+        props.update(self.config)
+        return props
+
+    def _log4j_properties(self, broker_id: int) -> str:
+        log = self.log_path(broker_id)
+        return (
+            "status = warn\n"
+            "appender.file.type = RollingFile\n"
+            "appender.file.name = file\n"
+            f"appender.file.fileName = {log}\n"
+            f"appender.file.filePattern = {log}.%i\n"
+            "appender.file.layout.type = PatternLayout\n"
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+            "appender.file.policies.type = Policies\n"
+            "appender.file.policies.size.type = SizeBasedTriggeringPolicy\n"
+            "appender.file.policies.size.size = 50MB\n"
+            "appender.file.strategy.type = DefaultRolloverStrategy\n"
+            "appender.file.strategy.max = 3\n"
+            "rootLogger.level = INFO\n"
+            "rootLogger.appenderRef.file.ref = file\n"
+            "logger.kafka.name = kafka\nlogger.kafka.level = INFO\n"
+            "logger.request.name = kafka.request.logger\nlogger.request.level = WARN\n"
+        )
+
+    def _write_config(self, broker_id: int) -> Path:
+        d = self.broker_dir(broker_id)
+        (d / "data").mkdir(parents=True, exist_ok=True)
+        props = d / "server.properties"
+        props.write_text(
+            "".join(f"{k}={v}\n" for k, v in self.server_properties(broker_id).items())
+        )
+        (d / "log4j2.properties").write_text(self._log4j_properties(broker_id))
+        return props
+
+    def _formatted_cluster_id(self, broker_id: int) -> str | None:
+        meta = self.broker_dir(broker_id) / "data" / "meta.properties"
+        if not meta.exists():
+            return None
+        for line in meta.read_text().splitlines():
+            if line.startswith("cluster.id="):
+                return line.split("=", 1)[1].strip()
+        return None
+
+    def _format(self, broker_id: int, cluster_id: str) -> None:
+        found = self._formatted_cluster_id(broker_id)
+        if found == cluster_id:
+            return
+        if found is not None:
+            raise HarnessError(
+                f"{self.broker_dir(broker_id) / 'data'} is formatted for Kafka cluster {found}, "
+                f"but this state directory's cluster id is {cluster_id}.",
+                fix="remove the stale data with `riverbed kafka down --purge` "
+                "or use a fresh --state-dir.",
+            )
+        dist = self.distribution
+        props = self._write_config(broker_id)
+        proc = subprocess.run(
+            [
+                dist.java,
+                "-Xmx256m",
+                f"-Dlog4j2.configurationFile={self.broker_dir(broker_id) / 'log4j2.properties'}",
+                "-cp",
+                dist.classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise HarnessError(
+                f"Formatting broker {broker_id}'s storage failed:\n{proc.stdout}{proc.stderr}"
+            )
+
+    def _check_ports(self, broker_id: int) -> None:
+        for port, what in (
+            (self.port(broker_id), "client listener"),
+            (self.controller_port(broker_id), "controller listener"),
+        ):
+            if port_in_use(port):
+                holder = _port_holder(port)
+                raise HarnessError(
+                    f"Port {port} on {HOST} (broker {broker_id}'s {what}) is already in use"
+                    + (f" by {holder}" if holder else "")
+                    + ".",
+                    fix="stop that process, or choose other ports with --base-port "
+                    f"(this cluster uses {self.base_port}..{self.base_port + self.brokers - 1} "
+                    f"and {self.controller_port(1)}..{self.controller_port(self.brokers)}).",
+                )
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def up(self, timeout: float = 180.0, progress: Progress = _quiet) -> str:
+        """Start every broker that is not running and wait until all answer metadata.
+
+        Returns ``"running"`` when the cluster was already up, ``"started"`` otherwise.
+        """
+        meta = self.state_dir / "cluster.json"
+        if meta.exists():
+            data = json.loads(meta.read_text())
+            differs = (data["brokers"], data["base_port"]) != (self.brokers, self.base_port)
+            if differs:
+                if self.running_any_from(data):
+                    raise HarnessError(
+                        f"A {data['brokers']}-broker cluster on base port {data['base_port']} is running "
+                        f"from {self.state_dir}; you asked for {self.brokers} brokers on {self.base_port}.",
+                        fix="stop it first with `riverbed kafka down`, or use another --state-dir.",
+                    )
+                raise HarnessError(
+                    f"{self.state_dir} holds a {data['brokers']}-broker cluster on base port "
+                    f"{data['base_port']}; you asked for {self.brokers} brokers on {self.base_port}.",
+                    fix="remove it with `riverbed kafka down --purge`, or use another --state-dir.",
+                )
+            cluster_id = data["cluster_id"]
+        else:
+            cluster_id = kafka_uuid()
+
+        to_start = [i for i in self.broker_ids if self.pid(i) is None]
+        if not to_start:
+            self.wait_ready(timeout=timeout, progress=progress)
+            return "running"
+        progress(f"resolving Apache Kafka {self.distribution.version}")
+        for i in to_start:
+            self._check_ports(i)
+        self._write_meta(cluster_id)
+        for i in to_start:
+            progress(f"formatting broker {i}")
+            self._format(i, cluster_id)
+        for i in to_start:
+            self._spawn(i)
+        self.wait_ready(timeout=timeout, progress=progress)
+        return "started"
+
+    @staticmethod
+    def running_any_from(data: dict[str, object]) -> bool:
+        """Whether a cluster described by another cluster.json still has a live broker."""
+        base = int(str(data["base_port"]))
+        return any(port_in_use(base + i) for i in range(int(str(data["brokers"]))))
+
+    def _spawn(self, broker_id: int) -> int:
+        dist = self.distribution
+        d = self.broker_dir(broker_id)
+        props = self._write_config(broker_id)
+        stdout = (d / "stdout.log").open("ab")
+        cmd = [
+            dist.java,
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            # Two cores are shared by every broker: keep the JVMs from each
+            # spinning up a full complement of GC and JIT threads.
+            "-XX:ParallelGCThreads=2",
+            "-XX:ConcGCThreads=1",
+            "-XX:CICompilerCount=2",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={d / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={d}",
+            "-cp",
+            dist.classpath,
+            "kafka.Kafka",
+            str(props),
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=d,
+            # Its own session: the broker outlives the CLI that started it and
+            # does not get the terminal's Ctrl-C.
+            start_new_session=True,
+        )
+        stdout.close()
+        self._children[broker_id] = proc
+        (d / "broker.pid").write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def start_broker(
+        self, broker_id: int, wait: bool = True, timeout: float = 120.0, progress: Progress = _quiet
+    ) -> str:
+        """(Re)start one broker; returns ``"running"`` if it already was."""
+        self._check_id(broker_id)
+        if self.pid(broker_id) is not None:
+            return "running"
+        cluster_id = self.cluster_id
+        if cluster_id is None:
+            raise HarnessError(
+                f"No local Kafka cluster in {self.state_dir}.", fix="run `riverbed kafka up` first."
+            )
+        self._check_ports(broker_id)
+        self._format(broker_id, cluster_id)
+        self._spawn(broker_id)
+        if wait:
+            self.wait_ready([broker_id], timeout=timeout, progress=progress)
+        return "started"
+
+    def _signal(self, broker_id: int, sig: int) -> int | None:
+        pid = self.pid(broker_id)
+        if pid is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        return pid
+
+    def _reap(self, broker_id: int) -> None:
+        child = self._children.pop(broker_id, None)
+        if child is not None:
+            with contextlib.suppress(Exception):
+                child.wait(timeout=5)
+
+    def _wait_gone(self, pids: dict[int, int], timeout: float) -> list[int]:
+        deadline = time.monotonic() + timeout
+        remaining = dict(pids)
+        while remaining and time.monotonic() < deadline:
+            for bid, pid in list(remaining.items()):
+                child = self._children.get(bid)
+                if child is not None:
+                    child.poll()
+                if not _alive(pid):
+                    remaining.pop(bid)
+            if remaining:
+                time.sleep(0.1)
+        return list(remaining)
+
+    def stop_broker(self, broker_id: int, timeout: float = 60.0) -> int | None:
+        """Stop one broker cleanly (SIGTERM: controlled shutdown, leadership moves
+        away first). Escalates to SIGKILL after ``timeout`` seconds. Returns the
+        pid that was stopped, or ``None`` if it was not running."""
+        self._check_id(broker_id)
+        pid = self._signal(broker_id, signal.SIGTERM)
+        if pid is None:
+            return None
+        if self._wait_gone({broker_id: pid}, timeout):
+            self._signal(broker_id, signal.SIGKILL)
+            self._wait_gone({broker_id: pid}, 10)
+        self._reap(broker_id)
+        self._remove_pid_file(broker_id)
+        return pid
+
+    def kill_broker(self, broker_id: int) -> int | None:
+        """Kill one broker hard (SIGKILL: no controlled shutdown, no flush)."""
+        self._check_id(broker_id)
+        pid = self._signal(broker_id, signal.SIGKILL)
+        if pid is None:
+            return None
+        self._wait_gone({broker_id: pid}, 10)
+        self._reap(broker_id)
+        self._remove_pid_file(broker_id)
+        return pid
+
+    def _remove_pid_file(self, broker_id: int) -> None:
+        with contextlib.suppress(OSError):
+            (self.broker_dir(broker_id) / "broker.pid").unlink()
+
+    def down(self, timeout: float = 30.0, purge: bool = False) -> list[int]:
+        """Stop every broker (SIGTERM to all at once, SIGKILL after ``timeout``) and
+        make sure no JVM of this cluster is left. Returns the pids stopped.
+
+        With ``purge`` the state directory (data and logs) is removed as well.
+        """
+        pids = {}
+        if self.state_dir.exists():
+            for i in self.broker_ids:
+                if (pid := self._signal(i, signal.SIGTERM)) is not None:
+                    pids[i] = pid
+            # Signalling every node at once matters: stopped one by one, the last
+            # nodes wait for a controller quorum that no longer exists.
+            for bid in self._wait_gone(pids, timeout):
+                self._signal(bid, signal.SIGKILL)
+            self._wait_gone(pids, 10)
+            for i in self.broker_ids:
+                self._reap(i)
+                self._remove_pid_file(i)
+            for pid in self._strays():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if purge:
+            import shutil
+
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        return list(pids.values())
+
+    def _strays(self) -> list[int]:
+        """JVMs started from this state directory that no pid file points to."""
+        marker = str(self.state_dir / "broker-")
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                cmd = _proc_cmdline(int(entry.name))
+                if "kafka.Kafka" in cmd and marker in cmd and _alive(int(entry.name)):
+                    found.append(int(entry.name))
+        return found
+
+    # ---- readiness -----------------------------------------------------------------------------
+    def broker_answers(
+        self, broker_id: int, timeout_s: float = 5.0, whole_cluster: bool = True
+    ) -> bool:
+        """Whether this broker itself answers a metadata request (an open port is
+        not enough) and, with ``whole_cluster``, reports every broker unfenced."""
+        from kafka.admin import KafkaAdminClient
+
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        admin = None
+        try:
+            # Bootstrapping sends a metadata request to exactly this address.
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.address(broker_id),
+                request_timeout_ms=int(timeout_s * 1000),
+                bootstrap_timeout_ms=int(timeout_s * 1000),
+                client_id="riverbed-readiness",
+            )
+            info = admin.describe_cluster()
+            ids = {b["broker_id"] for b in info["brokers"] if not b.get("is_fenced")}
+            return set(self.broker_ids) <= ids if whole_cluster else broker_id in ids
+        except Exception:
+            return False
+        finally:
+            if admin is not None:
+                with contextlib.suppress(Exception):
+                    admin.close()
+
+    def wait_ready(
+        self,
+        broker_ids: Iterable[int] | None = None,
+        timeout: float = 180.0,
+        progress: Progress = _quiet,
+    ) -> None:
+        """Wait until every listed broker (default: all) answers metadata requests
+        and sees the whole cluster. On timeout, or when a JVM dies while we wait,
+        raise with the tail of that broker's log."""
+        waiting = list(broker_ids) if broker_ids is not None else self.broker_ids
+        t0 = time.monotonic()
+        ready: set[int] = set()
+        while True:
+            for i in waiting:
+                if i in ready:
+                    continue
+                if self.pid(i) is None:
+                    raise HarnessError(
+                        f"Broker {i} exited while starting. Last lines of its logs:\n"
+                        + _tail(self.broker_dir(i) / "stdout.log", 15)
+                        + "\n"
+                        + _tail(self.log_path(i)),
+                        fix=f"see {self.broker_dir(i)} for the full logs.",
+                    )
+                if self.broker_answers(i, timeout_s=3):
+                    ready.add(i)
+            elapsed = time.monotonic() - t0
+            progress(
+                f"waiting for brokers to answer metadata: {len(ready)}/{len(waiting)} ready "
+                f"({elapsed:.0f}s)"
+            )
+            if len(ready) == len(waiting):
+                return
+            if elapsed > timeout:
+                laggard = next(i for i in waiting if i not in ready)
+                raise HarnessError(
+                    f"Broker {laggard} did not answer metadata requests within {timeout:.0f}s. "
+                    f"Last lines of {self.log_path(laggard)}:\n{_tail(self.log_path(laggard))}",
+                    fix="check the log above; on a loaded machine raise the timeout or lower --heap.",
+                )
+            time.sleep(0.5)
+
+    # ---- admin ------------------------------------------------------------------------------------
+    def admin(self, **configs: object):  # -> KafkaAdminClient
+        from kafka.admin import KafkaAdminClient
+
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, **configs)
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 3,
+        replication_factor: int | None = None,
+        min_insync_replicas: int | None = None,
+        config: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        """Create a topic (replication defaults to min(3, brokers), min.insync.replicas
+        to min(2, replication)) and wait until every partition has a leader."""
+        from riverbed.kafka.admin import create_topic
+
+        rf = replication_factor or min(3, self.brokers)
+        create_topic(
+            self.bootstrap_servers,
+            name,
+            partitions=partitions,
+            replication_factor=rf,
+            min_insync_replicas=min_insync_replicas or min(2, rf),
+            config=config,
+            timeout=timeout,
+        )
+
+
+def _port_holder(port: int) -> str | None:
+    """Best effort: 'pid 123 (java)' for the process listening on ``port``."""
+    try:
+        import psutil
+
+        for conn in psutil.net_connections(kind="tcp"):
+            listening = conn.laddr and conn.status == psutil.CONN_LISTEN
+            if listening and conn.laddr.port == port and conn.pid:
+                with contextlib.suppress(Exception):
+                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+                return f"pid {conn.pid}"
+    except Exception:
+        return None
+    return None
