@@ -47,3 +47,56 @@ format: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# ---- Kubernetes tutorial targets ------------------------------------------------------------
+# The tutorial's steps against manifests/ on a kind cluster, one target each:
+#   make kind-up build-images load-images deploy-kafka deploy-apps   # then: make delete-all kind-down
+# `riverbed up --platform kind` does the same in one command, with a unique image tag.
+KIND ?= kind
+KUBECTL ?= kubectl
+KIND_CLUSTER ?= riverbed
+KUBE_CONTEXT ?= kind-$(KIND_CLUSTER)
+IMAGE_TAG ?= dev
+WORKLOADS_IMAGE := riverbed-workloads:$(IMAGE_TAG)
+LOCUST_IMAGE := riverbed-locust:$(IMAGE_TAG)
+KUBE := $(KUBECTL) --context $(KUBE_CONTEXT)
+TOPIC_PARTITIONS ?= 3
+KAFKA_TOPICS := $(KUBE) -n riverbed exec kafka-0 -- /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092
+
+.PHONY: kind-up kind-down build-images load-images deploy-kafka create-topics deploy-apps deploy-locust delete-all
+
+kind-up:
+	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --name $(KIND_CLUSTER) --config manifests/kind-cluster.yaml --wait 180s
+
+kind-down:
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
+
+build-images:
+	DOCKER_BUILDKIT=1 docker build -f workloads/Dockerfile --target workloads -t $(WORKLOADS_IMAGE) .
+	DOCKER_BUILDKIT=1 docker build -f workloads/Dockerfile --target locust -t $(LOCUST_IMAGE) .
+
+load-images:
+	$(KIND) load docker-image $(WORKLOADS_IMAGE) $(LOCUST_IMAGE) --name $(KIND_CLUSTER)
+
+deploy-kafka:
+	$(KUBE) apply -f manifests/namespace.yaml -f manifests/kafka.yaml -f manifests/chaos-rbac.yaml
+	$(KUBE) -n riverbed rollout status statefulset/kafka --timeout=600s
+	$(MAKE) create-topics
+
+create-topics:
+	$(KAFKA_TOPICS) --create --if-not-exists --topic riverbed-events --partitions $(TOPIC_PARTITIONS) --replication-factor 3 --config min.insync.replicas=2
+	$(KAFKA_TOPICS) --create --if-not-exists --topic riverbed-evidence --partitions 3 --replication-factor 3 --config min.insync.replicas=2
+
+deploy-apps:
+	sed 's|image: riverbed-workloads:dev|image: $(WORKLOADS_IMAGE)|' manifests/workloads.yaml | $(KUBE) apply -f -
+	$(KUBE) -n riverbed rollout status deployment/producer --timeout=300s
+	$(KUBE) -n riverbed rollout status deployment/consumer --timeout=300s
+	$(KUBE) -n riverbed rollout status deployment/monitor --timeout=300s
+
+deploy-locust:
+	sed 's|image: riverbed-locust:dev|image: $(LOCUST_IMAGE)|' manifests/locust.yaml | $(KUBE) apply -f -
+	$(KUBE) -n riverbed rollout status deployment/locust-master --timeout=300s
+	$(KUBE) -n riverbed rollout status deployment/locust-worker --timeout=300s
+
+delete-all:
+	$(KUBE) delete --ignore-not-found -f manifests/locust.yaml -f manifests/workloads.yaml -f manifests/chaos-rbac.yaml -f manifests/kafka.yaml -f manifests/namespace.yaml

@@ -88,8 +88,16 @@ def port_in_use(port: int, host: str = HOST) -> bool:
 
 
 def free_base_port(brokers: int = 3, start: int = 29092, step: int = 200) -> int:
-    """The first base port from ``start`` whose client and controller ports are all free."""
-    for base in range(start, 60000, step):
+    """A base port at or above ``start`` whose client and controller ports are all free.
+
+    Candidates are tried in a random order, so that two test sessions started
+    at the same moment are unlikely to pick the same range.
+    """
+    import random
+
+    candidates = list(range(start, 60000, step))
+    random.shuffle(candidates)
+    for base in candidates:
         ports = [base + i for i in range(brokers)] + [
             base + CONTROLLER_PORT_OFFSET + i for i in range(brokers)
         ]

@@ -72,3 +72,53 @@ class FileSink:
             if not self._fh.closed:
                 self._flush_locked()
                 self._fh.close()
+
+
+class TeeSink:
+    """Write every record to several sinks in turn (e.g. a file and the evidence topic).
+
+    ``write_many`` returns once every sink has made the batch durable; the
+    first sink error propagates, so a caller that commits afterwards never
+    commits past evidence that one of its sinks lost.
+    """
+
+    def __init__(self, sinks: list[Sink]) -> None:
+        self.sinks = list(sinks)
+
+    def write(self, record: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            sink.write(record)
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        for sink in self.sinks:
+            sink.write_many(records)
+
+    def flush(self) -> None:
+        for sink in self.sinks:
+            sink.flush()
+
+    def close(self) -> None:
+        errors: list[Exception] = []
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:  # close every sink even if one fails
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+class NullSink:
+    """Evidence off: accepts records and keeps none (for overhead measurements)."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,456 @@
+"""How the group behaved after each fault.
+
+Per landed fault (an action of the experiment's method that had an effect):
+
+- ``time_to_stable_s``: from the fault to the first *Stable* group snapshot
+  after the group changed (generation, members, state or partition count);
+  0 when the group never changed.
+- ``time_to_full_ownership_s``: from the fault until every partition again
+  has exactly one owner, by the consumers' own assignment events (a killed
+  member stops owning at its last line); 0 when ownership was never disturbed.
+- ``max_processing_gap_s``: on each partition left without an owner, the time
+  between the last processing before and the first after (``resume_s``: from
+  the fault to that first processing).
+- ``overlaps``: two members owning one partition at the same time. After the
+  older owner's ``lost`` this is Kafka's zombie window (counted); otherwise
+  it is a split brain (fails).
+- ``balance``: partitions per member once ownership is complete again.
+- ``spurious_rebalances``: rebalance rounds nothing explains — no fault, no
+  member joining or leaving, no partition change shortly before.
+- ``first_consumption_s``: for partitions the fault added, the time to their
+  first processing (never consumed while holding records fails).
+
+Optional limits in spec.json (``"limits": {"time_to_full_ownership_s": 30, …}``)
+turn these figures into pass/fail; without them only lasting damage fails:
+ownership never restored, split brains, new partitions never consumed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from reports.checks.common import missing, plural
+from reports.evidence import Evidence, Fault, GroupSnapshot
+from reports.facts import Facts
+from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
+from reports.ownership import END_LOST, Period
+
+#: Assignment overlaps shorter than this are clock noise between hosts, not two owners.
+OVERLAP_TOLERANCE_S = 0.25
+#: How long after a cause a rebalance round still counts as explained by it.
+CAUSE_WINDOW_S = {"fault": 60.0, "join": 30.0, "leave": 60.0, "partitions": 330.0}
+#: Limits a spec may set, and the per-fault figure each one bounds.
+LIMITS = (
+    "time_to_stable_s",
+    "time_to_full_ownership_s",
+    "max_processing_gap_s",
+    "spurious_rebalances",
+    "first_consumption_s",
+)
+
+
+@dataclass
+class RebalanceReport:
+    verdict: Verdict
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """One row per landed fault (summary.json ``rebalances``)."""
+    rounds: list[float] = field(default_factory=list)
+    """Times of every rebalance round (for the timeline)."""
+    spurious: list[float] = field(default_factory=list)
+
+
+def landed_faults(ev: Evidence) -> list[Fault]:
+    return [f for f in ev.faults or () if f.landed and f.is_fault]
+
+
+def run_end(ev: Evidence, facts: Facts) -> float:
+    """When the run's measured part ended: the drain, else the last processing."""
+    drain = ev.spec.get("drain")
+    if isinstance(drain, dict) and isinstance(drain.get("t"), int | float):
+        return float(drain["t"])
+    last = [ts[-1] for ts in facts.handled_times.values() if ts]
+    if last:
+        return max(last)
+    t_end = ev.spec.get("t_end")
+    return float(t_end) if isinstance(t_end, int | float) else math.inf
+
+
+class _Coverage:
+    """Owners per partition over time, from ownership periods."""
+
+    def __init__(self, periods: list[Period], facts: Facts) -> None:
+        self.facts = facts
+        self.by_p: dict[int, list[tuple[float, float, Period]]] = {}
+        for per in periods:
+            if per.implicit:
+                continue
+            end = per.end_t if per.end_t is not None else math.inf
+            self.by_p.setdefault(per.partition, []).append((per.start_t, end, per))
+        self.changes = sorted(
+            {t for ivs in self.by_p.values() for s, e, _ in ivs for t in (s, e) if t != math.inf}
+        )
+
+    def owners(self, p: int, t: float) -> list[Period]:
+        return [per for s, e, per in self.by_p.get(p, ()) if s <= t < e]
+
+    def orphans_and_exact(self, t: float) -> tuple[list[int], bool]:
+        n = self.facts.partitions_at(t)
+        orphans, exact = [], True
+        for p in range(n):
+            k = len(self.owners(p, t))
+            if k == 0:
+                orphans.append(p)
+            if k != 1:
+                exact = False
+        return orphans, exact
+
+    def times(self, t0: float, t1: float, snaps: list[GroupSnapshot]) -> list[float]:
+        ts = {t0}
+        lo, hi = bisect.bisect_left(self.changes, t0), bisect.bisect_right(self.changes, t1)
+        ts.update(self.changes[lo:hi])
+        ts.update(s.t for s in snaps if t0 <= s.t <= t1)
+        return sorted(ts)
+
+
+def _time_to_stable(snaps: list[GroupSnapshot], t0: float, t1: float) -> float | None:
+    if not snaps:
+        return None
+    i = bisect.bisect_right([s.t for s in snaps], t0)
+    pre = snaps[i - 1] if i else None
+    changed = False
+    for s in snaps[i:]:
+        if s.t > t1:
+            break
+        if pre is None or (
+            s.generation != pre.generation
+            or set(s.members) != set(pre.members)
+            or s.state != "Stable"
+            or s.partitions != pre.partitions
+        ):
+            changed = True
+        if changed and s.state == "Stable":
+            return round(s.t - t0, 3)
+    return 0.0 if not changed else None
+
+
+def _rounds(periods: list[Period]) -> list[float]:
+    """Start times of rebalance rounds: one per generation, else clusters of assignments."""
+    by_gen: dict[int, float] = {}
+    loose: list[float] = []
+    for per in periods:
+        if per.implicit:
+            continue
+        if per.generation is not None:
+            by_gen[per.generation] = min(by_gen.get(per.generation, per.start_t), per.start_t)
+        else:
+            loose.append(per.start_t)
+    rounds = sorted(by_gen.values())
+    last = -math.inf
+    for t in sorted(loose):
+        if t - last > 1.0:
+            rounds.append(t)
+        last = t
+    return sorted(rounds)
+
+
+def _unexplained(ev: Evidence, facts: Facts, rounds: list[float]) -> list[float]:
+    causes: list[tuple[float, str]] = [(f.t_start, "fault") for f in ev.faults or () if f.landed]
+    if ev.ownership is not None:
+        for m in ev.ownership.members.values():
+            if m.first_t is not None:
+                causes.append((m.start_t if m.start_t is not None else m.first_t, "join"))
+            if m.last_t is not None:
+                causes.append((m.last_t, "leave"))
+        for per in ev.ownership.periods:
+            if per.end == END_LOST and per.end_t is not None:
+                causes.append((per.end_t, "leave"))
+    prev = None
+    for s in ev.group or ():
+        if prev is not None and s.partitions and s.partitions != prev:
+            causes.append((s.t, "partitions"))
+        prev = s.partitions or prev
+    per_cause = 2 if "cooperative" in str(ev.spec.get("assignor", "")) else 1
+    explained = [False] * len(rounds)
+    for t, kind in sorted(causes):
+        budget = per_cause
+        i = bisect.bisect_left(rounds, t - 0.5)
+        while i < len(rounds) and rounds[i] <= t + CAUSE_WINDOW_S[kind] and budget:
+            if not explained[i]:
+                explained[i] = True
+                budget -= 1
+            i += 1
+    return [r for r, ok in zip(rounds, explained, strict=True) if not ok]
+
+
+def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
+    out = []
+    for p, ivs in sorted(cov.by_p.items()):
+        ivs = sorted(ivs, key=lambda x: x[0])
+        for i, (_, e1, a) in enumerate(ivs):
+            for s2, e2, b in ivs[i + 1 :]:
+                if s2 >= e1:
+                    break
+                if a.member == b.member:
+                    continue
+                overlap = min(e1, e2) - s2
+                if overlap <= OVERLAP_TOLERANCE_S:
+                    continue
+                zombie = a.end == END_LOST
+                out.append(
+                    {
+                        "partition": p,
+                        "member": a.member,
+                        "other_member": b.member,
+                        "t": round(s2, 6),
+                        "overlap_s": round(overlap, 3) if overlap != math.inf else None,
+                        "kind": "zombie" if zombie else "split",
+                        "detail": (
+                            f"{b.member} was assigned partition {p} while {a.member} "
+                            + ("had not yet learnt it lost it" if zombie else "still owned it")
+                        ),
+                    }
+                )
+    return out
+
+
+def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
+    name = "rebalance"
+    if (v := missing(name, ev, "consumed")) is not None:
+        return RebalanceReport(v)
+    faults = landed_faults(ev)
+    periods = facts.periods
+    cov = _Coverage(periods, facts)
+    snaps = ev.group or []
+    end = run_end(ev, facts)
+    rounds = _rounds(periods)
+    spurious = _unexplained(ev, facts, rounds)
+    overlaps = _overlaps(cov)
+    limits = ev.spec.get("limits") if isinstance(ev.spec.get("limits"), dict) else {}
+    failures: list[dict[str, Any]] = [o for o in overlaps if o["kind"] == "split"]
+    rows: list[dict[str, Any]] = []
+    for i, f in enumerate(faults):
+        t0 = f.t_start
+        t_next = min(faults[i + 1].t_start if i + 1 < len(faults) else math.inf, end)
+        row = _fault_row(ev, facts, cov, snaps, f, t0, t_next, end, rounds, spurious, overlaps)
+        rows.append(row)
+        if row["time_to_full_ownership_s"] is None and row["orphaned_partitions"]:
+            failures.append(
+                {
+                    "fault": row["fault"],
+                    "t": t0,
+                    "detail": f"partitions {row['orphaned_partitions']} never regained exactly one owner",
+                }
+            )
+        for p in row["never_consumed_partitions"]:
+            failures.append(
+                {
+                    "fault": row["fault"],
+                    "partition": p,
+                    "t": t0,
+                    "detail": "added partition holds records but was never consumed",
+                }
+            )
+        for lim in LIMITS:
+            bound = limits.get(lim) if isinstance(limits, dict) else None
+            value = row.get(lim)
+            if isinstance(value, dict):
+                value = max(value.values()) if value else None
+            if isinstance(bound, int | float) and isinstance(value, int | float) and value > bound:
+                failures.append(
+                    {
+                        "fault": row["fault"],
+                        "t": t0,
+                        "detail": f"{lim} {value} exceeds the limit {bound}",
+                    }
+                )
+    n = len(failures)
+    zombies = sum(1 for o in overlaps if o["kind"] == "zombie")
+    counts: dict[str, Any] = {
+        "faults": len(faults),
+        "rounds": len(rounds),
+        "spurious_rebalances": len(spurious),
+        "split_overlaps": len(overlaps) - zombies,
+        "zombie_overlaps": zombies,
+        "failures": n,
+    }
+    worst = {
+        k: max((r[k] for r in rows if isinstance(r.get(k), int | float)), default=None)
+        for k in ("time_to_stable_s", "time_to_full_ownership_s", "max_processing_gap_s")
+    }
+    counts.update({f"max_{k}": v for k, v in worst.items()})
+    if n:
+        status = FAIL
+    elif not faults or not ev.complete("consumed"):
+        status = INCONCLUSIVE
+    else:
+        status = PASS
+    if not faults:
+        explanation = "no fault landed: there is no rebalance to judge"
+    else:
+        bits = [
+            f"{plural(len(faults), 'fault')}",
+            f"full ownership again within {_fmt(worst['time_to_full_ownership_s'])}",
+            f"longest processing gap {_fmt(worst['max_processing_gap_s'])}",
+        ]
+        if worst["time_to_stable_s"] is not None:
+            bits.append(f"stable within {_fmt(worst['time_to_stable_s'])}")
+        if spurious:
+            bits.append(plural(len(spurious), "spurious rebalance"))
+        if zombies:
+            bits.append(plural(zombies, "zombie overlap"))
+        explanation = ", ".join(bits)
+        if n:
+            explanation = (
+                f"{plural(n, 'failure')}: "
+                + "; ".join(str(x["detail"]) for x in failures[:3])
+                + ("; …" if n > 3 else "")
+                + f" ({explanation})"
+            )
+    if status == INCONCLUSIVE and faults:
+        explanation += "; inconclusive: consumer events are incomplete (see issues)"
+    examples = sorted(failures, key=lambda x: (x.get("t") or 0, str(x.get("partition", ""))))
+    examples += [o for o in overlaps if o["kind"] == "zombie"]
+    verdict = Verdict(
+        name,
+        status,
+        n,
+        explanation,
+        counts=counts,
+        examples=tuple(_clean(e) for e in examples[: facts.max_examples]),
+    )
+    return RebalanceReport(verdict, rows, rounds, spurious)
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f} s"
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items() if v is not None}
+
+
+def _fault_row(
+    ev: Evidence,
+    facts: Facts,
+    cov: _Coverage,
+    snaps: list[GroupSnapshot],
+    f: Fault,
+    t0: float,
+    t_next: float,
+    end: float,
+    rounds: list[float],
+    spurious: list[float],
+    overlaps: list[dict[str, Any]],
+) -> dict[str, Any]:
+    times = cov.times(t0, max(end, t_next), snaps)
+    t_disturb = None
+    for t in times:
+        if t > t_next:
+            break
+        _, exact = cov.orphans_and_exact(t)
+        if not exact:
+            t_disturb = t
+            break
+    orphaned: dict[int, float] = {}
+    t_full: float | None
+    if t_disturb is None:
+        t_full = t0
+    else:
+        t_full = None
+        for t in times:
+            if t < t_disturb:
+                continue
+            orphans, exact = cov.orphans_and_exact(t)
+            for p in orphans:
+                orphaned.setdefault(p, t)
+            if exact and t > t_disturb:
+                t_full = t
+                break
+    # Processing gaps on the partitions left without an owner.
+    gaps: dict[int, float] = {}
+    resume: dict[int, float] = {}
+    for p, t_orphan in sorted(orphaned.items()):
+        ts = facts.handled_times.get(p, [])
+        j = bisect.bisect_right(ts, t_orphan)
+        if j < len(ts):
+            resume[p] = round(ts[j] - t0, 3)
+            if j:
+                gaps[p] = round(ts[j] - ts[j - 1], 3)
+    # Balance once ownership is complete again.
+    balance: dict[str, Any] | None = None
+    if t_full is not None and ev.ownership is not None:
+        n = facts.partitions_at(t_full)
+        per_member: dict[str, int] = {}
+        for m in ev.ownership.members.values():
+            alive = (m.first_t or 0) <= t_full and (m.last_t or 0) >= t_full
+            if alive and not (m.stop_reason and (m.last_t or 0) <= t_full):
+                per_member[m.member] = 0
+        for p in range(n):
+            for per in cov.owners(p, t_full):
+                per_member[per.member] = per_member.get(per.member, 0) + 1
+        if per_member:
+            lo, hi = min(per_member.values()), max(per_member.values())
+            balance = {"members": len(per_member), "min": lo, "max": hi, "balanced": hi - lo <= 1}
+    # Partitions this fault added.
+    before = facts.partitions_at(t0 - 1e-6)
+    after = max([facts.partitions_at(s.t) for s in snaps if t0 <= s.t <= t_next] or [before])
+    new = list(range(before, after))
+    if not snaps and ev.spec.get("partitions") and f is _last_fault_before_new(ev, facts):
+        new = _new_without_snapshots(ev, facts)
+    first_consumption: dict[int, float] = {}
+    never: list[int] = []
+    log_parts = set()
+    if ev.log is not None and new:
+        log_parts = {p for p in new if p in facts.log_slices}
+    for p in new:
+        ts = facts.handled_times.get(p, [])
+        j = bisect.bisect_left(ts, t0)
+        if j < len(ts):
+            first_consumption[p] = round(ts[j] - t0, 3)
+        elif p in log_parts:
+            never.append(p)
+    in_window = [r for r in rounds if t0 <= r < t_next]
+    spur = [r for r in spurious if t0 <= r < t_next]
+    ovl = [o for o in overlaps if t0 <= o["t"] < t_next]
+    return {
+        "fault": f.name,
+        "t_fault": round(t0, 6),
+        "t_end": round(f.t_end, 6),
+        "time_to_stable_s": _time_to_stable(snaps, t0, math.inf),
+        "time_to_full_ownership_s": None if t_full is None else round(t_full - t0, 3),
+        "max_processing_gap_s": max(gaps.values()) if gaps else None,
+        "overlaps": len(ovl),
+        "spurious_rebalances": len(spur),
+        "rebalances": len(in_window),
+        "orphaned_partitions": sorted(orphaned),
+        "resume_s": {str(p): v for p, v in resume.items()},
+        "balance": balance,
+        "new_partitions": new,
+        "first_consumption_s": {str(p): v for p, v in first_consumption.items()},
+        "never_consumed_partitions": never,
+    }
+
+
+def _new_without_snapshots(ev: Evidence, facts: Facts) -> list[int]:
+    spec_n = int(ev.spec["partitions"])
+    top = facts.partition_counts[-1] if facts.partition_counts else spec_n
+    return list(range(spec_n, top))
+
+
+def _last_fault_before_new(ev: Evidence, facts: Facts) -> Fault | None:
+    """Without snapshots, added partitions belong to the last fault before their first use."""
+    new = _new_without_snapshots(ev, facts) if ev.spec.get("partitions") else []
+    if not new:
+        return None
+    firsts = [facts.handled_times[p][0] for p in new if facts.handled_times.get(p)]
+    faults = landed_faults(ev)
+    if not faults:
+        return None
+    if not firsts:
+        return faults[-1]
+    t = min(firsts)
+    before = [f for f in faults if f.t_start <= t]
+    return before[-1] if before else faults[0]

@@ -1,0 +1,62 @@
+"""Vacuity: a run that proves nothing is never a pass.
+
+Inconclusive when no fault landed (a pod kill that matched nothing, a fault
+timeline that is missing), when nothing was acknowledged, or when either
+drain did not finish (spec.json ``drain`` / ``log_drain`` missing or false).
+"""
+
+from __future__ import annotations
+
+from reports.checks.common import plural
+from reports.evidence import Evidence
+from reports.facts import Facts
+from reports.model import INCONCLUSIVE, PASS, Verdict
+
+
+def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
+    reasons: list[str] = []
+    if ev.faults is None:
+        reasons.append("no fault timeline (evidence/faults.jsonl is missing or unreadable)")
+    else:
+        actions = [f for f in ev.faults if f.is_fault]
+        if not any(f.landed for f in actions):
+            reasons.append(
+                f"no fault landed ({plural(len(actions), 'action')} recorded, none had an effect)"
+            )
+    if ev.acks is None:
+        reasons.append("no send outcomes were recorded")
+    elif facts.acknowledged == 0:
+        reasons.append("no load was acknowledged")
+    for key, what in (("drain", "the consumer group"), ("log_drain", "the log drain")):
+        drain = ev.spec.get(key)
+        if not isinstance(drain, dict) or "finished" not in drain:
+            reasons.append(f"spec.json does not say whether {what} finished ({key})")
+        elif drain.get("finished") is not True:
+            detail = drain.get("detail")
+            reasons.append(
+                f"{what} did not finish before its deadline" + (f" ({detail})" if detail else "")
+            )
+    return reasons
+
+
+def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
+    reasons = vacuity_reasons(ev, facts)
+    landed = sum(1 for f in ev.faults or () if f.is_fault and f.landed)
+    counts = {"faults-landed": landed, "acknowledged": facts.acknowledged, "reasons": len(reasons)}
+    if reasons:
+        return Verdict(
+            "vacuity",
+            INCONCLUSIVE,
+            len(reasons),
+            "the run proves nothing: " + "; ".join(reasons),
+            counts=counts,
+            examples=tuple({"detail": r} for r in reasons),
+        )
+    return Verdict(
+        "vacuity",
+        PASS,
+        0,
+        f"{plural(landed, 'fault')} landed, {facts.acknowledged} messages acknowledged, "
+        f"both drains finished",
+        counts=counts,
+    )

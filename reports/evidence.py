@@ -1,0 +1,683 @@
+"""Load a run directory into frames and records the checks can work on.
+
+Everything here is about reading, not judging: which files exist, what could
+be read, what was damaged. Problems become :class:`~reports.model.Issue`
+records; a source that could not be read completely is marked incomplete so
+that no check passes on it, and checks that do not need it still run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+
+from reports.columnar import iter_blocks
+from reports.model import Issue
+from reports.ownership import Ownership, build_ownership
+from workloads.evidence.reader import ReadIssue, read_jsonl
+from workloads.evidence.schema import SEND_STATUSES, EvidenceError, RunLayout
+
+T = TypeVar("T")
+
+#: A record's position on the log as one integer: partition << 40 | offset.
+POS_SHIFT = 1 << 40
+
+ACKS_SCHEMA: dict[str, pl.DataType] = {
+    "producer": pl.String(),
+    "key": pl.String(),
+    "seq": pl.Int64(),
+    "status": pl.String(),
+    "partition": pl.Int64(),
+    "offset": pl.Int64(),
+    "t_send": pl.Float64(),
+    "t_ack": pl.Float64(),
+}
+LOG_SCHEMA: dict[str, pl.DataType] = {
+    "partition": pl.Int64(),
+    "offset": pl.Int64(),
+    "producer": pl.String(),
+    "key": pl.String(),
+    "seq": pl.Int64(),
+    "sha_ok": pl.Boolean(),
+    "reason": pl.String(),
+}
+CONSUMED_SCHEMA: dict[str, pl.DataType] = {
+    "member": pl.String(),
+    "t": pl.Float64(),
+    "partition": pl.Int64(),
+    "records": pl.List(pl.List(pl.String())),
+    "offsets": pl.String(),
+    "ok": pl.Boolean(),
+    "partitions": pl.List(pl.Int64()),
+    "generation": pl.Int64(),
+    "reason": pl.String(),
+    "offset": pl.Int64(),
+    "replica": pl.String(),
+    "host": pl.String(),
+    "commit_mode": pl.String(),
+}
+
+
+def pos_expr(partition: str = "partition", offset: str = "offset") -> pl.Expr:
+    return (pl.col(partition).cast(pl.Int64) * POS_SHIFT + pl.col(offset)).alias("pos")
+
+
+def partition_expr(pos: str = "pos") -> pl.Expr:
+    return (pl.col(pos) // POS_SHIFT).cast(pl.Int32).alias("partition")
+
+
+def offset_expr(pos: str = "pos") -> pl.Expr:
+    return (pl.col(pos) % POS_SHIFT).alias("offset")
+
+
+@dataclass
+class Source:
+    """What was found of one kind of evidence."""
+
+    name: str
+    files: int = 0
+    records: int = 0
+    present: bool = False
+    complete: bool = True
+    """False when a file was skipped or a damaged line dropped: nothing may pass on it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "records": self.records,
+            "present": self.present,
+            "complete": self.complete,
+        }
+
+
+@dataclass
+class GroupSnapshot:
+    t: float
+    state: str
+    generation: int | None
+    members: dict[str, list[int]]
+    committed: dict[int, int]
+    end_offsets: dict[int, int]
+    partitions: int | None
+
+
+@dataclass
+class Fault:
+    experiment: str
+    activity: str
+    kind: str
+    t_start: float
+    t_end: float
+    status: str
+    output: Any
+    landed: bool
+    phase: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment}/{self.activity}" if self.experiment else str(self.activity)
+
+    @property
+    def is_fault(self) -> bool:
+        """An action of the experiment's method (not a probe, steady-state or rollback)."""
+        return self.kind == "action" and self.phase in (None, "method")
+
+
+@dataclass
+class Evidence:
+    """Everything read from one run directory."""
+
+    run_dir: Path
+    spec: dict[str, Any]
+    sources: dict[str, Source]
+    issues: list[Issue] = field(default_factory=list)
+    acks: pl.DataFrame | None = None
+    """Acknowledged sends (status ``ok`` with a position), sorted by pos:
+    producer, key (categorical), seq, pos, t_ack. Exact duplicate lines are dropped."""
+    unsent: pl.DataFrame | None = None
+    """Every other send line (``unknown``, ``fail``): producer, key, seq, status, t_send."""
+    log: pl.DataFrame | None = None
+    """One row per drained record, sorted by pos: pos, producer, key, seq, sha_ok."""
+    log_reasons: pl.DataFrame | None = None
+    """pos and ``reason`` of the log records that do not decode or whose sha fails."""
+    processed: pl.DataFrame | None = None
+    """One row per processed record, in consumer-file order: period, trank, pos,
+    producer, key, seq. ``trank`` is the processed line's rank in time across
+    members (see ``lines``)."""
+    lines: pl.DataFrame | None = None
+    """One row per processed line, by ``trank``: trank, t, partition, period, records."""
+    invalid: pl.DataFrame | None = None
+    """One row per ``invalid`` line: member, period, partition, pos, reason, t."""
+    ownership: Ownership | None = None
+    group: list[GroupSnapshot] | None = None
+    faults: list[Fault] | None = None
+
+    @property
+    def log_drained(self) -> bool:
+        """spec.json says the final drain reached every partition's high watermark."""
+        drain = self.spec.get("log_drain")
+        return isinstance(drain, dict) and drain.get("finished") is True
+
+    @property
+    def group_drained(self) -> bool:
+        """spec.json says the consumer group caught up before the deadline."""
+        drain = self.spec.get("drain")
+        return isinstance(drain, dict) and drain.get("finished") is True
+
+    @property
+    def run_id(self) -> str:
+        return str(self.spec.get("run_id") or self.run_dir.name)
+
+    def complete(self, *names: str) -> bool:
+        return all(self.sources[n].present and self.sources[n].complete for n in names)
+
+    def note(self, source: str, level: str, message: str, *, incomplete: bool = False) -> None:
+        """Record an issue; an error, or ``incomplete``, means the source has a gap."""
+        self.issues.append(Issue(source, level, message))
+        if (level == "error" or incomplete) and source in self.sources:
+            self.sources[source].complete = False
+
+
+def load(run_dir: Path | str) -> Evidence:
+    """Read every evidence source of ``run_dir``; problems become issues, not exceptions."""
+    layout = RunLayout(run_dir)
+    names = ("spec", "acks", "consumed", "group", "faults", "log")
+    ev = Evidence(Path(run_dir), {}, {n: Source(n) for n in names})
+    ev.spec = _load_spec(layout, ev)
+    ev.acks = _load_acks(layout, ev)
+    ev.log = _load_log(layout, ev)
+    _load_consumed(layout, ev)
+    ev.group = _load_group(layout, ev)
+    ev.faults = _load_faults(layout, ev)
+    return ev
+
+
+# --- spec -------------------------------------------------------------------
+
+
+def _load_spec(layout: RunLayout, ev: Evidence) -> dict[str, Any]:
+    src = ev.sources["spec"]
+    if not layout.spec.exists():
+        ev.note(
+            "spec", "error", "spec.json is missing: the drain state and run settings are unknown"
+        )
+        return {}
+    try:
+        spec = json.loads(layout.spec.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        ev.note("spec", "error", f"spec.json could not be read: {exc}")
+        return {}
+    if not isinstance(spec, dict):
+        ev.note("spec", "error", "spec.json is not a JSON object")
+        return {}
+    if spec.get("v", 1) != 1:
+        ev.note(
+            "spec",
+            "error",
+            f"spec.json has version {spec.get('v')!r}; this riverbed reads v1",
+        )
+        return {}
+    src.present, src.files, src.records = True, 1, 1
+    return spec
+
+
+# --- acks -------------------------------------------------------------------
+
+
+def _read_kind(
+    ev: Evidence,
+    source: str,
+    paths: list[Path],
+    kind: str,
+    schema: dict[str, pl.DataType],
+    not_null: tuple[str, ...],
+    transform: Callable[[pl.DataFrame], T],
+) -> list[list[T]]:
+    """Read files block by block, turning each block into compact frames.
+
+    Returns, per file that could be read, the transformed blocks. A file with
+    an evidence error is skipped whole (its blocks are dropped), and noted.
+    """
+    src = ev.sources[source]
+    out: list[list[T]] = []
+    for path in paths:
+        issues: list[ReadIssue] = []
+        blocks: list[T] = []
+        rows = 0
+        try:
+            for block in iter_blocks(path, kind, schema, issues, not_null=not_null):
+                rows += block.height
+                blocks.append(transform(block))
+        except EvidenceError as exc:
+            ev.note(source, "error", f"{exc} — {_rel(ev, path)} was skipped")
+            continue
+        except OSError as exc:
+            ev.note(source, "error", f"{_rel(ev, path)} could not be read: {exc}")
+            continue
+        _note_read_issues(ev, source, issues)
+        src.files += 1
+        src.present = True
+        src.records += rows
+        out.append(blocks)
+    return out
+
+
+def _note_read_issues(ev: Evidence, source: str, issues: list[ReadIssue]) -> None:
+    for issue in issues:
+        where = f"{_rel(ev, Path(issue.path))}:{issue.line}"
+        if issue.kind == "truncated":
+            ev.note(
+                source,
+                "warning",
+                f"{where}: last line truncated (a writer stopped mid-write); it was ignored",
+            )
+        else:
+            ev.note(
+                source,
+                "warning",
+                f"{where}: malformed line skipped: {issue.detail}",
+                incomplete=True,
+            )
+
+
+def _rel(ev: Evidence, path: Path) -> str:
+    try:
+        return str(path.relative_to(ev.run_dir))
+    except ValueError:
+        return str(path)
+
+
+def _load_acks(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
+    paths = layout.acks_files()
+    if not paths:
+        ev.note("acks", "error", "no send outcomes: evidence/acks/*.jsonl is missing")
+        return None
+    others: list[pl.DataFrame] = []
+
+    def compact(block: pl.DataFrame) -> pl.DataFrame:
+        bad = block.filter(~pl.col("status").is_in(list(SEND_STATUSES)))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise EvidenceError(
+                f"send record {row['row'] + 1} has status {row['status']!r}; "
+                f"expected one of {', '.join(SEND_STATUSES)}"
+            )
+        block = block.with_columns(pos_expr())
+        acked = (pl.col("status") == "ok") & pl.col("pos").is_not_null()
+        others.append(
+            block.filter(~acked).select(
+                pl.col("producer").cast(pl.Categorical),
+                pl.col("key").cast(pl.Categorical),
+                "seq",
+                "status",
+                "t_send",
+            )
+        )
+        return block.filter(acked).select(
+            pl.col("producer").cast(pl.Categorical),
+            pl.col("key").cast(pl.Categorical),
+            "seq",
+            "pos",
+            "t_ack",
+        )
+
+    files = _read_kind(
+        ev, "acks", paths, "acks", ACKS_SCHEMA, ("producer", "key", "seq", "status"), compact
+    )
+    frames = [b for blocks in files for b in blocks]
+    if not frames:
+        return None
+    acks = pl.concat(frames) if len(frames) > 1 else frames[0]
+    del frames, files
+    acks = acks.sort("pos", maintain_order=True)
+    # The same outcome recorded twice (an HTTP client and the service): keep one.
+    same = pl.all_horizontal(
+        (pl.col(c) == pl.col(c).shift(1)).fill_null(False)
+        for c in ("pos", "producer", "key", "seq")
+    )
+    acks = acks.filter(~same)
+    ev.unsent = pl.concat(others) if others else None
+    return acks
+
+
+# --- log --------------------------------------------------------------------
+
+
+def _load_log(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
+    if not layout.log.exists():
+        ev.note("log", "error", "evidence/log.jsonl is missing: loss cannot be judged")
+        return None
+    reasons: list[pl.DataFrame] = []
+
+    def compact(block: pl.DataFrame) -> pl.DataFrame:
+        block = block.with_columns(pos_expr(), pl.col("sha_ok").fill_null(False))
+        bad = ~pl.col("sha_ok") | pl.col("producer").is_null()
+        reasons.append(block.filter(bad).select("pos", "reason"))
+        return block.select(
+            "pos",
+            pl.col("producer").cast(pl.Categorical),
+            pl.col("key").cast(pl.Categorical),
+            "seq",
+            "sha_ok",
+        )
+
+    files = _read_kind(ev, "log", [layout.log], "log", LOG_SCHEMA, ("partition", "offset"), compact)
+    frames = [b for blocks in files for b in blocks]
+    if not frames:
+        return None
+    log = pl.concat(frames) if len(frames) > 1 else frames[0]
+    del frames, files
+    log = log.sort("pos", maintain_order=True)
+    dup = (log["pos"] == log["pos"].shift(1)).fill_null(False)
+    if dup.any():
+        ev.note(
+            "log",
+            "warning",
+            f"log.jsonl lists {int(dup.sum())} offsets more than once; the first is used",
+        )
+        log = log.filter(~dup)
+    ev.log_reasons = pl.concat(reasons).unique(subset="pos", keep="first", maintain_order=True)
+    if not ev.log_drained:
+        ev.sources["log"].complete = False
+    return log
+
+
+# --- consumed ---------------------------------------------------------------
+
+
+def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
+    paths = layout.consumed_files()
+    if not paths:
+        ev.note("consumed", "error", "no consumer events: evidence/consumed/*.jsonl is missing")
+        return
+    base = 0
+    heads: list[pl.DataFrame] = []
+    recs: list[pl.DataFrame] = []
+
+    def split(block: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        # Global line ids: consumed files in name order, lines in file order.
+        block = block.with_columns((pl.col("row") + base).alias("line"))
+        head = block.select(
+            "line",
+            "member",
+            "type",
+            "t",
+            "partition",
+            "partitions",
+            "offsets",
+            "ok",
+            "generation",
+            "reason",
+            "offset",
+            "replica",
+            "host",
+            "commit_mode",
+            pl.col("records").list.len().alias("n"),
+            _field(pl.col("records").list.first(), 0, pl.Int64).alias("first"),
+            _field(pl.col("records").list.last(), 0, pl.Int64).alias("last"),
+        )
+        rec = (
+            block.filter(pl.col("type") == "processed")
+            .select("line", "partition", "records")
+            .explode("records")
+            .filter(pl.col("records").is_not_null())
+            .select(
+                pl.col("line").cast(pl.Int32),
+                (
+                    pl.col("partition").cast(pl.Int64) * POS_SHIFT
+                    + _field(pl.col("records"), 0, pl.Int64)
+                ).alias("pos"),
+                _field(pl.col("records"), 1, pl.Categorical).alias("producer"),
+                _field(pl.col("records"), 2, pl.Categorical).alias("key"),
+                _field(pl.col("records"), 3, pl.Int64).alias("seq"),
+            )
+        )
+        return head, rec
+
+    for path in paths:
+        for blocks in _read_kind(
+            ev, "consumed", [path], "consumed", CONSUMED_SCHEMA, ("member", "t"), split
+        ):
+            for head_block, rec_block in blocks:
+                heads.append(head_block)
+                recs.append(rec_block)
+                if head_block.height:
+                    base = int(head_block["line"].max()) + 1  # type: ignore[arg-type]
+    if not heads:
+        return
+    head = pl.concat(heads)
+    head = head.with_columns(
+        pl.when(pl.col("type") == "invalid")
+        .then(pl.col("offset"))
+        .otherwise(pl.col("first"))
+        .alias("first"),
+        pl.when(pl.col("type") == "invalid")
+        .then(pl.col("offset"))
+        .otherwise(pl.col("last"))
+        .alias("last"),
+        pl.when(pl.col("type") == "invalid")
+        .then(1)
+        .when(pl.col("type") == "processed")
+        .then(pl.col("n"))
+        .otherwise(0)
+        .alias("n"),
+    )
+    ev.sources["consumed"].records = head.height
+    # Lines of one member in file order; members merged from several files stay in order.
+    head = head.sort("line")
+    starts = head.filter(pl.col("type") == "start")
+    extra_by_line = {
+        r["line"]: r for r in starts.select("line", "replica", "host", "commit_mode").to_dicts()
+    }
+    cols = head.select(
+        "line",
+        "member",
+        "type",
+        "t",
+        "partition",
+        "partitions",
+        "offsets",
+        "ok",
+        "generation",
+        "reason",
+        "first",
+        "last",
+        "n",
+    ).to_dict(as_series=False)
+    total = int(head["line"].max() or 0) + 1  # type: ignore[arg-type]
+    own = build_ownership(
+        cols["line"],
+        cols["member"],
+        cols["type"],
+        cols["t"],
+        cols["partition"],
+        cols["partitions"],
+        cols["offsets"],
+        cols["ok"],
+        cols["generation"],
+        cols["reason"],
+        cols["first"],
+        cols["last"],
+        cols["n"],
+        [extra_by_line.get(ln) for ln in cols["line"]],
+        total,
+    )
+    counted: dict[str, int] = {}
+    for note in own.notes:
+        counted[note] = counted.get(note, 0) + 1
+    for note, n in list(counted.items())[:20]:
+        ev.note("consumed", "note", note + (f" ({n} times)" if n > 1 else ""))
+    if len(counted) > 20:
+        ev.note("consumed", "note", f"… and {len(counted) - 20} more such notes")
+    ev.ownership = own
+    period_of_line = pl.Series("period_of_line", own.period_of_line, dtype=pl.Int32)
+
+    # Time order of processed lines across members: (t, member, line), where a
+    # member's clock never runs backwards: its file order is the truth for it.
+    lines = (
+        head.with_columns(pl.col("t").cum_max().over("member").alias("t_order"))
+        .filter(pl.col("type") == "processed")
+        .select(
+            "line",
+            "t",
+            "t_order",
+            "member",
+            pl.col("partition").cast(pl.Int32),
+            pl.col("n").alias("records"),
+        )
+        .sort(["t_order", "member", "line"])
+        .with_row_index("trank")
+        .with_columns(pl.col("trank").cast(pl.Int32))
+    )
+    lines = lines.with_columns(period_of_line.gather(lines["line"]).alias("period"))
+    ev.lines = lines.select("trank", "t", "partition", "period", "records", "line")
+    trank_of_line = pl.Series("trank", [None] * total, dtype=pl.Int32).scatter(
+        lines["line"], lines["trank"]
+    )
+    frames = [r for r in recs if r.height]
+    del recs
+    schema = {
+        "period": pl.Int32,
+        "trank": pl.Int32,
+        "pos": pl.Int64,
+        "producer": pl.Categorical,
+        "key": pl.Categorical,
+        "seq": pl.Int64,
+    }
+    if frames:
+        rec = pl.concat(frames)
+        del frames
+        bad = rec.filter(pl.col("pos").is_null()).height
+        if bad:
+            ev.note(
+                "consumed",
+                "warning",
+                f"{bad} processed records without a readable offset were ignored",
+                incomplete=True,
+            )
+            rec = rec.filter(pl.col("pos").is_not_null())
+        line_idx = rec["line"]
+        ev.processed = rec.select(
+            period_of_line.gather(line_idx).alias("period"),
+            trank_of_line.gather(line_idx).alias("trank"),
+            "pos",
+            "producer",
+            "key",
+            "seq",
+        )
+    else:
+        ev.processed = pl.DataFrame(schema=schema)
+    inv = head.filter(pl.col("type") == "invalid")
+    ev.invalid = inv.select(
+        pl.col("member"),
+        period_of_line.gather(inv["line"]).alias("period"),
+        pl.col("partition").cast(pl.Int32),
+        pos_expr(),
+        pl.col("reason"),
+        pl.col("t"),
+    )
+
+
+def _field(records: pl.Expr, index: int, dtype: Any) -> pl.Expr:
+    """Element ``index`` of a ``[offset, producer, key, seq]`` record, cast (null if unreadable)."""
+    item = records.list.get(index, null_on_oob=True)
+    if dtype == pl.Categorical:
+        return item.cast(pl.Categorical)
+    return item.cast(dtype, strict=False)
+
+
+# --- group, faults ----------------------------------------------------------
+
+
+def _load_small(ev: Evidence, source: str, path: Path, kind: str) -> list[dict[str, Any]] | None:
+    if not path.exists():
+        return None
+    issues: list[ReadIssue] = []
+    try:
+        records = list(read_jsonl(path, frozenset({kind}), issues))
+    except EvidenceError as exc:
+        ev.note(source, "error", f"{exc} — {_rel(ev, path)} was skipped")
+        return None
+    except OSError as exc:
+        ev.note(source, "error", f"{_rel(ev, path)} could not be read: {exc}")
+        return None
+    _note_read_issues(ev, source, issues)
+    src = ev.sources[source]
+    src.present, src.files, src.records = True, 1, len(records)
+    return records
+
+
+def _int_map(value: Any) -> dict[int, int]:
+    if not isinstance(value, dict):
+        return {}
+    out: dict[int, int] = {}
+    for k, v in value.items():
+        try:
+            if v is not None:
+                out[int(k)] = int(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _load_group(layout: RunLayout, ev: Evidence) -> list[GroupSnapshot] | None:
+    records = _load_small(ev, "group", layout.group, "group")
+    if records is None:
+        if not layout.group.exists():
+            ev.note("group", "note", "evidence/group.jsonl is missing: no broker-side group view")
+        return None
+    snaps = []
+    for r in records:
+        members = r.get("members") if isinstance(r.get("members"), dict) else {}
+        snaps.append(
+            GroupSnapshot(
+                t=float(r["t"]),
+                state=str(r.get("state")),
+                generation=r.get("generation") if isinstance(r.get("generation"), int) else None,
+                members={
+                    str(m): sorted(int(p) for p in (ps or [])) for m, ps in (members or {}).items()
+                },
+                committed=_int_map(r.get("committed")),
+                end_offsets=_int_map(r.get("end_offsets")),
+                partitions=r.get("partitions") if isinstance(r.get("partitions"), int) else None,
+            )
+        )
+    snaps.sort(key=lambda s: s.t)
+    return snaps
+
+
+def _landed(r: dict[str, Any]) -> bool:
+    if r.get("status") != "succeeded":
+        return False
+    if "landed" in r and r["landed"] is not None:
+        return bool(r["landed"])
+    return bool(r.get("output"))
+
+
+def _load_faults(layout: RunLayout, ev: Evidence) -> list[Fault] | None:
+    records = _load_small(ev, "faults", layout.faults, "fault")
+    if records is None:
+        if not layout.faults.exists():
+            ev.note("faults", "note", "evidence/faults.jsonl is missing: no fault timeline")
+        return None
+    faults = [
+        Fault(
+            experiment=str(r.get("experiment") or ""),
+            activity=str(r.get("activity") or ""),
+            kind=str(r.get("kind")),
+            t_start=float(r["t_start"]),
+            t_end=float(r["t_end"] if r.get("t_end") is not None else r["t_start"]),
+            status=str(r.get("status")),
+            output=r.get("output"),
+            landed=_landed(r),
+            phase=r.get("phase"),
+        )
+        for r in records
+    ]
+    faults.sort(key=lambda f: (f.t_start, f.name))
+    return faults

@@ -1,0 +1,140 @@
+"""Typed records of the checker: verdicts of single checks and the run's summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PASS = "pass"
+FAIL = "fail"
+INCONCLUSIVE = "inconclusive"
+
+#: Exit code per run verdict (DESIGN.md): 0 pass, 1 fail, 2 inconclusive.
+EXIT_CODES = {PASS: 0, FAIL: 1, INCONCLUSIVE: 2}
+
+#: The checks, in the order the report shows them.
+CHECK_NAMES = (
+    "lost-from-log",
+    "never-processed",
+    "indeterminate",
+    "duplicate-in-log",
+    "redelivered",
+    "partition-order",
+    "key-order",
+    "corruption",
+    "invalid-handling",
+    "rebalance",
+    "vacuity",
+)
+
+#: Examples kept per check (the counts are always complete).
+MAX_EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check: never just a boolean."""
+
+    name: str
+    """The check's name from the verdict vocabulary (``lost-from-log``, …)."""
+    status: str
+    """``pass``, ``fail`` or ``inconclusive``."""
+    count: int
+    """The headline number: anomalies found (0 on a pass)."""
+    explanation: str
+    """One line a person can read: what was checked and what was found."""
+    counts: dict[str, Any] = field(default_factory=dict)
+    """Every number the check computed (anomalies, hazards, what it looked at)."""
+    examples: tuple[dict[str, Any], ...] = ()
+    """Up to ``MAX_EXAMPLES`` located anomalies: key, seq, partition, offset, member, times."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "count": self.count,
+            "examples": list(self.examples),
+            "explanation": self.explanation,
+            "counts": self.counts,
+        }
+
+
+def combine(statuses: list[str]) -> str:
+    """The run's verdict: any fail fails, else any inconclusive, else pass."""
+    if FAIL in statuses:
+        return FAIL
+    if INCONCLUSIVE in statuses:
+        return INCONCLUSIVE
+    return PASS
+
+
+def status_of(anomalies: int, complete: bool, *, certain: bool = True) -> str:
+    """Status for a check that found ``anomalies`` in evidence that is ``complete`` or not.
+
+    An anomaly proven by what is present fails the check even when some evidence
+    is missing (``certain``); an anomaly inferred from an absence does not
+    (``certain=False``) while the evidence is incomplete. Nothing found in
+    incomplete evidence proves nothing: inconclusive.
+    """
+    if anomalies and (certain or complete):
+        return FAIL
+    if not complete:
+        return INCONCLUSIVE
+    return PASS
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem with the evidence itself, shown at the top of the report."""
+
+    source: str
+    """Which evidence: ``spec``, ``acks``, ``consumed``, ``group``, ``faults``, ``log``, …"""
+    level: str
+    """``error`` (evidence could not be read), ``warning`` (read with a gap), ``note``."""
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"source": self.source, "level": self.level, "message": self.message}
+
+
+@dataclass
+class Summary:
+    """What ``reports.build`` returns: the verdict and where the outputs went."""
+
+    run_dir: Path
+    out_dir: Path
+    run_id: str
+    verdict: str
+    checks: list[Verdict]
+    counts: dict[str, int]
+    rebalances: list[dict[str, Any]]
+    issues: list[Issue]
+    latency: dict[str, Any]
+    paths: dict[str, Path] = field(default_factory=dict)
+    """``report_html``, ``summary_json``, ``junit_xml`` once written."""
+    reasons: list[str] = field(default_factory=list)
+    """Why the run is inconclusive, when it is."""
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def check(self, name: str) -> Verdict:
+        for v in self.checks:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "run_id": self.run_id,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "counts": self.counts,
+            "checks": {v.name: v.to_json() for v in self.checks},
+            "rebalances": self.rebalances,
+            "latency": self.latency,
+            "issues": [i.to_json() for i in self.issues],
+            "reasons": self.reasons,
+        }

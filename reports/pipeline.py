@@ -1,0 +1,112 @@
+"""``build``: read a run directory, run every check, write the outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reports.checks import run_checks
+from reports.evidence import Evidence, load
+from reports.facts import Facts
+from reports.metrics import Metrics, compute_metrics
+from reports.model import INCONCLUSIVE, MAX_EXAMPLES, Summary, Verdict, combine
+
+
+def analyse(
+    run_dir: Path | str, max_examples: int = MAX_EXAMPLES
+) -> tuple[Summary, Evidence, Metrics]:
+    """Run every check on ``run_dir`` without writing anything.
+
+    Returns the summary, the evidence read, and the figures the report charts.
+    """
+    run_dir = Path(run_dir)
+    ev = load(run_dir)
+    facts = Facts(ev, max_examples=max_examples)
+    verdicts, rebalance = run_checks(ev, facts)
+    metrics = compute_metrics(ev, facts, rebalance)
+    verdict = combine([v.status for v in verdicts])
+    reasons = (
+        [f"{v.name}: {v.explanation}" for v in verdicts if v.status == INCONCLUSIVE]
+        if verdict == INCONCLUSIVE
+        else []
+    )
+    by_name = {v.name: v for v in verdicts}
+    counts = {
+        "acknowledged": facts.acknowledged,
+        "processed": facts.processed_count,
+        "lost-from-log": _count(by_name, "lost-from-log", "lost-from-log"),
+        "never-processed": _count(by_name, "never-processed", "never-processed"),
+        "backlog": _count(by_name, "never-processed", "backlog"),
+        "indeterminate": _count(by_name, "indeterminate", "indeterminate"),
+        "recovered": _count(by_name, "indeterminate", "recovered"),
+        "duplicate-in-log": _count(by_name, "duplicate-in-log", "duplicate-in-log"),
+        "redelivered": _count(by_name, "redelivered", "redelivered"),
+        "invalid": _count(by_name, "invalid-handling", "invalid"),
+    }
+    summary = Summary(
+        run_dir=run_dir,
+        out_dir=run_dir,
+        run_id=ev.run_id,
+        verdict=verdict,
+        checks=verdicts,
+        counts=counts,
+        rebalances=rebalance.rows,
+        issues=list(ev.issues),
+        latency=metrics.latency,
+        reasons=reasons,
+    )
+    return summary, ev, metrics
+
+
+def _count(by_name: dict[str, Verdict], check: str, key: str) -> int:
+    v = by_name.get(check)
+    value = v.counts.get(key, 0) if v is not None else 0
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def build(
+    run_dir: Path | str,
+    out_dir: Path | str | None = None,
+    *,
+    max_examples: int = MAX_EXAMPLES,
+    html: bool = True,
+) -> Summary:
+    """Check ``run_dir`` and write report.html, summary.json and junit.xml.
+
+    Outputs go to ``out_dir`` (default: the run directory). Returns the
+    :class:`~reports.model.Summary`: ``.verdict``, ``.exit_code``, ``.paths``.
+    Raises :class:`ReportError` when ``run_dir`` is not a run directory.
+    """
+    from reports.render import write_outputs
+
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir)
+    summary, ev, metrics = analyse(run_dir, max_examples=max_examples)
+    out = Path(out_dir) if out_dir is not None else run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    summary.out_dir = out
+    summary.paths = write_outputs(summary, ev, metrics, out, html=html)
+    return summary
+
+
+class ReportError(Exception):
+    """The input is not something the report can read at all (exit code 2)."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+def check_run_dir(run_dir: Path) -> None:
+    if not run_dir.exists():
+        raise ReportError(
+            f"run directory {run_dir} does not exist",
+            "pass the directory of one run, e.g. runs/<run-id>",
+        )
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir} is not a directory", "pass a run directory, not a file")
+    if not (run_dir / "spec.json").exists() and not (run_dir / "evidence").is_dir():
+        raise ReportError(
+            f"{run_dir} is not a riverbed run directory: it has neither spec.json nor evidence/",
+            "pass the directory of one run, e.g. runs/<run-id>",
+        )

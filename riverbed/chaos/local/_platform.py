@@ -1,0 +1,75 @@
+"""Attach to the running local platform, and read what its consumers recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from riverbed.errors import HarnessError
+from riverbed.kafka.cluster import LocalKafkaCluster
+from riverbed.platforms.local import LocalPlatform
+
+
+def platform(state_dir: str = "") -> LocalPlatform:
+    """The running local platform; a clear error when its workloads are not running."""
+    plat = LocalPlatform.current(state_dir or None)
+    if plat.supervisor_pid() is None:
+        raise HarnessError(
+            f"The local platform in {plat.state_dir} has no running workloads "
+            "(its supervisor is not running).",
+            fix="start them with `riverbed up` (or `riverbed run`), or point "
+            "RIVERBED_LOCAL_STATE_DIR at the platform you mean.",
+        )
+    return plat
+
+
+def cluster(kafka_state_dir: str = "", state_dir: str = "") -> LocalKafkaCluster:
+    """The local Kafka cluster: ``kafka_state_dir``, else the local platform's, else
+    ``$RIVERBED_KAFKA_STATE_DIR``, else the default cluster."""
+    if kafka_state_dir:
+        return LocalKafkaCluster.open(kafka_state_dir)
+    try:
+        return LocalPlatform.current(state_dir or None).kafka
+    except HarnessError:
+        env = os.environ.get("RIVERBED_KAFKA_STATE_DIR")
+        return LocalKafkaCluster.open(env or None)
+
+
+def desired_consumers(plat: LocalPlatform) -> int:
+    """The replica count the supervisor is asked to keep."""
+    try:
+        return int(json.loads((plat.state_dir / "desired.json").read_text())["consumers"])
+    except (OSError, ValueError, KeyError):
+        return int(plat.config.get("consumers", 0))
+
+
+def members_by_pid(run_dir: Path) -> dict[int, str]:
+    """pid → evidence member (the consumer's client_id), from the ``start`` records
+    the consumers wrote under ``evidence/consumed/``."""
+    found: dict[int, tuple[float, str]] = {}
+    for path in sorted((run_dir / "evidence" / "consumed").glob("*.jsonl")):
+        try:
+            with path.open(encoding="utf-8") as fh:
+                for _, line in zip(range(5), fh, strict=False):
+                    record = _start_record(line)
+                    if record is not None:
+                        pid, t = int(record["pid"]), float(record.get("t") or 0)
+                        # A pid the system reused: the latest incarnation wins.
+                        if pid not in found or found[pid][0] <= t:
+                            found[pid] = (t, str(record["member"]))
+                        break
+        except (OSError, ValueError):
+            continue
+    return {pid: member for pid, (_, member) in found.items()}
+
+
+def _start_record(line: str) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(record, dict) and record.get("type") == "start" and "pid" in record:
+        return record
+    return None

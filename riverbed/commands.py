@@ -1,0 +1,459 @@
+"""``riverbed up | down | status | run``: the platform and the main job."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from riverbed.console import err, harness_errors, out, progress
+from riverbed.errors import HarnessError
+from riverbed.paths import PROJECT_ROOT
+from riverbed.spec import (
+    ASSIGNORS,
+    COMMIT_MODES,
+    PLATFORMS,
+    LoadSpec,
+    RunSpec,
+    new_run_id,
+    parse_duration,
+)
+
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
+
+
+def runs_root() -> Path:
+    return Path(os.environ.get("RIVERBED_RUNS_DIR", "runs"))
+
+
+platform_option = click.option(
+    "--platform",
+    type=click.Choice(PLATFORMS),
+    default="local",
+    show_default=True,
+    envvar="RIVERBED_PLATFORM",
+    help="local: Kafka and workloads on this machine. kind: a kind cluster as in the tutorial. "
+    "k8s: an existing cluster (needs --context) [env RIVERBED_PLATFORM].",
+)
+context_option = click.option(
+    "--context",
+    envvar="RIVERBED_KUBE_CONTEXT",
+    help="kubeconfig context for --platform k8s (never created or deleted) [env RIVERBED_KUBE_CONTEXT].",
+)
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="kind/k8s: print the commands and manifests instead of running them.",
+)
+
+
+def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no-untyped-def]
+    from riverbed.platforms.kube import KubePlatform
+
+    if platform == "k8s" and not context:
+        raise HarnessError(
+            "--platform k8s needs --context NAME (the kubeconfig context of an existing cluster).",
+            fix="pass --context, or use --platform kind to create a local kind cluster.",
+        )
+    return KubePlatform(mode=platform, context=context, dry_run=dry_run, root=PROJECT_ROOT)
+
+
+def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
+    for step in kube.runner.steps:
+        out.print(str(step), markup=False, highlight=False)
+
+
+# ---- up ---------------------------------------------------------------------------------------
+@click.command()
+@platform_option
+@context_option
+@dry_run_option
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, 9),
+    default=3,
+    show_default=True,
+    help="local: Kafka brokers to start.",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1000),
+    default=3,
+    show_default=True,
+    help="Partitions of the data topic.",
+)
+@click.option(
+    "--consumers",
+    type=click.IntRange(0, 100),
+    default=3,
+    show_default=True,
+    help="Consumer replicas (0: Kafka and the topic only).",
+)
+@click.option(
+    "--commit-mode",
+    type=click.Choice(COMMIT_MODES),
+    default="after-process",
+    show_default=True,
+    envvar="RIVERBED_COMMIT_MODE",
+)
+@click.option("--assignor", type=click.Choice(ASSIGNORS), default="range", show_default=True)
+@click.option("--topic", default="riverbed-events", show_default=True)
+@click.option("--group", default="riverbed-consumers", show_default=True)
+@harness_errors
+def up(
+    platform: str,
+    context: str | None,
+    dry_run: bool,
+    brokers: int,
+    partitions: int,
+    consumers: int,
+    commit_mode: str,
+    assignor: str,
+    topic: str,
+    group: str,
+) -> None:
+    """Bring a platform up: Kafka, the data topic, consumer replicas and the group monitor.
+
+    On the local platform the workloads record evidence into a new run directory
+    (printed), so that you can drive load (`locust -f locustfiles/kafka_producer.py`)
+    and inject faults (`chaos run experiments/local/…`) by hand; `riverbed down`
+    drains it, and `riverbed report RUN_DIR` gives the verdict.
+    """
+    if platform != "local":
+        kube = _kube(platform, context, dry_run)
+        with progress(f"bringing up {platform}") as update:
+            result = kube.up(partitions=partitions, consumers=consumers, progress=update)
+        if dry_run:
+            _print_plan(kube)
+            return
+        err.print(f"{platform} platform up: {result}")
+        return
+
+    from riverbed.runner import LocalRunPlatform, wait_group_ready
+
+    spec = RunSpec(
+        run_id=new_run_id("session"),
+        brokers=brokers,
+        partitions=partitions,
+        replication_factor=min(3, brokers),
+        min_insync_replicas=min(2, brokers),
+        consumers=consumers,
+        commit_mode=commit_mode,
+        assignor=assignor,
+        topic=topic,
+        group=group,
+    ).validate()
+    local = LocalRunPlatform()
+    with progress("starting the local platform") as update:
+        from riverbed.kafka.admin import topic_exists
+
+        cluster = local.platform.kafka_up(brokers, progress=update)
+        bootstrap = cluster.bootstrap_servers
+        if not topic_exists(bootstrap, topic):
+            spec.bootstrap_servers = local.prepare(spec, update)
+        spec.bootstrap_servers = bootstrap
+        if consumers:
+            run_dir = runs_root() / spec.run_id
+            from workloads.evidence.schema import RunLayout
+
+            RunLayout(run_dir).make()
+            spec.t_start = time.time()
+            spec.write(run_dir)
+            local.start_workloads(spec, run_dir, bootstrap)
+            wait_group_ready(spec, bootstrap, update)
+    err.print(f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}")
+    if consumers:
+        err.print(f"{consumers} consumers in group {group} ({commit_mode}); evidence in {run_dir}")
+        err.print(
+            "inject faults with e.g. `chaos run experiments/local/kill-consumer.json`; "
+            "`riverbed down` drains and stops everything."
+        )
+
+
+# ---- down -------------------------------------------------------------------------------------
+@click.command()
+@platform_option
+@context_option
+@dry_run_option
+@click.option(
+    "--keep-kafka", is_flag=True, help="local: stop the workloads but keep Kafka running."
+)
+@harness_errors
+def down(platform: str, context: str | None, dry_run: bool, keep_kafka: bool) -> None:
+    """Stop a platform. Local: drain and stop the workloads, then Kafka (no process is left).
+    kind: delete the cluster. k8s: delete riverbed's objects, never the cluster."""
+    if platform != "local":
+        kube = _kube(platform, context, dry_run)
+        with progress(f"tearing down {platform}"):
+            kube.down()
+        if dry_run:
+            _print_plan(kube)
+        return
+    from riverbed.kafka.cluster import LocalKafkaCluster
+    from riverbed.platforms.local import LocalPlatform
+
+    local = LocalPlatform()
+    if local.supervisor_pid() is not None:
+        finalize_session(local)
+    else:
+        local.stop_workloads()
+    if keep_kafka:
+        return
+    try:
+        cluster = LocalKafkaCluster.open(local.kafka_state_dir)
+    except HarnessError:
+        err.print("no local Kafka cluster to stop")
+        return
+    with progress("stopping Kafka"):
+        pids = cluster.down()
+    err.print(f"Kafka stopped ({len(pids)} broker(s))" if pids else "Kafka was not running")
+
+
+def finalize_session(local: Any) -> None:
+    """Drain a `riverbed up` session's consumers, stop them, drain the log, finish spec.json."""
+    from riverbed.runner import drain_consumers, drain_log
+
+    run_dir = local.run_dir
+    spec = RunSpec.read(run_dir)
+    with progress("draining the consumer group") as update:
+        spec.drain_deadline_s = 30
+        spec.drain = drain_consumers(spec, spec.bootstrap_servers or "", update)
+        update("stopping consumers (graceful) and the monitor")
+        local.stop_workloads()
+        spec.log_drain = drain_log(spec, run_dir, spec.bootstrap_servers or "", update)
+    spec.t_end = time.time()
+    spec.write(run_dir)
+    err.print(f"session evidence in {run_dir}: check it with `riverbed report {run_dir}`")
+
+
+# ---- status -----------------------------------------------------------------------------------
+@click.command()
+@platform_option
+@context_option
+@harness_errors
+def status(platform: str, context: str | None) -> None:
+    """Show what runs: Kafka brokers and consumer replicas (local), or pods (kind/k8s)."""
+    if platform != "local":
+        kube = _kube(platform, context, False)
+        table = Table(title=f"riverbed on {platform}")
+        for col in ("pod", "phase"):
+            table.add_column(col)
+        for name, phase in sorted(kube.pod_phases().items()):
+            table.add_row(name, phase)
+        out.print(table)
+        return
+    from riverbed.kafka.cluster import LocalKafkaCluster
+    from riverbed.platforms.local import LocalPlatform
+
+    local = LocalPlatform()
+    table = Table(title="riverbed on the local platform")
+    for col in ("process", "pid", "state", "detail"):
+        table.add_column(col)
+    try:
+        cluster = LocalKafkaCluster.open(local.kafka_state_dir)
+        for b in cluster.status():
+            table.add_row(
+                f"kafka broker {b.id}",
+                str(b.pid or "-"),
+                "up" if b.up else "down",
+                f"127.0.0.1:{b.port}",
+            )
+    except HarnessError:
+        table.add_row("kafka", "-", "down", "no cluster (riverbed up)")
+    sup = local.supervisor_pid()
+    if sup is None:
+        table.add_row("workloads", "-", "down", "")
+    else:
+        table.add_row("supervisor", str(sup), "up", str(local.run_dir))
+        for name, rep in sorted(local.replicas().items()):
+            table.add_row(name, str(rep["pid"]), "up", f"incarnation {rep['incarnation']}")
+    out.print(table)
+
+
+# ---- run --------------------------------------------------------------------------------------
+@click.command()
+@platform_option
+@context_option
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Chaos Toolkit experiment to run during the steady load (repeatable, in order).",
+)
+@click.option(
+    "--duration",
+    default="60s",
+    show_default=True,
+    help="Total load time, e.g. 90s or 2m (warm-up and cool-down included).",
+)
+@click.option(
+    "--warmup", default="10s", show_default=True, help="Load before the first experiment."
+)
+@click.option("--cooldown", default="10s", show_default=True, help="Load after the experiments.")
+@click.option(
+    "--users",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Locust users at steady load.",
+)
+@click.option("--spawn-rate", type=click.FloatRange(0.1), default=10, show_default=True)
+@click.option(
+    "--user-rate",
+    type=click.FloatRange(0),
+    default=10,
+    show_default=True,
+    help="Sends per second per Locust user (0: unthrottled).",
+)
+@click.option("--brokers", type=click.IntRange(1, 9), default=3, show_default=True)
+@click.option("--partitions", type=click.IntRange(1, 1000), default=3, show_default=True)
+@click.option(
+    "--replication-factor",
+    type=click.IntRange(1, 9),
+    default=None,
+    help="Data topic replication [default: min(3, brokers)].",
+)
+@click.option("--consumers", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option(
+    "--commit-mode",
+    type=click.Choice(COMMIT_MODES),
+    default="after-process",
+    show_default=True,
+    envvar="RIVERBED_COMMIT_MODE",
+    help="after-process is safe; before-process is deliberately unsafe.",
+)
+@click.option("--assignor", type=click.Choice(ASSIGNORS), default="range", show_default=True)
+@click.option(
+    "--processing-ms",
+    default="2",
+    show_default=True,
+    help="Per-record processing time: 5, uniform:1-10 or exp:5.",
+)
+@click.option("--session-timeout-ms", type=click.IntRange(1000), default=10_000, show_default=True)
+@click.option("--key-space", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--body-bytes", type=click.IntRange(0), default=128, show_default=True)
+@click.option(
+    "--drain-deadline",
+    default="60s",
+    show_default=True,
+    help="How long the group may take to commit everything after the load.",
+)
+@click.option("--run-id", default=None, help="Name of the run directory [default: time-stamped].")
+@harness_errors
+def run(
+    platform: str,
+    context: str | None,
+    experiments: tuple[str, ...],
+    duration: str,
+    warmup: str,
+    cooldown: str,
+    users: int,
+    spawn_rate: float,
+    user_rate: float,
+    brokers: int,
+    partitions: int,
+    replication_factor: int | None,
+    consumers: int,
+    commit_mode: str,
+    assignor: str,
+    processing_ms: str,
+    session_timeout_ms: int,
+    key_space: int,
+    body_bytes: int,
+    drain_deadline: str,
+    run_id: str | None,
+) -> None:
+    """Run one scenario from cluster to verdict.
+
+    Brings the platform up if needed, starts the consumers and the group monitor,
+    drives load with Locust (warm-up, steady, cool-down), runs each --experiment
+    with `chaos run` after the warm-up, drains, collects the evidence and renders
+    the report. Exits as the report does: 0 pass, 1 fail, 2 inconclusive.
+
+    \b
+    riverbed run --experiment experiments/local/kill-consumer-hard.json \\
+                 --experiment experiments/local/resize-partitions.json --duration 90s
+    """
+    for path in experiments:
+        if not Path(path).is_file():
+            raise HarnessError(
+                f"Experiment file {path} does not exist.",
+                fix="pass a path like experiments/local/kill-consumer-hard.json.",
+            )
+    rf = replication_factor or min(3, brokers)
+    label = "-".join(Path(e).stem for e in experiments) or "no-fault"
+    spec = RunSpec(
+        run_id=run_id or new_run_id(f"{commit_mode}-{label}"),
+        platform=platform,
+        brokers=brokers,
+        partitions=partitions,
+        replication_factor=rf,
+        min_insync_replicas=min(2, rf),
+        topic=f"riverbed-events-{int(time.time())}",
+        group=f"riverbed-consumers-{int(time.time())}",
+        consumers=consumers,
+        commit_mode=commit_mode,
+        assignor=assignor,
+        processing_ms=processing_ms,
+        session_timeout_ms=session_timeout_ms,
+        experiments=[str(Path(e)) for e in experiments],
+        load=LoadSpec(
+            users=users,
+            spawn_rate=spawn_rate,
+            duration_s=parse_duration(duration),
+            warmup_s=parse_duration(warmup),
+            cooldown_s=parse_duration(cooldown),
+            key_space=key_space,
+            body_bytes=body_bytes,
+            user_rate=user_rate,
+        ),
+        drain_deadline_s=parse_duration(drain_deadline),
+    ).validate()
+    run_dir = runs_root() / spec.run_id
+    if run_dir.exists():
+        raise HarnessError(f"Run directory {run_dir} already exists.", fix="pick another --run-id.")
+    result = run_spec(spec, run_dir, context=context)
+    raise SystemExit(result.exit_code)
+
+
+def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type: ignore[no-untyped-def]
+    """Run a validated spec and print its summary; returns the RunResult."""
+    from riverbed.runner import LocalRunPlatform, execute
+
+    if spec.platform == "local":
+        platform: Any = LocalRunPlatform()
+    else:
+        from riverbed.runner import KubeRunPlatform
+
+        platform = KubeRunPlatform(_kube(spec.platform, context, False))
+    err.print(
+        f"run {spec.run_id}: {spec.commit_mode} consumers, experiments: "
+        f"{', '.join(spec.experiments) or 'none'}"
+    )
+    t0 = time.monotonic()
+    with progress("preparing") as update:
+        result = execute(spec, run_dir, platform, update, err.print)
+    print_summary(result, time.monotonic() - t0)
+    return result
+
+
+def print_summary(result: Any, wall_s: float | None = None) -> None:
+    table = Table(
+        title=f"verdict: {result.verdict.upper()}",
+        title_style=VERDICT_STYLE.get(result.verdict, ""),
+    )
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("explanation", overflow="fold")
+    for name, status, explanation in result.lines:
+        table.add_row(name, f"[{VERDICT_STYLE.get(status, '')}]{status}[/]", explanation)
+    out.print(table)
+    if wall_s is not None:
+        err.print(f"wall time {wall_s:.0f}s")
+    if result.report:
+        out.print(f"report: {result.report}", markup=False)

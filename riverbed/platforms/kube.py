@@ -1,0 +1,705 @@
+"""The Kubernetes platforms: a kind cluster riverbed creates, or a cluster you already have.
+
+``KubePlatform(mode="kind")`` — ``riverbed up --platform kind``:
+
+1. checks that docker, kind and kubectl are installed (and Docker answers),
+2. creates the kind cluster from ``manifests/kind-cluster.yaml`` unless it exists,
+3. builds the workload image (``workloads/Dockerfile``) under a unique tag and
+   loads it into the cluster with ``kind load docker-image``,
+4. applies Kafka, the namespace and the chaos RBAC, waits for the Kafka StatefulSet,
+5. creates the data and evidence topics through Kafka's external listener
+   (``127.0.0.1:19092..19094`` on the host),
+6. applies the workloads with that image tag and waits for every rollout.
+
+``down()`` deletes the kind cluster.
+
+``KubePlatform(mode="k8s", context="NAME")`` — ``riverbed up --platform k8s
+--context NAME``: the same steps on an existing cluster, minus creating it;
+every kubectl call carries ``--context NAME``. The host reaches Kafka through
+``kubectl port-forward`` (see :meth:`KubePlatform.host_access`). ``down()``
+deletes only what riverbed applied (the ``riverbed`` namespace and its
+objects), never the cluster.
+
+Every external command goes through a :class:`~riverbed.platforms.kube_runner.Runner`.
+With ``dry_run=True`` nothing runs: ``platform.runner.steps`` holds the plan —
+each command's argv, the manifests it would apply, the topics it would create::
+
+    platform = KubePlatform(mode="kind", dry_run=True)
+    platform.up(tag="t1")
+    for step in platform.runner.steps:
+        print(describe(step))
+
+(``python -m riverbed.platforms.kube plan up`` prints the same.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import secrets
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from riverbed.errors import HarnessError
+from riverbed.paths import PROJECT_ROOT
+from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube_forward import Forward, PortForwarder
+from riverbed.platforms.kube_runner import Result, Runner, describe
+from riverbed.platforms.kube_status import (
+    PodStatus,
+    RolloutStatus,
+    parse_lines,
+    parse_pods,
+    parse_rollout,
+    phases,
+)
+
+MODES = ("kind", "k8s")
+NAMESPACE = "riverbed"
+DATA_TOPIC = "riverbed-events"
+EVIDENCE_TOPIC = "riverbed-evidence"
+GROUP = "riverbed-consumers"
+WORKLOADS_IMAGE = "riverbed-workloads"
+LOCUST_IMAGE = "riverbed-locust"
+DOCKERFILE = "workloads/Dockerfile"
+MANIFESTS_DIR = "manifests"
+
+KAFKA_BROKERS = 3
+#: Broker i is reached from the host at 127.0.0.1:EXTERNAL_BASE_PORT+i (kind:
+#: a port mapping to NodePort 30092+i; k8s: a port-forward to pod kafka-i).
+EXTERNAL_BASE_PORT = 19092
+#: The container port of the EXTERNAL listener (advertised as 127.0.0.1:1909x).
+KAFKA_EXTERNAL_PORT = 9094
+PRODUCER_HOST_PORT = 18080
+LOCUST_WEB_HOST_PORT = 18089
+
+CONSUMER_SELECTOR = "app.kubernetes.io/name=consumer"
+KAFKA_SELECTOR = "app.kubernetes.io/name=kafka"
+LOCUST_WORKER_SELECTOR = "app.kubernetes.io/name=locust,app.kubernetes.io/component=worker"
+#: Where Locust workers in the cluster write their run directory (manifests/locust.yaml).
+LOCUST_POD_RUN_DIR = "/data/run"
+
+_INSTALL = {
+    "docker": "install Docker (https://docs.docker.com/get-docker/)",
+    "kind": "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)",
+    "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
+}
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def new_tag() -> str:
+    """A unique image tag: time of the build plus 6 random hex digits.
+
+    Unique per build, so that ``kind load`` never leaves a node running an
+    older image that happens to share the tag.
+    """
+    return f"rb-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """What ``up()`` brought up, and how to reach it from the host."""
+
+    mode: str
+    context: str
+    image: str
+    """The workload image the pods run."""
+    bootstrap_servers: str
+    """Kafka from the host (kind: always; k8s: inside :meth:`KubePlatform.host_access`)."""
+    producer_url: str
+    topic: str
+    evidence_topic: str
+    group: str
+    namespace: str = NAMESPACE
+
+
+class KubePlatform:
+    """Kafka and the workloads on kind (``mode="kind"``) or an existing cluster (``mode="k8s"``).
+
+    Parameters:
+        mode: ``"kind"`` creates (and on ``down``, deletes) a kind cluster;
+            ``"k8s"`` uses the existing cluster of kubeconfig context ``context``
+            and never creates or deletes a cluster.
+        context: the kubeconfig context, required for ``k8s`` (it is passed to
+            every kubectl call); for ``kind`` it is always ``kind-<cluster_name>``.
+        dry_run: run nothing, record every step in ``self.runner.steps``.
+        cluster_name: the kind cluster's name.
+        root: the project root (``manifests/``, ``workloads/Dockerfile``);
+            commands run from there.
+        image: a workload image the cluster can already pull (e.g. pushed to a
+            registry): riverbed then neither builds nor loads one.
+        echo: told every command line before it runs.
+        which: finds a program on PATH (tests replace it).
+    """
+
+    def __init__(
+        self,
+        mode: str = "kind",
+        context: str | None = None,
+        dry_run: bool = False,
+        cluster_name: str = "riverbed",
+        root: Path | str | None = None,
+        *,
+        image: str | None = None,
+        echo: Callable[[str], None] | None = None,
+        which: Callable[[str], str | None] = shutil.which,
+    ) -> None:
+        if mode not in MODES:
+            raise HarnessError(
+                f"Unknown Kubernetes platform mode {mode!r}.", fix="use kind or k8s."
+            )
+        if mode == "k8s" and not context:
+            raise HarnessError(
+                "--platform k8s needs --context NAME: riverbed never guesses which cluster to use.",
+                fix="pass one of the contexts `kubectl config get-contexts` lists.",
+            )
+        if mode == "kind" and context and context != f"kind-{cluster_name}":
+            raise HarnessError(
+                f"--context is for --platform k8s; the kind platform always uses kind-{cluster_name}.",
+                fix="drop --context, or use --platform k8s to target an existing cluster.",
+            )
+        if not _NAME.match(cluster_name):
+            raise HarnessError(
+                f"Invalid kind cluster name {cluster_name!r}.",
+                fix="use lowercase letters, digits and '-'.",
+            )
+        self.mode = mode
+        self.cluster_name = cluster_name
+        self.context = context if mode == "k8s" else f"kind-{cluster_name}"
+        self.dry_run = dry_run
+        self.root = Path(root) if root is not None else PROJECT_ROOT
+        self.image = image
+        self.which = which
+        self.runner = Runner(dry_run=dry_run, cwd=self.root, echo=echo)
+
+    # ---- addresses ------------------------------------------------------------------------------
+    @property
+    def manifests_dir(self) -> Path:
+        return self.root / MANIFESTS_DIR
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Kafka's external listener as the host sees it: ``127.0.0.1:19092,…:19094``."""
+        return ",".join(f"127.0.0.1:{EXTERNAL_BASE_PORT + i}" for i in range(KAFKA_BROKERS))
+
+    @property
+    def producer_url(self) -> str:
+        """The producer service from the host (k8s: inside ``host_access(producer=True)``)."""
+        return f"http://127.0.0.1:{PRODUCER_HOST_PORT}"
+
+    def kubectl_argv(self, *args: str, namespaced: bool = True) -> list[str]:
+        """``kubectl --context C [-n riverbed] args…``: every kubectl call is pinned to the context."""
+        ns = ["-n", NAMESPACE] if namespaced else []
+        return ["kubectl", "--context", str(self.context), *ns, *args]
+
+    def kubectl(self, *args: str, namespaced: bool = True, **kwargs: Any) -> Result:
+        return self.runner.run(self.kubectl_argv(*args, namespaced=namespaced), **kwargs)
+
+    # ---- preflight ------------------------------------------------------------------------------
+    def required_tools(self) -> list[str]:
+        if self.mode == "kind":
+            return ["docker", "kind", "kubectl"]
+        return ["kubectl"] if self.image else ["docker", "kubectl"]
+
+    def preflight(self) -> None:
+        """Check the tools this mode needs; raise a HarnessError naming every missing one."""
+        missing = [tool for tool in self.required_tools() if self.which(tool) is None]
+        if missing:
+            fix = "; ".join(_INSTALL[t] for t in missing)
+            if self.mode == "k8s" and "docker" in missing:
+                fix += "; or give riverbed an image the cluster can pull, so it builds none"
+            raise HarnessError(
+                f"--platform {self.mode} needs {', '.join(missing)}, not found on PATH.",
+                fix=fix + ".",
+            )
+        if "docker" in self.required_tools():
+            info = self.runner.run(["docker", "info"], check=False, timeout=60)
+            if not info.ok:
+                raise HarnessError(
+                    "docker is installed but the Docker daemon does not answer.",
+                    fix="start Docker (or give your user access to its socket) and retry.",
+                )
+        if self.mode == "k8s":
+            contexts = parse_lines(
+                self.runner.run(
+                    ["kubectl", "config", "get-contexts", "-o", "name"], timeout=30
+                ).stdout
+            )
+            if self.context not in contexts:
+                raise HarnessError(
+                    f"No kubeconfig context named {self.context!r}.",
+                    fix=f"use one of: {', '.join(contexts) or '(none configured)'}.",
+                )
+
+    # ---- rendering ------------------------------------------------------------------------------
+    def render(
+        self,
+        image: str | None = None,
+        consumers: int | None = None,
+        consumer_env: Mapping[str, str] | None = None,
+        locust_image: str | None = None,
+        locust_workers: int | None = None,
+    ) -> dict[str, list[km.Manifest]]:
+        """The manifests as riverbed applies them: per file, in kustomization order.
+
+        ``image`` replaces ``riverbed-workloads:dev``; ``consumers`` and
+        ``consumer_env`` (e.g. ``{"RIVERBED_COMMIT_MODE": "before-process"}``)
+        adjust Deployment ``consumer``. With ``locust_image``, ``locust.yaml``
+        is rendered too.
+        """
+        overrides = []
+        if image:
+            overrides.append(_override(WORKLOADS_IMAGE, image))
+        extra = []
+        if locust_image:
+            overrides.append(_override(LOCUST_IMAGE, locust_image))
+            extra.append(km.LOCUST)
+        rendered = km.render(self.manifests_dir, overrides, extra)
+        workloads = rendered.get(km.WORKLOADS, [])
+        if consumers is not None:
+            km.set_replicas(workloads, "Deployment", "consumer", consumers)
+        if consumer_env:
+            km.set_env(workloads, "Deployment", "consumer", "consumer", consumer_env)
+        if locust_workers is not None:
+            km.set_replicas(rendered[km.LOCUST], "Deployment", "locust-worker", locust_workers)
+        return rendered
+
+    # ---- up / down ------------------------------------------------------------------------------
+    def up(
+        self,
+        tag: str | None = None,
+        *,
+        partitions: int = 3,
+        replication_factor: int = 3,
+        min_insync_replicas: int = 2,
+        evidence_partitions: int = 3,
+        consumers: int = 3,
+        consumer_env: Mapping[str, str] | None = None,
+        kafka_timeout: float = 600.0,
+        workload_timeout: float = 300.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> UpResult:
+        """Bring up Kafka and the workloads (see the module docstring for the steps).
+
+        Safe to repeat: an existing cluster is reused, manifests are
+        re-applied, existing topics are kept. ``tag`` defaults to a new unique
+        tag; ``partitions`` etc. describe the data topic ``riverbed-events``.
+        """
+        say = progress or (lambda _msg: None)
+        if consumers < 0 or partitions < 1:
+            raise HarnessError("consumers must be ≥ 0 and partitions ≥ 1.")
+        if not self.dry_run:
+            self.preflight()
+        tag = tag or new_tag()
+        image = self.image or f"{WORKLOADS_IMAGE}:{tag}"
+
+        if self.mode == "kind":
+            self._ensure_cluster(say)
+        if self.image is None:
+            say(f"building {image}")
+            self.build_image(image)
+        if self.mode == "kind":
+            say(f"loading {image} into kind cluster {self.cluster_name}")
+            self.load_image(image)
+
+        rendered = self.render(image=image, consumers=consumers, consumer_env=consumer_env)
+        infra = [doc for name, docs in rendered.items() if name != km.WORKLOADS for doc in docs]
+        say("applying namespace, Kafka and chaos RBAC")
+        self.apply(infra)
+        say("waiting for Kafka (3 KRaft nodes)")
+        self.wait_rollout("statefulset/kafka", kafka_timeout)
+
+        with self.host_access():
+            say("creating topics")
+            self.wait_for_kafka(timeout=120.0)
+            self.create_topics(
+                partitions=partitions,
+                replication_factor=replication_factor,
+                min_insync_replicas=min_insync_replicas,
+                evidence_partitions=evidence_partitions,
+            )
+
+        workloads = rendered[km.WORKLOADS]
+        say("applying the workloads")
+        self.apply(workloads)
+        for doc in workloads:
+            if doc["kind"] in ("Deployment", "StatefulSet"):
+                target = f"{doc['kind'].lower()}/{doc['metadata']['name']}"
+                say(f"waiting for {target}")
+                self.wait_rollout(target, workload_timeout)
+        return UpResult(
+            mode=self.mode,
+            context=str(self.context),
+            image=image,
+            bootstrap_servers=self.bootstrap_servers,
+            producer_url=self.producer_url,
+            topic=DATA_TOPIC,
+            evidence_topic=EVIDENCE_TOPIC,
+            group=GROUP,
+        )
+
+    def down(self, progress: Callable[[str], None] | None = None, timeout: float = 300.0) -> None:
+        """kind: delete the cluster. k8s: delete what riverbed applied, never the cluster."""
+        say = progress or (lambda _msg: None)
+        if self.mode == "kind":
+            say(f"deleting kind cluster {self.cluster_name}")
+            self.runner.run(
+                ["kind", "delete", "cluster", "--name", self.cluster_name],
+                timeout=timeout,
+                fix="see `kind get clusters`; `docker ps` shows the node containers.",
+            )
+            return
+        say(f"deleting the {NAMESPACE} namespace objects in context {self.context}")
+        # Everything riverbed may have applied, Locust included; deleting the
+        # namespace also removes what controllers created (pods, Kafka's volumes).
+        docs = km.flatten(self.render(locust_image=f"{LOCUST_IMAGE}:dev"))
+        self.kubectl(
+            "delete",
+            "-f",
+            "-",
+            "--ignore-not-found",
+            "--wait=true",
+            f"--timeout={int(timeout)}s",
+            namespaced=False,
+            stdin=km.dump(docs),
+            timeout=timeout + 30,
+        )
+
+    # ---- steps ----------------------------------------------------------------------------------
+    def cluster_exists(self) -> bool:
+        clusters = self.runner.run(["kind", "get", "clusters"], timeout=60).stdout
+        return self.cluster_name in parse_lines(clusters)
+
+    def _ensure_cluster(self, say: Callable[[str], None]) -> None:
+        if self.cluster_exists():
+            say(f"kind cluster {self.cluster_name} exists; reusing it")
+            return
+        config = f"{MANIFESTS_DIR}/{km.KIND_CLUSTER}"
+        if not self.dry_run:
+            self._check_host_ports()
+        say(f"creating kind cluster {self.cluster_name}")
+        self.runner.run(
+            [
+                "kind",
+                "create",
+                "cluster",
+                "--name",
+                self.cluster_name,
+                "--config",
+                config,
+                "--wait",
+                "180s",
+            ],
+            timeout=900,
+            fix="see the kind output above; `kind delete cluster --name "
+            f"{self.cluster_name}` cleans up a half-created cluster.",
+        )
+
+    def _check_host_ports(self) -> None:
+        """kind fails obscurely when a mapped host port is taken: say which, and why."""
+        for m in km.kind_port_mappings(self.manifests_dir / km.KIND_CLUSTER):
+            with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+                # Lets a port in TIME_WAIT pass; one with a listener still fails.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind((m.listen_address, m.host_port))
+                except OSError:
+                    raise HarnessError(
+                        f"Host port {m.listen_address}:{m.host_port} is in use; the kind cluster "
+                        f"maps it to NodePort {m.container_port}.",
+                        fix="stop what listens there (a local Kafka cluster on the default ports: "
+                        "`riverbed kafka down`) and retry.",
+                    ) from None
+
+    def build_image(self, image: str, target: str = "workloads") -> None:
+        """``docker build`` a target of workloads/Dockerfile from the project root."""
+        self.runner.run(
+            ["docker", "build", "-f", DOCKERFILE, "--target", target, "-t", image, "."],
+            env={"DOCKER_BUILDKIT": "1"},
+            timeout=1800,
+            fix="the build pulls python:3.11-slim and PyPI packages: check network access.",
+        )
+
+    def load_image(self, image: str) -> None:
+        self.runner.run(
+            ["kind", "load", "docker-image", image, "--name", self.cluster_name],
+            timeout=600,
+        )
+
+    def apply(self, docs: list[km.Manifest]) -> None:
+        """``kubectl apply -f -`` with the rendered manifests on stdin."""
+        fix = None
+        if self.mode == "kind":
+            fix = f"if the context is missing: `kind export kubeconfig --name {self.cluster_name}`."
+        self.kubectl(
+            "apply", "-f", "-", namespaced=False, stdin=km.dump(docs), timeout=180, fix=fix
+        )
+
+    def wait_rollout(self, target: str, timeout: float) -> None:
+        """``kubectl rollout status`` with a deadline; on failure, the pods' state in the error."""
+        result = self.kubectl(
+            "rollout",
+            "status",
+            target,
+            f"--timeout={int(timeout)}s",
+            timeout=timeout + 30,
+            check=False,
+        )
+        if result.ok:
+            return
+        pods = self.kubectl("get", "pods", "-o", "wide", check=False, timeout=30)
+        raise HarnessError(
+            f"{target} in namespace {NAMESPACE} was not ready within {timeout:.0f}s:\n"
+            f"{(result.stderr or result.stdout).strip()}\n{pods.stdout.strip()}",
+            fix=f"inspect with `kubectl --context {self.context} -n {NAMESPACE} describe pods`; "
+            "Kafka needs a default StorageClass for its volumes, the workloads need the image "
+            "(kind: loaded by riverbed; k8s: pullable by the cluster).",
+        )
+
+    def wait_for_kafka(self, timeout: float = 120.0) -> None:
+        """Wait until Kafka answers on its external listener from the host."""
+        self.runner.call(
+            "wait_for_kafka",
+            _wait_for_kafka,
+            bootstrap_servers=self.bootstrap_servers,
+            timeout=timeout,
+        )
+
+    def create_topics(
+        self,
+        partitions: int = 3,
+        replication_factor: int = 3,
+        min_insync_replicas: int = 2,
+        evidence_partitions: int = 3,
+        topic: str = DATA_TOPIC,
+    ) -> None:
+        """Create the data topic and the evidence topic (kept if they exist)."""
+        from riverbed.kafka.admin import create_topic
+
+        for name, count in ((topic, partitions), (EVIDENCE_TOPIC, evidence_partitions)):
+            self.runner.call(
+                "create_topic",
+                create_topic,
+                bootstrap_servers=self.bootstrap_servers,
+                name=name,
+                partitions=count,
+                replication_factor=replication_factor,
+                min_insync_replicas=min_insync_replicas,
+                exist_ok=True,
+            )
+
+    @contextlib.contextmanager
+    def host_access(self, producer: bool = False) -> Iterator[None]:
+        """Make :attr:`bootstrap_servers` (and, with ``producer``, :attr:`producer_url`) work.
+
+        kind: nothing to do, the port mappings are permanent. k8s: runs
+        ``kubectl port-forward`` from 127.0.0.1:1909(2+i) to pod kafka-i's
+        external listener (restarted when the pod is replaced) for the
+        duration of the ``with`` block.
+        """
+        if self.mode == "kind":
+            yield
+            return
+        forwards = [
+            Forward(f"pod/kafka-{i}", EXTERNAL_BASE_PORT + i, KAFKA_EXTERNAL_PORT)
+            for i in range(KAFKA_BROKERS)
+        ]
+        if producer:
+            forwards.append(Forward("service/producer", PRODUCER_HOST_PORT, 8080))
+        forwarder = PortForwarder(self.runner, self.kubectl_argv(), forwards)
+        forwarder.start()
+        try:
+            yield
+        finally:
+            forwarder.stop()
+
+    # ---- reading the cluster --------------------------------------------------------------------
+    def pods(self, selector: str | None = None) -> list[PodStatus]:
+        """Pods in the riverbed namespace (matching the label ``selector``, if given)."""
+        args = ["get", "pods", "-o", "json"]
+        if selector:
+            args[2:2] = ["-l", selector]
+        result = self.kubectl(*args, timeout=60, dry_stdout='{"kind": "List", "items": []}')
+        return parse_pods(result.stdout)
+
+    def consumer_pods(self) -> list[PodStatus]:
+        return self.pods(CONSUMER_SELECTOR)
+
+    def kafka_pods(self) -> list[PodStatus]:
+        return self.pods(KAFKA_SELECTOR)
+
+    def pod_phases(self, selector: str | None = CONSUMER_SELECTOR) -> dict[str, str]:
+        """pod name → phase (``Terminating`` while being deleted)."""
+        return phases(self.pods(selector))
+
+    def rollouts(self) -> list[RolloutStatus]:
+        """Replica counts of every Deployment and StatefulSet in the namespace."""
+        result = self.kubectl(
+            "get",
+            "deployments,statefulsets",
+            "-o",
+            "json",
+            timeout=60,
+            dry_stdout='{"kind": "List", "items": []}',
+        )
+        return parse_rollout(result.stdout)
+
+    # ---- evidence and logs ----------------------------------------------------------------------
+    def collect_evidence(self, run_dir: Path | str, timeout_s: float = 60.0) -> Any:
+        """Turn the evidence topic back into files under ``run_dir`` (``workloads.collect``)."""
+        from workloads.collect import collect
+
+        with self.host_access():
+            return self.runner.call(
+                "collect",
+                collect,
+                bootstrap_servers=self.bootstrap_servers,
+                evidence_topic=EVIDENCE_TOPIC,
+                run_dir=Path(run_dir),
+                timeout_s=timeout_s,
+            )
+
+    def save_logs(self, run_dir: Path | str) -> list[Path]:
+        """Every pod's log (and its previous container's, after a restart) into ``run_dir/logs/kube/``."""
+        dest = Path(run_dir) / "logs" / "kube"
+        saved = []
+        for pod in self.pods():
+            runs: list[tuple[str, list[str]]] = [("", [])]
+            if pod.restarts:
+                runs.append((".previous", ["--previous"]))
+            for suffix, extra in runs:
+                result = self.kubectl(
+                    "logs",
+                    pod.name,
+                    "--all-containers",
+                    "--timestamps",
+                    *extra,
+                    check=False,
+                    timeout=120,
+                )
+                if self.dry_run:
+                    continue
+                dest.mkdir(parents=True, exist_ok=True)
+                path = dest / f"{pod.name}{suffix}.log"
+                path.write_text(result.stdout + (result.stderr if not result.ok else ""))
+                saved.append(path)
+        return saved
+
+    # ---- Locust in the cluster ------------------------------------------------------------------
+    def deploy_locust(
+        self, tag: str | None = None, workers: int = 2, build: bool = True, timeout: float = 300.0
+    ) -> str:
+        """Build, load and deploy Locust master and ``workers`` workers (manifests/locust.yaml).
+
+        Returns the image. Needs ``up()`` first (Kafka and the topics).
+        """
+        image = f"{LOCUST_IMAGE}:{tag or new_tag()}"
+        if build:
+            self.build_image(image, target="locust")
+            if self.mode == "kind":
+                self.load_image(image)
+        docs = self.render(locust_image=image, locust_workers=workers)[km.LOCUST]
+        self.apply(docs)
+        for name in ("locust-master", "locust-worker"):
+            self.wait_rollout(f"deployment/{name}", timeout)
+        return image
+
+    def fetch_locust_evidence(self, run_dir: Path | str) -> list[Path]:
+        """Copy every in-cluster Locust worker's acks evidence into ``run_dir/evidence/acks/``.
+
+        Do it before the workers go away: their run directory is an emptyDir.
+        """
+        acks = Path(run_dir) / "evidence" / "acks"
+        staging = Path(run_dir) / "locust" / "pods"
+        copied = []
+        for pod in self.pods(LOCUST_WORKER_SELECTOR):
+            where = staging / pod.name
+            self.kubectl(
+                "cp",
+                f"{NAMESPACE}/{pod.name}:{LOCUST_POD_RUN_DIR}/evidence/acks",
+                str(where),
+                namespaced=False,
+                timeout=300,
+            )
+            if self.dry_run:
+                continue
+            acks.mkdir(parents=True, exist_ok=True)
+            for src in sorted(where.glob("*.jsonl")):
+                target = acks / src.name
+                shutil.copyfile(src, target)
+                copied.append(target)
+        return copied
+
+
+def _override(name: str, image: str) -> km.ImageOverride:
+    new_name, new_tag = km.split_image(image)
+    return km.ImageOverride(name, new_name, new_tag)
+
+
+def _wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
+    from riverbed.kafka.admin import admin_client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with admin_client(bootstrap_servers, bootstrap_timeout_ms=5000) as admin:
+                admin.list_topics()
+                return
+        except HarnessError:
+            if time.monotonic() > deadline:
+                raise HarnessError(
+                    f"Kafka did not answer at {bootstrap_servers} within {timeout:.0f}s "
+                    "although its pods are ready.",
+                    fix="kind: the cluster must have been created from "
+                    "manifests/kind-cluster.yaml (host port mappings); recreate it with "
+                    "`riverbed down --platform kind`. k8s: check the port-forwards.",
+                ) from None
+            time.sleep(1.0)
+
+
+# ---- python -m riverbed.platforms.kube ----------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Print rendered manifests or a dry-run plan (nothing is run)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m riverbed.platforms.kube",
+        description="Show what the kind / k8s platform would apply and run. Nothing is executed.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    render = sub.add_parser("render", help="print the manifests as riverbed applies them")
+    render.add_argument("--tag", default="dev", help="workload image tag (default: dev)")
+    render.add_argument("--locust", action="store_true", help="include locust.yaml")
+    plan = sub.add_parser("plan", help="print the commands `up` or `down` would run")
+    plan.add_argument("action", choices=["up", "down"])
+    plan.add_argument("--mode", choices=MODES, default="kind")
+    plan.add_argument("--context", help="kubeconfig context (k8s mode)")
+    plan.add_argument("--tag", default="TAG", help="workload image tag (default: TAG)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "render":
+            platform = KubePlatform(dry_run=True)
+            locust = f"{LOCUST_IMAGE}:{args.tag}" if args.locust else None
+            docs = km.flatten(platform.render(f"{WORKLOADS_IMAGE}:{args.tag}", locust_image=locust))
+            sys.stdout.write(km.dump(docs))
+            return 0
+        platform = KubePlatform(mode=args.mode, context=args.context, dry_run=True)
+        if args.action == "up":
+            platform.up(tag=args.tag)
+        else:
+            platform.down()
+        for step in platform.runner.steps:
+            print(describe(step))
+        return 0
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

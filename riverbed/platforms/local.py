@@ -1,0 +1,270 @@
+"""The local platform: a real Kafka cluster on 127.0.0.1 plus workload processes.
+
+``LocalPlatform`` is the control side. It owns the local Kafka cluster
+(:class:`~riverbed.kafka.cluster.LocalKafkaCluster`) and a supervisor process
+(:mod:`riverbed.platforms.supervisor`) that keeps N consumer replicas and a
+group monitor running for one run directory, as a Deployment would.
+
+Everything it knows lives in its state directory, so another process — a
+Chaos Toolkit action run by ``chaos run`` — can attach with
+:meth:`LocalPlatform.current` and kill or scale the very replicas this run
+started::
+
+    <state>/platform.json   bootstrap servers, topic, group, run dir, consumer settings
+    <state>/desired.json    desired replica count (written by scale, read by the supervisor)
+    <state>/replicas.json   running replicas: pid and incarnation (written by the supervisor)
+    <state>/events.jsonl    every start and exit the supervisor saw
+    <state>/supervisor.pid
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from riverbed.errors import HarnessError
+from riverbed.kafka.cluster import LocalKafkaCluster, _alive, _proc_cmdline
+from riverbed.paths import state_dir as state_root
+from riverbed.platforms.supervisor import write_json
+
+SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
+
+
+def default_state_dir() -> Path:
+    if env := os.environ.get("RIVERBED_LOCAL_STATE_DIR"):
+        return Path(env).expanduser()
+    return state_root() / "local"
+
+
+class LocalPlatform:
+    """Kafka on this machine and supervised workload processes for one run."""
+
+    def __init__(
+        self, state_dir: Path | str | None = None, kafka_state_dir: Path | str | None = None
+    ) -> None:
+        self.state_dir = Path(state_dir) if state_dir else default_state_dir()
+        self.kafka_state_dir = Path(kafka_state_dir) if kafka_state_dir else None
+
+    # ---- attach ----------------------------------------------------------------------------
+    @classmethod
+    def current(cls, state_dir: Path | str | None = None) -> LocalPlatform:
+        """The platform whose workloads are running now (for chaos actions)."""
+        platform = cls(state_dir)
+        if not (platform.state_dir / "platform.json").exists():
+            raise HarnessError(
+                f"No local platform in {platform.state_dir}.",
+                fix="start one with `riverbed up` (or `riverbed run`).",
+            )
+        platform.kafka_state_dir = Path(platform.config["kafka_state_dir"])
+        return platform
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads((self.state_dir / "platform.json").read_text())
+
+    @property
+    def kafka(self) -> LocalKafkaCluster:
+        return LocalKafkaCluster.open(self.kafka_state_dir)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config["run_dir"])
+
+    # ---- Kafka --------------------------------------------------------------------------------
+    def kafka_up(
+        self, brokers: int, progress: Any = None, base_port: int | None = None
+    ) -> LocalKafkaCluster:
+        """Start the local Kafka cluster (or find it running) with ``brokers`` nodes."""
+        from riverbed.kafka.cluster import DEFAULT_BASE_PORT
+
+        kwargs: dict[str, Any] = {"brokers": brokers}
+        if base_port is not None:
+            kwargs["base_port"] = base_port
+        else:
+            kwargs["base_port"] = int(os.environ.get("RIVERBED_KAFKA_BASE_PORT", DEFAULT_BASE_PORT))
+        cluster = LocalKafkaCluster(self.kafka_state_dir, **kwargs)
+        cluster.up(progress=progress or (lambda _: None))
+        self.kafka_state_dir = cluster.state_dir
+        return cluster
+
+    # ---- workloads ----------------------------------------------------------------------------
+    def supervisor_pid(self) -> int | None:
+        try:
+            pid = int((self.state_dir / "supervisor.pid").read_text())
+        except (OSError, ValueError):
+            return None
+        if _alive(pid) and "riverbed.platforms.supervisor" in _proc_cmdline(pid):
+            return pid
+        return None
+
+    def start_workloads(
+        self,
+        run_dir: Path,
+        bootstrap_servers: str,
+        topic: str,
+        group: str,
+        consumers: int = 3,
+        commit_mode: str = "after-process",
+        assignor: str = "range",
+        processing_ms: str = "2",
+        consumer_args: list[str] | None = None,
+        monitor: bool = True,
+    ) -> int:
+        """Start the supervisor (consumers + group monitor) writing evidence into ``run_dir``."""
+        if (pid := self.supervisor_pid()) is not None:
+            raise HarnessError(
+                f"Local workloads are already running (supervisor pid {pid}) for "
+                f"{self.config.get('run_dir')}.",
+                fix="stop them with `riverbed down` first.",
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for stale in ("replicas.json", "desired.json", "events.jsonl"):
+            with contextlib.suppress(OSError):
+                (self.state_dir / stale).unlink()
+        write_json(
+            self.state_dir / "platform.json",
+            {
+                "kafka_state_dir": str(self.kafka_state_dir or LocalKafkaCluster().state_dir),
+                "bootstrap_servers": bootstrap_servers,
+                "run_dir": str(Path(run_dir).resolve()),
+                "topic": topic,
+                "group": group,
+                "consumers": consumers,
+                "commit_mode": commit_mode,
+                "assignor": assignor,
+                "processing_ms": processing_ms,
+                "consumer_args": consumer_args or [],
+                "monitor": monitor,
+                "t_start": time.time(),
+            },
+        )
+        write_json(self.state_dir / "desired.json", {"consumers": consumers})
+        (Path(run_dir) / "logs").mkdir(parents=True, exist_ok=True)
+        log = (Path(run_dir) / "logs" / "supervisor.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "riverbed.platforms.supervisor", str(self.state_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Its own session: Ctrl-C in the terminal reaches riverbed, which
+            # then stops the supervisor in order (graceful consumer shutdown).
+            start_new_session=True,
+        )
+        log.close()
+        (self.state_dir / "supervisor.pid").write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def replicas(self) -> dict[str, dict[str, Any]]:
+        """Running consumer replicas: name → {pid, incarnation, started, log}."""
+        try:
+            data = json.loads((self.state_dir / "replicas.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return {n: r for n, r in data.get("replicas", {}).items() if _alive(int(r["pid"]))}
+
+    def wait_replicas(
+        self, count: int, timeout: float = 30.0, exclude_pids: set[int] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Wait until ``count`` replicas run (none of them with a pid in ``exclude_pids``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reps = self.replicas()
+            live = {n: r for n, r in reps.items() if int(r["pid"]) not in (exclude_pids or set())}
+            if len(live) == count and len(reps) == count:
+                return live
+            if time.monotonic() > deadline:
+                raise HarnessError(
+                    f"Expected {count} consumer replicas within {timeout:.0f}s, found {sorted(reps)}.",
+                    fix=f"see {self.state_dir / 'events.jsonl'} and the run's logs/.",
+                )
+            time.sleep(0.1)
+
+    def kill_consumers(
+        self,
+        count: int = 1,
+        signal_name: str = "SIGKILL",
+        names: list[str] | None = None,
+        seed: int | None = None,
+    ) -> list[str]:
+        """Signal consumer replicas (random ones, or by name); returns the names hit.
+
+        The supervisor replaces each killed replica with a new incarnation.
+        """
+        if signal_name.upper() not in SIGNALS:
+            raise HarnessError(
+                f"Unknown signal {signal_name!r}.", fix=f"use one of {', '.join(SIGNALS)}."
+            )
+        sig = SIGNALS[signal_name.upper()]
+        reps = self.replicas()
+        if names:
+            unknown = [n for n in names if n not in reps]
+            if unknown:
+                raise HarnessError(
+                    f"No running consumer replica named {', '.join(unknown)}; running: "
+                    f"{', '.join(sorted(reps)) or 'none'}.",
+                    fix="use a name from the running replicas, or omit names to pick at random.",
+                )
+            targets = list(names)
+        else:
+            if count < 1:
+                raise HarnessError(f"count must be at least 1, got {count}.")
+            targets = random.Random(seed).sample(sorted(reps), min(count, len(reps)))
+        hit = []
+        for name in targets:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(reps[name]["pid"]), sig)
+                hit.append(name)
+        return hit
+
+    def scale_consumers(
+        self, replicas: int, wait: bool = True, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Set the desired number of consumer replicas; the supervisor starts or stops some."""
+        if replicas < 0:
+            raise HarnessError(f"replicas must be 0 or more, got {replicas}.")
+        before = len(self.replicas())
+        write_json(self.state_dir / "desired.json", {"consumers": replicas})
+        if wait:
+            self.wait_replicas(replicas, timeout=timeout)
+        return {"before": before, "after": replicas}
+
+    def stop_workloads(self, timeout: float = 60.0) -> bool:
+        """Stop the supervisor, which stops every consumer gracefully and then the
+        monitor. Returns whether anything was running."""
+        pid = self.supervisor_pid()
+        if pid is None:
+            self._kill_strays()
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self._kill_strays()
+        with contextlib.suppress(OSError):
+            (self.state_dir / "supervisor.pid").unlink()
+        return True
+
+    def _kill_strays(self) -> None:
+        """Workload processes that outlived their supervisor (should not happen:
+        they die with it; this is the belt to those braces)."""
+        try:
+            data = json.loads((self.state_dir / "replicas.json").read_text())
+        except (OSError, ValueError):
+            return
+        pids = [int(r["pid"]) for r in data.get("replicas", {}).values()]
+        if data.get("monitor"):
+            pids.append(int(data["monitor"]["pid"]))
+        for pid in pids:
+            if _alive(pid) and "workloads." in _proc_cmdline(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,461 @@
+"""``riverbed run``: one command from cluster to verdict.
+
+The steps, in order (each waits with a progress display and a deadline):
+
+1. create the run directory and spec.json;
+2. bring the platform up if needed (Kafka, the data topic);
+3. start the consumer replicas and the group monitor, wait for a stable group;
+4. start Locust headless with the chaos-window shape (warm-up, steady, cool-down);
+5. after the warm-up, run each experiment with ``chaos run`` (control, journal
+   in the run directory, ``--rollback-strategy=always``);
+6. wait for the load to end;
+7. drain: wait, with a deadline, until the group has committed every record;
+8. stop the workloads gracefully, collect evidence, drain the log;
+9. render the report and exit as it does (0 pass, 1 fail, 2 inconclusive).
+
+An interrupt (Ctrl-C, SIGTERM) at any point stops every process this run
+started, keeps the evidence recorded so far, and marks the run interrupted;
+its report (``riverbed report RUN_DIR``) then says inconclusive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from riverbed.errors import HarnessError
+from riverbed.paths import PROJECT_ROOT
+from riverbed.spec import RunSpec
+from workloads.evidence.schema import RunLayout
+
+Progress = Callable[[str], None]
+
+
+class Interrupted(Exception):
+    """The run was interrupted by a signal."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    verdict: str
+    exit_code: int
+    report: Path | None
+    lines: list[tuple[str, str, str]] = field(default_factory=list)
+    """(check, status, explanation) for the summary table."""
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """Turn SIGTERM into an exception, like Ctrl-C, so teardown runs either way."""
+
+    def on_term(signum: int, frame: object) -> None:
+        raise Interrupted(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def locust_command(spec: RunSpec, run_dir: Path, bootstrap: str) -> list[str]:
+    """The headless Locust command line for this run's load (see docs/load.md).
+
+    The chaos-window shape's ``--duration-s`` is its steady phase: the run's
+    total duration minus warm-up and cool-down.
+    """
+    load = spec.load
+    layout = RunLayout(run_dir)
+    steady = load.duration_s - load.warmup_s - load.cooldown_s
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(PROJECT_ROOT / "locustfiles" / "kafka_producer.py"),
+        "--headless",
+        "--only-summary",
+        "--run-dir",
+        str(run_dir),
+        "--kafka-bootstrap",
+        bootstrap,
+        "--kafka-topic",
+        spec.topic,
+        "--key-space",
+        str(load.key_space),
+        "--body-bytes",
+        str(load.body_bytes),
+        "--user-rate",
+        f"{load.user_rate:g}",
+        "--shape",
+        load.shape,
+        "--warmup-s",
+        f"{load.warmup_s:g}",
+        "--duration-s",
+        f"{steady:g}",
+        "--cooldown-s",
+        f"{load.cooldown_s:g}",
+        "-u",
+        str(load.users),
+        "-r",
+        f"{load.spawn_rate:g}",
+        # Producers must see added partitions within seconds (as the consumers
+        # do), or a resize leaves the new partitions without load.
+        "--kafka-config",
+        "metadata.max.age.ms=5000",
+        "--html",
+        str(layout.locust_dir / "report.html"),
+        "--csv",
+        str(layout.locust_dir / "locust"),
+    ]
+    if load.processes > 1:
+        cmd += ["--processes", str(load.processes)]
+    return cmd
+
+
+def experiment_env(
+    spec: RunSpec, run_dir: Path, bootstrap: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Environment the experiments read their configuration from."""
+    env = {
+        "RIVERBED_RUN_DIR": str(run_dir),
+        "RIVERBED_BOOTSTRAP_SERVERS": bootstrap,
+        "RIVERBED_TOPIC": spec.topic,
+        "RIVERBED_GROUP": spec.group,
+        "RIVERBED_CONSUMERS": str(spec.consumers),
+        "RIVERBED_PARTITIONS": str(spec.partitions),
+    }
+    env.update(extra or {})
+    return env
+
+
+def _stop_process(
+    proc: subprocess.Popen[Any] | None, sig: int = signal.SIGINT, timeout: float = 30
+) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def spawn(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own process group, output to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            cwd=cwd or PROJECT_ROOT,
+            start_new_session=True,
+        )
+
+
+class LocalRunPlatform:
+    """The run's view of the local platform: Kafka on 127.0.0.1, workloads as processes."""
+
+    name = "local"
+
+    def __init__(self, kafka_base_port: int | None = None) -> None:
+        from riverbed.platforms.local import LocalPlatform
+
+        self.platform = LocalPlatform()
+        self.kafka_base_port = kafka_base_port
+
+    def prepare(self, spec: RunSpec, progress: Progress) -> str:
+        """Kafka up (reused when running), the run's data topic created. Returns bootstrap."""
+        from riverbed.kafka.admin import create_topic
+
+        cluster = self.platform.kafka_up(
+            spec.brokers, progress=progress, base_port=self.kafka_base_port
+        )
+        if cluster.brokers < spec.replication_factor:
+            raise HarnessError(
+                f"The running local cluster has {cluster.brokers} broker(s); the run needs "
+                f"replication factor {spec.replication_factor}.",
+                fix="`riverbed down` and run again, or lower --replication-factor.",
+            )
+        progress(f"creating topic {spec.topic} ({spec.partitions} partitions)")
+        create_topic(
+            cluster.bootstrap_servers,
+            spec.topic,
+            partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
+        )
+        return cluster.bootstrap_servers
+
+    def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
+        self.platform.start_workloads(
+            run_dir,
+            bootstrap_servers=bootstrap,
+            topic=spec.topic,
+            group=spec.group,
+            consumers=spec.consumers,
+            commit_mode=spec.commit_mode,
+            assignor=spec.assignor,
+            processing_ms=spec.processing_ms,
+            consumer_args=["--session-timeout-ms", str(spec.session_timeout_ms)],
+        )
+
+    def experiment_env(self) -> dict[str, str]:
+        return {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
+
+    def stop_workloads(self) -> None:
+        self.platform.stop_workloads()
+
+    def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
+        """Local consumers write their evidence files directly: nothing to collect."""
+
+
+def wait_group_ready(
+    spec: RunSpec, bootstrap: str, progress: Progress, timeout: float = 90
+) -> None:
+    """Wait until the group is Stable with every partition owned by exactly one of the replicas."""
+    from riverbed.chaos.kafka.probes import consumer_group_stable
+
+    progress(f"waiting for {spec.consumers} consumers to form a stable group")
+    ok = consumer_group_stable(
+        group=spec.group,
+        topic=spec.topic,
+        bootstrap_servers=bootstrap,
+        members=spec.consumers,
+        timeout=timeout,
+        settle_s=1.0,
+    )
+    if not ok:
+        raise HarnessError(
+            f"The consumer group {spec.group} did not become stable with {spec.consumers} members "
+            f"within {timeout:.0f}s.",
+            fix="see the consumers' logs in the run directory's logs/.",
+        )
+
+
+def drain_consumers(spec: RunSpec, bootstrap: str, progress: Progress) -> dict[str, Any]:
+    """Wait until the group has committed every record (lag 0), with a deadline."""
+    from riverbed.chaos.groups import partition_lag
+    from riverbed.chaos.kafka import _admin
+
+    t0 = time.time()
+    deadline = time.monotonic() + spec.drain_deadline_s
+    lag: dict[int, int] = {}
+    with _admin.admin(bootstrap, None) as client:
+        while True:
+            partitions = len(_admin.topic_partitions(client, spec.topic))
+            o = _admin.offsets(client, spec.group, spec.topic, partitions)
+            lag = partition_lag(o["committed"], o["end"], o["start"])
+            total = sum(lag.values())
+            progress(
+                f"draining: lag {total} ({time.time() - t0:.0f}s of {spec.drain_deadline_s:.0f}s)"
+            )
+            if total == 0:
+                return {
+                    "finished": True,
+                    "t": time.time(),
+                    "deadline_s": spec.drain_deadline_s,
+                    "detail": f"lag 0 on all {partitions} partitions",
+                }
+            if time.monotonic() > deadline:
+                return {
+                    "finished": False,
+                    "t": time.time(),
+                    "deadline_s": spec.drain_deadline_s,
+                    "detail": f"lag {total} left when the deadline struck: {lag}",
+                }
+            time.sleep(0.5)
+
+
+def drain_log(spec: RunSpec, run_dir: Path, bootstrap: str, progress: Progress) -> dict[str, Any]:
+    from workloads.drain import drain_log as drain
+
+    progress(f"reading topic {spec.topic} into evidence/log.jsonl")
+    layout = RunLayout(run_dir)
+    result = drain(bootstrap, spec.topic, layout.log, timeout_s=max(60.0, spec.drain_deadline_s))
+    return {
+        "finished": bool(result.get("finished")),
+        "t": result.get("t", time.time()),
+        "end_offsets": result.get("end_offsets", {}),
+        "records": result.get("records"),
+    }
+
+
+def execute(
+    spec: RunSpec, run_dir: Path, platform: Any, progress: Progress, say: Callable[[str], None]
+) -> RunResult:
+    """Run the whole pipeline; returns the verdict. Always tears down what it started."""
+    layout = RunLayout(run_dir).make()
+    spec.t_start = time.time()
+    spec.write(run_dir)
+    locust: subprocess.Popen[bytes] | None = None
+    workloads_started = False
+    bootstrap = ""
+    try:
+        with signals_raise():
+            bootstrap = platform.prepare(spec, progress)
+            spec.bootstrap_servers = bootstrap
+            spec.write(run_dir)
+            progress("starting consumers and the group monitor")
+            platform.start_workloads(spec, run_dir, bootstrap)
+            workloads_started = True
+            wait_group_ready(spec, bootstrap, progress)
+            say(f"group {spec.group}: {spec.consumers} consumers own {spec.partitions} partitions")
+
+            t_load = time.monotonic()
+            locust = spawn(locust_command(spec, run_dir, bootstrap), layout.logs_dir / "locust.log")
+            say(f"load: {spec.load.users} Locust users for {spec.load.duration_s:g}s")
+            _wait_until(t_load + spec.load.warmup_s, locust, progress, "warm-up")
+
+            from riverbed.chaos.runner import run_experiment
+
+            exp_env = experiment_env(spec, run_dir, bootstrap, platform.experiment_env())
+            for path in spec.experiments:
+                progress(f"chaos run {path}")
+                outcome = run_experiment(
+                    path,
+                    run_dir,
+                    env=exp_env,
+                    platform="local" if platform.name == "local" else "kind",
+                )
+                spec.chaos.append(outcome.to_dict())
+                spec.write(run_dir)
+                note = (
+                    "landed"
+                    if outcome.landed and not outcome.inconclusive
+                    else "INCONCLUSIVE: " + "; ".join(outcome.inconclusive_reasons)
+                )
+                say(f"experiment {outcome.name}: {outcome.status}, {note}")
+                if locust.poll() is not None:
+                    say("warning: the load ended before the experiments did; widen --duration")
+
+            end = t_load + spec.load.duration_s + 60
+            while locust.poll() is None:
+                left = spec.load.duration_s - (time.monotonic() - t_load)
+                progress(f"load running: {max(0, left):.0f}s left")
+                if time.monotonic() > end:
+                    say("warning: Locust did not stop at the end of its shape; stopping it")
+                    _stop_process(locust)
+                    break
+                time.sleep(0.5)
+            if locust.returncode not in (0, None):
+                say(f"warning: Locust exited with code {locust.returncode} (see logs/locust.log)")
+
+            spec.drain = drain_consumers(spec, bootstrap, progress)
+            progress("stopping consumers (graceful) and the monitor")
+            platform.stop_workloads()
+            workloads_started = False
+            platform.collect(run_dir, bootstrap, spec)
+            spec.log_drain = drain_log(spec, run_dir, bootstrap, progress)
+    except (KeyboardInterrupt, Interrupted):
+        spec.interrupted = True
+        say("interrupted: stopping the load, the experiments and the workloads; evidence is kept")
+    finally:
+        _stop_process(locust)
+        if workloads_started:
+            with contextlib.suppress(Exception):
+                platform.stop_workloads()
+        if hasattr(platform, "close"):
+            platform.close()
+        spec.t_end = time.time()
+        spec.write(run_dir)
+
+    return render(run_dir, progress)
+
+
+def _wait_until(
+    deadline: float, proc: subprocess.Popen[bytes], progress: Progress, what: str
+) -> None:
+    while time.monotonic() < deadline and proc.poll() is None:
+        progress(f"{what}: {deadline - time.monotonic():.0f}s left")
+        time.sleep(0.25)
+
+
+def render(run_dir: Path, progress: Progress) -> RunResult:
+    """Render the report for a run directory and return its verdict."""
+    from reports import build
+
+    progress("checking the evidence and rendering the report")
+    summary = build(run_dir)
+    lines = [(v.name, v.status, v.explanation) for v in summary.checks]
+    return RunResult(
+        run_dir, summary.verdict, summary.exit_code, summary.paths.get("report_html"), lines
+    )
+
+
+class KubeRunPlatform:
+    """The run's view of kind or an existing Kubernetes cluster.
+
+    Kafka and the workloads run in the cluster (manifests/); Locust, the chaos
+    runner, the drains and the collector run on this machine and reach Kafka
+    through its external listener (kind port mappings, or port-forwards). The
+    consumer pods write evidence to the evidence topic, collected at the end.
+    The data topic and group have fixed names there (those of the manifests);
+    use a fresh `riverbed up` per run so that old evidence is not mixed in.
+    """
+
+    name = "kube"
+
+    def __init__(self, kube: Any) -> None:
+        self.kube = kube
+        self._access: Any = None
+
+    def prepare(self, spec: RunSpec, progress: Progress) -> str:
+        from riverbed.platforms.kube import DATA_TOPIC, EVIDENCE_TOPIC, GROUP
+
+        spec.topic, spec.group, spec.evidence_topic = DATA_TOPIC, GROUP, EVIDENCE_TOPIC
+        self.kube.up(
+            partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            min_insync_replicas=spec.min_insync_replicas,
+            consumers=spec.consumers,
+            consumer_env={
+                "RIVERBED_COMMIT_MODE": spec.commit_mode,
+                "RIVERBED_ASSIGNOR": spec.assignor,
+                "RIVERBED_PROCESSING_MS": spec.processing_ms,
+                "RIVERBED_SESSION_TIMEOUT_MS": str(spec.session_timeout_ms),
+            },
+            progress=progress,
+        )
+        self._access = self.kube.host_access()
+        self._access.__enter__()
+        return str(self.kube.bootstrap_servers)
+
+    def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
+        """The consumer Deployment and the monitor were applied by ``prepare``."""
+
+    def experiment_env(self) -> dict[str, str]:
+        return {}
+
+    def stop_workloads(self) -> None:
+        # Scaling to zero sends SIGTERM to every consumer pod: each commits and
+        # leaves the group, as in the local platform's graceful stop.
+        for deployment in ("consumer", "monitor"):
+            self.kube.kubectl("scale", f"deployment/{deployment}", "--replicas=0", check=False)
+
+    def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
+        self.kube.collect_evidence(run_dir)
+        self.kube.save_logs(run_dir)
+
+    def close(self) -> None:
+        if self._access is not None:
+            with contextlib.suppress(Exception):
+                self._access.__exit__(None, None, None)
+            self._access = None

@@ -1,0 +1,151 @@
+"""The run spec: everything that defines one run, written to ``runs/<id>/spec.json``.
+
+One spec composes the roles (Jepsen's test map): the platform and Kafka
+(deployment), the consumer group (system under test), the load (generator),
+the experiments (nemesis). The report (checker) reads it back; see
+docs/evidence.md for the file format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from riverbed.errors import HarnessError
+
+PLATFORMS = ("local", "kind", "k8s")
+COMMIT_MODES = ("after-process", "auto", "before-process")
+ASSIGNORS = ("range", "roundrobin", "sticky", "cooperative-sticky")
+
+
+@dataclass
+class LoadSpec:
+    """The Locust load: a chaos-window shape (warm-up, steady, cool-down)."""
+
+    users: int = 10
+    """Concurrent Locust users at steady load."""
+    spawn_rate: float = 10.0
+    """Users started per second."""
+    duration_s: float = 60.0
+    """Total load time, warm-up and cool-down included."""
+    warmup_s: float = 10.0
+    """Load before the first experiment starts."""
+    cooldown_s: float = 10.0
+    """Load after the experiments, before the load stops."""
+    shape: str = "chaos-window"
+    key_space: int = 100
+    """Number of distinct message keys."""
+    body_bytes: int = 128
+    """Size of each message body."""
+    user_rate: float = 10.0
+    """Sends per second per user (0: as fast as the in-flight limit allows)."""
+    processes: int = 1
+    """Locust worker processes (``--processes``)."""
+
+
+@dataclass
+class RunSpec:
+    """A run: platform, topic, consumer group, load and experiments."""
+
+    run_id: str
+    platform: str = "local"
+    brokers: int = 3
+    partitions: int = 3
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
+    topic: str = "riverbed-events"
+    group: str = "riverbed-consumers"
+    consumers: int = 3
+    commit_mode: str = "after-process"
+    assignor: str = "range"
+    processing_ms: str = "2"
+    session_timeout_ms: int = 10_000
+    evidence_topic: str | None = None
+    bootstrap_servers: str | None = None
+    experiments: list[str] = field(default_factory=list)
+    load: LoadSpec = field(default_factory=LoadSpec)
+    drain_deadline_s: float = 60.0
+    t_start: float | None = None
+    t_end: float | None = None
+    drain: dict[str, Any] | None = None
+    log_drain: dict[str, Any] | None = None
+    chaos: list[dict[str, Any]] = field(default_factory=list)
+    """Per experiment: journal path, chaos exit status, and why a fault did not land."""
+    interrupted: bool = False
+    v: int = 1
+
+    def validate(self) -> RunSpec:
+        if self.platform not in PLATFORMS:
+            raise HarnessError(
+                f"Unknown platform {self.platform!r}.", fix=f"use one of {', '.join(PLATFORMS)}."
+            )
+        if self.commit_mode not in COMMIT_MODES:
+            raise HarnessError(
+                f"Unknown commit mode {self.commit_mode!r}.",
+                fix=f"use one of {', '.join(COMMIT_MODES)}.",
+            )
+        if self.assignor not in ASSIGNORS:
+            raise HarnessError(
+                f"Unknown assignor {self.assignor!r}.", fix=f"use one of {', '.join(ASSIGNORS)}."
+            )
+        for name in ("brokers", "partitions", "consumers"):
+            if getattr(self, name) < 1:
+                raise HarnessError(f"--{name} must be at least 1, got {getattr(self, name)}.")
+        if self.replication_factor > self.brokers:
+            raise HarnessError(
+                f"Replication factor {self.replication_factor} exceeds the {self.brokers} broker(s).",
+                fix="lower the replication factor or add brokers.",
+            )
+        load = self.load
+        if load.warmup_s + load.cooldown_s >= load.duration_s:
+            raise HarnessError(
+                f"--duration {load.duration_s:g}s leaves no steady window after a "
+                f"{load.warmup_s:g}s warm-up and a {load.cooldown_s:g}s cool-down.",
+                fix="raise --duration or lower --warmup/--cooldown.",
+            )
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, run_dir: Path) -> Path:
+        """Write spec.json atomically (a crash never leaves half a spec)."""
+        path = run_dir / "spec.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunSpec:
+        data = json.loads((run_dir / "spec.json").read_text())
+        load = LoadSpec(**data.pop("load", {}))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(load=load, **{k: v for k, v in data.items() if k in known})
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds from ``90``, ``90s``, ``2m``, ``1m30s`` or ``1h``."""
+    if isinstance(text, int | float):
+        return float(text)
+    s = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", s)
+    if not parts or "".join(n + u for n, u in parts) != s:
+        raise HarnessError(
+            f"{text!r} is not a duration.", fix="write it like 90, 90s, 2m, 1m30s or 1h."
+        )
+    scale = {"h": 3600, "m": 60, "s": 1}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def new_run_id(label: str = "") -> str:
+    """``YYYYmmdd-HHMMSS-<label>``: sortable, readable, unique enough per machine."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime())
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40]
+    return f"{stamp}-{slug}" if slug else stamp

@@ -1,0 +1,156 @@
+"""riverbed's own rendering of manifests/ agrees with `kubectl apply -k`, and the
+Makefile's tutorial targets use these manifests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from riverbed.errors import HarnessError
+from riverbed.platforms import kube_manifests as km
+from tests.manifests.conftest import MANIFESTS, ROOT
+
+
+def _by_identity(docs: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]): d for d in docs}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) not on PATH")
+def test_render_equals_kubectl_kustomize(tmp_path: Path) -> None:
+    """Same objects, same content — with an image override, as `riverbed up` uses it."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    shutil.copytree(MANIFESTS, overlay / "base")
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [base]\nimages:\n  - name: riverbed-workloads\n    newTag: rb-42\n"
+    )
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    theirs = _by_identity([d for d in yaml.safe_load_all(out.stdout) if d])
+    ours = _by_identity(
+        km.flatten(km.render(MANIFESTS, [km.ImageOverride("riverbed-workloads", None, "rb-42")]))
+    )
+    assert theirs.keys() == ours.keys()
+    for key in ours:
+        assert ours[key] == theirs[key], key
+
+
+def test_unsupported_kustomization_fields_are_refused(tmp_path: Path) -> None:
+    shutil.copytree(MANIFESTS, tmp_path / "m")
+    path = tmp_path / "m" / "kustomization.yaml"
+    path.write_text(path.read_text() + "namePrefix: x-\n")
+    with pytest.raises(HarnessError, match="uses namePrefix, which riverbed does not render"):
+        km.load_kustomization(tmp_path / "m")
+
+
+def test_missing_resource_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: [gone.yaml]\n")
+    with pytest.raises(HarnessError, match="'gone.yaml' is not a file"):
+        km.load_kustomization(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("riverbed-workloads:dev", ("riverbed-workloads", "dev")),
+        ("riverbed-workloads", ("riverbed-workloads", None)),
+        ("localhost:5000/riverbed-workloads", ("localhost:5000/riverbed-workloads", None)),
+        ("localhost:5000/a/riverbed-workloads:v1", ("localhost:5000/a/riverbed-workloads", "v1")),
+        ("apache/kafka:4.4.0@sha256:abc", ("apache/kafka", "4.4.0")),
+    ],
+)
+def test_split_image(image: str, expected: tuple[str, str | None]) -> None:
+    assert km.split_image(image) == expected
+
+
+def test_image_override_touches_only_its_image() -> None:
+    doc = {
+        "kind": "Deployment",
+        "spec": {
+            "template": {
+                "spec": {
+                    "initContainers": [{"name": "i", "image": "riverbed-workloads:dev"}],
+                    "containers": [
+                        {"name": "a", "image": "riverbed-workloads:dev"},
+                        {"name": "b", "image": "apache/kafka:4.4.0"},
+                        {"name": "c", "image": "riverbed-workloads-extra:dev"},
+                    ],
+                }
+            }
+        },
+    }
+    out = km.apply_images(doc, [km.ImageOverride("riverbed-workloads", "reg:5000/rw", "t1")])
+    assert [c["image"] for c in km.containers(out)] == [
+        "reg:5000/rw:t1",
+        "reg:5000/rw:t1",
+        "apache/kafka:4.4.0",
+        "riverbed-workloads-extra:dev",
+    ]
+    assert doc["spec"]["template"]["spec"]["containers"][0]["image"] == "riverbed-workloads:dev"
+
+
+def test_set_env_replaces_and_appends(all_docs: list[dict[str, Any]]) -> None:
+    import copy
+
+    docs = copy.deepcopy(all_docs)
+    km.set_env(
+        docs, "Deployment", "consumer", "consumer", {"RIVERBED_ASSIGNOR": "sticky", "X": "1"}
+    )
+    env = km.find(docs, "Deployment", "consumer")["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ]
+    names = [e["name"] for e in env]
+    assert names.count("RIVERBED_ASSIGNOR") == 1
+    assert {"name": "RIVERBED_ASSIGNOR", "value": "sticky"} in env
+    assert env[-1] == {"name": "X", "value": "1"}
+    with pytest.raises(HarnessError, match="no container named 'nope'"):
+        km.set_env(docs, "Deployment", "consumer", "nope", {"A": "b"})
+
+
+# ---- the Makefile's tutorial targets ------------------------------------------------------------
+TUTORIAL_TARGETS = (
+    "kind-up",
+    "build-images",
+    "load-images",
+    "deploy-kafka",
+    "deploy-apps",
+    "deploy-locust",
+    "delete-all",
+    "kind-down",
+)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not on PATH")
+def test_tutorial_targets_use_these_manifests() -> None:
+    out = subprocess.run(
+        ["make", "-n", "--no-print-directory", *TUTORIAL_TARGETS, "IMAGE_TAG=t9"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "kind create cluster --name riverbed --config manifests/kind-cluster.yaml" in text
+    assert (
+        "docker build -f workloads/Dockerfile --target workloads -t riverbed-workloads:t9 ." in text
+    )
+    assert "docker build -f workloads/Dockerfile --target locust -t riverbed-locust:t9 ." in text
+    assert "kind load docker-image riverbed-workloads:t9 riverbed-locust:t9 --name riverbed" in text
+    assert "kubectl --context kind-riverbed -n riverbed rollout status statefulset/kafka" in text
+    assert "--topic riverbed-events" in text and "--topic riverbed-evidence" in text
+    assert "s|image: riverbed-workloads:dev|image: riverbed-workloads:t9|" in text
+    assert "kind delete cluster --name riverbed" in text
+    # Every manifest a target names exists, and the sed patterns match the files.
+    for word in text.split():
+        if word.startswith("manifests/"):
+            assert (ROOT / word).is_file(), word
+    assert "image: riverbed-workloads:dev" in (MANIFESTS / "workloads.yaml").read_text()
+    assert "image: riverbed-locust:dev" in (MANIFESTS / "locust.yaml").read_text()

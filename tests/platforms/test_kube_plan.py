@@ -1,0 +1,519 @@
+"""The kind / k8s platform in dry-run mode: the exact commands it would run and the
+exact manifests it would apply (kind and Docker cannot run here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from riverbed.errors import HarnessError
+from riverbed.platforms import kube
+from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube_runner import Call, Command, describe
+
+ROOT = Path(__file__).resolve().parents[2]
+KIND = ("kubectl", "--context", "kind-riverbed")
+KIND_NS = (*KIND, "-n", "riverbed")
+BOOTSTRAP = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+INFRA_FILES = ("namespace.yaml", "kafka.yaml", "chaos-rbac.yaml")
+
+
+def _expected_docs(files: tuple[str, ...], tag: str) -> list[dict[str, Any]]:
+    """The manifest files with the workload image retagged — by text substitution,
+    independently of the renderer under test."""
+    docs = []
+    for name in files:
+        text = (ROOT / "manifests" / name).read_text()
+        text = text.replace("image: riverbed-workloads:dev", f"image: riverbed-workloads:{tag}")
+        docs.extend(d for d in yaml.safe_load_all(text) if d is not None)
+    return docs
+
+
+def _topic_calls() -> list[Call]:
+    def create(name: str, partitions: int) -> Call:
+        return Call(
+            "create_topic",
+            (
+                ("bootstrap_servers", BOOTSTRAP),
+                ("exist_ok", True),
+                ("min_insync_replicas", 2),
+                ("name", name),
+                ("partitions", partitions),
+                ("replication_factor", 3),
+            ),
+        )
+
+    return [
+        Call("wait_for_kafka", (("bootstrap_servers", BOOTSTRAP), ("timeout", 120.0))),
+        create("riverbed-events", 3),
+        create("riverbed-evidence", 3),
+    ]
+
+
+def _rollouts(prefix: tuple[str, ...]) -> list[Command]:
+    return [
+        Command((*prefix, "rollout", "status", f"deployment/{name}", "--timeout=300s"))
+        for name in ("producer", "consumer", "monitor")
+    ]
+
+
+def _without_stdin(steps: list[Any]) -> list[Any]:
+    return [
+        Command(s.argv, None, s.env, s.background) if isinstance(s, Command) else s for s in steps
+    ]
+
+
+def test_kind_up_runs_exactly_this_sequence() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    result = platform.up(tag="t1")
+    steps = platform.runner.steps
+    assert _without_stdin(steps) == [
+        Command(("kind", "get", "clusters")),
+        Command(
+            (
+                "kind",
+                "create",
+                "cluster",
+                "--name",
+                "riverbed",
+                "--config",
+                "manifests/kind-cluster.yaml",
+                "--wait",
+                "180s",
+            )
+        ),
+        Command(
+            (
+                "docker",
+                "build",
+                "-f",
+                "workloads/Dockerfile",
+                "--target",
+                "workloads",
+                "-t",
+                "riverbed-workloads:t1",
+                ".",
+            ),
+            env=(("DOCKER_BUILDKIT", "1"),),
+        ),
+        Command(("kind", "load", "docker-image", "riverbed-workloads:t1", "--name", "riverbed")),
+        Command((*KIND, "apply", "-f", "-")),
+        Command((*KIND_NS, "rollout", "status", "statefulset/kafka", "--timeout=600s")),
+        *_topic_calls(),
+        Command((*KIND, "apply", "-f", "-")),
+        *_rollouts(KIND_NS),
+    ]
+    assert result == kube.UpResult(
+        mode="kind",
+        context="kind-riverbed",
+        image="riverbed-workloads:t1",
+        bootstrap_servers=BOOTSTRAP,
+        producer_url="http://127.0.0.1:18080",
+        topic="riverbed-events",
+        evidence_topic="riverbed-evidence",
+        group="riverbed-consumers",
+    )
+
+
+def test_kind_up_applies_exactly_these_manifests() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    platform.up(tag="t1")
+    applies = [s for s in platform.runner.commands() if s.argv[3:5] == ("apply", "-f")]
+    assert len(applies) == 2
+    infra, workloads = (list(yaml.safe_load_all(c.stdin or "")) for c in applies)
+    # Kafka, namespace and RBAC first (the consumers need the topics it lets riverbed create) ...
+    assert infra == _expected_docs(INFRA_FILES, "t1")
+    # ... then the workloads, every one on the freshly built and loaded image.
+    assert workloads == _expected_docs(("workloads.yaml",), "t1")
+    assert km.images_in(workloads) == {"riverbed-workloads:t1"}
+    assert km.images_in(infra) == {f"apache/kafka:{_kafka_version()}"}
+    # Nothing is deployed that is not in the kustomization `kubectl apply -k` uses.
+    names = set(km.load_kustomization(ROOT / "manifests").resources)
+    assert names == {*INFRA_FILES, "workloads.yaml"}
+
+
+def _kafka_version() -> str:
+    from riverbed.kafka.distribution import KAFKA_VERSION
+
+    return KAFKA_VERSION
+
+
+def test_kind_up_reuses_an_existing_cluster() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    platform.runner.responses[("kind", "get", "clusters")] = "other\nriverbed\n"
+    platform.up(tag="t2")
+    argvs = [c.argv for c in platform.runner.commands()]
+    assert ("kind", "get", "clusters") in argvs
+    assert not any(a[:3] == ("kind", "create", "cluster") for a in argvs)
+    assert ("kind", "load", "docker-image", "riverbed-workloads:t2", "--name", "riverbed") in argvs
+
+
+def test_up_without_a_tag_builds_a_new_unique_tag() -> None:
+    tags = set()
+    for _ in range(2):
+        platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+        tags.add(platform.up().image)
+    assert len(tags) == 2
+    for image in tags:
+        assert re.fullmatch(r"riverbed-workloads:rb-\d{8}-\d{6}-[0-9a-f]{6}", image)
+
+
+def test_new_tags_are_valid_and_unique() -> None:
+    tags = {kube.new_tag() for _ in range(200)}
+    assert len(tags) == 200
+    assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", t) for t in tags)
+
+
+def test_consumer_settings_reach_the_deployment() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    platform.up(
+        tag="t3",
+        consumers=5,
+        consumer_env={"RIVERBED_COMMIT_MODE": "before-process", "RIVERBED_PROCESSING_MS": "exp:5"},
+        partitions=12,
+    )
+    applies = [c for c in platform.runner.commands() if c.argv[3:5] == ("apply", "-f")]
+    consumer = km.find(list(yaml.safe_load_all(applies[1].stdin or "")), "Deployment", "consumer")
+    assert consumer["spec"]["replicas"] == 5
+    env = {
+        e["name"]: e.get("value")
+        for e in consumer["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["RIVERBED_COMMIT_MODE"] == "before-process"
+    assert env["RIVERBED_PROCESSING_MS"] == "exp:5"
+    assert env["KAFKA_GROUP"] == "riverbed-consumers"  # untouched
+    topic = [s for s in platform.runner.steps if isinstance(s, Call) and s.name == "create_topic"][
+        0
+    ]
+    assert dict(topic.kwargs)["partitions"] == 12
+
+
+def test_kind_down_deletes_the_cluster() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    platform.down()
+    assert platform.runner.steps == [Command(("kind", "delete", "cluster", "--name", "riverbed"))]
+
+
+# ---- k8s: an existing cluster -------------------------------------------------------------------
+K8S = ("kubectl", "--context", "staging")
+K8S_NS = (*K8S, "-n", "riverbed")
+
+
+def _forward(i: int) -> Command:
+    return Command(
+        (*K8S_NS, "port-forward", "--address", "127.0.0.1", f"pod/kafka-{i}", f"{19092 + i}:9094"),
+        background=True,
+    )
+
+
+def test_k8s_up_never_creates_a_cluster_and_pins_the_context() -> None:
+    platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
+    platform.up(tag="t4")
+    assert _without_stdin(platform.runner.steps) == [
+        Command(
+            (
+                "docker",
+                "build",
+                "-f",
+                "workloads/Dockerfile",
+                "--target",
+                "workloads",
+                "-t",
+                "riverbed-workloads:t4",
+                ".",
+            ),
+            env=(("DOCKER_BUILDKIT", "1"),),
+        ),
+        Command((*K8S, "apply", "-f", "-")),
+        Command((*K8S_NS, "rollout", "status", "statefulset/kafka", "--timeout=600s")),
+        # The host reaches each broker at the address it advertises, through a forward.
+        _forward(0),
+        _forward(1),
+        _forward(2),
+        *_topic_calls(),
+        Command((*K8S, "apply", "-f", "-")),
+        *_rollouts(K8S_NS),
+    ]
+    for command in platform.runner.commands():
+        assert command.argv[0] in ("docker", "kubectl")
+        if command.argv[0] == "kubectl":
+            assert command.argv[1:3] == ("--context", "staging")
+
+
+def test_k8s_up_with_a_pushed_image_builds_nothing() -> None:
+    platform = kube.KubePlatform(
+        mode="k8s",
+        context="staging",
+        dry_run=True,
+        root=ROOT,
+        image="registry.example:5000/team/riverbed-workloads:v7",
+    )
+    result = platform.up()
+    assert not any(c.argv[0] == "docker" for c in platform.runner.commands())
+    applies = [c for c in platform.runner.commands() if c.argv[3:5] == ("apply", "-f")]
+    workloads = list(yaml.safe_load_all(applies[1].stdin or ""))
+    assert km.images_in(workloads) == {"registry.example:5000/team/riverbed-workloads:v7"}
+    assert result.image == "registry.example:5000/team/riverbed-workloads:v7"
+
+
+def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
+    platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
+    platform.down()
+    (step,) = platform.runner.steps
+    assert isinstance(step, Command)
+    assert step.argv == (
+        *K8S,
+        "delete",
+        "-f",
+        "-",
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=300s",
+    )
+    deleted = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(step.stdin or "")}
+    expected = {
+        (d["kind"], d["metadata"]["name"])
+        for name in (*INFRA_FILES, "workloads.yaml", "locust.yaml")
+        for d in km.load_documents(ROOT / "manifests" / name)
+    }
+    assert deleted == expected
+    assert ("Namespace", "riverbed") in deleted
+
+
+def test_host_access_is_a_no_op_on_kind() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    with platform.host_access(producer=True):
+        pass
+    assert platform.runner.steps == []
+
+
+def test_host_access_forwards_the_producer_on_request() -> None:
+    platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
+    with platform.host_access(producer=True):
+        pass
+    assert platform.runner.steps == [
+        _forward(0),
+        _forward(1),
+        _forward(2),
+        Command(
+            (*K8S_NS, "port-forward", "--address", "127.0.0.1", "service/producer", "18080:8080"),
+            background=True,
+        ),
+    ]
+
+
+# ---- read side ----------------------------------------------------------------------------------
+PODS_JSON = """{"kind": "List", "items": [
+ {"metadata": {"name": "consumer-7d9-b", "labels": {"app.kubernetes.io/name": "consumer"}},
+  "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+ {"metadata": {"name": "consumer-7d9-a", "deletionTimestamp": "2026-11-24T21:00:00Z"},
+  "status": {"phase": "Running"}}]}"""
+
+
+def test_consumer_pods_reads_kubectl_json_with_the_decided_selector() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    platform.runner.responses[(*KIND_NS, "get", "pods")] = PODS_JSON
+    assert platform.pod_phases() == {"consumer-7d9-a": "Terminating", "consumer-7d9-b": "Running"}
+    assert [p.name for p in platform.consumer_pods() if p.ready] == ["consumer-7d9-b"]
+    assert platform.runner.commands()[-1].argv == (
+        *KIND_NS,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/name=consumer",
+        "-o",
+        "json",
+    )
+
+
+def test_fetch_locust_evidence_copies_from_each_worker(tmp_path: Path) -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    platform.runner.responses[(*KIND_NS, "get", "pods")] = (
+        '{"items": [{"metadata": {"name": "locust-worker-1"}, "status": {"phase": "Running"}}]}'
+    )
+    platform.fetch_locust_evidence(tmp_path)
+    assert platform.runner.commands()[-1].argv == (
+        *KIND,
+        "cp",
+        "riverbed/locust-worker-1:/data/run/evidence/acks",
+        str(tmp_path / "locust" / "pods" / "locust-worker-1"),
+    )
+
+
+def test_deploy_locust_renders_the_locust_image_and_worker_count() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    image = platform.deploy_locust(tag="t5", workers=4)
+    assert image == "riverbed-locust:t5"
+    argvs = [c.argv for c in platform.runner.commands()]
+    assert argvs[0][:4] == ("docker", "build", "-f", "workloads/Dockerfile")
+    assert argvs[0][4:8] == ("--target", "locust", "-t", "riverbed-locust:t5")
+    assert argvs[1] == ("kind", "load", "docker-image", "riverbed-locust:t5", "--name", "riverbed")
+    apply = platform.runner.commands()[2]
+    docs = list(yaml.safe_load_all(apply.stdin or ""))
+    assert km.images_in(docs) == {"riverbed-locust:t5"}
+    assert km.find(docs, "Deployment", "locust-worker")["spec"]["replicas"] == 4
+
+
+# ---- preflight and bad input --------------------------------------------------------------------
+def _which(present: set[str]) -> Any:
+    return lambda tool: f"/usr/bin/{tool}" if tool in present else None
+
+
+@pytest.mark.parametrize(
+    ("mode", "present", "missing"),
+    [
+        ("kind", set(), "docker, kind, kubectl"),
+        ("kind", {"docker", "kubectl"}, "kind"),
+        ("kind", {"docker", "kind"}, "kubectl"),
+        ("k8s", {"docker"}, "kubectl"),
+        ("k8s", {"kubectl"}, "docker"),
+    ],
+)
+def test_preflight_names_every_missing_tool(mode: str, present: set[str], missing: str) -> None:
+    platform = kube.KubePlatform(
+        mode=mode,
+        context="staging" if mode == "k8s" else None,
+        dry_run=True,
+        root=ROOT,
+        which=_which(present),
+    )
+    with pytest.raises(HarnessError) as exc:
+        platform.preflight()
+    assert exc.value.message == f"--platform {mode} needs {missing}, not found on PATH."
+    for tool in missing.split(", "):
+        assert f"install {tool}" in (exc.value.fix or "").lower()
+
+
+def test_k8s_with_a_pushed_image_needs_only_kubectl() -> None:
+    platform = kube.KubePlatform(
+        mode="k8s",
+        context="staging",
+        dry_run=True,
+        root=ROOT,
+        image="r/x:1",
+        which=_which({"kubectl"}),
+    )
+    platform.runner.responses[("kubectl", "config", "get-contexts")] = "kind-a\nstaging\n"
+    platform.preflight()
+    assert [c.argv for c in platform.runner.commands()] == [
+        ("kubectl", "config", "get-contexts", "-o", "name")
+    ]
+
+
+def test_preflight_rejects_an_unknown_context() -> None:
+    platform = kube.KubePlatform(
+        mode="k8s", context="prod", dry_run=True, root=ROOT, which=_which({"docker", "kubectl"})
+    )
+    platform.runner.responses[("kubectl", "config", "get-contexts")] = "kind-a\nstaging\n"
+    with pytest.raises(HarnessError, match="No kubeconfig context named 'prod'") as exc:
+        platform.preflight()
+    assert "kind-a, staging" in (exc.value.fix or "")
+
+
+def test_up_stops_at_preflight_before_running_anything() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=False, root=ROOT, which=_which(set()))
+    with pytest.raises(HarnessError, match="needs docker, kind, kubectl"):
+        platform.up(tag="never")
+    assert platform.runner.steps == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "minikube"}, "Unknown Kubernetes platform mode"),
+        ({"mode": "k8s"}, "--platform k8s needs --context NAME"),
+        ({"mode": "kind", "context": "prod"}, "--context is for --platform k8s"),
+        ({"mode": "kind", "cluster_name": "Riverbed_1"}, "Invalid kind cluster name"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(HarnessError, match=re.escape(message)):
+        kube.KubePlatform(**kwargs)
+
+
+def test_cluster_name_changes_the_context_and_every_kind_command() -> None:
+    platform = kube.KubePlatform(mode="kind", cluster_name="rb2", dry_run=True, root=ROOT)
+    platform.up(tag="t6")
+    for c in platform.runner.commands():
+        if c.argv[0] == "kubectl":
+            assert c.argv[1:3] == ("--context", "kind-rb2")
+        if c.argv[0] == "kind" and c.argv[1] != "get":
+            assert c.argv[c.argv.index("--name") + 1] == "rb2"
+
+
+# ---- the plan printout --------------------------------------------------------------------------
+def test_plan_command_prints_the_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert kube.main(["plan", "up", "--tag", "t7"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        "kind create cluster --name riverbed --config manifests/kind-cluster.yaml --wait 180s"
+    )
+    assert "kubectl --context kind-riverbed apply -f -   <<< manifests" in lines
+    assert lines[-1] == (
+        "kubectl --context kind-riverbed -n riverbed rollout status deployment/monitor --timeout=300s"
+    )
+    platform = kube.KubePlatform(dry_run=True, root=ROOT)
+    platform.up(tag="t7")
+    assert lines == [describe(s) for s in platform.runner.steps]
+
+
+def test_render_command_prints_the_kustomization(capsys: pytest.CaptureFixture[str]) -> None:
+    assert kube.main(["render", "--tag", "t8"]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    expected = _expected_docs((*INFRA_FILES, "workloads.yaml"), "t8")
+    assert docs == expected
+
+
+def test_plan_command_reports_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert kube.main(["plan", "up", "--mode", "k8s"]) == 2
+    assert "--context NAME" in capsys.readouterr().err
+
+
+# ---- failure paths with stand-in tools ----------------------------------------------------------
+def test_a_taken_host_port_is_named_before_kind_creates_anything(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        (tmp_path / "manifests").mkdir()
+        (tmp_path / "manifests" / "kind-cluster.yaml").write_text(
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n"
+            "  - role: control-plane\n    extraPortMappings:\n"
+            f"      - {{containerPort: 30092, hostPort: {port}, listenAddress: 127.0.0.1}}\n"
+        )
+        platform = kube.KubePlatform(mode="kind", root=tmp_path)
+        with pytest.raises(HarnessError, match=f"Host port 127.0.0.1:{port} is in use") as exc:
+            platform._check_host_ports()
+        assert "riverbed kafka down" in (exc.value.fix or "")
+
+
+def test_a_rollout_that_times_out_shows_the_pods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "kubectl"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        '  *"rollout status"*) echo "error: timed out waiting for the condition" >&2; exit 1;;\n'
+        '  *"get pods"*) echo "kafka-0   0/1   Pending   0   10m"; exit 0;;\n'
+        "esac\nexit 3\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    platform = kube.KubePlatform(mode="k8s", context="staging", root=ROOT)
+    with pytest.raises(HarnessError) as exc:
+        platform.wait_rollout("statefulset/kafka", 1)
+    assert "statefulset/kafka in namespace riverbed was not ready within 1s" in exc.value.message
+    assert "timed out waiting for the condition" in exc.value.message
+    assert "kafka-0   0/1   Pending" in exc.value.message
+    assert "StorageClass" in (exc.value.fix or "")
+    assert [c.argv[:5] for c in platform.runner.commands()] == [
+        ("kubectl", "--context", "staging", "-n", "riverbed"),
+        ("kubectl", "--context", "staging", "-n", "riverbed"),
+    ]

@@ -1,0 +1,91 @@
+"""The report in a real browser: opens offline, no console errors, every chart drawn."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reports import build
+from reports.synthetic import Fault, Scenario, generate
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (bash scripts/ensure-chromium.sh installs it)",
+)
+def test_report_opens_with_charts_and_no_console_errors(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    run = tmp_path / "run"
+    generate(
+        run,
+        Scenario(
+            messages=3000,
+            partitions=4,
+            consumers=3,
+            faults=(Fault("kill", 0.3), Fault("add-partitions", 0.6, count=2)),
+            unknown_sends=3,
+            poison=2,
+            inject="redelivered",
+        ),
+    )
+    summary = build(run)
+    assert summary.verdict == "fail"
+    html = summary.paths["report_html"]
+    # Self-contained: no reference to anything outside the file.
+    text = html.read_text()
+    assert "<script src=" not in text and "<link " not in text
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 850})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(html.as_uri())
+            page.wait_for_function(
+                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6",
+                timeout=30_000,
+            )
+            drawn = page.evaluate(
+                """() => ['chart-timeline', 'chart-ownership', 'chart-latency'].map(id => {
+                    const el = document.getElementById(id);
+                    return el && el.querySelectorAll('.main-svg').length > 0
+                        && el.querySelectorAll('.trace, .bars, .point').length > 0;
+                })"""
+            )
+            verdict = page.inner_text("#verdict")
+            failing = page.eval_on_selector_all(
+                "tr[data-status=fail]", "rows => rows.map(r => r.dataset.check)"
+            )
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=False)
+            page.screenshot(path=str(ARTIFACTS / "report-full.png"), full_page=True)
+        finally:
+            browser.close()
+    shutil.copy(html, ARTIFACTS / "report.html")
+    assert errors == []
+    assert drawn == [True, True, True]
+    assert verdict.strip().lower() == "fail"
+    assert failing == ["redelivered"]
+    # Opened offline: nothing but the file itself was requested.
+    assert all(u.startswith("file://") or u.startswith("data:") for u in requests), requests

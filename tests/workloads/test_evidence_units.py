@@ -1,0 +1,150 @@
+"""Evidence plumbing's pure parts: monitor snapshots, log-drain records, collector routing, sinks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workloads.cli_support import EnvArgumentParser, parse_bool
+from workloads.collect import route, safe_name
+from workloads.drain import log_record
+from workloads.evidence.kafka_sink import record_value
+from workloads.evidence.reader import read_jsonl
+from workloads.evidence.schema import check
+from workloads.evidence.sinks import FileSink, TeeSink
+from workloads.message import encode
+from workloads.monitor import group_snapshot, member_assignments
+
+DESCRIBED = {
+    "group_state": "Stable",
+    "members": [
+        {
+            "member_id": "c1-aaaaaa-uuid",
+            "client_id": "c1-aaaaaa",
+            "member_assignment": {
+                "assigned_partitions": [
+                    {"topic": "events", "partitions": [2, 0]},
+                    {"topic": "other", "partitions": [9]},
+                ]
+            },
+        },
+        {"member_id": "c2-bbbbbb-uuid", "client_id": "c2-bbbbbb", "member_assignment": b""},
+    ],
+}
+
+
+def test_members_are_keyed_by_client_id_with_the_topic_s_partitions() -> None:
+    assert member_assignments(DESCRIBED, "events") == {"c1-aaaaaa": [0, 2], "c2-bbbbbb": []}
+    assert member_assignments({"group_state": "Dead", "members": []}, "events") == {}
+
+
+def test_a_group_snapshot_follows_the_contract() -> None:
+    snap = group_snapshot(5.0, DESCRIBED, {0: 10, 2: -1}, {0: 12, 1: 0, 2: 3}, 3, "events")
+    assert snap == {
+        "type": "group",
+        "t": 5.0,
+        "state": "Stable",
+        "generation": None,
+        "members": {"c1-aaaaaa": [0, 2], "c2-bbbbbb": []},
+        "committed": {"0": 10},  # -1: nothing committed yet
+        "end_offsets": {"0": 12, "1": 0, "2": 3},
+        "partitions": 3,
+    }
+    check({"v": 1, **snap}, allowed=frozenset({"group"}))
+
+
+def test_log_records_carry_identity_and_sha_check() -> None:
+    ok = log_record(1, 7, encode("p", "k", 3, {"a": 1}))
+    assert ok == {
+        "type": "record",
+        "partition": 1,
+        "offset": 7,
+        "producer": "p",
+        "key": "k",
+        "seq": 3,
+        "sha_ok": True,
+    }
+    tampered = json.loads(encode("p", "k", 4, "x"))
+    tampered["body"] = "y"
+    corrupt = log_record(1, 8, json.dumps(tampered).encode())
+    assert (corrupt["producer"], corrupt["seq"], corrupt["sha_ok"], corrupt["reason"]) == (
+        "p",
+        4,
+        False,
+        "corrupt",
+    )
+    junk = log_record(1, 9, b"\x00")
+    assert (junk["producer"], junk["key"], junk["seq"], junk["sha_ok"], junk["reason"]) == (
+        None,
+        None,
+        None,
+        False,
+        "undecodable",
+    )
+    for r in (ok, corrupt, junk):
+        check({"v": 1, **r}, allowed=frozenset({"record"}))
+
+
+@pytest.mark.parametrize(
+    ("record", "path"),
+    [
+        ({"v": 1, "type": "processed", "member": "c1-ab12cd"}, "evidence/consumed/c1-ab12cd.jsonl"),
+        ({"v": 1, "type": "stop", "member": "../../etc"}, "evidence/consumed/_.._etc.jsonl"),
+        ({"v": 1, "type": "send", "producer": "http-h-1-x"}, "evidence/acks/http-h-1-x.jsonl"),
+        ({"v": 1, "type": "group"}, "evidence/group.jsonl"),
+        ({"v": 1, "type": "fault"}, "evidence/faults.jsonl"),
+        ({"v": 2, "type": "group"}, None),
+        ({"v": 1, "type": "mystery"}, None),
+        ({"v": 1, "type": "processed"}, None),
+        (["not", "a", "record"], None),
+    ],
+)
+def test_the_collector_routes_each_record_to_its_file(record: object, path: str | None) -> None:
+    assert route(record) == path
+
+
+def test_safe_names_cannot_escape_the_directory() -> None:
+    assert safe_name("a/b\\c") == "a_b_c"
+    assert safe_name("..") == "_"
+    assert safe_name("c-1.x_y") == "c-1.x_y"
+
+
+def test_kafka_sink_values_are_file_sink_lines(tmp_path: Path) -> None:
+    record = {"type": "stop", "member": "m", "reason": "close", "t": 1.0}
+    sink = FileSink(tmp_path / "m.jsonl")
+    sink.write_many([record])
+    sink.close()
+    assert (tmp_path / "m.jsonl").read_bytes() == record_value(record) + b"\n"
+
+
+def test_tee_sink_writes_every_record_to_every_sink(tmp_path: Path) -> None:
+    a, b = FileSink(tmp_path / "a.jsonl"), FileSink(tmp_path / "b.jsonl")
+    tee = TeeSink([a, b])
+    tee.write({"type": "stop", "member": "m", "reason": "close", "t": 1.0})
+    tee.write_many([{"type": "stop", "member": "n", "reason": "close", "t": 2.0}])
+    tee.close()
+    for name in ("a.jsonl", "b.jsonl"):
+        assert [r["member"] for r in read_jsonl(tmp_path / name)] == ["m", "n"]
+
+
+def test_env_arguments_validate_environment_values_like_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = EnvArgumentParser(prog="x")
+    p.add_env_argument("--count", env="X_COUNT", type=int, default=3, help="n")
+    p.add_env_argument("--mode", env="X_MODE", choices=("a", "b"), default="a", help="m")
+    p.add_env_flag("--fast", env="X_FAST", help="f")
+    assert vars(p.parse_args([])) == {"count": 3, "mode": "a", "fast": False}
+    monkeypatch.setenv("X_COUNT", "9")
+    monkeypatch.setenv("X_FAST", "yes")
+    assert vars(p.parse_args(["--mode", "b"])) == {"count": 9, "mode": "b", "fast": True}
+    assert p.parse_args(["--count", "1"]).count == 1  # the flag wins
+    monkeypatch.setenv("X_MODE", "c")
+    with pytest.raises(SystemExit) as exc:
+        p.parse_args([])
+    assert exc.value.code == 2
+    assert parse_bool("On") is True and parse_bool("0") is False
+    with pytest.raises(ValueError):
+        parse_bool("perhaps")

@@ -1,0 +1,3 @@
+from workloads.consumer.cli import main
+
+raise SystemExit(main())

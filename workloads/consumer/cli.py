@@ -1,0 +1,281 @@
+"""``python -m workloads.consumer``: the instrumented consumer-group member."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workloads.cli_support import (
+    EnvArgumentParser,
+    StopSignal,
+    positive_int,
+    setup_logging,
+)
+from workloads.consumer.config import (
+    ASSIGNORS,
+    COMMIT_MODES,
+    ConsumerConfig,
+    ProcessingTime,
+    validate_replica,
+)
+
+log = logging.getLogger("workloads.consumer")
+
+DESCRIPTION = """\
+A Kafka consumer-group member (kafka-python) that records evidence of
+everything it does: assignments with their generation, every processed batch,
+every commit, every refused record, its start and its stop.
+
+Evidence goes to DIR/consumed/<member>.jsonl (--evidence-dir), to an evidence
+topic (--evidence-topic), or both. <member> is this incarnation's Kafka
+client_id: <replica>-<6 random hex digits>, new at every start.
+
+Commit modes:
+  after-process   (default, safe) process, write evidence, then commit synchronously
+  auto            the tutorial's enable_auto_commit=True (kafka-python commits in poll)
+  before-process  commit, then process: deliberately unsafe, to show the loss it causes
+
+Processing time per record (--processing-ms): 5 (fixed ms), uniform:1-10, exp:5 (mean).
+
+Metadata refresh (--metadata-max-age-ms, default 5000): partitions added to the
+topic are noticed by the group leader at its next metadata refresh, so this
+bounds how long new partitions stay unconsumed. Shorter means faster pickup
+and more metadata requests (one per consumer per interval): negligible for a
+few consumers, worth raising for hundreds.
+
+SIGTERM finishes the batch in flight, records and commits it, then closes the
+consumer (a dynamic member leaves the group at once) and exits 0.
+"""
+
+
+def default_replica() -> str:
+    """The host name (a pod's name on Kubernetes), reduced to a valid replica name."""
+    host = socket.gethostname().split(".")[0] or "consumer"
+    return "".join(c if c.isalnum() or c in "_-" else "-" for c in host)[:200]
+
+
+def build_parser() -> EnvArgumentParser:
+    p = EnvArgumentParser(prog="python -m workloads.consumer", description=DESCRIPTION)
+    p.add_env_argument(
+        "--bootstrap-servers",
+        env="KAFKA_BROKER",
+        default="localhost:9092",
+        help="Kafka bootstrap servers, host:port[,host:port…]",
+        metavar="HOST:PORT[,…]",
+    )
+    p.add_env_argument(
+        "--topic", env="KAFKA_TOPIC", required=True, help="the data topic", metavar="TOPIC"
+    )
+    p.add_env_argument(
+        "--group", env="KAFKA_GROUP", required=True, help="the consumer group id", metavar="GROUP"
+    )
+    p.add_env_argument(
+        "--replica",
+        env="RIVERBED_REPLICA",
+        type=validate_replica,
+        help="this replica's stable name (default: the host name, i.e. the pod name)",
+        metavar="NAME",
+    )
+    p.add_env_argument(
+        "--evidence-dir",
+        env="RIVERBED_EVIDENCE_DIR",
+        help="write evidence to DIR/consumed/<member>.jsonl",
+        metavar="DIR",
+    )
+    p.add_env_argument(
+        "--evidence-topic",
+        env="RIVERBED_EVIDENCE_TOPIC",
+        help="also (or instead) write evidence to this topic, acknowledged before each commit",
+        metavar="TOPIC",
+    )
+    p.add_env_argument(
+        "--commit-mode",
+        env="RIVERBED_COMMIT_MODE",
+        choices=COMMIT_MODES,
+        default="after-process",
+        help="when offsets are committed relative to processing",
+    )
+    p.add_env_argument(
+        "--assignor",
+        env="RIVERBED_ASSIGNOR",
+        choices=ASSIGNORS,
+        default="range",
+        help="partition assignment strategy",
+    )
+    p.add_env_argument(
+        "--processing-ms",
+        env="RIVERBED_PROCESSING_MS",
+        type=ProcessingTime.parse,
+        default=ProcessingTime.parse("0"),
+        metavar="SPEC",
+        help="simulated processing time per record: MS, uniform:LOW-HIGH or exp:MEAN",
+    )
+    p.add_env_flag(
+        "--static-member",
+        env="RIVERBED_STATIC_MEMBER",
+        help="join as a static member (group_instance_id = replica): a restart within "
+        "the session timeout keeps its partitions without a rebalance",
+    )
+    p.add_env_argument(
+        "--dead-letter-topic",
+        env="RIVERBED_DLQ_TOPIC",
+        help="send refused records (with reason headers) to this topic",
+        metavar="TOPIC",
+    )
+    p.add_env_argument(
+        "--metadata-max-age-ms",
+        env="RIVERBED_METADATA_MAX_AGE_MS",
+        type=positive_int,
+        default=5000,
+        help="metadata refresh interval; bounds how late added partitions are noticed",
+        metavar="MS",
+    )
+    p.add_env_argument(
+        "--max-poll-records",
+        env="RIVERBED_MAX_POLL_RECORDS",
+        type=positive_int,
+        default=100,
+        help="records per batch",
+        metavar="N",
+    )
+    p.add_env_argument(
+        "--session-timeout-ms",
+        env="RIVERBED_SESSION_TIMEOUT_MS",
+        type=positive_int,
+        default=10_000,
+        help="how long the coordinator waits for a silent member (the broker allows 6000-1800000 by default)",
+        metavar="MS",
+    )
+    p.add_env_argument(
+        "--heartbeat-interval-ms",
+        env="RIVERBED_HEARTBEAT_INTERVAL_MS",
+        type=positive_int,
+        default=None,
+        help="heartbeat interval (default: a third of the session timeout, at most 3000)",
+        metavar="MS",
+    )
+    p.add_env_argument(
+        "--auto-commit-interval-ms",
+        env="RIVERBED_AUTO_COMMIT_INTERVAL_MS",
+        type=positive_int,
+        default=5000,
+        help="auto mode: how often kafka-python commits",
+        metavar="MS",
+    )
+    p.add_env_argument(
+        "--seed",
+        env="RIVERBED_SEED",
+        type=int,
+        help="random seed for the processing-time distribution",
+        metavar="N",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def parse_config(argv: Sequence[str] | None = None) -> tuple[ConsumerConfig, Any]:
+    """The consumer's configuration from flags and environment; exits 2 on bad input."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    replica = args.replica or default_replica()
+    try:
+        validate_replica(replica)
+    except ValueError as exc:
+        parser.error(f"--replica: {exc}")
+    if not args.topic.strip() or not args.group.strip():
+        parser.error("--topic and --group must not be empty")
+    heartbeat = args.heartbeat_interval_ms or min(3000, args.session_timeout_ms // 3)
+    if heartbeat >= args.session_timeout_ms:
+        parser.error("--heartbeat-interval-ms must be lower than --session-timeout-ms")
+    config = ConsumerConfig(
+        bootstrap_servers=args.bootstrap_servers,
+        topic=args.topic,
+        group=args.group,
+        replica=replica,
+        member=f"{replica}-{uuid.uuid4().hex[:6]}",
+        commit_mode=args.commit_mode,
+        assignor=args.assignor,
+        processing=args.processing_ms,
+        static_member=bool(args.static_member),
+        dead_letter_topic=args.dead_letter_topic or None,
+        metadata_max_age_ms=args.metadata_max_age_ms,
+        max_poll_records=args.max_poll_records,
+        session_timeout_ms=args.session_timeout_ms,
+        heartbeat_interval_ms=max(1, heartbeat),
+        auto_commit_interval_ms=args.auto_commit_interval_ms,
+        seed=args.seed,
+    )
+    return config, args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config, args = parse_config(argv)
+    setup_logging(args.verbose)
+    stop = StopSignal().install()
+
+    from workloads.consumer.group_consumer import DeadLetters, GroupConsumer
+    from workloads.evidence.sinks import FileSink, NullSink, Sink, TeeSink
+
+    sinks: list[Sink] = []
+    producer = None
+    try:
+        if args.evidence_dir:
+            sinks.append(FileSink(Path(args.evidence_dir) / "consumed" / f"{config.member}.jsonl"))
+        if args.evidence_topic or config.dead_letter_topic:
+            producer = _side_producer(config, args.evidence_topic)
+        if args.evidence_topic:
+            from workloads.evidence.kafka_sink import KafkaSink
+
+            sinks.append(KafkaSink(producer, args.evidence_topic, config.member))
+    except _StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
+    if not sinks:
+        log.warning("no --evidence-dir or --evidence-topic: this consumer records no evidence")
+    sink: Sink = sinks[0] if len(sinks) == 1 else (TeeSink(sinks) if sinks else NullSink())
+    dead_letters = (
+        DeadLetters(producer, config.dead_letter_topic, config.topic)
+        if config.dead_letter_topic
+        else None
+    )
+    try:
+        return GroupConsumer(config, sink, dead_letters, stop).run()
+    finally:
+        if producer is not None:
+            producer.close(timeout=5)
+
+
+class _StartupError(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _side_producer(config: ConsumerConfig, evidence_topic: str | None) -> Any:
+    """The producer for evidence and dead letters; checks that their topics exist."""
+    from kafka.errors import KafkaTimeoutError
+
+    from workloads.evidence.kafka_sink import EvidenceSinkError, check_topic, evidence_producer
+
+    try:
+        producer = evidence_producer(config.bootstrap_servers, f"{config.member}-evidence")
+    except KafkaTimeoutError as exc:
+        raise _StartupError(
+            f"no Kafka broker answered at {config.bootstrap_servers}: {exc}", 1
+        ) from exc
+    for flag, topic in (
+        ("--evidence-topic", evidence_topic),
+        ("--dead-letter-topic", config.dead_letter_topic),
+    ):
+        if topic:
+            try:
+                check_topic(producer, topic)
+            except EvidenceSinkError as exc:
+                producer.close(timeout=1)
+                raise _StartupError(f"{flag}: {exc}", 2) from exc
+    return producer

@@ -1,0 +1,230 @@
+"""``python -m workloads.monitor``: the broker's view of the consumer group, every ~0.5 s.
+
+Each snapshot is one ``group`` record (``evidence/group.jsonl``), taken through
+the admin API: the group's state and members with their assignments
+(DescribeGroups), its committed offsets (OffsetFetch), the topic's end offsets
+(ListOffsets) and partition count (Metadata). ``members`` is keyed by each
+member's Kafka ``client_id`` (the consumers' evidence ``member``).
+``generation`` is ``null``: classic-protocol DescribeGroups does not return it.
+
+A snapshot whose requests fail (a broker is down, the coordinator moves) is
+skipped, not written half-filled: a partial view would read as a regression.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from workloads.cli_support import EnvArgumentParser, StopSignal, positive_float, setup_logging
+from workloads.evidence.sinks import FileSink, Sink, TeeSink
+
+log = logging.getLogger("workloads.monitor")
+
+
+def member_assignments(description: Mapping[str, Any], topic: str) -> dict[str, list[int]]:
+    """``{client_id: [partitions of topic]}`` from one DescribeGroups group description."""
+    members: dict[str, list[int]] = {}
+    for member in description.get("members") or []:
+        client_id = member.get("client_id") or member.get("member_id") or "?"
+        partitions = members.setdefault(client_id, [])
+        assignment = member.get("member_assignment")
+        if not isinstance(assignment, Mapping):
+            continue  # not decoded yet (mid-rebalance) or not a consumer-protocol group
+        for entry in assignment.get("assigned_partitions") or []:
+            if entry.get("topic") == topic:
+                partitions.extend(entry.get("partitions") or [])
+    return {m: sorted(set(p)) for m, p in members.items()}
+
+
+def group_snapshot(
+    t: float,
+    description: Mapping[str, Any],
+    committed: Mapping[int, int],
+    end_offsets: Mapping[int, int],
+    partitions: int,
+    topic: str,
+) -> dict[str, Any]:
+    """One ``group`` evidence record."""
+    return {
+        "type": "group",
+        "t": t,
+        "state": description.get("group_state") or "Unknown",
+        "generation": None,
+        "members": member_assignments(description, topic),
+        "committed": {str(p): o for p, o in sorted(committed.items()) if o is not None and o >= 0},
+        "end_offsets": {str(p): o for p, o in sorted(end_offsets.items())},
+        "partitions": partitions,
+    }
+
+
+class GroupMonitor:
+    """Takes group snapshots through one admin client."""
+
+    def __init__(
+        self, bootstrap_servers: str, group: str, topic: str, timeout_ms: int = 5000
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.group = group
+        self.topic = topic
+        self.timeout_ms = timeout_ms
+        self._admin: Any = None
+
+    def _client(self) -> Any:
+        from kafka.admin import KafkaAdminClient
+
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=f"riverbed-monitor-{self.group}"[:200],
+                bootstrap_timeout_ms=self.timeout_ms,
+                request_timeout_ms=self.timeout_ms,
+            )
+        return self._admin
+
+    def snapshot(self) -> dict[str, Any]:
+        """The group as the brokers see it now; raises on any failed request."""
+        from kafka import TopicPartition
+        from kafka.protocol.consumer import OffsetSpec
+
+        admin = self._client()
+        t = time.time()
+        description = admin.describe_groups([self.group]).get(self.group, {})
+        offsets = admin.list_group_offsets(self.group).get(self.group, {})
+        committed = {
+            tp.partition: om.offset for tp, om in offsets.items() if tp.topic == self.topic
+        }
+        topics = admin.describe_topics([self.topic])
+        if not topics or topics[0].get("error_code"):
+            raise RuntimeError(f"topic {self.topic!r} does not exist")
+        parts = sorted(p["partition_index"] for p in topics[0]["partitions"])
+        latest = admin.list_partition_offsets(
+            {TopicPartition(self.topic, p): OffsetSpec.LATEST for p in parts},
+            timeout_ms=self.timeout_ms,
+        )
+        end = {tp.partition: o.offset for tp, o in latest.items()}
+        return group_snapshot(t, description, committed, end, len(parts), self.topic)
+
+    def reset(self) -> None:
+        """Drop the admin client (after errors: the next snapshot bootstraps afresh)."""
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                admin.close()
+
+
+def run_monitor(
+    monitor: GroupMonitor,
+    sink: Sink,
+    stop: StopSignal,
+    interval_s: float = 0.5,
+    duration_s: float | None = None,
+) -> dict[str, int]:
+    """Snapshot every ``interval_s`` until stopped (or ``duration_s``); returns counts."""
+    counts = {"snapshots": 0, "skipped": 0}
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    failures = 0
+    while not stop.requested and (deadline is None or time.monotonic() < deadline):
+        started = time.monotonic()
+        try:
+            sink.write_many([monitor.snapshot()])
+            counts["snapshots"] += 1
+            failures = 0
+        except Exception as exc:
+            counts["skipped"] += 1
+            failures += 1
+            # One line per outage, not one per half second.
+            level = logging.WARNING if failures == 1 else logging.DEBUG
+            log.log(level, "snapshot skipped: %r", exc)
+            if failures % 5 == 0:
+                monitor.reset()
+        stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+    return counts
+
+
+def build_parser() -> EnvArgumentParser:
+    p = EnvArgumentParser(prog="python -m workloads.monitor", description=__doc__)
+    p.add_env_argument(
+        "--bootstrap-servers",
+        env="KAFKA_BROKER",
+        default="localhost:9092",
+        metavar="HOST:PORT[,…]",
+        help="Kafka bootstrap servers",
+    )
+    p.add_env_argument(
+        "--group", env="KAFKA_GROUP", required=True, metavar="GROUP", help="the consumer group"
+    )
+    p.add_env_argument(
+        "--topic", env="KAFKA_TOPIC", required=True, metavar="TOPIC", help="the data topic"
+    )
+    p.add_env_argument(
+        "--out", env="RIVERBED_GROUP_OUT", metavar="FILE", help="group.jsonl to append to"
+    )
+    p.add_env_argument(
+        "--evidence-topic",
+        env="RIVERBED_EVIDENCE_TOPIC",
+        metavar="TOPIC",
+        help="also (or instead) write snapshots to this topic",
+    )
+    p.add_env_argument(
+        "--interval",
+        env="RIVERBED_MONITOR_INTERVAL_S",
+        type=positive_float,
+        default=0.5,
+        metavar="S",
+        help="seconds between snapshots",
+    )
+    p.add_env_argument(
+        "--duration",
+        env="RIVERBED_MONITOR_DURATION_S",
+        type=positive_float,
+        metavar="S",
+        help="stop by itself after S seconds (default: run until SIGTERM)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.out and not args.evidence_topic:
+        parser.error("give --out FILE, --evidence-topic TOPIC, or both")
+    setup_logging(args.verbose)
+    stop = StopSignal().install()
+    sinks: list[Sink] = []
+    if args.out:
+        sinks.append(FileSink(Path(args.out)))
+    if args.evidence_topic:
+        from kafka.errors import KafkaTimeoutError
+
+        from workloads.evidence.kafka_sink import EvidenceSinkError, KafkaSink
+
+        try:
+            sinks.append(
+                KafkaSink.connect(
+                    args.bootstrap_servers, args.evidence_topic, f"group:{args.group}"
+                )
+            )
+        except (KafkaTimeoutError, EvidenceSinkError) as exc:
+            print(f"error: --evidence-topic: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, EvidenceSinkError) else 1
+    sink: Sink = sinks[0] if len(sinks) == 1 else TeeSink(sinks)
+    monitor = GroupMonitor(args.bootstrap_servers, args.group, args.topic)
+    log.info("monitoring group %s on %s every %.2fs", args.group, args.topic, args.interval)
+    try:
+        counts = run_monitor(monitor, sink, stop, args.interval, args.duration)
+    finally:
+        monitor.reset()
+        sink.close()
+    log.info("monitor stopped: %s", counts)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from workloads.producer.cli import main
+
+raise SystemExit(main())
