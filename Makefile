@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo   run the main job on the local platform (real Kafka on 127.0.0.1)"
-	@echo "make test   lint, then the default test suite (everything but slow tests)"
+	@echo "make test   lint and type check, then the default test suite (everything but slow tests)"
 	@echo "make test-all  also the slow tests"
 
 $(STAMP): pyproject.toml
@@ -35,10 +35,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy reports workloads/evidence
 
-test: lint kafka-jars browser
+test: lint typecheck kafka-jars browser
 	bash scripts/pytest.sh -m "not slow" $(PYTEST_ARGS)
 
-test-all: lint kafka-jars browser
+test-all: lint typecheck kafka-jars browser
 	bash scripts/pytest.sh $(PYTEST_ARGS)
 
 format: setup

@@ -63,8 +63,11 @@ def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no
 
 
 def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
+    """The dry-run plan: one line per command (manifests piped to kubectl are not shown)."""
+    from riverbed.platforms.kube_runner import describe
+
     for step in kube.runner.steps:
-        out.print(str(step), markup=False, highlight=False)
+        out.print(describe(step), markup=False, highlight=False, soft_wrap=True)
 
 
 # ---- up ---------------------------------------------------------------------------------------
@@ -456,4 +459,4 @@ def print_summary(result: Any, wall_s: float | None = None) -> None:
     if wall_s is not None:
         err.print(f"wall time {wall_s:.0f}s")
     if result.report:
-        out.print(f"report: {result.report}", markup=False)
+        out.print(f"report: {result.report}", markup=False, soft_wrap=True)

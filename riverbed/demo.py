@@ -82,8 +82,12 @@ def demo(duration: float) -> None:
             f"{mode:15} {result.verdict.upper():13} never-processed {counts.get('never-processed', '?')}, "
             f"redelivered {counts.get('redelivered', '?')}  {result.report}",
             markup=False,
+            soft_wrap=True,
         )
-    err.print(f"demo wall time {time.monotonic() - t0:.0f}s")
+    err.print(
+        f"demo wall time {time.monotonic() - t0:.0f}s; Kafka is still up for the next run "
+        "(stop it with `riverbed down`)"
+    )
     expected = [r.verdict for _, r in results] == ["pass", "fail"]
     if not expected:
         err.print("the demo did not come out as expected (after-process pass, before-process fail)")

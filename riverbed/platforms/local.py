@@ -51,7 +51,10 @@ class LocalPlatform:
         self, state_dir: Path | str | None = None, kafka_state_dir: Path | str | None = None
     ) -> None:
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
-        self.kafka_state_dir = Path(kafka_state_dir) if kafka_state_dir else None
+        # The Kafka cluster's state directory: as `riverbed kafka` uses it.
+        kafka_env = os.environ.get("RIVERBED_KAFKA_STATE_DIR")
+        kafka_dir = kafka_state_dir or kafka_env
+        self.kafka_state_dir = Path(kafka_dir) if kafka_dir else None
 
     # ---- attach ----------------------------------------------------------------------------
     @classmethod

@@ -1,0 +1,116 @@
+"""The `riverbed` CLI around runs: settings precedence, bad input, kind dry-run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from riverbed.cli import main
+from riverbed.errors import HarnessError
+from riverbed.runner import locust_command
+from riverbed.settings import load_default_map
+from riverbed.spec import LoadSpec, RunSpec, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("2m", 120), ("1m30s", 90), ("1h", 3600), (45, 45), ("1.5m", 90)],
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2x", "m", "1m 30s", "-5"])
+def test_bad_durations_are_named(text):
+    with pytest.raises(HarnessError, match="is not a duration"):
+        parse_duration(text)
+
+
+def test_spec_validation_names_the_problem():
+    with pytest.raises(HarnessError, match="leaves no steady window"):
+        RunSpec("r", load=LoadSpec(duration_s=15, warmup_s=10, cooldown_s=10)).validate()
+    with pytest.raises(HarnessError, match="Replication factor 3 exceeds the 1 broker"):
+        RunSpec("r", brokers=1, replication_factor=3).validate()
+    with pytest.raises(HarnessError, match="Unknown commit mode"):
+        RunSpec("r", commit_mode="yolo").validate()
+
+
+def test_spec_round_trips_through_spec_json(tmp_path):
+    spec = RunSpec("r1", experiments=["a.json"], load=LoadSpec(users=7))
+    spec.drain = {"finished": True}
+    spec.write(tmp_path)
+    back = RunSpec.read(tmp_path)
+    assert back == spec
+    assert json.loads((tmp_path / "spec.json").read_text())["v"] == 1
+
+
+def test_locust_gets_the_steady_phase_as_its_duration(tmp_path):
+    spec = RunSpec("r", topic="t", load=LoadSpec(duration_s=60, warmup_s=10, cooldown_s=5, users=4))
+    cmd = locust_command(spec, tmp_path, "127.0.0.1:1")
+    assert cmd[cmd.index("--duration-s") + 1] == "45"
+    assert cmd[cmd.index("--warmup-s") + 1] == "10"
+    assert cmd[cmd.index("-u") + 1] == "4"
+    assert cmd[cmd.index("--shape") + 1] == "chaos-window"
+    assert cmd[cmd.index("--run-dir") + 1] == str(tmp_path)
+
+
+def test_flags_beat_environment_beat_riverbed_toml(tmp_path, monkeypatch):
+    (tmp_path / "riverbed.toml").write_text('[run]\nduration = "5s"\nusers = 3\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_default_map() == {"run": {"duration": "5s", "users": 3}}
+    runner = CliRunner()
+    # From the file: 5s leaves no steady window, so the run is refused before it starts.
+    r = runner.invoke(main, ["run"])
+    assert r.exit_code == 2 and "--duration 5s" in r.output
+    # The environment beats the file; a flag beats both.
+    r = runner.invoke(main, ["run"], env={"RIVERBED_RUN_DURATION": "6s"})
+    assert r.exit_code == 2 and "--duration 6s" in r.output
+    r = runner.invoke(main, ["run", "--duration", "7s"], env={"RIVERBED_RUN_DURATION": "6s"})
+    assert r.exit_code == 2 and "--duration 7s" in r.output
+
+
+def test_bad_settings_file_is_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\n")
+    r = CliRunner().invoke(main, ["--config", str(bad), "run"])
+    assert r.exit_code == 2 and "is not valid TOML" in r.output
+    r = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "run"])
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_missing_experiment_file_is_named(tmp_path):
+    r = CliRunner().invoke(main, ["run", "--experiment", str(tmp_path / "nope.json")])
+    assert r.exit_code == 2
+    assert "nope.json does not exist" in r.output
+
+
+def test_k8s_needs_a_context():
+    r = CliRunner().invoke(main, ["up", "--platform", "k8s", "--dry-run"])
+    assert r.exit_code == 2
+    assert "--context" in r.output
+
+
+def test_kind_up_dry_run_prints_the_plan_without_running_anything():
+    r = CliRunner().invoke(main, ["up", "--platform", "kind", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    plan = r.output
+    order = [
+        "kind create cluster",
+        "docker build",
+        "kind load docker-image",
+        "kubectl",
+        "apply",
+        "rollout status",
+    ]
+    positions = [plan.find(step) for step in order]
+    assert all(p >= 0 for p in positions), plan
+    assert positions[:3] == sorted(positions[:3])
+    assert "manifests/kind-cluster.yaml" in plan
+
+
+def test_kind_down_dry_run_deletes_the_cluster():
+    r = CliRunner().invoke(main, ["down", "--platform", "kind", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "kind delete cluster" in r.output
