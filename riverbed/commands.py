@@ -51,6 +51,38 @@ dry_run_option = click.option(
 )
 
 
+brokers_option = click.option(
+    "--brokers",
+    type=click.IntRange(1, 9),
+    default=3,
+    show_default=True,
+    help="local: Kafka brokers (KRaft nodes) to start.",
+)
+partitions_option = click.option(
+    "--partitions",
+    type=click.IntRange(1, 1000),
+    default=3,
+    show_default=True,
+    help="Partitions of the data topic.",
+)
+commit_mode_option = click.option(
+    "--commit-mode",
+    type=click.Choice(COMMIT_MODES),
+    default="after-process",
+    show_default=True,
+    envvar="RIVERBED_COMMIT_MODE",
+    help="after-process is safe; auto is the tutorial's auto-commit; before-process is "
+    "deliberately unsafe [env RIVERBED_COMMIT_MODE].",
+)
+assignor_option = click.option(
+    "--assignor",
+    type=click.Choice(ASSIGNORS),
+    default="range",
+    show_default=True,
+    help="Partition assignment strategy of the consumers.",
+)
+
+
 def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no-untyped-def]
     from riverbed.platforms.kube import KubePlatform
 
@@ -75,20 +107,8 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
 @platform_option
 @context_option
 @dry_run_option
-@click.option(
-    "--brokers",
-    type=click.IntRange(1, 9),
-    default=3,
-    show_default=True,
-    help="local: Kafka brokers to start.",
-)
-@click.option(
-    "--partitions",
-    type=click.IntRange(1, 1000),
-    default=3,
-    show_default=True,
-    help="Partitions of the data topic.",
-)
+@brokers_option
+@partitions_option
 @click.option(
     "--consumers",
     type=click.IntRange(0, 100),
@@ -96,16 +116,15 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
     show_default=True,
     help="Consumer replicas (0: Kafka and the topic only).",
 )
+@commit_mode_option
+@assignor_option
 @click.option(
-    "--commit-mode",
-    type=click.Choice(COMMIT_MODES),
-    default="after-process",
-    show_default=True,
-    envvar="RIVERBED_COMMIT_MODE",
+    "--topic",
+    default=None,
+    help="Data topic [default: a fresh riverbed-events-<time> per session, so that no older "
+    "records mix into this session's evidence].",
 )
-@click.option("--assignor", type=click.Choice(ASSIGNORS), default="range", show_default=True)
-@click.option("--topic", default="riverbed-events", show_default=True)
-@click.option("--group", default="riverbed-consumers", show_default=True)
+@click.option("--group", default=None, help="Consumer group [default: riverbed-consumers-<time>].")
 @harness_errors
 def up(
     platform: str,
@@ -116,8 +135,8 @@ def up(
     consumers: int,
     commit_mode: str,
     assignor: str,
-    topic: str,
-    group: str,
+    topic: str | None,
+    group: str | None,
 ) -> None:
     """Bring a platform up: Kafka, the data topic, consumer replicas and the group monitor.
 
@@ -138,8 +157,12 @@ def up(
 
     from riverbed.runner import LocalRunPlatform, wait_group_ready
 
+    run_id = new_run_id("session")
+    stamp = run_id.removesuffix("-session")
+    topic = topic or f"riverbed-events-{stamp}"
+    group = group or f"riverbed-consumers-{stamp}"
     spec = RunSpec(
-        run_id=new_run_id("session"),
+        run_id=run_id,
         brokers=brokers,
         partitions=partitions,
         replication_factor=min(3, brokers),
@@ -156,8 +179,13 @@ def up(
 
         cluster = local.platform.kafka_up(brokers, progress=update)
         bootstrap = cluster.bootstrap_servers
-        if not topic_exists(bootstrap, topic):
-            spec.bootstrap_servers = local.prepare(spec, update)
+        if topic_exists(bootstrap, topic):
+            err.print(
+                f"topic {topic} exists: reusing it (its older records are part of this "
+                "session's evidence)"
+            )
+        else:
+            local.prepare(spec, update)
         spec.bootstrap_servers = bootstrap
         if consumers:
             run_dir = runs_root() / spec.run_id
@@ -271,7 +299,9 @@ def status(platform: str, context: str | None) -> None:
     if sup is None:
         table.add_row("workloads", "-", "down", "")
     else:
+        config = local.config
         table.add_row("supervisor", str(sup), "up", str(local.run_dir))
+        table.add_row("topic", "-", "", f"{config['topic']} (group {config['group']})")
         for name, rep in sorted(local.replicas().items()):
             table.add_row(name, str(rep["pid"]), "up", f"incarnation {rep['incarnation']}")
     out.print(table)
@@ -313,8 +343,8 @@ def status(platform: str, context: str | None) -> None:
     show_default=True,
     help="Sends per second per Locust user (0: unthrottled).",
 )
-@click.option("--brokers", type=click.IntRange(1, 9), default=3, show_default=True)
-@click.option("--partitions", type=click.IntRange(1, 1000), default=3, show_default=True)
+@brokers_option
+@partitions_option
 @click.option(
     "--replication-factor",
     type=click.IntRange(1, 9),
@@ -322,15 +352,8 @@ def status(platform: str, context: str | None) -> None:
     help="Data topic replication [default: min(3, brokers)].",
 )
 @click.option("--consumers", type=click.IntRange(1, 100), default=3, show_default=True)
-@click.option(
-    "--commit-mode",
-    type=click.Choice(COMMIT_MODES),
-    default="after-process",
-    show_default=True,
-    envvar="RIVERBED_COMMIT_MODE",
-    help="after-process is safe; before-process is deliberately unsafe.",
-)
-@click.option("--assignor", type=click.Choice(ASSIGNORS), default="range", show_default=True)
+@commit_mode_option
+@assignor_option
 @click.option(
     "--processing-ms",
     default="2",

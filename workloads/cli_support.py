@@ -115,6 +115,30 @@ class EnvArgumentParser(argparse.ArgumentParser):
         )
         self._env_specs.append(_EnvSpec(dest, flag, env, parse_bool, None, False, False))
 
+    def add_bootstrap_servers(self) -> None:
+        """``--bootstrap-servers``, falling back to the tutorial's ``KAFKA_BROKER``."""
+        self.add_env_argument(
+            "--bootstrap-servers",
+            env="KAFKA_BROKER",
+            default="localhost:9092",
+            metavar="HOST:PORT[,…]",
+            help="Kafka bootstrap servers",
+        )
+
+    def add_timeout(self, env: str) -> None:
+        """``--timeout S``: give up (exit 2) after S seconds."""
+        self.add_env_argument(
+            "--timeout",
+            env=env,
+            type=positive_float,
+            default=60.0,
+            metavar="S",
+            help="give up (exit 2) after S seconds",
+        )
+
+    def add_verbose(self) -> None:
+        self.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: Any = None
     ) -> tuple[Any, list[str]]:
@@ -200,3 +224,12 @@ class StopSignal:
 
     def wait(self, timeout: float) -> bool:
         return self.event.wait(timeout)
+
+
+def report_result(result: dict[str, Any]) -> int:
+    """Print a drain/collect result as JSON on stdout; exit 0 when it finished, else 2."""
+    import json
+    import sys
+
+    print(json.dumps(result), file=sys.stdout)
+    return 0 if result["finished"] else 2

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from workloads.cli_support import EnvArgumentParser, positive_float, setup_logging
+from workloads.cli_support import EnvArgumentParser, report_result, setup_logging
 from workloads.evidence.schema import CONSUMER_TYPES, VERSION
+from workloads.topic_reader import Batch, read_topic
 
 log = logging.getLogger("workloads.collect")
 
@@ -63,60 +62,27 @@ def collect(
     Returns ``{"finished", "end_offsets": {"<p>": o}, "records", "skipped",
     "files": {"<relative path>": lines}, "t", "detail"}``.
     """
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
     root = Path(run_dir)
-    deadline = time.monotonic() + timeout_s
-    result: dict[str, Any] = {
-        "finished": False,
-        "end_offsets": {},
-        "records": 0,
-        "skipped": 0,
-        "files": {},
-    }
     handles: dict[str, IO[bytes]] = {}
-    consumer = None
+    counts: dict[str, Any] = {"records": 0, "skipped": 0, "files": {}}
+
+    def store(batch: Batch) -> None:
+        for _partition, _offset, value in batch:
+            _store(root, handles, counts, value)
+
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+        result = read_topic(
+            bootstrap_servers,
+            evidence_topic,
+            store,
+            timeout_s,
             client_id="riverbed-collector",
-            group_id=None,
-            enable_auto_commit=False,
-            bootstrap_timeout_ms=int(max(1.0, min(timeout_s, 30.0)) * 1000),
+            what="evidence topic",
         )
-        partitions = consumer.partitions_for_topic(evidence_topic)
-        if not partitions:
-            result["detail"] = f"evidence topic {evidence_topic!r} does not exist"
-            return result
-        tps = [TopicPartition(evidence_topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        end = consumer.end_offsets(tps)
-        result["end_offsets"] = {str(tp.partition): o for tp, o in sorted(end.items())}
-        consumer.seek_to_beginning(*tps)
-        remaining = {tp for tp in tps if consumer.position(tp) < end[tp]}
-        while remaining and time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
-                for r in records:
-                    if r.offset >= end[tp]:
-                        break
-                    _store(root, handles, result, r.value)
-            remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
-        result["finished"] = not remaining
-        result["detail"] = (
-            "read the evidence topic to its high watermark"
-            if not remaining
-            else f"timed out after {timeout_s:.0f}s"
-        )
-    except KafkaError as exc:
-        result["detail"] = f"Kafka error: {exc!r}"
     finally:
         for fh in handles.values():
             fh.close()
-        if consumer is not None:
-            consumer.close(autocommit=False)
-        result["t"] = time.time()
-    return result
+    return {**result, **counts}
 
 
 def _store(
@@ -143,13 +109,7 @@ def _store(
 
 def build_parser() -> EnvArgumentParser:
     p = EnvArgumentParser(prog="python -m workloads.collect", description=__doc__)
-    p.add_env_argument(
-        "--bootstrap-servers",
-        env="KAFKA_BROKER",
-        default="localhost:9092",
-        metavar="HOST:PORT[,…]",
-        help="Kafka bootstrap servers",
-    )
+    p.add_bootstrap_servers()
     p.add_env_argument(
         "--evidence-topic",
         env="RIVERBED_EVIDENCE_TOPIC",
@@ -160,15 +120,8 @@ def build_parser() -> EnvArgumentParser:
     p.add_env_argument(
         "--run-dir", env="RIVERBED_RUN_DIR", required=True, metavar="DIR", help="the run directory"
     )
-    p.add_env_argument(
-        "--timeout",
-        env="RIVERBED_COLLECT_TIMEOUT_S",
-        type=positive_float,
-        default=60.0,
-        metavar="S",
-        help="give up (exit 2) after S seconds",
-    )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_timeout("RIVERBED_COLLECT_TIMEOUT_S")
+    p.add_verbose()
     return p
 
 
@@ -176,8 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     result = collect(args.bootstrap_servers, args.evidence_topic, Path(args.run_dir), args.timeout)
-    print(json.dumps(result), file=sys.stdout)
-    return 0 if result["finished"] else 2
+    return report_result(result)
 
 
 if __name__ == "__main__":

@@ -149,13 +149,7 @@ def run_monitor(
 
 def build_parser() -> EnvArgumentParser:
     p = EnvArgumentParser(prog="python -m workloads.monitor", description=__doc__)
-    p.add_env_argument(
-        "--bootstrap-servers",
-        env="KAFKA_BROKER",
-        default="localhost:9092",
-        metavar="HOST:PORT[,…]",
-        help="Kafka bootstrap servers",
-    )
+    p.add_bootstrap_servers()
     p.add_env_argument(
         "--group", env="KAFKA_GROUP", required=True, metavar="GROUP", help="the consumer group"
     )
@@ -186,7 +180,7 @@ def build_parser() -> EnvArgumentParser:
         metavar="S",
         help="stop by itself after S seconds (default: run until SIGTERM)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_verbose()
     return p
 
 

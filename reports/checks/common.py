@@ -20,7 +20,9 @@ def gaps(ev: Evidence, *sources: str) -> str:
     reasons = []
     for s in sources:
         src = ev.sources[s]
-        if s == "log" and src.present and not ev.log_drained:
+        if not src.present:
+            reasons.append(f"{_WHAT[s]} {'is' if s != 'acks' else 'are'} missing")
+        elif s == "log" and not ev.log_drained:
             reasons.append("the log drain did not finish (spec.json log_drain)")
         elif src.present and not src.complete:
             reasons.append(f"{_WHAT[s]} {'is' if s != 'acks' else 'are'} incomplete (see issues)")

@@ -183,3 +183,21 @@ def test_report_is_written_whatever_is_missing(tmp_path, remove):
     for path in summary.paths.values():
         assert path.stat().st_size > 0
     assert json.loads(summary.paths["summary_json"].read_text())["verdict"] == summary.verdict
+
+
+def test_an_empty_topic_is_checked_not_crashed_on(tmp_path):
+    """A session with consumers but no load: empty log, no acks. Nothing to lose,
+    but nothing proven either."""
+    root = _write(tmp_path)
+    (root / "evidence" / "log.jsonl").write_text("")
+    shutil.rmtree(root / "evidence" / "acks")
+    for f in (root / "evidence" / "consumed").glob("*.jsonl"):
+        lines = [json.loads(x) for x in f.read_text().splitlines()]
+        keep = [x for x in lines if x["type"] in ("start", "assigned", "revoked", "stop")]
+        f.write_text("".join(json.dumps(x) + "\n" for x in keep))
+    s = build(root)
+    assert s.check("never-processed").status == "pass"
+    assert s.check("duplicate-in-log").status == "pass"
+    assert s.check("vacuity").status == "inconclusive"
+    assert "no send outcomes" in s.check("vacuity").explanation
+    assert s.verdict == "inconclusive" and s.exit_code == 2

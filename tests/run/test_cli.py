@@ -114,3 +114,27 @@ def test_kind_down_dry_run_deletes_the_cluster():
     r = CliRunner().invoke(main, ["down", "--platform", "kind", "--dry-run"])
     assert r.exit_code == 0, r.output
     assert "kind delete cluster" in r.output
+
+
+def test_a_kind_run_deploys_consumers_in_the_requested_commit_mode(tmp_path):
+    """`riverbed run --platform kind` configures the consumer Deployment from the spec
+    and targets the manifests' topic and group (dry run: nothing is executed)."""
+    from riverbed.paths import PROJECT_ROOT
+    from riverbed.platforms.kube import KubePlatform
+    from riverbed.runner import KubeRunPlatform
+
+    kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT)
+    platform = KubeRunPlatform(kube)
+    spec = RunSpec("r", platform="kind", commit_mode="before-process", processing_ms="65",
+                   partitions=3, consumers=2)
+    try:
+        bootstrap = platform.prepare(spec, lambda _: None)
+    finally:
+        platform.close()
+    assert bootstrap == "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+    assert (spec.topic, spec.group, spec.evidence_topic) == (
+        "riverbed-events", "riverbed-consumers", "riverbed-evidence"
+    )
+    applied = "\n".join(s.stdin for s in kube.runner.steps if getattr(s, "stdin", None))
+    assert "name: RIVERBED_COMMIT_MODE\n          value: before-process" in applied
+    assert "name: RIVERBED_PROCESSING_MS\n          value: '65'" in applied

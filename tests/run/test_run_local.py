@@ -166,3 +166,31 @@ def test_ctrl_c_stops_everything_keeps_evidence_and_reports_inconclusive(kafka, 
     r = riverbed(["report", str(run_dir)], env)
     assert r.returncode == 2, r.stdout + r.stderr
     assert json.loads((run_dir / "summary.json").read_text())["verdict"] == "inconclusive"
+
+
+def test_up_status_down_session_leaves_a_reportable_run_directory(kafka, tmp_path):
+    env = riverbed_env(kafka, tmp_path)
+    r = riverbed(["up", "--consumers", "2", "--partitions", "2"], env, timeout=180)
+    assert r.returncode == 0, r.stderr
+    run_dir = run_dir_of(tmp_path)
+    assert f"evidence in {run_dir}" in r.stderr
+    status = riverbed(["status"], env)
+    assert status.returncode == 0
+    assert "consumer-1" in status.stdout and "consumer-2" in status.stdout
+    assert "riverbed-events-" in status.stdout  # a fresh topic per session
+    pids = started_pids(tmp_path / "local")
+
+    # --keep-kafka: the session cluster is shared with other tests.
+    r = riverbed(["down", "--keep-kafka"], env, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert not any(_alive(p) for p in pids)
+    assert kafka.running() == kafka.broker_ids
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["drain"]["finished"] and spec["log_drain"]["finished"]
+    assert (run_dir / "evidence" / "group.jsonl").stat().st_size > 0
+    # No load and no fault: the report refuses to call it a pass.
+    r = riverbed(["report", str(run_dir)], env)
+    assert r.returncode == 2
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "inconclusive"
+    assert summary["checks"]["vacuity"]["status"] == "inconclusive"

@@ -61,13 +61,7 @@ def default_replica() -> str:
 
 def build_parser() -> EnvArgumentParser:
     p = EnvArgumentParser(prog="python -m workloads.consumer", description=DESCRIPTION)
-    p.add_env_argument(
-        "--bootstrap-servers",
-        env="KAFKA_BROKER",
-        default="localhost:9092",
-        help="Kafka bootstrap servers, host:port[,host:port…]",
-        metavar="HOST:PORT[,…]",
-    )
+    p.add_bootstrap_servers()
     p.add_env_argument(
         "--topic", env="KAFKA_TOPIC", required=True, help="the data topic", metavar="TOPIC"
     )
@@ -174,7 +168,7 @@ def build_parser() -> EnvArgumentParser:
         help="random seed for the processing-time distribution",
         metavar="N",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_verbose()
     return p
 
 

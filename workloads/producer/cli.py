@@ -38,13 +38,7 @@ Run `python -m workloads.producer loop --help` (or http) for each mode's flags.
 
 
 def _common(p: EnvArgumentParser) -> None:
-    p.add_env_argument(
-        "--bootstrap-servers",
-        env="KAFKA_BROKER",
-        default="localhost:9092",
-        metavar="HOST:PORT[,…]",
-        help="Kafka bootstrap servers",
-    )
+    p.add_bootstrap_servers()
     p.add_env_argument(
         "--topic", env="KAFKA_TOPIC", required=True, metavar="TOPIC", help="the data topic"
     )
@@ -66,7 +60,7 @@ def _common(p: EnvArgumentParser) -> None:
         metavar="PREFIX",
         help="prefix of the producer id <prefix>-<host>-<pid>-<random> (default: the mode)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_verbose()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,80 @@
+"""Read a whole topic, from the log start to the high watermarks seen at the start.
+
+Shared by the log drain (data topic → log.jsonl) and the evidence collector
+(evidence topic → run-directory files). It uses no consumer group and commits
+nothing; records written after the read began are not part of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: One polled batch: (partition, offset, value) of each record, in offset order per partition.
+Batch = list[tuple[int, int, bytes | None]]
+
+
+def read_topic(
+    bootstrap_servers: str,
+    topic: str,
+    on_batch: Callable[[Batch], None],
+    timeout_s: float = 60.0,
+    client_id: str = "riverbed-topic-reader",
+    what: str = "topic",
+) -> dict[str, Any]:
+    """Hand every record of ``topic`` up to the current high watermarks to ``on_batch``.
+
+    Returns ``{"finished", "end_offsets": {"<p>": o}, "t", "detail"}``;
+    ``finished`` is False when ``timeout_s`` ran out first, the topic does not
+    exist, or Kafka could not be reached (``detail`` says which).
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout_s
+    result: dict[str, Any] = {"finished": False, "end_offsets": {}}
+    consumer = None
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            bootstrap_timeout_ms=int(max(1.0, min(timeout_s, 30.0)) * 1000),
+        )
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            result["detail"] = f"{what} {topic!r} does not exist"
+            return result
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        end = consumer.end_offsets(tps)
+        result["end_offsets"] = {str(tp.partition): o for tp, o in sorted(end.items())}
+        consumer.seek_to_beginning(*tps)
+        remaining = {tp for tp in tps if consumer.position(tp) < end[tp]}
+        while remaining and time.monotonic() < deadline:
+            batch: Batch = [
+                (tp.partition, r.offset, r.value)
+                for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items()
+                for r in records
+                # Written after the read began: not part of it.
+                if r.offset < end[tp]
+            ]
+            if batch:
+                on_batch(batch)
+            remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
+        result["finished"] = not remaining
+        result["detail"] = (
+            f"read every partition of the {what} to its high watermark"
+            if not remaining
+            else f"timed out after {timeout_s:.0f}s with partitions "
+            f"{sorted(tp.partition for tp in remaining)} unread to the end"
+        )
+    except KafkaError as exc:
+        result["detail"] = f"Kafka error: {exc!r}"
+    finally:
+        if consumer is not None:
+            consumer.close(autocommit=False)
+        result["t"] = time.time()
+    return result
