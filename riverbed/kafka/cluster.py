@@ -87,15 +87,27 @@ def port_in_use(port: int, host: str = HOST) -> bool:
     return False
 
 
-def free_base_port(brokers: int = 3, start: int = 29092, step: int = 200) -> int:
+def ephemeral_port_floor(default: int = 32768) -> int:
+    """The lowest port the kernel hands out to outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def free_base_port(brokers: int = 3, start: int = 20092, step: int = 200) -> int:
     """A base port at or above ``start`` whose client and controller ports are all free.
 
-    Candidates are tried in a random order, so that two test sessions started
-    at the same moment are unlikely to pick the same range.
+    Candidates stay below the kernel's ephemeral range: a port there that is
+    free now may be taken a moment later as the local end of some client's
+    connection, and the broker would fail to bind it. They are tried in a
+    random order, so that two test sessions started at the same moment are
+    unlikely to pick the same range.
     """
     import random
 
-    candidates = list(range(start, 60000, step))
+    ceiling = ephemeral_port_floor() - CONTROLLER_PORT_OFFSET - brokers
+    candidates = list(range(start, ceiling, step)) or list(range(start, 60000, step))
     random.shuffle(candidates)
     for base in candidates:
         ports = [base + i for i in range(brokers)] + [

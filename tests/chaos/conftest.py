@@ -99,6 +99,22 @@ class Platform:
         return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def wait_monitor_stable(run_dir: Path, members: int, timeout: float = 60.0) -> None:
+    path = run_dir / "evidence" / "group.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            for line in path.read_text().splitlines()[-5:]:
+                try:
+                    snap = json.loads(line)
+                except ValueError:
+                    continue
+                if snap["state"] == "Stable" and len(snap["members"]) == members:
+                    return
+        time.sleep(0.2)
+    raise AssertionError(f"the group monitor never saw {members} members in a Stable group")
+
+
 @pytest.fixture
 def local_platform(
     kafka: LocalKafkaCluster, topic_name: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -120,6 +136,10 @@ def local_platform(
         p = Platform(plat, state, run_dir, topic, topic, kafka.bootstrap_servers)
         started.append(p)
         plat.wait_replicas(consumers, timeout=60)
+        if consumers:
+            # Faults are judged against the monitor's view of the group before
+            # them: wait until it has seen the whole group stable.
+            wait_monitor_stable(run_dir, consumers)
         if load:
             p.load = Load(kafka.bootstrap_servers, topic).start()
         return p

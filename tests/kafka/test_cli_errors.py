@@ -95,7 +95,7 @@ def test_maven_central_unreachable(tmp_path):
 
 
 def test_port_in_use_is_named(tmp_path):
-    base = free_base_port(1, start=45092)
+    base = free_base_port(1)
     with socket.socket() as s:
         s.bind(("127.0.0.1", base))
         s.listen()
@@ -143,7 +143,7 @@ def test_bad_heap_is_a_usage_error(tmp_path):
 @pytest.mark.integration
 def test_state_dir_formatted_with_another_cluster_id(tmp_path):
     state = tmp_path / "s"
-    base = free_base_port(1, start=47092)
+    base = free_base_port(1)
     cluster = LocalKafkaCluster(state, brokers=1, base_port=base)
     cluster.up(timeout=120)
     cluster.down()

@@ -138,7 +138,7 @@ def test_hard_kill_while_producing_loses_no_acknowledged_message(
 def test_down_leaves_no_process_and_is_idempotent(tmp_path):
     from riverbed.kafka.cluster import _alive, free_base_port
 
-    cluster = LocalKafkaCluster(tmp_path / "k", brokers=1, base_port=free_base_port(1, start=39092))
+    cluster = LocalKafkaCluster(tmp_path / "k", brokers=1, base_port=free_base_port(1))
     assert cluster.up(timeout=120) == "started"
     assert cluster.up(timeout=60) == "running"
     pids = [cluster.pid(i) for i in cluster.broker_ids]

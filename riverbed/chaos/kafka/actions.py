@@ -57,12 +57,16 @@ def add_partitions(
                 f"Topic {topic!r} has {before} partitions; Kafka cannot shrink it to {total}.",
                 fix=f"ask for a total of more than {before} partitions.",
             )
+        after = before
         if total > before:
             client.create_partitions({topic: NewPartitions(total)}, timeout_ms=int(timeout * 1000))
             deadline = time.monotonic() + timeout
             while True:
                 parts = _admin.topic_partitions(client, topic)
                 if len(parts) >= total and all(p["leader_id"] >= 0 for p in parts):
+                    # Keep this confirmed count: another broker asked next may
+                    # still serve the older metadata for a moment.
+                    after = len(parts)
                     break
                 if time.monotonic() > deadline:
                     raise HarnessError(
@@ -70,7 +74,6 @@ def add_partitions(
                         f"after {timeout:.0f}s."
                     )
                 time.sleep(0.2)
-        after = len(_admin.topic_partitions(client, topic))
     logger.info(f"topic {topic!r}: {before} → {after} partitions")
     return {"topic": topic, "before": before, "after": after, "added": after - before}
 
