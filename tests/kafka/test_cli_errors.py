@@ -155,3 +155,12 @@ def test_state_dir_formatted_with_another_cluster_id(tmp_path):
     assert "is formatted for Kafka cluster" in r.stderr
     assert "--purge" in r.stderr
     assert LocalKafkaCluster.open(state).running() == []
+
+
+def test_cluster_ids_never_look_like_options():
+    from riverbed.kafka.cluster import kafka_uuid
+
+    ids = [kafka_uuid() for _ in range(5000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids)
+    assert len(set(ids)) == len(ids)
