@@ -134,6 +134,20 @@ def _proc_cmdline(pid: int) -> str:
         return ""
 
 
+def settled_cmdline(pid: int, wait_s: float = 1.0) -> str:
+    """The command line of ``pid``, waiting briefly while it reads empty.
+
+    Right after ``exec`` a process's command line is empty for a moment (the
+    kernel fills it in after the parent already saw the exec succeed), so a
+    broker just spawned would otherwise look like a stranger. Kernel threads
+    stay empty: after ``wait_s`` the empty answer stands.
+    """
+    deadline = time.monotonic() + wait_s
+    while not (cmd := _proc_cmdline(pid)) and time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.02)
+    return cmd
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -254,7 +268,7 @@ class LocalKafkaCluster:
         except (OSError, ValueError):
             return None
         props = str(self.broker_dir(broker_id) / "server.properties")
-        if _alive(pid) and "kafka.Kafka" in (cmd := _proc_cmdline(pid)) and props in cmd:
+        if _alive(pid) and "kafka.Kafka" in (cmd := settled_cmdline(pid)) and props in cmd:
             return pid
         with contextlib.suppress(OSError):
             pid_file.unlink()

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from riverbed.errors import HarnessError
-from riverbed.kafka.cluster import LocalKafkaCluster, _alive, _proc_cmdline
+from riverbed.kafka.cluster import LocalKafkaCluster, _alive, settled_cmdline
 from riverbed.paths import state_dir as state_root
 from riverbed.platforms.supervisor import write_json
 
@@ -104,7 +104,7 @@ class LocalPlatform:
             pid = int((self.state_dir / "supervisor.pid").read_text())
         except (OSError, ValueError):
             return None
-        if _alive(pid) and "riverbed.platforms.supervisor" in _proc_cmdline(pid):
+        if _alive(pid) and "riverbed.platforms.supervisor" in settled_cmdline(pid):
             return pid
         return None
 
@@ -268,6 +268,6 @@ class LocalPlatform:
         if data.get("monitor"):
             pids.append(int(data["monitor"]["pid"]))
         for pid in pids:
-            if _alive(pid) and "workloads." in _proc_cmdline(pid):
+            if _alive(pid) and "workloads." in settled_cmdline(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

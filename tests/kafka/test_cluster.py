@@ -162,3 +162,19 @@ def test_stale_pid_file_counts_as_down(tmp_path):
     assert not pid_file.exists()
     pid_file.write_text("999999999\n")  # no such process
     assert cluster.pid(1) is None
+
+
+def test_a_process_just_spawned_is_recognised_by_its_command_line():
+    """Right after exec the kernel may still show an empty command line; a broker
+    just started must not be taken for a stale pid (its pid file would be deleted)."""
+    import subprocess
+
+    from riverbed.kafka.cluster import settled_cmdline
+
+    for _ in range(50):
+        proc = subprocess.Popen(["sleep", "5"], start_new_session=True)
+        try:
+            assert "sleep" in settled_cmdline(proc.pid)
+        finally:
+            proc.kill()
+            proc.wait()
