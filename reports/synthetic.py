@@ -538,7 +538,8 @@ class _Sim:
                 self.log.append([])
                 self.base.append(0)
             self.repartition()
-            output = {"partitions": self.P, "before": old}
+            # The shape riverbed.chaos.kafka.actions.add_partitions returns.
+            output = {"topic": "riverbed-events", "before": old, "after": self.P, "added": f.count}
             self.schedule(t + sc.metadata_s, "rebalance")
         else:
             output = ["broker-2"]

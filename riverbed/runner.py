@@ -258,28 +258,43 @@ def drain_consumers(spec: RunSpec, bootstrap: str, progress: Progress) -> dict[s
     t0 = time.time()
     deadline = time.monotonic() + spec.drain_deadline_s
     lag: dict[int, int] = {}
+    last_error = ""
     with _admin.admin(bootstrap, None) as client:
         while True:
-            partitions = len(_admin.topic_partitions(client, spec.topic))
-            o = _admin.offsets(client, spec.group, spec.topic, partitions)
-            lag = partition_lag(o["committed"], o["end"], o["start"])
-            total = sum(lag.values())
-            progress(
-                f"draining: lag {total} ({time.time() - t0:.0f}s of {spec.drain_deadline_s:.0f}s)"
-            )
-            if total == 0:
-                return {
-                    "finished": True,
-                    "t": time.time(),
-                    "deadline_s": spec.drain_deadline_s,
-                    "detail": f"lag 0 on all {partitions} partitions",
-                }
+            try:
+                partitions = len(_admin.topic_partitions(client, spec.topic))
+                o = _admin.offsets(client, spec.group, spec.topic, partitions)
+            except HarnessError:
+                raise
+            except Exception as exc:
+                # The group coordinator may move or still be loading after a fault
+                # (NotCoordinator, CoordinatorLoadInProgress): that is "not yet".
+                last_error = f"{type(exc).__name__}: {exc}"
+                progress(f"draining: waiting for the group coordinator ({last_error})")
+            else:
+                lag = partition_lag(o["committed"], o["end"], o["start"])
+                total = sum(lag.values())
+                progress(
+                    f"draining: lag {total} "
+                    f"({time.time() - t0:.0f}s of {spec.drain_deadline_s:.0f}s)"
+                )
+                if total == 0:
+                    return {
+                        "finished": True,
+                        "t": time.time(),
+                        "deadline_s": spec.drain_deadline_s,
+                        "detail": f"lag 0 on all {partitions} partitions",
+                    }
+                last_error = ""
             if time.monotonic() > deadline:
+                detail = f"lag {sum(lag.values())} left when the deadline struck: {lag}"
+                if last_error:
+                    detail += f"; last error: {last_error}"
                 return {
                     "finished": False,
                     "t": time.time(),
                     "deadline_s": spec.drain_deadline_s,
-                    "detail": f"lag {total} left when the deadline struck: {lag}",
+                    "detail": detail,
                 }
             time.sleep(0.5)
 

@@ -27,6 +27,20 @@ from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
 IDENTITY = ["producer", "key", "seq"]
 
 
+def expected_positions(ev: Evidence, facts: Facts) -> pl.Series | None:
+    """Sorted log positions an owner must process: valid records nobody refused.
+
+    None without a log. Everything else (records that fail validation, records a
+    consumer reported invalid, offsets never written) may be stepped over.
+    """
+    if ev.log is None:
+        return None
+    exp = ev.log["pos"].filter(facts.valid_mask)
+    if ev.invalid is not None and ev.invalid.height:
+        exp = exp.filter(~exp.is_in(ev.invalid["pos"].implode()))
+    return exp
+
+
 def within_period_cases(ev: Evidence, facts: Facts) -> tuple[pl.DataFrame, bool]:
     """Steps inside a period that go backwards, repeat, or skip a valid record.
 
@@ -39,14 +53,12 @@ def within_period_cases(ev: Evidence, facts: Facts) -> tuple[pl.DataFrame, bool]
         pl.lit("went back").alias("kind")
     )
     ahead = odd.filter(pl.col("pos") > pl.col("prev") + 1)
-    if ev.log is None:
+    exp = expected_positions(ev, facts)
+    if exp is None:
         judged = False
         skipped = ahead.head(0).with_columns(pl.lit("skipped").alias("kind"))
     else:
         judged = True
-        exp = ev.log["pos"].filter(facts.valid_mask)
-        if ev.invalid is not None and ev.invalid.height:
-            exp = exp.filter(~exp.is_in(ev.invalid["pos"].implode()))
         lo = exp.search_sorted(ahead["prev"], side="right")
         hi = exp.search_sorted(ahead["pos"], side="left")
         skipped = ahead.with_columns((hi - lo).alias("skipped_records")).filter(
@@ -64,6 +76,17 @@ def start_cases(ev: Evidence, facts: Facts) -> list[dict[str, Any]]:
     if ev.log is not None and ev.log.height:
         for p, (lo, _, _) in facts.log_slices.items():
             first_log[p] = int(ev.log["pos"][lo]) % POS_SHIFT
+    exp = expected_positions(ev, facts)
+
+    def only_steppable_between(p: int, lo: int, hi: int) -> bool:
+        # Offsets lo..hi-1 of p hold no record an owner must process (e.g. a
+        # poison record the previous owner passed over before its commit).
+        if exp is None:
+            return False
+        a = exp.search_sorted(p * POS_SHIFT + lo, side="left")
+        b = exp.search_sorted(p * POS_SHIFT + hi, side="left")
+        return bool(a == b)
+
     by_partition = ev.ownership.by_partition() if ev.ownership else {}
     for p, periods in sorted(by_partition.items()):
         prev = None
@@ -96,10 +119,15 @@ def start_cases(ev: Evidence, facts: Facts) -> list[dict[str, Any]]:
                             "before-commit",
                             f"started at {s}, before the {basis} offset {committed}",
                         )
-                    elif (prev is not None and prev.hard) or s == done:
+                    elif (
+                        (prev is not None and prev.hard)
+                        or s == done
+                        or only_steppable_between(p, committed, s)
+                    ):
                         # A commit that landed without being recorded: after a hard end
                         # anything up to the batch in flight; otherwise exactly what had
-                        # been processed (e.g. kafka-python's unrecorded commit on revoke).
+                        # been processed (e.g. kafka-python's unrecorded commit on revoke),
+                        # or past records no owner has to process.
                         kind, detail = "", ""
                     else:
                         kind = "after-commit"

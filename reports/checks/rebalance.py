@@ -231,10 +231,13 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     limits = ev.spec.get("limits") if isinstance(ev.spec.get("limits"), dict) else {}
     failures: list[dict[str, Any]] = [o for o in overlaps if o["kind"] == "split"]
     rows: list[dict[str, Any]] = []
+    resizes_reported = any(reported_resize(f, ev.spec.get("topic")) for f in faults)
     for i, f in enumerate(faults):
         t0 = f.t_start
         t_next = min(faults[i + 1].t_start if i + 1 < len(faults) else math.inf, end)
-        row = _fault_row(ev, facts, cov, snaps, f, t0, t_next, end, rounds, spurious, overlaps)
+        row = _fault_row(
+            ev, facts, cov, snaps, f, t0, t_next, end, rounds, spurious, overlaps, resizes_reported
+        )
         rows.append(row)
         if row["time_to_full_ownership_s"] is None and row["orphaned_partitions"]:
             failures.append(
@@ -344,6 +347,7 @@ def _fault_row(
     rounds: list[float],
     spurious: list[float],
     overlaps: list[dict[str, Any]],
+    resizes_reported: bool,
 ) -> dict[str, Any]:
     times = cov.times(t0, max(end, t_next), snaps)
     t_disturb = None
@@ -394,12 +398,24 @@ def _fault_row(
         if per_member:
             lo, hi = min(per_member.values()), max(per_member.values())
             balance = {"members": len(per_member), "min": lo, "max": hi, "balanced": hi - lo <= 1}
-    # Partitions this fault added.
-    before = facts.partitions_at(t0 - 1e-6)
-    after = max([facts.partitions_at(s.t) for s in snaps if t0 <= s.t <= t_next] or [before])
-    new = list(range(before, after))
-    if not snaps and ev.spec.get("partitions") and f is _last_fault_before_new(ev, facts):
-        new = _new_without_snapshots(ev, facts)
+    # Partitions this fault added, and the earliest time they can have existed.
+    t_created = t0
+    reported = reported_resize(f, ev.spec.get("topic"))
+    if reported is not None:
+        new = list(range(*reported))
+    elif resizes_reported:
+        # The resizing faults say what they added: the others added nothing.
+        new = []
+    else:
+        # The monitor's view: counts seen from the fault until the next one.
+        # The next snapshot may come after the next fault has started, so the
+        # partitions may have existed since the last snapshot before this fault.
+        before = facts.partitions_at(t0 - 1e-6)
+        after = max([facts.partitions_at(s.t) for s in snaps if t0 <= s.t <= t_next] or [before])
+        new = list(range(before, after))
+        if not snaps and ev.spec.get("partitions") and f is _last_fault_before_new(ev, facts):
+            new = _new_without_snapshots(ev, facts)
+        t_created = max([s.t for s in snaps if s.t < t0] or [t0])
     first_consumption: dict[int, float] = {}
     never: list[int] = []
     log_parts = set()
@@ -407,9 +423,9 @@ def _fault_row(
         log_parts = {p for p in new if p in facts.log_slices}
     for p in new:
         ts = facts.handled_times.get(p, [])
-        j = bisect.bisect_left(ts, t0)
+        j = bisect.bisect_left(ts, t_created)
         if j < len(ts):
-            first_consumption[p] = round(ts[j] - t0, 3)
+            first_consumption[p] = round(max(0.0, ts[j] - t0), 3)
         elif p in log_parts:
             never.append(p)
     in_window = [r for r in rounds if t0 <= r < t_next]
@@ -432,6 +448,22 @@ def _fault_row(
         "first_consumption_s": {str(p): v for p, v in first_consumption.items()},
         "never_consumed_partitions": never,
     }
+
+
+def reported_resize(f: Fault, topic: Any) -> tuple[int, int] | None:
+    """(before, after) partition counts of the data topic, when the fault's output says so.
+
+    riverbed's add_partitions returns {"topic", "before", "after", "added"}.
+    """
+    out = f.output
+    if not isinstance(out, dict) or not {"topic", "before", "after", "added"} <= out.keys():
+        return None
+    if topic is not None and out["topic"] != topic:
+        return None
+    before, after = out["before"], out["after"]
+    if isinstance(before, int) and isinstance(after, int) and after > before:
+        return before, after
+    return None
 
 
 def _new_without_snapshots(ev: Evidence, facts: Facts) -> list[int]:

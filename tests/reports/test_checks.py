@@ -604,3 +604,112 @@ def test_unrecorded_commit_on_revoke_is_not_a_skip(check_run):
     ]
     s = check_run(run)
     assert s.check("partition-order").status == "fail"
+
+
+def _resize_to_three(run, consumed: bool) -> None:
+    """Partitions 2 -> 3 at 6.5 by riverbed's add_partitions; a second fault lands at 8.6.
+
+    The monitor first reports three partitions at 9.5, after the second fault:
+    only the resize's own output ties partition 2 to it.
+    """
+    run.faults.append(
+        {
+            "v": 1,
+            "type": "fault",
+            "experiment": "resize-partitions",
+            "activity": "add-partitions",
+            "kind": "action",
+            "t_start": 6.5,
+            "t_end": 6.6,
+            "status": "succeeded",
+            "output": {"topic": "riverbed-events", "before": 2, "after": 3, "added": 1},
+            "landed": True,
+        }
+    )
+    run.fault(8.6, activity="kill-consumer-again")
+    run.spec["log_drain"]["end_offsets"] = {"0": 6, "1": 6, "2": 1}
+    run.send("d", 0, 2, 0)
+    run.record(2, 0, "d", 0)
+    m3 = run.members["consumer-1-ccc"]
+    start, assigned, revoked, stop = m3.lines
+    assigned["partitions"] = revoked["partitions"] = [1, 2]
+    handled = [
+        {
+            "v": 1,
+            "type": "processed",
+            "member": "consumer-1-ccc",
+            "partition": 2,
+            "records": [[0, P, "d", 0]],
+            "t": 8.5,
+        },
+        {
+            "v": 1,
+            "type": "committed",
+            "member": "consumer-1-ccc",
+            "offsets": {"2": 1},
+            "ok": True,
+            "t": 8.55,
+        },
+    ]
+    m3.lines = [start, assigned, *(handled if consumed else []), revoked, stop]
+    for g in run.group:
+        g["end_offsets"]["2"] = 1
+        if g["t"] >= 9.5:
+            g["partitions"] = 3
+            g["committed"]["2"] = 1 if consumed else 0
+            g["members"] = {"consumer-2-bbb": [0], "consumer-1-ccc": [1, 2]}
+
+
+def test_added_partition_belongs_to_the_fault_that_reported_it(check_run):
+    run = baseline()
+    _resize_to_three(run, consumed=True)
+    s = check_run(run)
+    assert s.verdict == "pass", not_passing(s)
+    rows = {r["fault"]: r for r in s.rebalances}
+    resize = rows["resize-partitions/add-partitions"]
+    assert resize["new_partitions"] == [2]
+    assert resize["first_consumption_s"] == {"2": 2.0}
+    assert rows["kill-consumer-hard/kill-consumer-again"]["new_partitions"] == []
+
+
+def test_added_partition_never_consumed_fails_rebalance(check_run):
+    run = baseline()
+    _resize_to_three(run, consumed=False)
+    s = check_run(run)
+    assert not_passing(s)["rebalance"] == "fail"
+    (ex,) = [e for e in s.check("rebalance").examples if e.get("partition") == 2]
+    assert ex["fault"] == "resize-partitions/add-partitions"
+    assert "never consumed" in ex["detail"]
+
+
+def test_new_owner_starting_past_only_poison_records_is_not_an_ordering_violation(check_run):
+    # Partition 1's offsets 3 and 4 are poison; m2 is revoked before reaching them
+    # and m3 starts at 5 without reporting them. Skipping them silently is an
+    # invalid-handling failure; no valid record was skipped, so the order holds.
+    run = baseline()
+    for o in (3, 4):
+        i = next(i for i, r in enumerate(run.log) if r["partition"] == 1 and r["offset"] == o)
+        run.log[i] = {**run.log[i], "producer": None, "key": None, "seq": None, "sha_ok": False}
+    run.sends = [x for x in run.sends if not (x["partition"] == 1 and x["offset"] in (3, 4))]
+    m2 = run.members["consumer-2-bbb"]
+    m2.lines = [ln for ln in m2.lines if ln["t"] not in (4.0, 4.1)]
+    m3 = run.members["consumer-1-ccc"]
+    m3.lines[-2:-2] = [
+        {"v": 1, "type": "processed", "member": m3.name, "partition": 1,
+         "records": [list(P1[5])], "t": 9.0},
+        {"v": 1, "type": "committed", "member": m3.name, "offsets": {"1": 6}, "ok": True,
+         "t": 9.1},
+    ]  # fmt: skip
+    for g in run.group:
+        if g["t"] < 9 and g["committed"]:
+            g["committed"]["1"] = 3
+    s = check_run(run)
+    assert not_passing(s) == {"invalid-handling": "fail"}
+    assert s.check("invalid-handling").counts["unreported"] == 2
+    # The same start past two *valid* records is a skip.
+    for o in (3, 4):
+        i = next(i for i, r in enumerate(run.log) if r["partition"] == 1 and r["offset"] == o)
+        run.log[i] = {**run.log[i], "sha_ok": True, "producer": P, "key": "bc"[o % 2],
+                      "seq": o // 2}  # fmt: skip
+    s = check_run(run)
+    assert not_passing(s)["partition-order"] == "fail"
