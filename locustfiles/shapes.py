@@ -19,6 +19,7 @@ finds. Locust imports this module, so ``locust`` is imported first.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
@@ -100,9 +101,12 @@ class RiverbedShape(LoadTestShape):
         return self.plan(self.get_run_time(), self.current_params())
 
     @classmethod
+    @abstractmethod
     def plan(cls, t: float, p: ShapeParams) -> Tick:
-        """Users and spawn rate at run time ``t``, or ``None`` when the shape is over."""
-        raise NotImplementedError
+        """Users and spawn rate at run time ``t``, or ``None`` when the shape is over.
+
+        Every concrete shape defines it; the base class cannot be instantiated.
+        """
 
     @classmethod
     def phases(cls, p: ShapeParams) -> list[tuple[str, float, float]]:

@@ -21,7 +21,6 @@ its report (``riverbed report RUN_DIR``) then says inconclusive.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from typing import Any
 
 from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
+from riverbed.processes import spawn, stop_group
 from riverbed.spec import RunSpec
 from workloads.evidence.schema import RunLayout
 
@@ -136,38 +136,6 @@ def experiment_env(
     }
     env.update(extra or {})
     return env
-
-
-def _stop_process(
-    proc: subprocess.Popen[Any] | None, sig: int = signal.SIGINT, timeout: float = 30
-) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def spawn(
-    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """Start a child in its own process group, output to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            cwd=cwd or PROJECT_ROOT,
-            start_new_session=True,
-        )
 
 
 class LocalRunPlatform:
@@ -367,7 +335,7 @@ def execute(
                 progress(f"load running: {max(0, left):.0f}s left")
                 if time.monotonic() > end:
                     say("warning: Locust did not stop at the end of its shape; stopping it")
-                    _stop_process(locust)
+                    stop_group(locust)
                     break
                 time.sleep(0.5)
             if locust.returncode not in (0, None):
@@ -383,7 +351,7 @@ def execute(
         spec.interrupted = True
         say("interrupted: stopping the load, the experiments and the workloads; evidence is kept")
     finally:
-        _stop_process(locust)
+        stop_group(locust)
         if workloads_started:
             with contextlib.suppress(Exception):
                 platform.stop_workloads()

@@ -125,6 +125,22 @@ class EnvArgumentParser(argparse.ArgumentParser):
             help="Kafka bootstrap servers",
         )
 
+    def add_topic(self) -> None:
+        """``--topic``, falling back to the tutorial's ``KAFKA_TOPIC``."""
+        self.add_env_argument(
+            "--topic", env="KAFKA_TOPIC", required=True, metavar="TOPIC", help="the data topic"
+        )
+
+    def add_group(self) -> None:
+        """``--group``, falling back to the tutorial's ``KAFKA_GROUP``."""
+        self.add_env_argument(
+            "--group",
+            env="KAFKA_GROUP",
+            required=True,
+            metavar="GROUP",
+            help="the consumer group id",
+        )
+
     def add_timeout(self, env: str) -> None:
         """``--timeout S``: give up (exit 2) after S seconds."""
         self.add_env_argument(

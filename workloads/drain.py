@@ -90,9 +90,7 @@ def drain_log(
 def build_parser() -> EnvArgumentParser:
     p = EnvArgumentParser(prog="python -m workloads.drain", description=__doc__)
     p.add_bootstrap_servers()
-    p.add_env_argument(
-        "--topic", env="KAFKA_TOPIC", required=True, metavar="TOPIC", help="the data topic"
-    )
+    p.add_topic()
     p.add_env_argument(
         "--out", env="RIVERBED_LOG_OUT", required=True, metavar="FILE", help="log.jsonl to write"
     )

@@ -150,12 +150,8 @@ def run_monitor(
 def build_parser() -> EnvArgumentParser:
     p = EnvArgumentParser(prog="python -m workloads.monitor", description=__doc__)
     p.add_bootstrap_servers()
-    p.add_env_argument(
-        "--group", env="KAFKA_GROUP", required=True, metavar="GROUP", help="the consumer group"
-    )
-    p.add_env_argument(
-        "--topic", env="KAFKA_TOPIC", required=True, metavar="TOPIC", help="the data topic"
-    )
+    p.add_group()
+    p.add_topic()
     p.add_env_argument(
         "--out", env="RIVERBED_GROUP_OUT", metavar="FILE", help="group.jsonl to append to"
     )

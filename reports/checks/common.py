@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import polars as pl
+
 from reports.evidence import Evidence
 from reports.model import INCONCLUSIVE, Verdict
 
@@ -41,3 +43,13 @@ _WHAT = {
     "faults": "fault timeline (evidence/faults.jsonl)",
     "log": "log drain (evidence/log.jsonl)",
 }
+
+
+def log_identity(template: str = "{}/{} seq {}") -> pl.Expr:
+    """The message a log record holds, as ``producer/key seq N``, from its log_* columns."""
+    return pl.format(
+        template,
+        pl.col("log_producer").cast(pl.String),
+        pl.col("log_key").cast(pl.String),
+        pl.col("log_seq"),
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reports.checks.common import gaps, missing, plural
+from reports.checks.common import gaps, log_identity, missing, plural
 from reports.evidence import Evidence, offset_expr
 from reports.facts import Facts, lookup
 from reports.model import FAIL, INCONCLUSIVE, Verdict, status_of
@@ -97,14 +97,14 @@ def check_corruption(ev: Evidence, facts: Facts) -> Verdict:
     if mismatch is not None:
         examples += facts.examples(
             mismatch.with_columns(
-                pl.format(
-                    "processed {}/{} seq {}, the log holds {}/{} seq {}",
-                    pl.col("producer").cast(pl.String),
-                    pl.col("key").cast(pl.String),
-                    pl.col("seq"),
-                    pl.col("log_producer").cast(pl.String),
-                    pl.col("log_key").cast(pl.String),
-                    pl.col("log_seq"),
+                pl.concat_str(
+                    pl.format(
+                        "processed {}/{} seq {}, the log holds ",
+                        pl.col("producer").cast(pl.String),
+                        pl.col("key").cast(pl.String),
+                        pl.col("seq"),
+                    ),
+                    log_identity(),
                 ).alias("detail")
             ).drop("log_producer", "log_key", "log_seq"),
             ["pos"],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from reports.checks.common import gaps, missing, plural
+from reports.checks.common import gaps, log_identity, missing, plural
 from reports.evidence import Evidence
 from reports.facts import Facts, contains, lookup
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict, status_of
@@ -78,14 +78,9 @@ def check_lost_from_log(ev: Evidence, facts: Facts) -> Verdict:
     else:
         status = PASS
     examples = facts.examples(
-        other.with_columns(
-            pl.format(
-                "offset holds {}/{} seq {}",
-                pl.col("log_producer").cast(pl.String),
-                pl.col("log_key").cast(pl.String),
-                pl.col("log_seq"),
-            ).alias("detail")
-        ).drop("log_producer", "log_key", "log_seq"),
+        other.with_columns(log_identity("offset holds {}/{} seq {}").alias("detail")).drop(
+            "log_producer", "log_key", "log_seq"
+        ),
         ["pos"],
     ) + facts.examples(absent, ["pos"], detail="not in the drained log")
     if lost:

@@ -14,11 +14,8 @@ so a run never leaves a broker down or the consumers scaled.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +25,7 @@ from typing import Any
 
 from riverbed.chaos.journal import ActivityOutcome, activities, any_landed, inconclusive_reasons
 from riverbed.errors import HarnessError
+from riverbed.processes import spawn, stop_group
 
 DEFAULT_TIMEOUT_S = 900.0
 #: After the timeout: how long chaos gets to run its rollbacks after SIGINT.
@@ -211,7 +209,6 @@ def run_experiment(
         str(path.resolve()),
     ]
     child_env = {
-        **os.environ,
         **(env or {}),
         "RIVERBED_RUN_DIR": str(run_dir),
         # chaos writes the journal into the run directory: the control need not copy it.
@@ -219,44 +216,22 @@ def run_experiment(
     }
     reasons: list[str] = []
     t_start = time.time()
-    with (chaos_dir / f"{name}.out").open("wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=child_env,
-            cwd=run_dir,
-            start_new_session=True,
-        )
-        try:
-            exit_code: int | None = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            reasons.append(f"chaos run exceeded its {timeout_s:.0f}s timeout and was interrupted")
-            exit_code = _interrupt(proc)
-        except BaseException:
-            # Ctrl-C or SIGTERM of the caller: chaos runs in its own session and
-            # would not see it; stop it (it plays its rollbacks) before going on.
-            _interrupt(proc)
-            raise
+    proc = spawn(cmd, chaos_dir / f"{name}.out", env=child_env, cwd=run_dir)
+    try:
+        exit_code: int | None = proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        reasons.append(f"chaos run exceeded its {timeout_s:.0f}s timeout and was interrupted")
+        exit_code = stop_group(proc, timeout=INTERRUPT_GRACE_S)
+    except BaseException:
+        # Ctrl-C or SIGTERM of the caller: chaos runs in its own session and
+        # would not see it; SIGINT makes it stop and play its rollbacks.
+        stop_group(proc, timeout=INTERRUPT_GRACE_S)
+        raise
     t_end = time.time()
     journal = _read_journal(journal_path)
     return outcome_from_journal(
         journal, str(path), name, journal_path, log_path, exit_code, reasons, t_start, t_end
     )
-
-
-def _interrupt(proc: subprocess.Popen[bytes]) -> int | None:
-    """SIGINT (chaos stops and rolls back), then SIGKILL if it does not exit."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGINT)
-    try:
-        return proc.wait(timeout=INTERRUPT_GRACE_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        return None
 
 
 def _read_journal(path: Path) -> dict[str, Any] | None:

@@ -160,17 +160,14 @@ CHAOSK8S_PERMISSIONS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-def _kube_experiments_or_skip() -> list[Path]:
+def _kube_experiments() -> list[Path]:
     found = kubernetes_experiments(EXPERIMENTS) if EXPERIMENTS.is_dir() else []
-    if not found:
-        pytest.skip(
-            "no Kubernetes chaos experiments yet (experiments/*.json outside experiments/local/)"
-        )
+    assert found, "no Kubernetes chaos experiments (experiments/*.json outside experiments/local/)"
     return found
 
 
 def test_every_experiment_selector_matches_the_manifests(labelled: list[LabelledObject]) -> None:
-    _kube_experiments_or_skip()
+    _kube_experiments()
     uses = selectors_in_experiments(EXPERIMENTS)
     assert uses, "the Kubernetes experiments select nothing by label: what do their faults hit?"
     from riverbed.platforms.kube_selectors import parse_selector
@@ -188,7 +185,7 @@ def test_every_experiment_selector_matches_the_manifests(labelled: list[Labelled
 
 
 def test_every_object_an_experiment_names_exists(all_docs: list[dict[str, Any]]) -> None:
-    _kube_experiments_or_skip()
+    _kube_experiments()
     misses = []
     for use in named_objects_in_experiments(EXPERIMENTS):
         found = [
@@ -208,7 +205,7 @@ def test_every_object_an_experiment_names_exists(all_docs: list[dict[str, Any]])
 
 def test_chaos_rbac_covers_every_chaosk8s_call(all_docs: list[dict[str, Any]]) -> None:
     """An experiment run in the cluster as riverbed-chaos must not hit a 403."""
-    _kube_experiments_or_skip()
+    _kube_experiments()
     rules = named(all_docs, "Role", "riverbed-chaos")["rules"]
     problems = []
     for use in activities_in_experiments(EXPERIMENTS):

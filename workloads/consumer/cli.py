@@ -62,12 +62,8 @@ def default_replica() -> str:
 def build_parser() -> EnvArgumentParser:
     p = EnvArgumentParser(prog="python -m workloads.consumer", description=DESCRIPTION)
     p.add_bootstrap_servers()
-    p.add_env_argument(
-        "--topic", env="KAFKA_TOPIC", required=True, help="the data topic", metavar="TOPIC"
-    )
-    p.add_env_argument(
-        "--group", env="KAFKA_GROUP", required=True, help="the consumer group id", metavar="GROUP"
-    )
+    p.add_topic()
+    p.add_group()
     p.add_env_argument(
         "--replica",
         env="RIVERBED_REPLICA",

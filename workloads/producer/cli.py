@@ -39,9 +39,7 @@ Run `python -m workloads.producer loop --help` (or http) for each mode's flags.
 
 def _common(p: EnvArgumentParser) -> None:
     p.add_bootstrap_servers()
-    p.add_env_argument(
-        "--topic", env="KAFKA_TOPIC", required=True, metavar="TOPIC", help="the data topic"
-    )
+    p.add_topic()
     p.add_env_argument(
         "--evidence-dir",
         env="RIVERBED_EVIDENCE_DIR",
