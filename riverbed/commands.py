@@ -145,22 +145,36 @@ def up(
     and inject faults (`chaos run experiments/local/…`) by hand; `riverbed down`
     drains it, and `riverbed report RUN_DIR` gives the verdict.
     """
-    if platform != "local":
-        kube = _kube(platform, context, dry_run)
-        with progress(f"bringing up {platform}") as update:
-            result = kube.up(partitions=partitions, consumers=consumers, progress=update)
-        if dry_run:
-            _print_plan(kube)
-            return
-        err.print(f"{platform} platform up: {result}")
-        return
-
-    from riverbed.runner import LocalRunPlatform, wait_group_ready
-
     run_id = new_run_id("session")
     stamp = run_id.removesuffix("-session")
     topic = topic or f"riverbed-events-{stamp}"
     group = group or f"riverbed-consumers-{stamp}"
+    if platform != "local":
+        from riverbed.runner import evidence_topic_for, reference_consumer_env
+
+        kube = _kube(platform, context, dry_run)
+        with progress(f"bringing up {platform}") as update:
+            result = kube.up(
+                partitions=partitions,
+                consumers=consumers,
+                consumer_env=reference_consumer_env(commit_mode, assignor, "2"),
+                topic=topic,
+                group=group,
+                evidence_topic=evidence_topic_for(topic),
+                progress=update,
+            )
+        if dry_run:
+            _print_plan(kube)
+            return
+        err.print(f"{platform} platform up: Kafka {result.bootstrap_servers}; topic {topic}")
+        err.print(
+            f"{consumers} consumers in group {group} ({commit_mode}, {assignor}); evidence "
+            f"topic {result.evidence_topic}"
+        )
+        return
+
+    from riverbed.runner import LocalRunPlatform, wait_group_ready
+
     spec = RunSpec(
         run_id=run_id,
         brokers=brokers,
@@ -405,12 +419,10 @@ def run(
     riverbed run --experiment experiments/local/kill-consumer-hard.json \\
                  --experiment experiments/local/resize-partitions.json --duration 90s
     """
-    for path in experiments:
-        if not Path(path).is_file():
-            raise HarnessError(
-                f"Experiment file {path} does not exist.",
-                fix="pass a path like experiments/local/kill-consumer-hard.json.",
-            )
+    from riverbed.chaos.validate import check_experiments
+
+    # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
+    check_experiments(experiments, platform)
     rf = replication_factor or min(3, brokers)
     label = "-".join(Path(e).stem for e in experiments) or "no-fault"
     spec = RunSpec(

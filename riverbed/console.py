@@ -60,5 +60,10 @@ def harness_errors(fn: F) -> F:
             if exc.fix:
                 err.print(Text.assemble(("fix: ", "bold"), exc.fix))
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            # Interrupted outside a run's own handling (e.g. while checking its
+            # input): nothing was started yet; 2 is "inconclusive or harness error".
+            err.print("interrupted")
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
@@ -138,6 +138,41 @@ def experiment_env(
     return env
 
 
+class RunPlatform(Protocol):
+    """What ``riverbed run`` needs of a platform (local processes, kind, a Kubernetes cluster).
+
+    Every method may be called at any stage of a run that stops early:
+    ``stop_workloads`` and ``close`` stop only what this platform object
+    started, and do nothing when called again.
+    """
+
+    name: str
+
+    def prepare(self, spec: RunSpec, progress: Progress) -> str:
+        """Bring Kafka up if needed and create the run's topics; returns the bootstrap servers."""
+        ...
+
+    def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
+        """Start the consumer replicas and the group monitor, recording into ``run_dir``."""
+        ...
+
+    def experiment_env(self) -> dict[str, str]:
+        """Extra environment for ``chaos run`` (where the experiments find their targets)."""
+        ...
+
+    def stop_workloads(self) -> None:
+        """Stop the consumers gracefully, then the monitor (only what this object started)."""
+        ...
+
+    def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
+        """Bring evidence that lives elsewhere (pods, topics) into ``run_dir``."""
+        ...
+
+    def close(self) -> None:
+        """Release what the platform holds open for the run (port-forwards...)."""
+        ...
+
+
 class LocalRunPlatform:
     """The run's view of the local platform: Kafka on 127.0.0.1, workloads as processes."""
 
@@ -148,6 +183,7 @@ class LocalRunPlatform:
 
         self.platform = LocalPlatform()
         self.kafka_base_port = kafka_base_port
+        self._workloads = False
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
         """Kafka up (reused when running), the run's data topic created. Returns bootstrap."""
@@ -173,6 +209,15 @@ class LocalRunPlatform:
         return cluster.bootstrap_servers
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
+        if (pid := self.platform.supervisor_pid()) is not None:
+            # Checked here, before anything is started: teardown must never stop
+            # the workloads of another session.
+            raise HarnessError(
+                f"Local workloads are already running (supervisor pid {pid}) for "
+                f"{self.platform.config.get('run_dir')}.",
+                fix="stop them with `riverbed down` first.",
+            )
+        self._workloads = True
         self.platform.start_workloads(
             run_dir,
             bootstrap_servers=bootstrap,
@@ -189,10 +234,15 @@ class LocalRunPlatform:
         return {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
 
     def stop_workloads(self) -> None:
-        self.platform.stop_workloads()
+        if self._workloads:
+            self.platform.stop_workloads()
+            self._workloads = False
 
     def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
         """Local consumers write their evidence files directly: nothing to collect."""
+
+    def close(self) -> None:
+        """Kafka stays up for the next run (`riverbed down` stops it)."""
 
 
 def wait_group_ready(
@@ -282,14 +332,24 @@ def drain_log(spec: RunSpec, run_dir: Path, bootstrap: str, progress: Progress) 
 
 
 def execute(
-    spec: RunSpec, run_dir: Path, platform: Any, progress: Progress, say: Callable[[str], None]
+    spec: RunSpec,
+    run_dir: Path,
+    platform: RunPlatform,
+    progress: Progress,
+    say: Callable[[str], None],
 ) -> RunResult:
-    """Run the whole pipeline; returns the verdict. Always tears down what it started."""
+    """Run the whole pipeline; returns the verdict. Always tears down what it started.
+
+    An interrupt (Ctrl-C, SIGTERM) or a harness error at any stage stops
+    everything this run started, keeps the evidence so far, marks the run
+    interrupted and renders its (inconclusive) report; a harness error is then
+    raised again so that the CLI names it and exits 2.
+    """
     layout = RunLayout(run_dir).make()
     spec.t_start = time.time()
     spec.write(run_dir)
     locust: subprocess.Popen[bytes] | None = None
-    workloads_started = False
+    failure: HarnessError | None = None
     bootstrap = ""
     try:
         with signals_raise():
@@ -298,7 +358,6 @@ def execute(
             spec.write(run_dir)
             progress("starting consumers and the group monitor")
             platform.start_workloads(spec, run_dir, bootstrap)
-            workloads_started = True
             wait_group_ready(spec, bootstrap, progress)
             say(f"group {spec.group}: {spec.consumers} consumers own {spec.partitions} partitions")
 
@@ -344,23 +403,60 @@ def execute(
             spec.drain = drain_consumers(spec, bootstrap, progress)
             progress("stopping consumers (graceful) and the monitor")
             platform.stop_workloads()
-            workloads_started = False
             platform.collect(run_dir, bootstrap, spec)
             spec.log_drain = drain_log(spec, run_dir, bootstrap, progress)
     except (KeyboardInterrupt, Interrupted):
         spec.interrupted = True
         say("interrupted: stopping the load, the experiments and the workloads; evidence is kept")
+    except HarnessError as exc:
+        spec.interrupted = True
+        failure = exc
+        say(f"stopped early: {exc.message}")
+        say("stopping everything this run started; evidence is kept")
     finally:
-        stop_group(locust)
-        if workloads_started:
-            with contextlib.suppress(Exception):
-                platform.stop_workloads()
-        if hasattr(platform, "close"):
-            platform.close()
-        spec.t_end = time.time()
-        spec.write(run_dir)
-
+        # A second Ctrl-C must not cut the teardown short and leave processes behind.
+        with ignoring_interrupts():
+            teardown(spec, run_dir, platform, locust, say)
+    if failure is not None:
+        with contextlib.suppress(Exception):
+            render(run_dir, progress)
+        raise failure
     return render(run_dir, progress)
+
+
+def teardown(
+    spec: RunSpec,
+    run_dir: Path,
+    platform: RunPlatform,
+    locust: subprocess.Popen[bytes] | None,
+    say: Callable[[str], None],
+) -> None:
+    """Stop whatever is still running, in order, each step on its own: one failing
+    step never keeps the next from running. Writes the final spec.json."""
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("stopping Locust", lambda: stop_group(locust) if locust is not None else None),
+        ("stopping the workloads", platform.stop_workloads),
+        ("closing the platform", platform.close),
+    ]
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - report it and go on tearing down
+            say(f"warning: {what} failed: {type(exc).__name__}: {exc}")
+    spec.t_end = time.time()
+    spec.write(run_dir)
+
+
+@contextlib.contextmanager
+def ignoring_interrupts() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for the duration (teardown); restore them afterwards."""
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def _wait_until(
@@ -383,15 +479,36 @@ def render(run_dir: Path, progress: Progress) -> RunResult:
     )
 
 
+def reference_consumer_env(
+    commit_mode: str, assignor: str, processing_ms: str, session_timeout_ms: int | None = None
+) -> dict[str, str]:
+    """The reference consumer's settings as the environment of its pods (workloads/consumer)."""
+    env = {
+        "RIVERBED_COMMIT_MODE": commit_mode,
+        "RIVERBED_ASSIGNOR": assignor,
+        "RIVERBED_PROCESSING_MS": str(processing_ms),
+    }
+    if session_timeout_ms is not None:
+        env["RIVERBED_SESSION_TIMEOUT_MS"] = str(session_timeout_ms)
+    return env
+
+
+def evidence_topic_for(topic: str) -> str:
+    """The evidence topic that goes with a data topic: same suffix, so runs never share one."""
+    prefix = "riverbed-events"
+    suffix = topic[len(prefix) :] if topic.startswith(prefix) else f"-{topic}"
+    return f"riverbed-evidence{suffix}"
+
+
 class KubeRunPlatform:
     """The run's view of kind or an existing Kubernetes cluster.
 
     Kafka and the workloads run in the cluster (manifests/); Locust, the chaos
     runner, the drains and the collector run on this machine and reach Kafka
     through its external listener (kind port mappings, or port-forwards). The
-    consumer pods write evidence to the evidence topic, collected at the end.
-    The data topic and group have fixed names there (those of the manifests);
-    use a fresh `riverbed up` per run so that old evidence is not mixed in.
+    consumer pods write evidence to the run's own evidence topic, collected at
+    the end. Every run has its own data topic, group and evidence topic, so a
+    second run on the same cluster never mixes in the first run's records.
     """
 
     name = "kube"
@@ -399,22 +516,24 @@ class KubeRunPlatform:
     def __init__(self, kube: Any) -> None:
         self.kube = kube
         self._access: Any = None
+        self._workloads = False
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
-        from riverbed.platforms.kube import DATA_TOPIC, EVIDENCE_TOPIC, GROUP
-
-        spec.topic, spec.group, spec.evidence_topic = DATA_TOPIC, GROUP, EVIDENCE_TOPIC
+        spec.evidence_topic = spec.evidence_topic or evidence_topic_for(spec.topic)
+        # kube.up applies the consumer Deployment and the monitor too: from here on
+        # there are workloads to stop.
+        self._workloads = True
         self.kube.up(
             partitions=spec.partitions,
             replication_factor=spec.replication_factor,
             min_insync_replicas=spec.min_insync_replicas,
             consumers=spec.consumers,
-            consumer_env={
-                "RIVERBED_COMMIT_MODE": spec.commit_mode,
-                "RIVERBED_ASSIGNOR": spec.assignor,
-                "RIVERBED_PROCESSING_MS": spec.processing_ms,
-                "RIVERBED_SESSION_TIMEOUT_MS": str(spec.session_timeout_ms),
-            },
+            consumer_env=reference_consumer_env(
+                spec.commit_mode, spec.assignor, spec.processing_ms, spec.session_timeout_ms
+            ),
+            topic=spec.topic,
+            group=spec.group,
+            evidence_topic=spec.evidence_topic,
             progress=progress,
         )
         self._access = self.kube.host_access()
@@ -425,16 +544,21 @@ class KubeRunPlatform:
         """The consumer Deployment and the monitor were applied by ``prepare``."""
 
     def experiment_env(self) -> dict[str, str]:
-        return {}
+        from riverbed.platforms.kube import NAMESPACE
+
+        # chaosk8s takes the context from KUBERNETES_CONTEXT when the experiment's
+        # `kubernetes` secret names none (riverbed's do not): the pod kills go to
+        # this run's cluster, whatever kubeconfig's current context is.
+        return {"KUBERNETES_CONTEXT": str(self.kube.context), "RIVERBED_K8S_NAMESPACE": NAMESPACE}
 
     def stop_workloads(self) -> None:
-        # Scaling to zero sends SIGTERM to every consumer pod: each commits and
-        # leaves the group, as in the local platform's graceful stop.
-        for deployment in ("consumer", "monitor"):
-            self.kube.kubectl("scale", f"deployment/{deployment}", "--replicas=0", check=False)
+        if not self._workloads:
+            return
+        self._workloads = False
+        self.kube.stop_consumers()
 
     def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
-        self.kube.collect_evidence(run_dir)
+        self.kube.collect_evidence(run_dir, evidence_topic=spec.evidence_topic)
         self.kube.save_logs(run_dir)
 
     def close(self) -> None:

@@ -479,9 +479,17 @@ class LocalKafkaCluster:
         for i in to_start:
             progress(f"formatting broker {i}")
             self._format(i, cluster_id)
-        for i in to_start:
-            self._spawn(i)
-        self.wait_ready(timeout=timeout, progress=progress)
+        try:
+            for i in to_start:
+                self._spawn(i)
+            self.wait_ready(timeout=timeout, progress=progress)
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed while starting: a half-started
+            # cluster is of no use to anyone, so stop the brokers this call started.
+            for i in to_start:
+                with contextlib.suppress(Exception):
+                    self.kill_broker(i)
+            raise
         return "started"
 
     @staticmethod

@@ -81,6 +81,7 @@ PRODUCER_HOST_PORT = 18080
 LOCUST_WEB_HOST_PORT = 18089
 
 CONSUMER_SELECTOR = "app.kubernetes.io/name=consumer"
+MONITOR_SELECTOR = "app.kubernetes.io/name=monitor"
 KAFKA_SELECTOR = "app.kubernetes.io/name=kafka"
 LOCUST_WORKER_SELECTOR = "app.kubernetes.io/name=locust,app.kubernetes.io/component=worker"
 #: Where Locust workers in the cluster write their run directory (manifests/locust.yaml).
@@ -246,6 +247,9 @@ class KubePlatform:
         consumer_env: Mapping[str, str] | None = None,
         locust_image: str | None = None,
         locust_workers: int | None = None,
+        topic: str | None = None,
+        group: str | None = None,
+        evidence_topic: str | None = None,
     ) -> dict[str, list[km.Manifest]]:
         """The manifests as riverbed applies them: per file, in kustomization order.
 
@@ -265,6 +269,24 @@ class KubePlatform:
         workloads = rendered.get(km.WORKLOADS, [])
         if consumers is not None:
             km.set_replicas(workloads, "Deployment", "consumer", consumers)
+        # The run's own topic, group and evidence topic (the manifests name defaults):
+        # a second run on the same cluster must not read the first run's records.
+        names = {
+            "KAFKA_TOPIC": topic,
+            "KAFKA_GROUP": group,
+            "RIVERBED_EVIDENCE_TOPIC": evidence_topic,
+        }
+        names = {k: v for k, v in names.items() if v}
+        if names and workloads:
+            km.set_env(workloads, "Deployment", "consumer", "consumer", names)
+            km.set_env(workloads, "Deployment", "monitor", "monitor", names)
+            if topic:
+                km.set_env(workloads, "Deployment", "producer", "producer", {"KAFKA_TOPIC": topic})
+        if topic and km.LOCUST in rendered:
+            for name in ("locust-master", "locust-worker"):
+                km.set_env(
+                    rendered[km.LOCUST], "Deployment", name, "locust", {"KAFKA_TOPIC": topic}
+                )
         if consumer_env:
             km.set_env(workloads, "Deployment", "consumer", "consumer", consumer_env)
         if locust_workers is not None:
@@ -282,6 +304,9 @@ class KubePlatform:
         evidence_partitions: int = 3,
         consumers: int = 3,
         consumer_env: Mapping[str, str] | None = None,
+        topic: str = DATA_TOPIC,
+        group: str = GROUP,
+        evidence_topic: str = EVIDENCE_TOPIC,
         kafka_timeout: float = 600.0,
         workload_timeout: float = 300.0,
         progress: Callable[[str], None] | None = None,
@@ -290,7 +315,8 @@ class KubePlatform:
 
         Safe to repeat: an existing cluster is reused, manifests are
         re-applied, existing topics are kept. ``tag`` defaults to a new unique
-        tag; ``partitions`` etc. describe the data topic ``riverbed-events``.
+        tag; ``partitions`` etc. describe the data topic ``topic``; the
+        consumers join ``group`` and record their evidence to ``evidence_topic``.
         """
         say = progress or (lambda _msg: None)
         if consumers < 0 or partitions < 1:
@@ -309,7 +335,14 @@ class KubePlatform:
             say(f"loading {image} into kind cluster {self.cluster_name}")
             self.load_image(image)
 
-        rendered = self.render(image=image, consumers=consumers, consumer_env=consumer_env)
+        rendered = self.render(
+            image=image,
+            consumers=consumers,
+            consumer_env=consumer_env,
+            topic=topic,
+            group=group,
+            evidence_topic=evidence_topic,
+        )
         infra = [doc for name, docs in rendered.items() if name != km.WORKLOADS for doc in docs]
         say("applying namespace, Kafka and chaos RBAC")
         self.apply(infra)
@@ -324,6 +357,8 @@ class KubePlatform:
                 replication_factor=replication_factor,
                 min_insync_replicas=min_insync_replicas,
                 evidence_partitions=evidence_partitions,
+                topic=topic,
+                evidence_topic=evidence_topic,
             )
 
         workloads = rendered[km.WORKLOADS]
@@ -340,9 +375,9 @@ class KubePlatform:
             image=image,
             bootstrap_servers=self.bootstrap_servers,
             producer_url=self.producer_url,
-            topic=DATA_TOPIC,
-            evidence_topic=EVIDENCE_TOPIC,
-            group=GROUP,
+            topic=topic,
+            evidence_topic=evidence_topic,
+            group=group,
         )
 
     def down(self, progress: Callable[[str], None] | None = None, timeout: float = 300.0) -> None:
@@ -479,11 +514,12 @@ class KubePlatform:
         min_insync_replicas: int = 2,
         evidence_partitions: int = 3,
         topic: str = DATA_TOPIC,
+        evidence_topic: str = EVIDENCE_TOPIC,
     ) -> None:
         """Create the data topic and the evidence topic (kept if they exist)."""
         from riverbed.kafka.admin import create_topic
 
-        for name, count in ((topic, partitions), (EVIDENCE_TOPIC, evidence_partitions)):
+        for name, count in ((topic, partitions), (evidence_topic, evidence_partitions)):
             self.runner.call(
                 "create_topic",
                 create_topic,
@@ -520,6 +556,32 @@ class KubePlatform:
         finally:
             forwarder.stop()
 
+    def stop_consumers(self, timeout: float = 90.0) -> None:
+        """Scale the consumers, then the monitor, to zero and wait until their pods are gone.
+
+        Scaling to zero sends SIGTERM to every consumer pod: each finishes its
+        batch, records it, commits and leaves the group, as in the local
+        platform's graceful stop. The monitor goes last, so it records the
+        group emptying.
+        """
+        for deployment, selector in (
+            ("consumer", CONSUMER_SELECTOR),
+            ("monitor", MONITOR_SELECTOR),
+        ):
+            self.kubectl(
+                "scale", f"deployment/{deployment}", "--replicas=0", check=False, timeout=60
+            )
+            self.kubectl(
+                "wait",
+                "--for=delete",
+                "pod",
+                "-l",
+                selector,
+                f"--timeout={int(timeout)}s",
+                check=False,
+                timeout=timeout + 30,
+            )
+
     # ---- reading the cluster --------------------------------------------------------------------
     def pods(self, selector: str | None = None) -> list[PodStatus]:
         """Pods in the riverbed namespace (matching the label ``selector``, if given)."""
@@ -552,7 +614,9 @@ class KubePlatform:
         return parse_rollout(result.stdout)
 
     # ---- evidence and logs ----------------------------------------------------------------------
-    def collect_evidence(self, run_dir: Path | str, timeout_s: float = 60.0) -> Any:
+    def collect_evidence(
+        self, run_dir: Path | str, timeout_s: float = 60.0, evidence_topic: str = EVIDENCE_TOPIC
+    ) -> Any:
         """Turn the evidence topic back into files under ``run_dir`` (``workloads.collect``)."""
         from workloads.collect import collect
 
@@ -561,7 +625,7 @@ class KubePlatform:
                 "collect",
                 collect,
                 bootstrap_servers=self.bootstrap_servers,
-                evidence_topic=EVIDENCE_TOPIC,
+                evidence_topic=evidence_topic,
                 run_dir=Path(run_dir),
                 timeout_s=timeout_s,
             )

@@ -125,16 +125,37 @@ def test_a_kind_run_deploys_consumers_in_the_requested_commit_mode(tmp_path):
 
     kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT)
     platform = KubeRunPlatform(kube)
-    spec = RunSpec("r", platform="kind", commit_mode="before-process", processing_ms="65",
-                   partitions=3, consumers=2)
+    spec = RunSpec(
+        "r",
+        platform="kind",
+        commit_mode="before-process",
+        processing_ms="65",
+        partitions=3,
+        consumers=2,
+        topic="riverbed-events-17",
+        group="riverbed-consumers-17",
+    )
     try:
         bootstrap = platform.prepare(spec, lambda _: None)
     finally:
         platform.close()
     assert bootstrap == "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+    # The run's own topic, group and evidence topic: a second run never reads the first's.
     assert (spec.topic, spec.group, spec.evidence_topic) == (
-        "riverbed-events", "riverbed-consumers", "riverbed-evidence"
+        "riverbed-events-17",
+        "riverbed-consumers-17",
+        "riverbed-evidence-17",
     )
     applied = "\n".join(s.stdin for s in kube.runner.steps if getattr(s, "stdin", None))
+    for name in ("riverbed-events-17", "riverbed-consumers-17", "riverbed-evidence-17"):
+        assert applied.count(f"value: {name}") >= 2, name  # consumer and monitor
+    created = {
+        dict(s.kwargs)["name"]
+        for s in kube.runner.steps
+        if getattr(s, "name", "") == "create_topic"
+    }
+    assert created == {"riverbed-events-17", "riverbed-evidence-17"}
+    # chaos gets the run's context: pod kills never go to another cluster.
+    assert platform.experiment_env()["KUBERNETES_CONTEXT"] == "kind-riverbed"
     assert "name: RIVERBED_COMMIT_MODE\n          value: before-process" in applied
     assert "name: RIVERBED_PROCESSING_MS\n          value: '65'" in applied

@@ -1,0 +1,118 @@
+"""Check an experiment before a run starts anything: a bad file must cost seconds, not a run.
+
+:func:`check_experiment` reads the file, checks that it is JSON, runs Chaos
+Toolkit's own validation (``chaos validate``'s: structure, hypothesis, every
+activity; Python activities must be importable with matching arguments) in
+this process, and checks that an experiment written for another platform is
+not run on this one (riverbed's extension names it: ``"platform": "kind"``).
+Every problem is a :class:`~riverbed.errors.HarnessError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from riverbed.errors import HarnessError
+
+#: Platforms whose experiments are interchangeable: a Kubernetes experiment runs on kind and k8s.
+_FAMILY = {"local": "local", "kind": "kubernetes", "k8s": "kubernetes", "external": "local"}
+
+
+def experiment_platform(experiment: dict[str, Any]) -> str | None:
+    """The platform riverbed's extension names (``local``, ``kind``...), or None."""
+    for ext in experiment.get("extensions") or []:
+        if isinstance(ext, dict) and ext.get("name") == "riverbed":
+            platform = ext.get("platform")
+            return str(platform) if platform else None
+    return None
+
+
+def load_experiment(path: str | Path) -> dict[str, Any]:
+    """The experiment as JSON; a HarnessError naming the file and the line otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(
+            f"Experiment file {path} does not exist.",
+            fix="pass a path like experiments/local/kill-consumer-hard.json.",
+        )
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise HarnessError(
+            f"Experiment file {path} cannot be read: {exc.strerror or exc}.",
+            fix="pass a path like experiments/local/kill-consumer-hard.json.",
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(
+            f"Experiment {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}.",
+            fix="fix the JSON (riverbed's experiments are JSON files, not YAML).",
+        ) from None
+    if not isinstance(data, dict):
+        raise HarnessError(
+            f"Experiment {path} must be a JSON object, not {type(data).__name__}.",
+            fix="see experiments/local/kill-consumer.json for the shape of an experiment.",
+        )
+    return data
+
+
+def check_experiment(
+    path: str | Path, platform: str | None = None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Validate one experiment file for a run on ``platform``; returns the experiment.
+
+    ``env``: variables the experiment will run with (e.g. ``RIVERBED_KUBE_CONTEXT``,
+    which the Kubernetes experiments read their context from), set while validating.
+    Raises HarnessError (exit code 2) naming the file and the problem.
+    """
+    from chaoslib.exceptions import ChaosException
+    from chaoslib.experiment import ensure_experiment_is_valid
+
+    path = Path(path)
+    experiment = load_experiment(path)
+    written_for = experiment_platform(experiment)
+    if platform and written_for and _FAMILY.get(written_for) != _FAMILY.get(platform):
+        where = "experiments/local/" if _FAMILY.get(platform) == "local" else "experiments/"
+        raise HarnessError(
+            f"Experiment {path} is written for the {written_for} platform; this run is on "
+            f"{platform}.",
+            fix=f"use an experiment from {where} (or change the experiment's riverbed "
+            "extension if it really works on both).",
+        )
+    # chaoslib logs every validation step at INFO; the caller reports the outcome.
+    chaos_log = logging.getLogger("chaostoolkit")
+    level = chaos_log.level
+    chaos_log.setLevel(logging.ERROR)
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        ensure_experiment_is_valid(experiment)
+    except ChaosException as exc:
+        raise HarnessError(
+            f"Experiment {path} is not valid: {exc}.",
+            fix=f"fix the experiment; `chaos validate {path}` shows the same check.",
+        ) from None
+    finally:
+        chaos_log.setLevel(level)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return experiment
+
+
+def check_experiments(
+    paths: list[str] | tuple[str, ...],
+    platform: str | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Validate every experiment of a run (all of them, before anything starts)."""
+    for path in paths:
+        check_experiment(path, platform, env)
