@@ -271,12 +271,12 @@ class KubePlatform:
             km.set_replicas(workloads, "Deployment", "consumer", consumers)
         # The run's own topic, group and evidence topic (the manifests name defaults):
         # a second run on the same cluster must not read the first run's records.
-        names = {
+        wanted = {
             "KAFKA_TOPIC": topic,
             "KAFKA_GROUP": group,
             "RIVERBED_EVIDENCE_TOPIC": evidence_topic,
         }
-        names = {k: v for k, v in names.items() if v}
+        names = {k: v for k, v in wanted.items() if v}
         if names and workloads:
             km.set_env(workloads, "Deployment", "consumer", "consumer", names)
             km.set_env(workloads, "Deployment", "monitor", "monitor", names)
