@@ -461,10 +461,11 @@ def run(
 
 def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type: ignore[no-untyped-def]
     """Run a validated spec and print its summary; returns the RunResult."""
-    from riverbed.runner import LocalRunPlatform, execute
+    from riverbed.runner import LocalRunPlatform, RunPlatform, execute
 
+    platform: RunPlatform
     if spec.platform == "local":
-        platform: Any = LocalRunPlatform()
+        platform = LocalRunPlatform()
     else:
         from riverbed.runner import KubeRunPlatform
 
