@@ -351,6 +351,15 @@ def status(platform: str, context: str | None) -> None:
 )
 @click.option("--spawn-rate", type=click.FloatRange(0.1), default=10, show_default=True)
 @click.option(
+    "--locust-workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="kind/k8s: drive the load from Locust in the cluster, a headless master and this many "
+    "worker pods (manifests/locust.yaml), each worker's send outcomes copied into the run "
+    "directory. 0: Locust runs on this machine.",
+)
+@click.option(
     "--user-rate",
     type=click.FloatRange(0),
     default=10,
@@ -394,6 +403,7 @@ def run(
     cooldown: str,
     users: int,
     spawn_rate: float,
+    locust_workers: int,
     user_rate: float,
     brokers: int,
     partitions: int,
@@ -423,6 +433,12 @@ def run(
 
     # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
     check_experiments(experiments, platform)
+    if locust_workers and platform == "local":
+        raise HarnessError(
+            "--locust-workers runs Locust in a Kubernetes cluster; the local platform runs it "
+            "on this machine.",
+            fix="drop --locust-workers, or use --platform kind / k8s.",
+        )
     rf = replication_factor or min(3, brokers)
     label = "-".join(Path(e).stem for e in experiments) or "no-fault"
     spec = RunSpec(
@@ -449,6 +465,7 @@ def run(
             key_space=key_space,
             body_bytes=body_bytes,
             user_rate=user_rate,
+            workers=locust_workers,
         ),
         drain_deadline_s=parse_duration(drain_deadline),
     ).validate()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -138,6 +137,42 @@ def experiment_env(
     return env
 
 
+class Load(Protocol):
+    """The run's Locust load, wherever it runs: on this machine or in the cluster."""
+
+    @property
+    def returncode(self) -> int | None:
+        """Locust's exit code once it exited, else None."""
+        ...
+
+    def poll(self) -> int | None:
+        """None while the load runs, else Locust's exit code."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the load now, keeping the evidence recorded so far."""
+        ...
+
+
+class HostLocust:
+    """Headless Locust as a child process of this machine (its own session, see processes)."""
+
+    def __init__(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
+        layout = RunLayout(run_dir)
+        self.proc = spawn(locust_command(spec, run_dir, bootstrap), layout.logs_dir / "locust.log")
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def stop(self) -> None:
+        # SIGINT: Locust stops its users and flushes every send outcome first.
+        stop_group(self.proc)
+
+
 class RunPlatform(Protocol):
     """What ``riverbed run`` needs of a platform (local processes, kind, a Kubernetes cluster).
 
@@ -154,6 +189,10 @@ class RunPlatform(Protocol):
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         """Start the consumer replicas and the group monitor, recording into ``run_dir``."""
+        ...
+
+    def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
+        """Start the run's Locust load (its shape starts with the warm-up)."""
         ...
 
     def experiment_env(self) -> dict[str, str]:
@@ -229,6 +268,9 @@ class LocalRunPlatform:
             processing_ms=spec.processing_ms,
             consumer_args=["--session-timeout-ms", str(spec.session_timeout_ms)],
         )
+
+    def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
+        return HostLocust(spec, run_dir, bootstrap)
 
     def experiment_env(self) -> dict[str, str]:
         return {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
@@ -345,10 +387,10 @@ def execute(
     interrupted and renders its (inconclusive) report; a harness error is then
     raised again so that the CLI names it and exits 2.
     """
-    layout = RunLayout(run_dir).make()
+    RunLayout(run_dir).make()
     spec.t_start = time.time()
     spec.write(run_dir)
-    locust: subprocess.Popen[bytes] | None = None
+    locust: Load | None = None
     failure: HarnessError | None = None
     bootstrap = ""
     try:
@@ -362,7 +404,7 @@ def execute(
             say(f"group {spec.group}: {spec.consumers} consumers own {spec.partitions} partitions")
 
             t_load = time.monotonic()
-            locust = spawn(locust_command(spec, run_dir, bootstrap), layout.logs_dir / "locust.log")
+            locust = platform.start_load(spec, run_dir, bootstrap)
             say(f"load: {spec.load.users} Locust users for {spec.load.duration_s:g}s")
             _wait_until(t_load + spec.load.warmup_s, locust, progress, "warm-up")
 
@@ -394,7 +436,7 @@ def execute(
                 progress(f"load running: {max(0, left):.0f}s left")
                 if time.monotonic() > end:
                     say("warning: Locust did not stop at the end of its shape; stopping it")
-                    stop_group(locust)
+                    locust.stop()
                     break
                 time.sleep(0.5)
             if locust.returncode not in (0, None):
@@ -428,13 +470,13 @@ def teardown(
     spec: RunSpec,
     run_dir: Path,
     platform: RunPlatform,
-    locust: subprocess.Popen[bytes] | None,
+    locust: Load | None,
     say: Callable[[str], None],
 ) -> None:
     """Stop whatever is still running, in order, each step on its own: one failing
     step never keeps the next from running. Writes the final spec.json."""
     steps: list[tuple[str, Callable[[], object]]] = [
-        ("stopping Locust", lambda: stop_group(locust) if locust is not None else None),
+        ("stopping Locust", lambda: locust.stop() if locust is not None else None),
         ("stopping the workloads", platform.stop_workloads),
         ("closing the platform", platform.close),
     ]
@@ -459,9 +501,7 @@ def ignoring_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old_term)
 
 
-def _wait_until(
-    deadline: float, proc: subprocess.Popen[bytes], progress: Progress, what: str
-) -> None:
+def _wait_until(deadline: float, proc: Load, progress: Progress, what: str) -> None:
     while time.monotonic() < deadline and proc.poll() is None:
         progress(f"{what}: {deadline - time.monotonic():.0f}s left")
         time.sleep(0.25)
@@ -517,6 +557,8 @@ class KubeRunPlatform:
         self.kube = kube
         self._access: Any = None
         self._workloads = False
+        self._locust_image: str | None = None
+        self._cluster_load: Any = None
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
         spec.evidence_topic = spec.evidence_topic or evidence_topic_for(spec.topic)
@@ -536,12 +578,27 @@ class KubeRunPlatform:
             evidence_topic=spec.evidence_topic,
             progress=progress,
         )
+        if spec.load.workers:
+            # Built and loaded now, so that the build never eats into the load's timeline.
+            progress("building the Locust image for the in-cluster load")
+            self._locust_image = self.kube.prepare_locust_image()
         self._access = self.kube.host_access()
         self._access.__enter__()
         return str(self.kube.bootstrap_servers)
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         """The consumer Deployment and the monitor were applied by ``prepare``."""
+
+    def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
+        if not spec.load.workers:
+            return HostLocust(spec, run_dir, bootstrap)
+        from riverbed.platforms.kube_load import ClusterLocust
+
+        assert self._locust_image is not None, "prepare() builds the Locust image"
+        load = ClusterLocust(self.kube, spec, self._locust_image, spec.load.workers)
+        self._cluster_load = load
+        load.start()
+        return load
 
     def experiment_env(self) -> dict[str, str]:
         from riverbed.platforms.kube import NAMESPACE
@@ -558,6 +615,8 @@ class KubeRunPlatform:
         self.kube.stop_consumers()
 
     def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
+        if self._cluster_load is not None:
+            self._cluster_load.collect_into(run_dir)
         self.kube.collect_evidence(run_dir, evidence_topic=spec.evidence_topic)
         self.kube.save_logs(run_dir)
 

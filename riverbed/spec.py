@@ -45,6 +45,9 @@ class LoadSpec:
     """Sends per second per user (0: as fast as the in-flight limit allows)."""
     processes: int = 1
     """Locust worker processes (``--processes``)."""
+    workers: int = 0
+    """kind/k8s: Locust workers in the cluster (a headless master and N worker pods,
+    manifests/locust.yaml); 0: Locust runs on this machine."""
 
 
 @dataclass

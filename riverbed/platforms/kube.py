@@ -657,6 +657,14 @@ class KubePlatform:
         return saved
 
     # ---- Locust in the cluster ------------------------------------------------------------------
+    def prepare_locust_image(self, tag: str | None = None) -> str:
+        """Build the Locust image (workloads/Dockerfile, target locust) and, on kind, load it."""
+        image = f"{LOCUST_IMAGE}:{tag or new_tag()}"
+        self.build_image(image, target="locust")
+        if self.mode == "kind":
+            self.load_image(image)
+        return image
+
     def deploy_locust(
         self, tag: str | None = None, workers: int = 2, build: bool = True, timeout: float = 300.0
     ) -> str:
