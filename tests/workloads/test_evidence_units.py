@@ -148,3 +148,44 @@ def test_env_arguments_validate_environment_values_like_flags(
     assert parse_bool("On") is True and parse_bool("0") is False
     with pytest.raises(ValueError):
         parse_bool("perhaps")
+
+
+def test_output_records_name_their_input_from_the_value_or_the_header() -> None:
+    from workloads.drain import output_record
+
+    forwarded = json.loads(encode("p", "k", 3, "b"))
+    line = output_record(
+        0, 5, json.dumps({**forwarded, "extra": 1}).encode(), [], 1_700_000_000_500
+    )
+    assert line == {
+        "type": "output",
+        "partition": 0,
+        "offset": 5,
+        "producer": "p",
+        "key": "k",
+        "seq": 3,
+        "sha_ok": True,
+        "identity": "value",
+        "t": 1_700_000_000.5,
+    }
+    # The value wins over the header; the header serves when the value names nothing.
+    header = [("other", b"x"), ("riverbed-id", b'{"producer":"q","key":"j","seq":0}')]
+    assert output_record(0, 6, json.dumps(forwarded).encode(), header)["producer"] == "p"
+    by_header = output_record(0, 7, b'{"n": 1}', header, -1)
+    assert (by_header["producer"], by_header["identity"], by_header["t"]) == ("q", "header", None)
+    assert by_header["sha_ok"] is None
+    tampered = output_record(1, 0, json.dumps({**forwarded, "body": "c"}).encode())
+    assert (tampered["sha_ok"], tampered["identity"]) == (False, "value")
+    for value, headers in (
+        (b"\x00", []),
+        (None, []),
+        (b'{"producer": "p", "key": "k", "seq": -1}', []),
+        (b'{"producer": "p", "key": "k", "seq": true}', []),
+        (b"{}", [("riverbed-id", b"not json")]),
+        (b"[1, 2]", [("riverbed-id", b'{"producer": "p", "key": 5, "seq": 1}')]),
+    ):
+        unnamed = output_record(2, 0, value, headers)
+        assert unnamed["identity"] is None and unnamed["reason"], unnamed
+        assert (unnamed["producer"], unnamed["key"], unnamed["seq"]) == (None, None, None)
+        check({"v": 1, **unnamed}, allowed=frozenset({"output"}))
+    check({"v": 1, **line}, allowed=frozenset({"output"}))
