@@ -35,9 +35,41 @@ DESCRIBED = {
 }
 
 
-def test_members_are_keyed_by_client_id_with_the_topic_s_partitions() -> None:
-    assert member_assignments(DESCRIBED, "events") == {"c1-aaaaaa": [0, 2], "c2-bbbbbb": []}
+def test_members_are_keyed_by_member_id_with_the_topic_s_partitions() -> None:
+    assert member_assignments(DESCRIBED, "events") == {
+        "c1-aaaaaa-uuid": [0, 2],
+        "c2-bbbbbb-uuid": [],
+    }
     assert member_assignments({"group_state": "Dead", "members": []}, "events") == {}
+
+
+def test_replicas_sharing_a_client_id_are_not_merged() -> None:
+    # Three replicas of a user's consumer with the library's default client id:
+    # merged by client id, partition 1's two owners would read as one member.
+    def replica(member_id: str, partitions: list[int]) -> dict[str, object]:
+        return {
+            "member_id": member_id,
+            "client_id": "kafka-python-3.0.12",
+            "client_host": "/10.0.0.7",
+            "group_instance_id": None,
+            "member_assignment": {
+                "assigned_partitions": [{"topic": "events", "partitions": partitions}]
+            },
+        }
+
+    described = {
+        "group_state": "Stable",
+        "members": [replica("m-1", [0, 1]), replica("m-2", [1]), replica("m-3", [2])],
+    }
+    snap = group_snapshot(1.0, described, {}, {0: 0, 1: 0, 2: 0}, 3, "events")
+    assert snap["members"] == {"m-1": [0, 1], "m-2": [1], "m-3": [2]}
+    assert snap["member_info"]["m-2"] == {
+        "client_id": "kafka-python-3.0.12",
+        "host": "/10.0.0.7",
+        "instance_id": None,
+    }
+    owners = [m for m, parts in snap["members"].items() if 1 in parts]
+    assert owners == ["m-1", "m-2"]
 
 
 def test_a_group_snapshot_follows_the_contract() -> None:
@@ -47,7 +79,11 @@ def test_a_group_snapshot_follows_the_contract() -> None:
         "t": 5.0,
         "state": "Stable",
         "generation": None,
-        "members": {"c1-aaaaaa": [0, 2], "c2-bbbbbb": []},
+        "members": {"c1-aaaaaa-uuid": [0, 2], "c2-bbbbbb-uuid": []},
+        "member_info": {
+            "c1-aaaaaa-uuid": {"client_id": "c1-aaaaaa", "host": None, "instance_id": None},
+            "c2-bbbbbb-uuid": {"client_id": "c2-bbbbbb", "host": None, "instance_id": None},
+        },
         "committed": {"0": 10},  # -1: nothing committed yet
         "end_offsets": {"0": 12, "1": 0, "2": 3},
         "partitions": 3,
