@@ -60,6 +60,8 @@ CONSUMED_SCHEMA: dict[str, pl.DataType] = {
     "replica": pl.String(),
     "host": pl.String(),
     "commit_mode": pl.String(),
+    "member_id": pl.String(),
+    "client_id": pl.String(),
 }
 
 
@@ -101,9 +103,17 @@ class GroupSnapshot:
     state: str
     generation: int | None
     members: dict[str, list[int]]
+    """Member id (client id in older runs) → partitions. Only a Stable snapshot's are known."""
     committed: dict[int, int]
     end_offsets: dict[int, int]
     partitions: int | None
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Member id → ``{"client_id", "host", "instance_id"}`` (``member_info``; empty in older runs)."""
+
+    @property
+    def stable(self) -> bool:
+        """Only a Stable group's answer carries assignments (DescribeGroups)."""
+        return self.state == "Stable"
 
 
 @dataclass
@@ -154,6 +164,10 @@ class Evidence:
     invalid: pl.DataFrame | None = None
     """One row per ``invalid`` line: member, period, partition, pos, reason, t."""
     ownership: Ownership | None = None
+    member_ids: dict[str, str] = field(default_factory=dict)
+    """Coordinator member id → evidence ``member``, from the ``assigned`` lines' ``member_id``."""
+    client_ids: dict[str, str] = field(default_factory=dict)
+    """Evidence ``member`` → the client id its ``assigned`` lines name."""
     group: list[GroupSnapshot] | None = None
     faults: list[Fault] | None = None
 
@@ -421,6 +435,8 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
             "replica",
             "host",
             "commit_mode",
+            "member_id",
+            "client_id",
             pl.col("records").list.len().alias("n"),
             _field(pl.col("records").list.first(), 0, pl.Int64).alias("first"),
             _field(pl.col("records").list.last(), 0, pl.Int64).alias("last"),
@@ -474,6 +490,11 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
     ev.sources["consumed"].records = head.height
     # Lines of one member in file order; members merged from several files stay in order.
     head = head.sort("line")
+    ids = head.filter((pl.col("type") == "assigned") & pl.col("member_id").is_not_null())
+    for m, member_id, client_id in ids.select("member", "member_id", "client_id").iter_rows():
+        ev.member_ids.setdefault(str(member_id), str(m))
+        if client_id is not None:
+            ev.client_ids.setdefault(str(m), str(client_id))
     starts = head.filter(pl.col("type") == "start")
     extra_by_line = {
         r["line"]: r for r in starts.select("line", "replica", "host", "commit_mode").to_dicts()
@@ -638,6 +659,7 @@ def _load_group(layout: RunLayout, ev: Evidence) -> list[GroupSnapshot] | None:
     snaps = []
     for r in records:
         members = r.get("members") if isinstance(r.get("members"), dict) else {}
+        info = r.get("member_info") if isinstance(r.get("member_info"), dict) else {}
         snaps.append(
             GroupSnapshot(
                 t=float(r["t"]),
@@ -649,6 +671,7 @@ def _load_group(layout: RunLayout, ev: Evidence) -> list[GroupSnapshot] | None:
                 committed=_int_map(r.get("committed")),
                 end_offsets=_int_map(r.get("end_offsets")),
                 partitions=r.get("partitions") if isinstance(r.get("partitions"), int) else None,
+                info={str(m): i for m, i in (info or {}).items() if isinstance(i, dict)},
             )
         )
     snaps.sort(key=lambda s: s.t)

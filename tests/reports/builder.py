@@ -29,8 +29,10 @@ class Member:
         replica = self.name.rsplit("-", 1)[0]
         return self.add("start", t, replica=replica, pid=1, host="h")
 
-    def assigned(self, t: float, partitions: list[int], generation: int | None = 1) -> Member:
-        return self.add("assigned", t, generation=generation, partitions=partitions)
+    def assigned(
+        self, t: float, partitions: list[int], generation: int | None = 1, **extra: Any
+    ) -> Member:
+        return self.add("assigned", t, generation=generation, partitions=partitions, **extra)
 
     def revoked(self, t: float, partitions: list[int], generation: int | None = 1) -> Member:
         return self.add("revoked", t, generation=generation, partitions=partitions)
@@ -115,7 +117,13 @@ class Run:
             }
         )
 
-    def fault(self, t: float, landed: bool = True, activity: str = "kill-consumer") -> None:
+    def fault(
+        self,
+        t: float,
+        landed: bool = True,
+        activity: str = "kill-consumer",
+        output: list[str] | None = None,
+    ) -> None:
         self.faults.append(
             {
                 "v": 1,
@@ -126,7 +134,7 @@ class Run:
                 "t_start": t,
                 "t_end": t + 0.1,
                 "status": "succeeded",
-                "output": ["consumer-1"] if landed else [],
+                "output": (output or ["consumer-1"]) if landed else [],
                 "landed": landed,
             }
         )
@@ -140,20 +148,22 @@ class Run:
         end: dict[int, int],
         state: str = "Stable",
         partitions: int = 2,
+        info: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        self.group.append(
-            {
-                "v": 1,
-                "type": "group",
-                "t": t,
-                "state": state,
-                "generation": generation,
-                "members": members,
-                "committed": {str(p): o for p, o in committed.items()},
-                "end_offsets": {str(p): o for p, o in end.items()},
-                "partitions": partitions,
-            }
-        )
+        snap: dict[str, Any] = {
+            "v": 1,
+            "type": "group",
+            "t": t,
+            "state": state,
+            "generation": generation,
+            "members": members,
+            "committed": {str(p): o for p, o in committed.items()},
+            "end_offsets": {str(p): o for p, o in end.items()},
+            "partitions": partitions,
+        }
+        if info is not None:
+            snap["member_info"] = info
+        self.group.append(snap)
 
     def write(self, root: Path) -> Path:
         (root / "evidence" / "acks").mkdir(parents=True, exist_ok=True)
