@@ -19,6 +19,7 @@ from reports.ownership import END_KILLED, Commit, Period
 
 if TYPE_CHECKING:
     from reports.group_view import BrokerView
+    from reports.outputs import OutputMatch
 
 IDENTITY = ["producer", "key", "seq"]
 
@@ -364,6 +365,13 @@ class Facts:
         return BrokerView(self.ev, self.run_end)
 
     @cached_property
+    def output_match(self) -> OutputMatch:
+        """The service's outputs matched to the inputs (output-topic evidence only)."""
+        from reports.outputs import OutputMatch
+
+        return OutputMatch(self.ev, self)
+
+    @cached_property
     def period_ends(self) -> dict[int, float]:
         """Per period id: until when its member owned the partition (``inf``: to the end).
 
@@ -405,7 +413,18 @@ class Facts:
         known = [m for m in marks if m is not None]
         if known:
             return max(known)
-        return per.first_offset if per.first_offset is not None else 0
+        # Nothing committed: the window starts where the period started, which is
+        # the lowest offset it processed (not its first: that may be out of order).
+        low = self.period_low.get(per.id, per.first_offset)
+        return low if low is not None else 0
+
+    @cached_property
+    def period_low(self) -> dict[int, int]:
+        """Per period id, the lowest offset it processed."""
+        if self.ev.processed is None or self.ev.processed.height == 0:
+            return {}
+        lows = self.ev.processed.group_by("period").agg((pl.col("pos") % POS_SHIFT).min())
+        return {int(p): int(o) for p, o in lows.iter_rows() if p is not None}
 
     @cached_property
     def periods_frame(self) -> pl.DataFrame:
