@@ -19,6 +19,7 @@ import polars as pl
 from reports.columnar import iter_blocks
 from reports.model import Issue
 from reports.ownership import Ownership, build_ownership
+from reports.strength import CONSUMER_EVENTS, OUTPUT_TOPIC, Strength, strength_of
 from workloads.evidence.reader import ReadIssue, read_jsonl
 from workloads.evidence.schema import SEND_STATUSES, EvidenceError, RunLayout
 
@@ -44,6 +45,17 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     "key": pl.String(),
     "seq": pl.Int64(),
     "sha_ok": pl.Boolean(),
+    "reason": pl.String(),
+}
+OUTPUT_SCHEMA: dict[str, pl.DataType] = {
+    "partition": pl.Int64(),
+    "offset": pl.Int64(),
+    "producer": pl.String(),
+    "key": pl.String(),
+    "seq": pl.Int64(),
+    "sha_ok": pl.Boolean(),
+    "identity": pl.String(),
+    "t": pl.Float64(),
     "reason": pl.String(),
 }
 CONSUMED_SCHEMA: dict[str, pl.DataType] = {
@@ -148,7 +160,7 @@ class Evidence:
     issues: list[Issue] = field(default_factory=list)
     acks: pl.DataFrame | None = None
     """Acknowledged sends (status ``ok`` with a position), sorted by pos:
-    producer, key (categorical), seq, pos, t_ack. Exact duplicate lines are dropped."""
+    producer, key (categorical), seq, pos, t_ack, t_send. Exact duplicate lines are dropped."""
     unsent: pl.DataFrame | None = None
     """Every other send line (``unknown``, ``fail``): producer, key, seq, status, t_send."""
     log: pl.DataFrame | None = None
@@ -170,6 +182,20 @@ class Evidence:
     """Evidence ``member`` → the client id its ``assigned`` lines name."""
     group: list[GroupSnapshot] | None = None
     faults: list[Fault] | None = None
+    outputs: pl.DataFrame | None = None
+    """The service's outputs (output-topic evidence), sorted by output position:
+    opos (output partition << 40 | offset), producer, key, seq (the input they
+    name; null when unidentified), sha_ok (null: nothing to check), identity, t, reason."""
+    strength: Strength = field(default_factory=lambda: strength_of({})[0])
+    """What the verdicts rest on (spec.json ``consumer_evidence``)."""
+    strength_problem: str | None = None
+    """Why the named strength could not be used, when it could not."""
+
+    @property
+    def output_drained(self) -> bool:
+        """spec.json says the output drain reached every partition's high watermark."""
+        drain = self.spec.get("output_drain")
+        return isinstance(drain, dict) and drain.get("finished") is True
 
     @property
     def log_drained(self) -> bool:
@@ -200,14 +226,18 @@ class Evidence:
 def load(run_dir: Path | str) -> Evidence:
     """Read every evidence source of ``run_dir``; problems become issues, not exceptions."""
     layout = RunLayout(run_dir)
-    names = ("spec", "acks", "consumed", "group", "faults", "log")
+    names = ("spec", "acks", "consumed", "group", "faults", "log", "output")
     ev = Evidence(Path(run_dir), {}, {n: Source(n) for n in names})
     ev.spec = _load_spec(layout, ev)
+    ev.strength, ev.strength_problem = strength_of(ev.spec)
+    if ev.strength_problem:
+        ev.note("spec", "error", ev.strength_problem)
     ev.acks = _load_acks(layout, ev)
     ev.log = _load_log(layout, ev)
     _load_consumed(layout, ev)
     ev.group = _load_group(layout, ev)
     ev.faults = _load_faults(layout, ev)
+    ev.outputs = _load_outputs(layout, ev)
     return ev
 
 
@@ -338,6 +368,7 @@ def _load_acks(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
             "seq",
             "pos",
             "t_ack",
+            "t_send",
         )
 
     files = _read_kind(
@@ -411,7 +442,8 @@ def _load_log(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
 def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
     paths = layout.consumed_files()
     if not paths:
-        ev.note("consumed", "error", "no consumer events: evidence/consumed/*.jsonl is missing")
+        if ev.strength.name in CONSUMER_EVENTS:
+            ev.note("consumed", "error", "no consumer events: evidence/consumed/*.jsonl is missing")
         return
     base = 0
     heads: list[pl.DataFrame] = []
@@ -614,6 +646,62 @@ def _field(records: pl.Expr, index: int, dtype: Any) -> pl.Expr:
     if dtype == pl.Categorical:
         return item.cast(pl.Categorical)
     return item.cast(dtype, strict=False)
+
+
+# --- outputs ----------------------------------------------------------------
+
+
+def _load_outputs(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
+    """The drained output topic; read only when the verdicts rest on it."""
+    if ev.strength.name != OUTPUT_TOPIC:
+        if layout.output.exists():
+            ev.note(
+                "output",
+                "note",
+                f"evidence/output.jsonl is not read: the verdicts rest on "
+                f"{ev.strength.name} evidence (spec.json consumer_evidence)",
+            )
+        return None
+    if not layout.output.exists():
+        ev.note(
+            "output",
+            "error",
+            "evidence/output.jsonl is missing: the service's outputs were not drained",
+        )
+        return None
+
+    def compact(block: pl.DataFrame) -> pl.DataFrame:
+        return block.select(
+            pos_expr().alias("opos"),
+            "producer",
+            "key",
+            "seq",
+            "sha_ok",
+            "identity",
+            "t",
+            "reason",
+        )
+
+    files = _read_kind(
+        ev, "output", [layout.output], "output", OUTPUT_SCHEMA, ("partition", "offset"), compact
+    )
+    frames = [b for blocks in files for b in blocks]
+    if not frames:
+        if not ev.sources["output"].complete:
+            return None
+        frames = [compact(pl.DataFrame(schema=OUTPUT_SCHEMA))]
+    out = pl.concat(frames) if len(frames) > 1 else frames[0]
+    out = out.sort("opos", maintain_order=True).unique(
+        subset="opos", keep="first", maintain_order=True
+    )
+    # An output that names only part of an identity names none.
+    known = pl.col("producer").is_not_null() & pl.col("key").is_not_null()
+    out = out.with_columns(
+        pl.when(known & pl.col("seq").is_not_null()).then(pl.col("identity")).alias("identity")
+    )
+    if not ev.output_drained:
+        ev.sources["output"].complete = False
+    return out
 
 
 # --- group, faults ----------------------------------------------------------

@@ -63,6 +63,8 @@ class Run:
     log: list[dict[str, Any]] = field(default_factory=list)
     group: list[dict[str, Any]] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] | None = None
+    """evidence/output.jsonl lines (output-topic evidence); None: no such file."""
 
     def member(self, name: str) -> Member:
         return self.members.setdefault(name, Member(name))
@@ -116,6 +118,36 @@ class Run:
                 "sha_ok": sha_ok,
             }
         )
+
+    def output(
+        self,
+        partition: int,
+        offset: int,
+        key: str | None,
+        seq: int | None,
+        t: float | None,
+        sha_ok: bool | None = True,
+        producer: str = P,
+    ) -> None:
+        """One output of the service: it answers the input (producer, key, seq)."""
+        named = key is not None
+        line: dict[str, Any] = {
+            "v": 1,
+            "type": "output",
+            "partition": partition,
+            "offset": offset,
+            "producer": producer if named else None,
+            "key": key,
+            "seq": seq if named else None,
+            "sha_ok": sha_ok if named else None,
+            "identity": "value" if named else None,
+            "t": t,
+        }
+        if not named:
+            line["reason"] = "value is not JSON"
+        if self.outputs is None:
+            self.outputs = []
+        self.outputs.append(line)
 
     def fault(
         self,
@@ -177,9 +209,14 @@ class Run:
         for m in self.members.values():
             _jsonl(root / "evidence" / "consumed" / f"{m.name}.jsonl", m.lines)
         _jsonl(root / "evidence" / "log.jsonl", self.log)
+        # A run written again into the same directory must not keep files it no longer has.
+        (root / "evidence" / "group.jsonl").unlink(missing_ok=True)
+        (root / "evidence" / "output.jsonl").unlink(missing_ok=True)
         if self.group:
             _jsonl(root / "evidence" / "group.jsonl", self.group)
         _jsonl(root / "evidence" / "faults.jsonl", self.faults)
+        if self.outputs is not None:
+            _jsonl(root / "evidence" / "output.jsonl", self.outputs)
         return root
 
 
