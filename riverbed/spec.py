@@ -20,6 +20,8 @@ from riverbed.errors import HarnessError
 PLATFORMS = ("local", "kind", "k8s")
 COMMIT_MODES = ("after-process", "auto", "before-process")
 ASSIGNORS = ("range", "roundrobin", "sticky", "cooperative-sticky")
+#: What a run's verdicts can rest on (docs/report.md, "Evidence strength").
+CONSUMER_EVIDENCE = ("reference", "instrumented", "output-topic", "offsets")
 
 
 @dataclass
@@ -68,6 +70,18 @@ class RunSpec:
     processing_ms: str = "2"
     session_timeout_ms: int = 10_000
     evidence_topic: str | None = None
+    consumer_cmd: str | None = None
+    """The user's consumer, as a command (local platform); None: riverbed's reference consumer."""
+    consumer_cwd: str | None = None
+    """Working directory of ``consumer_cmd``."""
+    consumer_image: str | None = None
+    """The user's consumer, as a container image (Kubernetes platforms)."""
+    consumer_evidence: str = "reference"
+    """What the verdicts rest on: ``reference``, ``instrumented``, ``output-topic`` or ``offsets``."""
+    output_topic: str | None = None
+    """The user's service's output topic (``output-topic`` evidence)."""
+    output_drain: dict[str, Any] | None = None
+    """Result of draining ``output_topic`` into evidence/output.jsonl (like ``log_drain``)."""
     bootstrap_servers: str | None = None
     experiments: list[str] = field(default_factory=list)
     load: LoadSpec = field(default_factory=LoadSpec)
@@ -94,6 +108,16 @@ class RunSpec:
         if self.assignor not in ASSIGNORS:
             raise HarnessError(
                 f"Unknown assignor {self.assignor!r}.", fix=f"use one of {', '.join(ASSIGNORS)}."
+            )
+        if self.consumer_evidence not in CONSUMER_EVIDENCE:
+            raise HarnessError(
+                f"Unknown consumer evidence {self.consumer_evidence!r}.",
+                fix=f"use one of {', '.join(CONSUMER_EVIDENCE)}.",
+            )
+        if self.consumer_evidence == "output-topic" and not self.output_topic:
+            raise HarnessError(
+                "Output-topic evidence needs the service's output topic.",
+                fix="name it with the output topic option.",
             )
         for name in ("brokers", "partitions", "consumers"):
             if getattr(self, name) < 1:

@@ -91,7 +91,8 @@ def consumer_group_converged(
             problems += assignment_problems(view, partitions)
             problems += membership_problems(view, live)
             detail = "; ".join(problems) or (
-                f"{len(view.members)} members {sorted(view.members)} own {partitions} partitions"
+                f"{len(view.members)} members {sorted(view.label(m) for m in view.members)} "
+                f"own {partitions} partitions"
             )
             return not problems, detail
 
