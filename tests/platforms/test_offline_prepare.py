@@ -202,3 +202,60 @@ def test_package_data_is_declared() -> None:
     assert files
     for f in files:
         assert any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs), f
+
+
+CONST_STORAGE = """package nodeimage
+
+const storageProvisionerImage = "docker.io/kindest/local-path-provisioner:v1"
+const storageHelperImage = "docker.io/kindest/local-path-helper:v2"
+
+var defaultStorageImages = []string{storageProvisionerImage, storageHelperImage}
+
+const defaultStorageManifest = `
+kind: Deployment
+image: ` + storageProvisionerImage + `
+args:
+  - ` + storageHelperImage + `
+---
+helper: ` + storageHelperImage + `
+`
+"""
+
+
+def test_kinds_storage_manifest_is_read_from_its_source() -> None:
+    storage = node.kind_storage(CONST_STORAGE)
+    assert storage.provisioner_image == "docker.io/kindest/local-path-provisioner:v1"
+    assert storage.helper_image == "docker.io/kindest/local-path-helper:v2"
+    assert storage.manifest == (
+        "\nkind: Deployment\nimage: docker.io/kindest/local-path-provisioner:v1\n"
+        "args:\n  - docker.io/kindest/local-path-helper:v2\n---\n"
+        "helper: docker.io/kindest/local-path-helper:v2\n"
+    )
+    with pytest.raises(HarnessError, match="not found"):
+        node.kind_storage("package nodeimage\n")
+    with pytest.raises(HarnessError, match="does not know"):
+        node.kind_storage(CONST_STORAGE.replace("+ storageHelperImage +", "+ otherImage +", 1))
+
+
+def test_kinds_real_storage_manifest_when_its_source_is_at_hand() -> None:
+    """The manifest of the kind version riverbed builds, if Go has its source."""
+    import os
+
+    modcache = Path(os.environ.get("GOMODCACHE") or Path.home() / "go" / "pkg" / "mod")
+    source = (
+        modcache
+        / "sigs.k8s.io"
+        / f"kind@{versions.KIND_VERSION}"
+        / "pkg/build/nodeimage/const_storage.go"
+    )
+    if not source.exists():
+        pytest.skip(f"kind {versions.KIND_VERSION}'s source is not in the Go module cache")
+    import yaml
+
+    storage = node.kind_storage(source.read_text())
+    docs = [d for d in yaml.safe_load_all(storage.manifest) if d]
+    (sc,) = [d for d in docs if d["kind"] == "StorageClass"]
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    (deploy,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == storage.provisioner_image
+    assert storage.helper_image in storage.manifest

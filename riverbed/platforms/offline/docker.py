@@ -52,6 +52,25 @@ def image_id(image: str) -> str | None:
         return None
 
 
+def images(reference: str) -> list[str]:
+    """Local images matching ``reference`` (``docker images REFERENCE``), as repo:tag."""
+    out = shell.output(
+        [cli(), "images", "--format", "{{.Repository}}:{{.Tag}}", reference],
+        what="listing Docker images",
+        fix=ENGINE_FIX,
+    )
+    return [line for line in out.split() if not line.endswith(":<none>")]
+
+
+def remove_image(image: str) -> bool:
+    """``docker rmi IMAGE`` (never forced: an image a container uses stays); True if removed."""
+    try:
+        shell.output([cli(), "rmi", image], what=f"removing {image}", fix=ENGINE_FIX)
+    except HarnessError:
+        return False
+    return True
+
+
 def image_size(image: str) -> int:
     out = shell.output(
         [cli(), "image", "inspect", "--format", "{{.Size}}", image],

@@ -8,7 +8,10 @@ kind's own command always pulls its base image, so its steps are redone here:
 2. every image kubeadm will run (``kubeadm config images list``) is built
    locally: each static program alone in an image tagged with the name kubeadm
    expects, kube-proxy on a Debian base with iptables, and pause also under the
-   sandbox image name of the node's containerd configuration;
+   sandbox image name of the node's containerd configuration; so are kind's
+   default storage images (local-path-provisioner and its helper, under the
+   names in kind's storage manifest, which goes to
+   ``/kind/manifests/default-storage.yaml``);
 3. a container of the node image runs containerd, the images are imported
    into its ``k8s.io`` namespace (pinned, as kind does), containerd stops, and
    the container is committed; ``node-finish.Dockerfile`` restores the entry
@@ -39,6 +42,7 @@ STATIC_LAYOUT = {
     "etcd": ("/usr/local/bin/etcd", None),
     "coredns": ("/coredns", "/coredns"),
     "pause": ("/pause", "/pause"),
+    "local-path-provisioner": ("/usr/local/bin/local-path-provisioner", None),
 }
 
 
@@ -71,6 +75,55 @@ def sandbox_image(containerd_config: str) -> str:
 
 
 @dataclass(frozen=True)
+class KindStorage:
+    """kind's default storage: rancher.io/local-path, as kind's node images ship it."""
+
+    provisioner_image: str
+    """The provisioner's image reference in kind's manifest."""
+    helper_image: str
+    """The helper pod's image (sh, mkdir, rm) in kind's manifest."""
+    manifest: str
+    """/kind/manifests/default-storage.yaml: kind applies it at cluster creation."""
+
+
+def kind_storage(const_storage_go: str) -> KindStorage:
+    """kind's storage manifest and image names, read from kind's source
+    (pkg/build/nodeimage/const_storage.go), so the node image matches the kind that creates it.
+    """
+    images = dict(
+        re.findall(
+            r'^const (storageProvisionerImage|storageHelperImage) = "([^"]+)"',
+            const_storage_go,
+            re.M,
+        )
+    )
+    # The manifest is Go: raw strings joined by `+ <image constant> +`.
+    head = re.search(r"^const defaultStorageManifest = `", const_storage_go, re.M)
+    if len(images) != 2 or not head:
+        raise HarnessError(
+            "kind's storage manifest was not found in its source (const_storage.go)."
+        )
+    rest = const_storage_go[head.end() :]
+    parts = []
+    while True:
+        raw, sep, rest = rest.partition("`")
+        if not sep:
+            raise HarnessError("kind's storage manifest in const_storage.go is not closed.")
+        parts.append(raw)
+        joined = re.match(r"\s*\+\s*(\w+)\s*\+\s*`", rest)
+        if not joined:
+            break
+        if joined[1] not in images:
+            raise HarnessError(
+                f"kind's storage manifest uses {joined[1]}, which riverbed does not know."
+            )
+        parts.append(images[joined[1]])
+        rest = rest[joined.end() :]
+    manifest = "".join(parts)
+    return KindStorage(images["storageProvisionerImage"], images["storageHelperImage"], manifest)
+
+
+@dataclass(frozen=True)
 class NodeInputs:
     """Everything the node image is assembled from."""
 
@@ -85,6 +138,8 @@ class NodeInputs:
     """etcd, coredns, pause and crictl binaries."""
     kind_containerd_config: Path
     """kind's /etc/containerd/config.toml (for the sandbox image name)."""
+    kind_const_storage: Path
+    """kind's pkg/build/nodeimage/const_storage.go (the storage manifest)."""
 
 
 def required_images(inputs: NodeInputs) -> tuple[list[ControlPlaneImage], str]:
@@ -141,7 +196,27 @@ def build_control_plane_images(
                 fix=docker.ENGINE_FIX,
             )
         refs += tags
-    return refs
+    storage = kind_storage(inputs.kind_const_storage.read_text())
+    ctx = work / "local-path-provisioner"
+    shutil.rmtree(ctx, ignore_errors=True)
+    ctx.mkdir(parents=True)
+    shutil.copy2(inputs.programs["local-path-provisioner"], ctx / "local-path-provisioner")
+    (ctx / "Dockerfile").write_text(static_dockerfile("local-path-provisioner"))
+    say(f"image {storage.provisioner_image}")
+    docker.build(ctx, storage.provisioner_image, log=log, what="building the storage provisioner")
+    helper = work / "local-path-helper"
+    shutil.rmtree(helper, ignore_errors=True)
+    helper.mkdir(parents=True)
+    shutil.copy2(DOCKERFILES / "local-path-helper.Dockerfile", helper / "Dockerfile")
+    say(f"image {storage.helper_image}")
+    docker.build(
+        helper,
+        storage.helper_image,
+        log=log,
+        build_args={"BASE_IMAGE": inputs.debian_base},
+        what="building the storage helper image",
+    )
+    return [*refs, storage.provisioner_image, storage.helper_image]
 
 
 def assemble(
@@ -160,6 +235,10 @@ def assemble(
     for name in ("kubelet", "kubeadm", "kubectl"):
         shutil.copy2(inputs.kubernetes_bin / name, ctx / "bin" / name)
     shutil.copy2(inputs.programs["crictl"], ctx / "local-bin" / "crictl")
+    (ctx / "manifests").mkdir()
+    (ctx / "manifests" / "default-storage.yaml").write_text(
+        kind_storage(inputs.kind_const_storage.read_text()).manifest
+    )
     shutil.copy2(DOCKERFILES / "node.Dockerfile", ctx / "Dockerfile")
     stage1 = f"{image}-stage1"
     stage2 = f"{image}-stage2"
@@ -264,7 +343,8 @@ def assemble(
         what="removing intermediate tags",
         fix=docker.ENGINE_FIX,
     )
-    archive.unlink(missing_ok=True)
+    # The build context held copies of every binary: nothing in it is needed again.
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _wait_for_containerd(cid: str, timeout: float = 60) -> None:

@@ -31,9 +31,11 @@ from pathlib import Path
 from riverbed.errors import HarnessError
 from riverbed.platforms.offline import docker, gobuild, node, rootfs, versions
 from riverbed.platforms.offline.cache import DATA, OfflineCache
-from riverbed.platforms.offline.recipes import DOCKERFILES, Recipes, recipes
+from riverbed.platforms.offline.recipes import DOCKERFILES, REPOSITORY, Recipes, recipes
 
 Say = Callable[[str], None]
+#: Programs of the node image besides Kubernetes' own.
+NODE_PROGRAMS = ("etcd", "coredns", "pause", "crictl", "local-path-provisioner")
 PREPARE_FIX = "run `riverbed kind prepare --offline`"
 
 
@@ -206,18 +208,21 @@ class Preparation:
             )
 
     def build_node_programs(self) -> None:
-        """etcd, CoreDNS and pause at the versions kubeadm asks for, and crictl."""
+        """etcd, CoreDNS and pause at the versions kubeadm asks for, crictl, and
+        local-path-provisioner (kind's default storage)."""
         images, _ = node.required_images(self._node_inputs())
         wanted = {i.component: i for i in images}
         log = self.cache.log("node-programs")
-        for name in ("etcd", "coredns", "pause", "crictl"):
+        pinned = {
+            "crictl": versions.CRICTL_VERSION,
+            "local-path-provisioner": versions.LOCAL_PATH_PROVISIONER_VERSION,
+        }
+        for name in NODE_PROGRAMS:
             target = self.program(name)
-            label = name if name not in wanted else f"{name} {wanted[name].source_version}"
-            if name == "crictl":
-                label = f"crictl {versions.CRICTL_VERSION}"
+            version = wanted[name].tag if name in wanted else pinned[name]
+            label = f"{name} {wanted[name].source_version if name in wanted else version}"
             with self.step(label) as state:
                 stamp = target.with_name(target.name + ".version")
-                version = wanted[name].tag if name in wanted else versions.CRICTL_VERSION
                 if target.exists() and stamp.exists() and stamp.read_text().strip() == version:
                     state["outcome"] = "cached"
                     continue
@@ -230,6 +235,13 @@ class Preparation:
                     built = gobuild.go_install(
                         f"github.com/coredns/coredns@{wanted[name].source_version}",
                         self.cache.tool("coredns", wanted[name].source_version),
+                        log=log,
+                    )
+                    shutil.copy2(built, target)
+                elif name == "local-path-provisioner":
+                    built = gobuild.go_install(
+                        f"github.com/rancher/local-path-provisioner@{version}",
+                        self.cache.tool(name, version),
                         log=log,
                     )
                     shutil.copy2(built, target)
@@ -342,8 +354,9 @@ class Preparation:
             debian_base=self.recipes.base,
             kubernetes_version=self.k8s,
             kubernetes_bin=self.kubernetes_bin,
-            programs={n: self.program(n) for n in ("etcd", "coredns", "pause", "crictl")},
+            programs={n: self.program(n) for n in NODE_PROGRAMS},
             kind_containerd_config=kind_source() / "images/base/files/etc/containerd/config.toml",
+            kind_const_storage=kind_source() / "pkg/build/nodeimage/const_storage.go",
         )
 
     def node_image(self) -> None:
@@ -383,7 +396,31 @@ class Preparation:
         )
         self.cache.manifest.write_text(json.dumps(prepared.to_json(), indent=2) + "\n")
         shutil.rmtree(self.cache.root / "build" / "context", ignore_errors=True)
+        self.prune()
         return prepared
+
+    def prune(self) -> None:
+        """Drop what older recipes left: their archives in the cache and their image tags
+        in Docker (an image a container still uses stays)."""
+        current = {
+            self.recipes.base,
+            self.recipes.python,
+            self.recipes.kafka,
+            self.recipes.node_base,
+            self.recipes.node,
+        }
+        keep = {self.cache.image_archive(i).name for i in current}
+        for archive in sorted((self.cache.root / "images").glob("*.tar.zst")):
+            if archive.name not in keep:
+                self.say(f"removing {archive.name} (an older recipe's image)")
+                archive.unlink()
+                archive.with_name(archive.name.removesuffix(".tar.zst") + ".json").unlink(
+                    missing_ok=True
+                )
+        for image in docker.images(f"{REPOSITORY}/*"):
+            stale = image not in current and not image.endswith(("-stage1", "-stage2"))
+            if stale and docker.remove_image(image):
+                self.say(f"removed {image} from Docker (an older recipe's image)")
 
     def _context(self, name: str, files: dict[str, str]) -> Path:
         ctx = self.cache.root / "build" / "context" / name

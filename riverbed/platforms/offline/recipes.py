@@ -49,9 +49,11 @@ def recipes() -> Recipes:
         DOCKERFILES / "node.Dockerfile",
         DOCKERFILES / "node-finish.Dockerfile",
         DOCKERFILES / "kube-proxy.Dockerfile",
+        DOCKERFILES / "local-path-helper.Dockerfile",
         DATA / "go",
         versions.KUBERNETES_VERSION,
         versions.CRICTL_VERSION,
+        versions.LOCAL_PATH_PROVISIONER_VERSION,
         "static-image-v1",
     )
     return Recipes(rootfs_key, base, python, kafka, node_base, node)

@@ -21,6 +21,9 @@ KUBERNETES_VERSION = "v1.34.4"
 #: crictl in the node (kind's image loading asks it for image ids). Debian
 #: bookworm has no cri-tools package.
 CRICTL_VERSION = "v1.34.0"
+#: kind's default storage (rancher.io/local-path), built from the Go module proxy: kind's
+#: own node images carry it. v0.0.30 is the newest release the proxy serves.
+LOCAL_PATH_PROVISIONER_VERSION = "v0.0.30"
 #: The Debian release every image is based on (its Python is 3.11, its Java 17).
 DEBIAN_SUITE = "bookworm"
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"

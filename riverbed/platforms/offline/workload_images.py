@@ -178,6 +178,7 @@ def build_workload_images(
                 [
                     docker.cli(),
                     "build",
+                    "--force-rm",
                     "-f",
                     DOCKERFILE,
                     "--target",

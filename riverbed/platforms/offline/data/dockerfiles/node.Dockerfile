@@ -7,3 +7,4 @@ COPY local-bin/ /usr/local/bin/
 ARG KUBERNETES_VERSION
 RUN echo "${KUBERNETES_VERSION}" > /kind/version \
  && chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl /usr/local/bin/crictl
+COPY manifests/ /kind/manifests/
