@@ -18,6 +18,7 @@ both steps' set-up). Everything runs on one session cluster (conftest.py):
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -111,9 +112,18 @@ def test_control_plane_from_the_offline_node_image(kind_cluster: KindCluster) ->
     assert any(n.startswith("coredns") for n in names) and any(
         n.startswith("kube-proxy") for n in names
     )
-    # kind's fallback StorageClass (the node image ships no storage manifest) binds volumes.
-    classes = kind_cluster.kubectl("get", "storageclass", "-o", "name").stdout.split()
-    assert "storageclass.storage.k8s.io/standard" in classes
+    # kind's default storage, as the node image ships it: local-path, the default class.
+    sc = json.loads(kind_cluster.kubectl("get", "storageclass", "standard", "-o", "json").stdout)
+    assert sc["provisioner"] == "rancher.io/local-path"
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    kind_cluster.kubectl(
+        "-n",
+        "local-path-storage",
+        "rollout",
+        "status",
+        "deployment/local-path-provisioner",
+        "--timeout=120s",
+    )
 
 
 # ---- Kafka ----------------------------------------------------------------------------------
@@ -203,7 +213,9 @@ def test_topic_round_trip_from_the_host(kafka_cluster_in_kind: KindCluster) -> N
 
 
 # ---- a workload pod -----------------------------------------------------------------------
-def test_workloads_image_is_loaded_and_a_consumer_runs(kafka_cluster_in_kind: KindCluster) -> None:
+def test_workloads_image_is_loaded_and_a_consumer_runs(
+    kafka_cluster_in_kind: KindCluster, request: pytest.FixtureRequest
+) -> None:
     cluster = kafka_cluster_in_kind
     tag = f"kind-test-{uuid.uuid4().hex[:6]}"
     t0 = time.monotonic()
@@ -212,6 +224,7 @@ def test_workloads_image_is_loaded_and_a_consumer_runs(kafka_cluster_in_kind: Ki
     )
     cluster.figures["workloads_image_build_s"] = round(time.monotonic() - t0, 1)
     image = built["workloads"]
+    request.addfinalizer(lambda: subprocess.run(["docker", "rmi", image], capture_output=True))
     cluster.figures["kind_load_workloads_image_s"] = round(cluster.load(image), 1)
     listed = cluster.node_exec("crictl", "images", "-o", "json")
     assert f"docker.io/library/{image}" in listed
