@@ -101,6 +101,7 @@ def _print(data: dict[str, str], *, as_make: bool) -> None:
         out.print(
             " ".join(
                 [
+                    "OFFLINE=1",
                     f"KIND={data['kind_bin']}",
                     f"KUBECTL={data['kubectl_bin']}",
                     f"KIND_NODE_IMAGE={data['node_image']}",
