@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from riverbed.kafka.admin import admin_client, create_topic, describe_topic
+from riverbed.platforms.offline import PreparedImages, prepared_images
 from riverbed.platforms.offline.workload_images import build_workload_images
 from tests.kind.conftest import MANIFESTS, KindCluster
 
@@ -303,3 +304,29 @@ def test_force_deleted_broker_comes_back(kafka_cluster_in_kind: KindCluster) -> 
         return all(len(p["isr_nodes"]) == 3 for p in partitions)
 
     _wait(in_sync, 180, "kafka-1 back in every partition's in-sync replicas")
+
+
+# ---- the cache ------------------------------------------------------------------------------
+def test_prepared_images_reloads_an_image_docker_lost(offline_images: PreparedImages) -> None:
+    """An image removed from Docker comes back from the cache's archive, unchanged."""
+    image = offline_images.python_image
+    image_id = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    removed = subprocess.run(["docker", "rmi", image], capture_output=True, text=True)
+    if removed.returncode != 0:
+        pytest.skip(f"{image} is in use and cannot be removed: {removed.stderr.strip()}")
+    said: list[str] = []
+    again = prepared_images(offline_images.cache_dir, say=said.append)
+    assert again.python_image == image
+    assert said and "loading" in said[0]
+    reloaded = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert reloaded == image_id

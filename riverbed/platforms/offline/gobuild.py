@@ -206,5 +206,17 @@ def build_etcd(version: str, target: Path, work: Path, *, log: Path) -> Path:
     )
 
 
+def build_coredns(version: str, target: Path, work: Path, *, log: Path) -> Path:
+    """CoreDNS ``version`` without its cloud-service plugins (see data/go/coredns/main.go)."""
+    return build_module(
+        "coredns",
+        [f"github.com/coredns/coredns {version}"],
+        DATA / "go" / "coredns",
+        target,
+        work,
+        log=log,
+    )
+
+
 def build_pause(target: Path, work: Path, *, log: Path) -> Path:
     return build_module("pause", [], DATA / "go" / "pause", target, work, log=log)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from riverbed.errors import HarnessError
 from riverbed.platforms.offline import docker, gobuild, node, rootfs, versions
-from riverbed.platforms.offline.cache import DATA, OfflineCache
+from riverbed.platforms.offline.cache import DATA, OfflineCache, recipe_key
 from riverbed.platforms.offline.recipes import DOCKERFILES, REPOSITORY, Recipes, recipes
 
 Say = Callable[[str], None]
@@ -99,7 +99,10 @@ class Preparation:
         try:
             yield state
         except BaseException:
-            self.timings.append(StepTiming(name, time.monotonic() - t0, "failed"))
+            dt = time.monotonic() - t0
+            self.timings.append(StepTiming(name, dt, "failed"))
+            # Said now: the other lane may run on for minutes before the error is raised.
+            self.say(f"{name}: failed after {dt:.1f}s (log: {self.cache.root / 'logs'})")
             raise
         dt = time.monotonic() - t0
         self.timings.append(StepTiming(name, dt, state["outcome"]))
@@ -221,6 +224,9 @@ class Preparation:
             target = self.program(name)
             version = wanted[name].tag if name in wanted else pinned[name]
             label = f"{name} {wanted[name].source_version if name in wanted else version}"
+            source = DATA / "go" / name
+            if source.is_dir():  # built from a wrapper main: its source is part of the version
+                version = f"{version} {recipe_key(source)}"
             with self.step(label) as state:
                 stamp = target.with_name(target.name + ".version")
                 if target.exists() and stamp.exists() and stamp.read_text().strip() == version:
@@ -232,12 +238,7 @@ class Preparation:
                 elif name == "pause":
                     gobuild.build_pause(target, work, log=log)
                 elif name == "coredns":
-                    built = gobuild.go_install(
-                        f"github.com/coredns/coredns@{wanted[name].source_version}",
-                        self.cache.tool("coredns", wanted[name].source_version),
-                        log=log,
-                    )
-                    shutil.copy2(built, target)
+                    gobuild.build_coredns(wanted[name].source_version, target, work, log=log)
                 elif name == "local-path-provisioner":
                     built = gobuild.go_install(
                         f"github.com/rancher/local-path-provisioner@{version}",
