@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -76,3 +79,59 @@ def test_module_prints_this_machines_config() -> None:
     assert config["kind"] == "Cluster"
     assert ("containerdConfigPatches" in config) == quirks.lacks_sys_resource()
     assert ("restrict_oom_score_adj" in proc.stderr) == quirks.lacks_sys_resource()
+
+
+def _runc_wrapper() -> object:
+    import importlib.util
+
+    path = ROOT / "scripts" / "ci" / "runc-without-sys-resource.py"
+    spec = importlib.util.spec_from_file_location("runc_wrapper", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runc_wrapper_drops_only_cap_sys_resource(tmp_path: Path) -> None:
+    """scripts/ci's runc wrapper edits a bundle's config.json (create) and an exec's
+    process.json, removing CAP_SYS_RESOURCE from every set and nothing else."""
+    wrapper: Any = _runc_wrapper()
+    all_caps = ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_NET_ADMIN"]
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "ociVersion": "1.0.2",
+                "process": {
+                    "args": ["sh"],
+                    "capabilities": {
+                        k: list(all_caps) for k in ("bounding", "effective", "permitted")
+                    },
+                },
+            }
+        )
+    )
+    wrapper._edit(str(config), process_only=False)
+    caps = json.loads(config.read_text())["process"]["capabilities"]
+    assert caps == {
+        k: ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"]
+        for k in ("bounding", "effective", "permitted")
+    }
+    process = tmp_path / "process.json"
+    process.write_text(json.dumps({"args": ["id"], "capabilities": {"bounding": list(all_caps)}}))
+    wrapper._edit(str(process), process_only=True)
+    assert "CAP_SYS_RESOURCE" not in json.loads(process.read_text())["capabilities"]["bounding"]
+    # An unprivileged container's spec, without the capability, is left byte for byte.
+    plain = tmp_path / "plain.json"
+    plain.write_text('{"process": {"capabilities": {"bounding": ["CAP_CHOWN"]}}}')
+    wrapper._edit(str(plain), process_only=False)
+    assert plain.read_text() == '{"process": {"capabilities": {"bounding": ["CAP_CHOWN"]}}}'
+
+
+def test_runc_wrapper_finds_the_bundle_and_process_arguments() -> None:
+    wrapper: Any = _runc_wrapper()
+    args = ["--root", "/run/x", "create", "--bundle", "/b", "--pid-file", "/p", "id1"]
+    assert wrapper._value(args, "--bundle", "-b") == "/b"
+    assert wrapper._value(["exec", "-p", "/proc.json", "id"], "--process", "-p") == "/proc.json"
+    assert wrapper._value(["create", "--bundle=/c", "id"], "--bundle", "-b") == "/c"
+    assert wrapper._value(["start", "id"], "--bundle", "-b") is None
