@@ -53,8 +53,9 @@ def main(ctx: click.Context, config: str | None) -> None:
 
 from riverbed.commands import down, run, status, up  # noqa: E402
 from riverbed.kafka.cli import kafka  # noqa: E402
+from riverbed.platforms.offline.cli import kind  # noqa: E402
 
-for command in (up, down, status, run, kafka):
+for command in (up, down, status, run, kafka, kind):
     main.add_command(command)
 
 try:  # the report command lives with the checks it renders

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,37 +76,130 @@ def test_kraft_settings(kafka: dict[str, Any]) -> None:
     assert env["KAFKA_LOG_DIRS"].startswith(_container(kafka)["volumeMounts"][0]["mountPath"])
 
 
-def _startup_env(kafka: dict[str, Any], pod: str) -> dict[str, str]:
-    """Run the container's start-up script with bash, handing over to `env` instead of
-    the image's entrypoint, and return the environment Kafka would be configured from."""
+FAKE_KAFKA_BIN = {
+    # Stand-ins for /opt/kafka/bin: each records its arguments and the
+    # configuration file it was handed.
+    "kafka-storage.sh": 'echo "storage $*" >> "$RECORD"\n',
+    "kafka-server-start.sh": 'echo "server $*" >> "$RECORD"\ncp "$1" "$RECORD.properties"\n',
+}
+
+
+def _run_startup(
+    kafka: dict[str, Any], pod: str, tmp_path: Path
+) -> tuple[dict[str, str], list[str]]:
+    """Run the container's start-up script with bash against stand-in Kafka scripts;
+    return the broker configuration it wrote and the commands it ran."""
     c = _container(kafka)
     assert c["command"] == ["/bin/bash", "-c"]
     (script,) = c["args"]
-    assert "exec /etc/kafka/docker/run" in script
-    script = script.replace("exec /etc/kafka/docker/run", "exec env")
-    env = {"PATH": "/usr/bin:/bin", **_env(kafka), "POD_NAME": pod, "POD_NAMESPACE": "riverbed"}
-    out = subprocess.run(
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in FAKE_KAFKA_BIN.items():
+        (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body)
+        (bin_dir / name).chmod(0o755)
+    record = tmp_path / f"{pod}.record"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        **_env(kafka),
+        "POD_NAME": pod,
+        "POD_NAMESPACE": "riverbed",
+        "RIVERBED_KAFKA_BIN": str(bin_dir),
+        "RIVERBED_KAFKA_CONFIG": str(tmp_path / pod / "server.properties"),
+        "RECORD": str(record),
+    }
+    subprocess.run(
         ["bash", "-c", script], env=env, capture_output=True, text=True, check=True, timeout=10
-    ).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    )
+    props = dict(
+        line.split("=", 1)
+        for line in Path(f"{record}.properties").read_text().splitlines()
+        if "=" in line
+    )
+    return props, record.read_text().splitlines()
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 @pytest.mark.parametrize("ordinal", [0, 1, 2])
 def test_startup_script_derives_node_id_and_advertised_listeners(
-    kafka: dict[str, Any], ordinal: int
+    kafka: dict[str, Any], ordinal: int, tmp_path: Path
 ) -> None:
-    env = _startup_env(kafka, f"kafka-{ordinal}")
-    assert env["KAFKA_NODE_ID"] == str(ordinal)
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == (
+    props, _ = _run_startup(kafka, f"kafka-{ordinal}", tmp_path)
+    assert props["node.id"] == str(ordinal)
+    assert props["advertised.listeners"] == (
         f"INTERNAL://kafka-{ordinal}.kafka-headless.riverbed.svc.cluster.local:9092,"
         f"EXTERNAL://127.0.0.1:{19092 + ordinal}"
     )
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_startup_script_writes_every_kafka_variable_as_a_broker_setting(
+    kafka: dict[str, Any], tmp_path: Path
+) -> None:
+    """The same names the official image derives from KAFKA_* variables, JVM options excluded."""
+    props, commands = _run_startup(kafka, "kafka-1", tmp_path)
+    env = _env(kafka)
+    assert props["process.roles"] == env["KAFKA_PROCESS_ROLES"]
+    assert props["controller.quorum.voters"] == env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
+    assert props["listeners"] == env["KAFKA_LISTENERS"]
+    assert props["listener.security.protocol.map"] == env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    assert props["log.dirs"] == env["KAFKA_LOG_DIRS"]
+    assert props["min.insync.replicas"] == "2"
+    assert props["transaction.state.log.min.isr"] == "2"
+    assert props["auto.create.topics.enable"] == "false"
+    assert not {k for k in props if k.endswith("opts")}, "JVM options are not broker settings"
+    expected = {
+        k.removeprefix("KAFKA_").lower().replace("_", ".")
+        for k in env
+        if k.startswith("KAFKA_") and not k.endswith("_OPTS")
+    } | {"node.id", "advertised.listeners"}
+    assert set(props) == expected
+    # Storage is formatted for the fixed cluster id (idempotently), then the broker starts.
+    config = str(tmp_path / "kafka-1" / "server.properties")
+    assert commands == [
+        f"storage format --ignore-formatted --cluster-id {env['CLUSTER_ID']} --config {config}",
+        f"server {config}",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_variable_names_map_to_settings_like_the_official_image(
+    kafka: dict[str, Any], tmp_path: Path
+) -> None:
+    """__ is an underscore and ___ a dash in a setting's name, as apache/kafka reads them."""
+    sts = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "command": ["/bin/bash", "-c"],
+                            "args": _container(kafka)["args"],
+                            "env": [
+                                {"name": "RIVERBED_EXTERNAL_BASE_PORT", "value": "19092"},
+                                {"name": "RIVERBED_EXTERNAL_HOST", "value": "127.0.0.1"},
+                                {"name": "CLUSTER_ID", "value": "x"},
+                                {
+                                    "name": "KAFKA_LISTENER_NAME_INTERNAL_SSL__CLIENT__AUTH",
+                                    "value": "none",
+                                },
+                                {"name": "KAFKA_SOME___DASHED_NAME", "value": "1"},
+                                {"name": "KAFKA_HEAP_OPTS", "value": "-Xmx1g"},
+                            ],
+                        }
+                    ]
+                }
+            }
+        }
+    }
+    props, _ = _run_startup(sts, "kafka-0", tmp_path)
+    assert props["listener.name.internal.ssl_client_auth"] == "none"
+    assert props["some-dashed.name"] == "1"
+    assert "heap.opts" not in props
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_host_reaches_every_broker_at_the_address_it_advertises(
-    kafka: dict[str, Any], all_docs: list[dict[str, Any]]
+    kafka: dict[str, Any], all_docs: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     """127.0.0.1:H --kind--> NodePort N --Service--> pod kafka-i:9094, which advertises 127.0.0.1:H."""
     host_port_of = {
@@ -125,7 +219,7 @@ def test_host_reaches_every_broker_at_the_address_it_advertises(
         assert port["targetPort"] == "external"
         assert svc["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == f"kafka-{i}"
         host_port = host_port_of[port["nodePort"]]
-        advertised = _startup_env(kafka, f"kafka-{i}")["KAFKA_ADVERTISED_LISTENERS"]
+        advertised = _run_startup(kafka, f"kafka-{i}", tmp_path)[0]["advertised.listeners"]
         assert f"EXTERNAL://127.0.0.1:{host_port}" in advertised.split(",")
         bootstrap.append(f"127.0.0.1:{host_port}")
     # ... and the platform hands out exactly those addresses.

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from riverbed.errors import HarnessError
+from riverbed.kafka.distribution import KAFKA_VERSION
 from riverbed.platforms import kube_manifests as km
 from tests.manifests.conftest import MANIFESTS, ROOT
 
@@ -140,9 +141,14 @@ def test_tutorial_targets_use_these_manifests() -> None:
     text = out.stdout
     assert "kind create cluster --name riverbed --config manifests/kind-cluster.yaml" in text
     assert (
-        "docker build -f workloads/Dockerfile --target workloads -t riverbed-workloads:t9 ." in text
+        "docker build -f workloads/Dockerfile --target workloads "
+        "--build-arg PYTHON_IMAGE=python:3.11-slim -t riverbed-workloads:t9 ." in text
     )
-    assert "docker build -f workloads/Dockerfile --target locust -t riverbed-locust:t9 ." in text
+    assert (
+        "docker build -f workloads/Dockerfile --target locust "
+        "--build-arg PYTHON_IMAGE=python:3.11-slim -t riverbed-locust:t9 ." in text
+    )
+    assert "--image" not in text  # kind's own node image by default
     assert "kind load docker-image riverbed-workloads:t9 riverbed-locust:t9 --name riverbed" in text
     assert "kubectl --context kind-riverbed -n riverbed rollout status statefulset/kafka" in text
     assert "--topic riverbed-events" in text and "--topic riverbed-evidence" in text
@@ -154,3 +160,48 @@ def test_tutorial_targets_use_these_manifests() -> None:
             assert (ROOT / word).is_file(), word
     assert "image: riverbed-workloads:dev" in (MANIFESTS / "workloads.yaml").read_text()
     assert "image: riverbed-locust:dev" in (MANIFESTS / "locust.yaml").read_text()
+    assert f"image: apache/kafka:{KAFKA_VERSION}\n" in (MANIFESTS / "kafka.yaml").read_text()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not on PATH")
+def test_tutorial_targets_take_the_offline_images() -> None:
+    """`make … $(riverbed kind images --make)`: every image and tool comes from the variables."""
+    out = subprocess.run(
+        [
+            "make",
+            "-n",
+            "--no-print-directory",
+            *TUTORIAL_TARGETS,
+            "IMAGE_TAG=t9",
+            "OFFLINE=1",
+            "KIND=/c/kind",
+            "KUBECTL=/c/kubectl",
+            "KIND_NODE_IMAGE=riverbed-offline/kind-node:v1.34.4-k",
+            "KAFKA_IMAGE=riverbed-offline/kafka:4.4.0-k",
+            "PYTHON_IMAGE=riverbed-offline/python:3.11-k",
+            "KIND_CONFIG=/tmp/kind.yaml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert (
+        "/c/kind create cluster --name riverbed --config /tmp/kind.yaml "
+        "--image riverbed-offline/kind-node:v1.34.4-k --wait 180s" in text
+    )
+    assert (
+        "riverbed kind build-images --tag t9 --python-image riverbed-offline/python:3.11-k" in text
+    )
+    assert (
+        "/c/kind load docker-image riverbed-workloads:t9 riverbed-locust:t9 "
+        "riverbed-offline/kafka:4.4.0-k --name riverbed" in text
+    )
+    assert (
+        f"sed 's|image: apache/kafka:{KAFKA_VERSION}|image: riverbed-offline/kafka:4.4.0-k|' "
+        "manifests/kafka.yaml | /c/kubectl --context kind-riverbed apply -f -" in text
+    )
+    assert "/c/kubectl --context kind-riverbed -n riverbed exec kafka-0" in text
+    assert "apache/kafka" not in text.replace(f"s|image: apache/kafka:{KAFKA_VERSION}|", "")

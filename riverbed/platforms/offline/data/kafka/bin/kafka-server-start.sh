@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Start a Kafka broker/controller (kafka.Kafka) with the given server.properties.
+if [ $# -lt 1 ]; then
+  echo "USAGE: $0 server.properties [--override property=value]*" >&2
+  exit 1
+fi
+base_dir=$(dirname "$0")
+export KAFKA_LOG4J_OPTS="${KAFKA_LOG4J_OPTS:--Dlog4j2.configurationFile=$base_dir/../config/log4j2.properties}"
+export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G}"
+exec "$base_dir/kafka-run-class.sh" kafka.Kafka "$@"

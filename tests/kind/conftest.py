@@ -1,0 +1,156 @@
+"""Shared set-up of the kind tests: the prepared offline images, and one real kind
+cluster per session created from them.
+
+The cluster gets a unique name, its own kubeconfig (the user's is not
+touched) and a kind configuration generated from manifests/kind-cluster.yaml
+plus what this machine needs (:mod:`tests.kind.quirks`). It is deleted at the
+end of the session; pod states and logs are kept in test-artifacts/kind/.
+Figures measured along the way (cluster creation, Kafka start, memory) go to
+test-artifacts/kind/figures.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riverbed.errors import HarnessError
+from riverbed.kafka.cluster import port_in_use
+from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.offline import PreparedImages, prepared_images
+from tests.conftest import ARTIFACTS
+from tests.kind import quirks
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "manifests"
+KIND_ARTIFACTS = ARTIFACTS / "kind"
+
+
+@dataclass
+class KindCluster:
+    """A running kind cluster and the tools that reach it."""
+
+    name: str
+    kubeconfig: Path
+    images: PreparedImages
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def node(self) -> str:
+        """The node's container name."""
+        return f"{self.name}-control-plane"
+
+    def kind(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return _run([str(self.images.kind_bin), *args], timeout=timeout)
+
+    def kubectl(
+        self, *args: str, input: str | None = None, timeout: float = 300, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return _run(
+            [str(self.images.kubectl_bin), "--kubeconfig", str(self.kubeconfig), *args],
+            input=input,
+            timeout=timeout,
+            check=check,
+        )
+
+    def load(self, image: str) -> float:
+        """``kind load docker-image``; returns the seconds it took."""
+        t0 = time.monotonic()
+        self.kind("load", "docker-image", image, "--name", self.name)
+        return time.monotonic() - t0
+
+    def node_exec(self, *args: str, timeout: float = 120) -> str:
+        return _run(["docker", "exec", self.node, *args], timeout=timeout).stdout
+
+
+def _run(
+    cmd: list[str], *, input: str | None = None, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd[:6])} … failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def offline_images() -> PreparedImages:
+    """What `riverbed kind prepare --offline` prepared (loaded back into Docker if lost)."""
+    try:
+        return prepared_images(say=print)
+    except HarnessError as exc:
+        pytest.fail(f"{exc.message}\nfix: {exc.fix}  (or `make test-kind`)", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(
+    offline_images: PreparedImages, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KindCluster]:
+    """A one-node kind cluster from the prepared node image and manifests/kind-cluster.yaml."""
+    mappings = km.kind_port_mappings(MANIFESTS / km.KIND_CLUSTER)
+    busy = [m.host_port for m in mappings if port_in_use(m.host_port, m.listen_address)]
+    if busy:
+        pytest.fail(
+            f"Host ports {busy} on 127.0.0.1 are in use; manifests/kind-cluster.yaml maps them "
+            "(a local Kafka cluster on its default ports? `riverbed kafka down`).",
+            pytrace=False,
+        )
+    work = tmp_path_factory.mktemp("kind")
+    name = f"rb-test-{uuid.uuid4().hex[:6]}"
+    config_text, changes = quirks.kind_config(
+        (MANIFESTS / km.KIND_CLUSTER).read_text(),
+        restrict_oom_score_adj=quirks.lacks_sys_resource(),
+        name=name,
+    )
+    for change in changes:
+        print(f"kind config: {change}")
+    config = work / "kind-cluster.yaml"
+    config.write_text(config_text)
+    cluster = KindCluster(name, work / "kubeconfig", offline_images)
+    t0 = time.monotonic()
+    try:
+        cluster.kind(
+            "create",
+            "cluster",
+            "--name",
+            name,
+            "--image",
+            offline_images.node_image,
+            "--config",
+            str(config),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--wait",
+            "180s",
+        )
+        cluster.figures["kind_create_cluster_s"] = round(time.monotonic() - t0, 1)
+        yield cluster
+    finally:
+        _keep_state(cluster)
+        cluster.kind("delete", "cluster", "--name", name, "--kubeconfig", str(cluster.kubeconfig))
+        KIND_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (KIND_ARTIFACTS / "figures.json").write_text(json.dumps(cluster.figures, indent=2) + "\n")
+
+
+def _keep_state(cluster: KindCluster) -> None:
+    """Pods, events and the riverbed namespace's logs, for a failed run's reader."""
+    if not cluster.kubeconfig.exists():
+        return
+    KIND_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pods = cluster.kubectl("get", "pods", "-A", "-o", "wide", check=False)
+    events = cluster.kubectl("get", "events", "-A", "--sort-by=.lastTimestamp", check=False)
+    (KIND_ARTIFACTS / "pods.txt").write_text(pods.stdout + pods.stderr)
+    (KIND_ARTIFACTS / "events.txt").write_text(events.stdout + events.stderr)
+    names = cluster.kubectl("-n", "riverbed", "get", "pods", "-o", "name", check=False).stdout
+    for pod in names.split():
+        log = cluster.kubectl("-n", "riverbed", "logs", pod, "--tail", "300", check=False)
+        (KIND_ARTIFACTS / f"{pod.split('/')[-1]}.log").write_text(log.stdout + log.stderr)
