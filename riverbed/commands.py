@@ -51,6 +51,36 @@ dry_run_option = click.option(
 )
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """Keep a platform setting in the context, where :func:`_kube` reads it."""
+    ctx.meta[f"riverbed.{param.name}"] = value
+    return value
+
+
+def kube_options(fn: Any) -> Any:
+    """--offline and --kind-config: where the kind platform's images and cluster config come from."""
+    fn = click.option(
+        "--kind-config",
+        type=click.Path(dir_okay=False),
+        envvar="RIVERBED_KIND_CONFIG",
+        default=None,
+        expose_value=False,
+        callback=_remember,
+        help="kind: the cluster configuration to create the cluster from [default "
+        "manifests/kind-cluster.yaml; env RIVERBED_KIND_CONFIG]. It must map the same host "
+        "ports.",
+    )(fn)
+    return click.option(
+        "--offline",
+        is_flag=True,
+        envvar="RIVERBED_KIND_OFFLINE",
+        expose_value=False,
+        callback=_remember,
+        help="kind: use the images and tools `riverbed kind prepare --offline` built (no "
+        "container registry needed) instead of the public images [env RIVERBED_KIND_OFFLINE=1].",
+    )(fn)
+
+
 brokers_option = click.option(
     "--brokers",
     type=click.IntRange(1, 9),
@@ -84,14 +114,26 @@ assignor_option = click.option(
 
 
 def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no-untyped-def]
-    from riverbed.platforms.kube import KubePlatform
+    from riverbed.platforms.kube import KubeImages, KubePlatform
 
     if platform == "k8s" and not context:
         raise HarnessError(
             "--platform k8s needs --context NAME (the kubeconfig context of an existing cluster).",
             fix="pass --context, or use --platform kind to create a local kind cluster.",
         )
-    return KubePlatform(mode=platform, context=context, dry_run=dry_run, root=PROJECT_ROOT)
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    images = None
+    if meta.get("riverbed.offline"):
+        images = KubeImages.offline_prepared(say=lambda text: err.print(f"… {text}"))
+    return KubePlatform(
+        mode=platform,
+        context=context,
+        dry_run=dry_run,
+        root=PROJECT_ROOT,
+        images=images,
+        kind_config=meta.get("riverbed.kind_config"),
+    )
 
 
 def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
@@ -106,6 +148,7 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
 @click.command()
 @platform_option
 @context_option
+@kube_options
 @dry_run_option
 @brokers_option
 @partitions_option
@@ -223,6 +266,7 @@ def up(
 @click.command()
 @platform_option
 @context_option
+@kube_options
 @dry_run_option
 @click.option(
     "--keep-kafka", is_flag=True, help="local: stop the workloads but keep Kafka running."
@@ -279,6 +323,7 @@ def finalize_session(local: Any) -> None:
 @click.command()
 @platform_option
 @context_option
+@kube_options
 @harness_errors
 def status(platform: str, context: str | None) -> None:
     """Show what runs: Kafka brokers and consumer replicas (local), or pods (kind/k8s)."""
@@ -325,6 +370,7 @@ def status(platform: str, context: str | None) -> None:
 @click.command()
 @platform_option
 @context_option
+@kube_options
 @click.option(
     "--experiment",
     "experiments",

@@ -67,6 +67,8 @@ DATA_TOPIC = "riverbed-events"
 EVIDENCE_TOPIC = "riverbed-evidence"
 GROUP = "riverbed-consumers"
 WORKLOADS_IMAGE = "riverbed-workloads"
+#: The Kafka image the manifests name (its tag is the Kafka version).
+KAFKA_IMAGE = "apache/kafka"
 LOCUST_IMAGE = "riverbed-locust"
 DOCKERFILE = "workloads/Dockerfile"
 MANIFESTS_DIR = "manifests"
@@ -121,6 +123,46 @@ class UpResult:
     namespace: str = NAMESPACE
 
 
+@dataclass(frozen=True)
+class KubeImages:
+    """Where the kind platform's images and tools come from.
+
+    The defaults are the public images (kind's own node image, ``apache/kafka``,
+    ``python:3.11-slim`` in workloads/Dockerfile) and the tools on PATH.
+    :meth:`offline` uses what ``riverbed kind prepare --offline`` built instead,
+    for machines that cannot reach a container registry: the same manifests run
+    unchanged on either.
+    """
+
+    node_image: str | None = None
+    """``kind create cluster --image`` (None: kind's default node image)."""
+    kafka_image: str | None = None
+    """Replaces ``apache/kafka:<version>`` in manifests/kafka.yaml (None: keep it)."""
+    python_image: str | None = None
+    """workloads/Dockerfile's ``PYTHON_IMAGE`` (None: its default, python:3.11-slim)."""
+    kind_bin: str = "kind"
+    kubectl_bin: str = "kubectl"
+    offline: bool = False
+    """Build the workload images the offline way (wheels served from this machine when
+    build containers cannot reach PyPI) and load the Kafka image into the node."""
+
+    @classmethod
+    def offline_prepared(cls, say: Callable[[str], None] | None = None) -> KubeImages:
+        """The images and tools ``riverbed kind prepare --offline`` prepared (HarnessError
+        naming that command when nothing is prepared)."""
+        from riverbed.platforms.offline import prepared_images
+
+        prepared = prepared_images(say=say)
+        return cls(
+            node_image=prepared.node_image,
+            kafka_image=prepared.kafka_image,
+            python_image=prepared.python_image,
+            kind_bin=str(prepared.kind_bin),
+            kubectl_bin=str(prepared.kubectl_bin),
+            offline=True,
+        )
+
+
 class KubePlatform:
     """Kafka and the workloads on kind (``mode="kind"``) or an existing cluster (``mode="k8s"``).
 
@@ -136,6 +178,10 @@ class KubePlatform:
             commands run from there.
         image: a workload image the cluster can already pull (e.g. pushed to a
             registry): riverbed then neither builds nor loads one.
+        images: where the node, Kafka and Python images and the kind/kubectl
+            tools come from (:class:`KubeImages`; default: the public images).
+        kind_config: the kind cluster configuration (default
+            manifests/kind-cluster.yaml); it must map the host ports riverbed uses.
         echo: told every command line before it runs.
         which: finds a program on PATH (tests replace it).
     """
@@ -149,6 +195,8 @@ class KubePlatform:
         root: Path | str | None = None,
         *,
         image: str | None = None,
+        images: KubeImages | None = None,
+        kind_config: Path | str | None = None,
         echo: Callable[[str], None] | None = None,
         which: Callable[[str], str | None] = shutil.which,
     ) -> None:
@@ -177,6 +225,10 @@ class KubePlatform:
         self.dry_run = dry_run
         self.root = Path(root) if root is not None else PROJECT_ROOT
         self.image = image
+        self.images = images or KubeImages()
+        self.kind_config = Path(kind_config).resolve() if kind_config else None
+        if self.kind_config is not None:
+            _check_kind_config(self.kind_config, self.root / MANIFESTS_DIR / km.KIND_CLUSTER)
         self.which = which
         self.runner = Runner(dry_run=dry_run, cwd=self.root, echo=echo)
 
@@ -198,7 +250,7 @@ class KubePlatform:
     def kubectl_argv(self, *args: str, namespaced: bool = True) -> list[str]:
         """``kubectl --context C [-n riverbed] args…``: every kubectl call is pinned to the context."""
         ns = ["-n", NAMESPACE] if namespaced else []
-        return ["kubectl", "--context", str(self.context), *ns, *args]
+        return [self.images.kubectl_bin, "--context", str(self.context), *ns, *args]
 
     def kubectl(self, *args: str, namespaced: bool = True, **kwargs: Any) -> Result:
         return self.runner.run(self.kubectl_argv(*args, namespaced=namespaced), **kwargs)
@@ -209,9 +261,12 @@ class KubePlatform:
             return ["docker", "kind", "kubectl"]
         return ["kubectl"] if self.image else ["docker", "kubectl"]
 
+    def _tool(self, name: str) -> str:
+        return {"kind": self.images.kind_bin, "kubectl": self.images.kubectl_bin}.get(name, name)
+
     def preflight(self) -> None:
         """Check the tools this mode needs; raise a HarnessError naming every missing one."""
-        missing = [tool for tool in self.required_tools() if self.which(tool) is None]
+        missing = [t for t in self.required_tools() if self.which(self._tool(t)) is None]
         if missing:
             fix = "; ".join(_INSTALL[t] for t in missing)
             if self.mode == "k8s" and "docker" in missing:
@@ -230,7 +285,7 @@ class KubePlatform:
         if self.mode == "k8s":
             contexts = parse_lines(
                 self.runner.run(
-                    ["kubectl", "config", "get-contexts", "-o", "name"], timeout=30
+                    [self.images.kubectl_bin, "config", "get-contexts", "-o", "name"], timeout=30
                 ).stdout
             )
             if self.context not in contexts:
@@ -261,6 +316,8 @@ class KubePlatform:
         overrides = []
         if image:
             overrides.append(_override(WORKLOADS_IMAGE, image))
+        if self.images.kafka_image:
+            overrides.append(_override(KAFKA_IMAGE, self.images.kafka_image))
         extra = []
         if locust_image:
             overrides.append(_override(LOCUST_IMAGE, locust_image))
@@ -334,6 +391,10 @@ class KubePlatform:
         if self.mode == "kind":
             say(f"loading {image} into kind cluster {self.cluster_name}")
             self.load_image(image)
+            if self.images.kafka_image:
+                # kind skips an image the node already holds with the same id.
+                say(f"loading {self.images.kafka_image} into kind cluster {self.cluster_name}")
+                self.load_image(self.images.kafka_image)
 
         rendered = self.render(
             image=image,
@@ -386,7 +447,7 @@ class KubePlatform:
         if self.mode == "kind":
             say(f"deleting kind cluster {self.cluster_name}")
             self.runner.run(
-                ["kind", "delete", "cluster", "--name", self.cluster_name],
+                [self.images.kind_bin, "delete", "cluster", "--name", self.cluster_name],
                 timeout=timeout,
                 fix="see `kind get clusters`; `docker ps` shows the node containers.",
             )
@@ -409,24 +470,26 @@ class KubePlatform:
 
     # ---- steps ----------------------------------------------------------------------------------
     def cluster_exists(self) -> bool:
-        clusters = self.runner.run(["kind", "get", "clusters"], timeout=60).stdout
+        clusters = self.runner.run([self.images.kind_bin, "get", "clusters"], timeout=60).stdout
         return self.cluster_name in parse_lines(clusters)
 
     def _ensure_cluster(self, say: Callable[[str], None]) -> None:
         if self.cluster_exists():
             say(f"kind cluster {self.cluster_name} exists; reusing it")
             return
-        config = f"{MANIFESTS_DIR}/{km.KIND_CLUSTER}"
+        config = str(self.kind_config or f"{MANIFESTS_DIR}/{km.KIND_CLUSTER}")
         if not self.dry_run:
             self._check_host_ports()
         say(f"creating kind cluster {self.cluster_name}")
+        node = ["--image", self.images.node_image] if self.images.node_image else []
         self.runner.run(
             [
-                "kind",
+                self.images.kind_bin,
                 "create",
                 "cluster",
                 "--name",
                 self.cluster_name,
+                *node,
                 "--config",
                 config,
                 "--wait",
@@ -439,7 +502,7 @@ class KubePlatform:
 
     def _check_host_ports(self) -> None:
         """kind fails obscurely when a mapped host port is taken: say which, and why."""
-        for m in km.kind_port_mappings(self.manifests_dir / km.KIND_CLUSTER):
+        for m in km.kind_port_mappings(self.kind_config or self.manifests_dir / km.KIND_CLUSTER):
             with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
                 # Lets a port in TIME_WAIT pass; one with a listener still fails.
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -454,17 +517,48 @@ class KubePlatform:
                     ) from None
 
     def build_image(self, image: str, target: str = "workloads") -> None:
-        """``docker build`` a target of workloads/Dockerfile from the project root."""
+        """``docker build`` a target of workloads/Dockerfile from the project root.
+
+        With offline images, on the prepared Python base, through
+        :func:`riverbed.platforms.offline.workload_images.build_workload_images`
+        (which serves the wheels from this machine when build containers cannot
+        reach PyPI).
+        """
+        if self.images.offline and self.images.python_image:
+            from riverbed.platforms.offline.workload_images import build_workload_images
+
+            name, tag = km.split_image(image)
+            expected = {"workloads": WORKLOADS_IMAGE, "locust": LOCUST_IMAGE}[target]
+            if name != expected:
+                raise HarnessError(
+                    f"An offline {target} image is named {expected}:<tag>, not {image}."
+                )
+            self.runner.call(
+                "build_workload_images",
+                build_workload_images,
+                tag=tag or "dev",
+                python_image=self.images.python_image,
+                targets=(target,),
+                root=self.root,
+                say=lambda _msg: None,
+            )
+            return
+        base = (
+            ["--build-arg", f"PYTHON_IMAGE={self.images.python_image}"]
+            if self.images.python_image
+            else []
+        )
         self.runner.run(
-            ["docker", "build", "-f", DOCKERFILE, "--target", target, "-t", image, "."],
+            ["docker", "build", "-f", DOCKERFILE, "--target", target, *base, "-t", image, "."],
             env={"DOCKER_BUILDKIT": "1"},
             timeout=1800,
-            fix="the build pulls python:3.11-slim and PyPI packages: check network access.",
+            fix="the build pulls python:3.11-slim and PyPI packages: check network access, or "
+            "use offline images (`riverbed kind prepare --offline`, then --offline).",
         )
 
     def load_image(self, image: str) -> None:
         self.runner.run(
-            ["kind", "load", "docker-image", image, "--name", self.cluster_name],
+            [self.images.kind_bin, "load", "docker-image", image, "--name", self.cluster_name],
             timeout=600,
         )
 
@@ -708,6 +802,28 @@ class KubePlatform:
                 shutil.copyfile(src, target)
                 copied.append(target)
         return copied
+
+
+def _check_kind_config(path: Path, reference: Path) -> None:
+    """A user's kind configuration must exist and map every host port riverbed uses
+    (Kafka's external listeners, the producer, Locust's UI) as the reference does."""
+    if not path.is_file():
+        raise HarnessError(f"kind configuration {path} does not exist.", fix="check --kind-config.")
+    try:
+        have = {(m.host_port, m.container_port) for m in km.kind_port_mappings(path)}
+    except (HarnessError, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise HarnessError(
+            f"kind configuration {path} cannot be read as a kind Cluster: {exc}",
+            fix=f"start from {reference}.",
+        ) from None
+    need = {(m.host_port, m.container_port) for m in km.kind_port_mappings(reference)}
+    if missing := sorted(need - have):
+        listed = ", ".join(f"host {h} -> node {c}" for h, c in missing)
+        raise HarnessError(
+            f"kind configuration {path} lacks the port mappings riverbed reaches the cluster "
+            f"through: {listed}.",
+            fix=f"copy the extraPortMappings of {reference}.",
+        )
 
 
 def _override(name: str, image: str) -> km.ImageOverride:
