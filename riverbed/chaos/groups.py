@@ -19,11 +19,14 @@ class GroupView:
     """``Stable``, ``PreparingRebalance``, ``CompletingRebalance``, ``Empty`` or ``Dead``."""
     members: dict[str, list[int]] = field(default_factory=dict)
     """client_id → partitions of the topic assigned to that member."""
+    member_ids: dict[str, str] = field(default_factory=dict)
+    """client_id (the keys of ``members``) → the member's Kafka group member id."""
 
 
 def group_view(description: Mapping[str, Any], topic: str) -> GroupView:
     """A :class:`GroupView` from one entry of kafka-python's ``describe_groups`` result."""
     members: dict[str, list[int]] = {}
+    member_ids: dict[str, str] = {}
     for member in description.get("members") or []:
         client_id = str(member.get("client_id") or member.get("member_id"))
         # Two members with one client_id would hide a double owner: keep both.
@@ -38,7 +41,9 @@ def group_view(description: Mapping[str, Any], topic: str) -> GroupView:
                 if entry.get("topic") == topic:
                     parts.extend(int(p) for p in entry.get("partitions") or [])
         members[key] = sorted(parts)
-    return GroupView(str(description.get("group_state") or "Unknown"), members)
+        if member.get("member_id"):
+            member_ids[key] = str(member["member_id"])
+    return GroupView(str(description.get("group_state") or "Unknown"), members, member_ids)
 
 
 def assignment_problems(view: GroupView, partitions: int, expected_members: int = 0) -> list[str]:

@@ -39,8 +39,7 @@ def instrument_env(
     """
     env = os.environ if base is None else base
     path = [str(PYTHONPATH_DIR)]
-    if env.get("PYTHONPATH"):
-        path.append(env["PYTHONPATH"])
+    path += [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != path[0]]
     out = {
         "PYTHONPATH": os.pathsep.join(path),
         "RIVERBED_INSTRUMENT": "1",

@@ -19,9 +19,7 @@ def _chain_load() -> None:
 
     here = os.path.dirname(os.path.abspath(__file__))
     me = sys.modules.get("sitecustomize")
-    positions = [
-        i for i, p in enumerate(sys.path) if os.path.abspath(p or os.curdir) == here
-    ]
+    positions = [i for i, p in enumerate(sys.path) if os.path.abspath(p or os.curdir) == here]
     for i in reversed(positions):
         del sys.path[i]
     sys.modules.pop("sitecustomize", None)

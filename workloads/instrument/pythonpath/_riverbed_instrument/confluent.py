@@ -105,7 +105,9 @@ def patch(module: Any) -> None:
                 try:
                     record_commit(tracker, err, partitions)
                 except Exception as exc:
-                    print(f"riverbed instrumentation: commit not recorded: {exc!r}", file=sys.stderr)
+                    print(
+                        f"riverbed instrumentation: commit not recorded: {exc!r}", file=sys.stderr
+                    )
             if user is not None:
                 user(err, partitions)
 
@@ -270,7 +272,11 @@ def _callbacks(tracker: Tracker, user: dict[str, Any]) -> dict[str, Any]:
     application's (librdkafka assigns by itself after ``on_assign`` unless the
     application's callback did)."""
     topic = tracker.topic
-    on_assign, on_revoke, on_lost = user.get("on_assign"), user.get("on_revoke"), user.get("on_lost")
+    on_assign, on_revoke, on_lost = (
+        user.get("on_assign"),
+        user.get("on_revoke"),
+        user.get("on_lost"),
+    )
 
     def parts(partitions: Any) -> list:
         return [tp.partition for tp in partitions or () if tp.topic == topic]

@@ -71,7 +71,9 @@ def processed_event(
     }
 
 
-def invalid_event(member: str, partition: int, offset: int, reason: str, t: float) -> dict[str, Any]:
+def invalid_event(
+    member: str, partition: int, offset: int, reason: str, t: float
+) -> dict[str, Any]:
     return {
         "type": "invalid",
         "member": member,

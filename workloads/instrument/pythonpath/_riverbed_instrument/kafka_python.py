@@ -201,7 +201,9 @@ def _patch_consumer(cls: Any, version: str) -> None:
             tracker.start()
         return result
 
-    def poll(self: Any, timeout_ms: Any = 0, max_records: Any = None, update_offsets: bool = True) -> Any:
+    def poll(
+        self: Any, timeout_ms: Any = 0, max_records: Any = None, update_offsets: bool = True
+    ) -> Any:
         tracker = self.__dict__.get("_riverbed_tracker")
         if tracker is None:
             return orig_poll(self, timeout_ms, max_records, update_offsets)

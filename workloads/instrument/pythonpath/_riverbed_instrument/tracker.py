@@ -111,9 +111,7 @@ class Tracker:
             )
         _register(self)
 
-    def stop(
-        self, reason: str, detail: str | None = None, lock_timeout: float = -1
-    ) -> None:
+    def stop(self, reason: str, detail: str | None = None, lock_timeout: float = -1) -> None:
         """Write ``stop`` with the records still in hand as ``held``, and close the file."""
         if not self._lock.acquire(timeout=lock_timeout):
             return  # interrupted inside our own write (a signal): leave the file as it is
@@ -368,4 +366,3 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def exception_in_flight() -> bool:
     """Whether the caller runs while an exception propagates (a ``finally`` after an error)."""
     return sys.exc_info()[0] is not None
-
