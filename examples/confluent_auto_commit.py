@@ -38,13 +38,14 @@ consumer = Consumer(
         "bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
         "group.id": os.environ.get("KAFKA_GROUP", "workers"),
         "auto.offset.reset": "earliest",
-        "auto.commit.interval.ms": 1000,
+        # "Commit often, so that a restart delivers little twice."
+        "auto.commit.interval.ms": 100,
     }
 )
 consumer.subscribe([os.environ.get("KAFKA_TOPIC", "events")])
 try:
     while running:
-        for msg in consumer.consume(num_messages=200, timeout=0.5):
+        for msg in consumer.consume(num_messages=200, timeout=2.0):
             if msg.error():
                 continue
             event = json.loads(msg.value())

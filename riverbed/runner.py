@@ -496,7 +496,8 @@ def execute(
         spec.interrupted = True
         say("interrupted: stopping the load, the experiments and the workloads; evidence is kept")
     finally:
-        stop_group(locust)
+        if locust is not None:  # None: the run stopped before the load started
+            stop_group(locust)
         if workloads_started:
             with contextlib.suppress(Exception):
                 platform.stop_workloads()
