@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from reports.model import FAIL, INCONCLUSIVE, MAX_EXAMPLES, PASS, Summary
+from reports.model import FAIL, INCONCLUSIVE, MAX_EXAMPLES, NOT_APPLICABLE, PASS, Summary
 
-STYLE = {PASS: "bold green", FAIL: "bold red", INCONCLUSIVE: "bold yellow"}
+STYLE = {PASS: "bold green", FAIL: "bold red", INCONCLUSIVE: "bold yellow", NOT_APPLICABLE: "dim"}
 
 
 @click.command(
@@ -63,6 +63,13 @@ def report(
     or a drain did not finish proves nothing: inconclusive).
 
     \b
+    The verdicts rest on the run's evidence strength (spec.json
+    consumer_evidence): reference or instrumented consumer events judge
+    everything; output-topic judges the service by its outputs (a check it
+    cannot see is n/a); offsets sees only committed offsets and is never a
+    pass.
+
+    \b
     Writes report.html (self-contained, opens offline), summary.json and
     junit.xml (one test case per check) into RUN_DIR, or --out.
 
@@ -106,7 +113,12 @@ def report(
 
 
 def verdict_table(summary: Summary) -> Table:
-    table = Table(title=f"riverbed report · {summary.run_id}", title_justify="left", expand=False)
+    strength = summary.evidence_strength.get("name", "reference")
+    table = Table(
+        title=f"riverbed report · {summary.run_id} · {strength} evidence",
+        title_justify="left",
+        expand=False,
+    )
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("count", justify="right")

@@ -19,6 +19,7 @@ import polars as pl
 from reports.columnar import iter_blocks
 from reports.model import Issue
 from reports.ownership import Ownership, build_ownership
+from reports.strength import CONSUMER_EVENTS, OUTPUT_TOPIC, Strength, strength_of
 from workloads.evidence.reader import ReadIssue, read_jsonl
 from workloads.evidence.schema import SEND_STATUSES, EvidenceError, RunLayout
 
@@ -46,6 +47,17 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     "sha_ok": pl.Boolean(),
     "reason": pl.String(),
 }
+OUTPUT_SCHEMA: dict[str, pl.DataType] = {
+    "partition": pl.Int64(),
+    "offset": pl.Int64(),
+    "producer": pl.String(),
+    "key": pl.String(),
+    "seq": pl.Int64(),
+    "sha_ok": pl.Boolean(),
+    "identity": pl.String(),
+    "t": pl.Float64(),
+    "reason": pl.String(),
+}
 CONSUMED_SCHEMA: dict[str, pl.DataType] = {
     "member": pl.String(),
     "t": pl.Float64(),
@@ -60,6 +72,8 @@ CONSUMED_SCHEMA: dict[str, pl.DataType] = {
     "replica": pl.String(),
     "host": pl.String(),
     "commit_mode": pl.String(),
+    "member_id": pl.String(),
+    "client_id": pl.String(),
 }
 
 
@@ -101,9 +115,17 @@ class GroupSnapshot:
     state: str
     generation: int | None
     members: dict[str, list[int]]
+    """Member id (client id in older runs) → partitions. Only a Stable snapshot's are known."""
     committed: dict[int, int]
     end_offsets: dict[int, int]
     partitions: int | None
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Member id → ``{"client_id", "host", "instance_id"}`` (``member_info``; empty in older runs)."""
+
+    @property
+    def stable(self) -> bool:
+        """Only a Stable group's answer carries assignments (DescribeGroups)."""
+        return self.state == "Stable"
 
 
 @dataclass
@@ -138,7 +160,7 @@ class Evidence:
     issues: list[Issue] = field(default_factory=list)
     acks: pl.DataFrame | None = None
     """Acknowledged sends (status ``ok`` with a position), sorted by pos:
-    producer, key (categorical), seq, pos, t_ack. Exact duplicate lines are dropped."""
+    producer, key (categorical), seq, pos, t_ack, t_send. Exact duplicate lines are dropped."""
     unsent: pl.DataFrame | None = None
     """Every other send line (``unknown``, ``fail``): producer, key, seq, status, t_send."""
     log: pl.DataFrame | None = None
@@ -154,8 +176,26 @@ class Evidence:
     invalid: pl.DataFrame | None = None
     """One row per ``invalid`` line: member, period, partition, pos, reason, t."""
     ownership: Ownership | None = None
+    member_ids: dict[str, str] = field(default_factory=dict)
+    """Coordinator member id → evidence ``member``, from the ``assigned`` lines' ``member_id``."""
+    client_ids: dict[str, str] = field(default_factory=dict)
+    """Evidence ``member`` → the client id its ``assigned`` lines name."""
     group: list[GroupSnapshot] | None = None
     faults: list[Fault] | None = None
+    outputs: pl.DataFrame | None = None
+    """The service's outputs (output-topic evidence), sorted by output position:
+    opos (output partition << 40 | offset), producer, key, seq (the input they
+    name; null when unidentified), sha_ok (null: nothing to check), identity, t, reason."""
+    strength: Strength = field(default_factory=lambda: strength_of({})[0])
+    """What the verdicts rest on (spec.json ``consumer_evidence``)."""
+    strength_problem: str | None = None
+    """Why the named strength could not be used, when it could not."""
+
+    @property
+    def output_drained(self) -> bool:
+        """spec.json says the output drain reached every partition's high watermark."""
+        drain = self.spec.get("output_drain")
+        return isinstance(drain, dict) and drain.get("finished") is True
 
     @property
     def log_drained(self) -> bool:
@@ -186,14 +226,18 @@ class Evidence:
 def load(run_dir: Path | str) -> Evidence:
     """Read every evidence source of ``run_dir``; problems become issues, not exceptions."""
     layout = RunLayout(run_dir)
-    names = ("spec", "acks", "consumed", "group", "faults", "log")
+    names = ("spec", "acks", "consumed", "group", "faults", "log", "output")
     ev = Evidence(Path(run_dir), {}, {n: Source(n) for n in names})
     ev.spec = _load_spec(layout, ev)
+    ev.strength, ev.strength_problem = strength_of(ev.spec)
+    if ev.strength_problem:
+        ev.note("spec", "error", ev.strength_problem)
     ev.acks = _load_acks(layout, ev)
     ev.log = _load_log(layout, ev)
     _load_consumed(layout, ev)
     ev.group = _load_group(layout, ev)
     ev.faults = _load_faults(layout, ev)
+    ev.outputs = _load_outputs(layout, ev)
     return ev
 
 
@@ -324,6 +368,7 @@ def _load_acks(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
             "seq",
             "pos",
             "t_ack",
+            "t_send",
         )
 
     files = _read_kind(
@@ -397,7 +442,8 @@ def _load_log(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
 def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
     paths = layout.consumed_files()
     if not paths:
-        ev.note("consumed", "error", "no consumer events: evidence/consumed/*.jsonl is missing")
+        if ev.strength.name in CONSUMER_EVENTS:
+            ev.note("consumed", "error", "no consumer events: evidence/consumed/*.jsonl is missing")
         return
     base = 0
     heads: list[pl.DataFrame] = []
@@ -421,6 +467,8 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
             "replica",
             "host",
             "commit_mode",
+            "member_id",
+            "client_id",
             pl.col("records").list.len().alias("n"),
             _field(pl.col("records").list.first(), 0, pl.Int64).alias("first"),
             _field(pl.col("records").list.last(), 0, pl.Int64).alias("last"),
@@ -474,6 +522,11 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
     ev.sources["consumed"].records = head.height
     # Lines of one member in file order; members merged from several files stay in order.
     head = head.sort("line")
+    ids = head.filter((pl.col("type") == "assigned") & pl.col("member_id").is_not_null())
+    for m, member_id, client_id in ids.select("member", "member_id", "client_id").iter_rows():
+        ev.member_ids.setdefault(str(member_id), str(m))
+        if client_id is not None:
+            ev.client_ids.setdefault(str(m), str(client_id))
     starts = head.filter(pl.col("type") == "start")
     extra_by_line = {
         r["line"]: r for r in starts.select("line", "replica", "host", "commit_mode").to_dicts()
@@ -595,6 +648,62 @@ def _field(records: pl.Expr, index: int, dtype: Any) -> pl.Expr:
     return item.cast(dtype, strict=False)
 
 
+# --- outputs ----------------------------------------------------------------
+
+
+def _load_outputs(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
+    """The drained output topic; read only when the verdicts rest on it."""
+    if ev.strength.name != OUTPUT_TOPIC:
+        if layout.output.exists():
+            ev.note(
+                "output",
+                "note",
+                f"evidence/output.jsonl is not read: the verdicts rest on "
+                f"{ev.strength.name} evidence (spec.json consumer_evidence)",
+            )
+        return None
+    if not layout.output.exists():
+        ev.note(
+            "output",
+            "error",
+            "evidence/output.jsonl is missing: the service's outputs were not drained",
+        )
+        return None
+
+    def compact(block: pl.DataFrame) -> pl.DataFrame:
+        return block.select(
+            pos_expr().alias("opos"),
+            "producer",
+            "key",
+            "seq",
+            "sha_ok",
+            "identity",
+            "t",
+            "reason",
+        )
+
+    files = _read_kind(
+        ev, "output", [layout.output], "output", OUTPUT_SCHEMA, ("partition", "offset"), compact
+    )
+    frames = [b for blocks in files for b in blocks]
+    if not frames:
+        if not ev.sources["output"].complete:
+            return None
+        frames = [compact(pl.DataFrame(schema=OUTPUT_SCHEMA))]
+    out = pl.concat(frames) if len(frames) > 1 else frames[0]
+    out = out.sort("opos", maintain_order=True).unique(
+        subset="opos", keep="first", maintain_order=True
+    )
+    # An output that names only part of an identity names none.
+    known = pl.col("producer").is_not_null() & pl.col("key").is_not_null()
+    out = out.with_columns(
+        pl.when(known & pl.col("seq").is_not_null()).then(pl.col("identity")).alias("identity")
+    )
+    if not ev.output_drained:
+        ev.sources["output"].complete = False
+    return out
+
+
 # --- group, faults ----------------------------------------------------------
 
 
@@ -638,6 +747,7 @@ def _load_group(layout: RunLayout, ev: Evidence) -> list[GroupSnapshot] | None:
     snaps = []
     for r in records:
         members = r.get("members") if isinstance(r.get("members"), dict) else {}
+        info = r.get("member_info") if isinstance(r.get("member_info"), dict) else {}
         snaps.append(
             GroupSnapshot(
                 t=float(r["t"]),
@@ -649,6 +759,7 @@ def _load_group(layout: RunLayout, ev: Evidence) -> list[GroupSnapshot] | None:
                 committed=_int_map(r.get("committed")),
                 end_offsets=_int_map(r.get("end_offsets")),
                 partitions=r.get("partitions") if isinstance(r.get("partitions"), int) else None,
+                info={str(m): i for m, i in (info or {}).items() if isinstance(i, dict)},
             )
         )
     snaps.sort(key=lambda s: s.t)

@@ -7,19 +7,26 @@ missing) costs nothing.
 from __future__ import annotations
 
 import bisect
+import math
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from reports.evidence import POS_SHIFT, Evidence, offset_expr, partition_expr
 from reports.model import MAX_EXAMPLES
-from reports.ownership import Commit, Period
+from reports.ownership import END_KILLED, Commit, Period
+
+if TYPE_CHECKING:
+    from reports.group_view import BrokerView
+    from reports.outputs import OutputMatch
 
 IDENTITY = ["producer", "key", "seq"]
 
 #: How long before a moment a monitor snapshot must be to describe that moment.
 SNAPSHOT_MARGIN_S = 0.5
+#: A member a fault hit wrote nothing later than this after the fault ended.
+DEATH_MARGIN_S = 1.0
 
 
 class Facts:
@@ -301,6 +308,103 @@ class Facts:
     def periods(self) -> list[Period]:
         return self.ev.ownership.periods if self.ev.ownership is not None else []
 
+    @cached_property
+    def run_end(self) -> float:
+        """When the run's measured part ended: the drain, else the last processing."""
+        drain = self.ev.spec.get("drain")
+        if isinstance(drain, dict) and isinstance(drain.get("t"), int | float):
+            return float(drain["t"])
+        last = [ts[-1] for ts in self.handled_times.values() if ts]
+        if last:
+            return max(last)
+        t_end = self.ev.spec.get("t_end")
+        return float(t_end) if isinstance(t_end, int | float) else math.inf
+
+    @cached_property
+    def dead_members(self) -> set[str]:
+        """Members without a stop line whose end is evidenced: a landed fault hit them
+        (its output names the member or its replica, and the member wrote nothing
+        after it), or their replica started again as a new incarnation."""
+        own = self.ev.ownership
+        if own is None:
+            return set()
+        out: set[str] = set()
+        silent = [m for m in own.members.values() if m.killed and m.last_t is not None]
+        for f in self.ev.faults or ():
+            if not (f.landed and f.is_fault and isinstance(f.output, list)):
+                continue
+            names = {str(x) for x in f.output if isinstance(x, str)}
+            for m in silent:
+                hit = (
+                    m.member in names
+                    or m.replica in names
+                    or any(m.member.startswith(f"{n}-") for n in names)
+                )
+                began = m.start_t if m.start_t is not None else m.first_t
+                if (
+                    hit
+                    and (began is None or began <= f.t_end)
+                    and (m.last_t or 0.0) <= f.t_end + DEATH_MARGIN_S
+                ):
+                    out.add(m.member)
+        for m in silent:
+            if m.replica and any(
+                o.replica == m.replica
+                and o.member != m.member
+                and (o.start_t if o.start_t is not None else o.first_t or 0.0) > (m.last_t or 0.0)
+                for o in own.members.values()
+            ):
+                out.add(m.member)
+        return out
+
+    @cached_property
+    def broker(self) -> BrokerView:
+        """The group snapshots, joined to the consumers' evidence."""
+        from reports.group_view import BrokerView
+
+        return BrokerView(self.ev, self.run_end)
+
+    @cached_property
+    def output_match(self) -> OutputMatch:
+        """The service's outputs matched to the inputs (output-topic evidence only)."""
+        from reports.outputs import OutputMatch
+
+        return OutputMatch(self.ev, self)
+
+    @cached_property
+    def period_ends(self) -> dict[int, float]:
+        """Per period id: until when its member owned the partition (``inf``: to the end).
+
+        A period that ended with a revoke, a loss or a stop line ends there. One
+        whose member's evidence simply stops (no ``stop`` line) ends at its last
+        line — unless the group kept assigning the partition to that member: then
+        it ends when the group's view last showed it (the consumer's silence is
+        not a lost partition).
+        """
+        out: dict[int, float] = {}
+        by_p: dict[int, list[Period]] = {}
+        for per in self.periods:
+            if not per.implicit:
+                by_p.setdefault(per.partition, []).append(per)
+        dead = self.dead_members
+        for per in self.periods:
+            end = per.end_t if per.end_t is not None else math.inf
+            silent = per.end == END_KILLED and per.member not in dead
+            if silent and per.end_t is not None and self.broker.present:
+                cap = min(
+                    (
+                        q.start_t
+                        for q in by_p.get(per.partition, ())
+                        if q.member != per.member and q.start_t >= per.end_t
+                    ),
+                    default=math.inf,
+                )
+                until = self.broker.owned_until(per.member, per.partition, per.end_t, cap)
+                if until is not None and until > end:
+                    end = until
+            out[per.id] = end
+        return out
+
     def legal_from(self, per: Period) -> int:
         """The first offset of the period's uncommitted window (what may be redelivered)."""
         marks = [per.committed]
@@ -309,7 +413,18 @@ class Facts:
         known = [m for m in marks if m is not None]
         if known:
             return max(known)
-        return per.first_offset if per.first_offset is not None else 0
+        # Nothing committed: the window starts where the period started, which is
+        # the lowest offset it processed (not its first: that may be out of order).
+        low = self.period_low.get(per.id, per.first_offset)
+        return low if low is not None else 0
+
+    @cached_property
+    def period_low(self) -> dict[int, int]:
+        """Per period id, the lowest offset it processed."""
+        if self.ev.processed is None or self.ev.processed.height == 0:
+            return {}
+        lows = self.ev.processed.group_by("period").agg((pl.col("pos") % POS_SHIFT).min())
+        return {int(p): int(o) for p, o in lows.iter_rows() if p is not None}
 
     @cached_property
     def periods_frame(self) -> pl.DataFrame:

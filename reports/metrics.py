@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +37,18 @@ def compute_metrics(ev: Evidence, facts: Facts, rebalance: Any) -> Metrics:
     m.rates = rates(ev, facts, t0)
     m.lag = lag(ev, t0)
     end = max([t for ts in facts.handled_times.values() for t in ts[-1:]] or [t0])
+    # A silent member owns for as long as the group kept assigning it the partition.
+    ends = facts.period_ends
     for per in facts.periods:
+        until = ends.get(per.id, per.end_t)
+        if until is None or until == math.inf:
+            until = max(end, per.end_t or end)
         m.ownership.append(
             {
                 "partition": per.partition,
                 "member": per.member,
                 "start": round(per.start_t - t0, 3),
-                "end": round((per.end_t if per.end_t is not None else end) - t0, 3),
+                "end": round(until - t0, 3),
                 "end_kind": per.end or "open",
                 "handled": per.handled,
             }

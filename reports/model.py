@@ -9,6 +9,9 @@ from typing import Any
 PASS = "pass"
 FAIL = "fail"
 INCONCLUSIVE = "inconclusive"
+#: A check's status (never a run's verdict) when the run's evidence strength cannot
+#: see what it judges: it neither passes nor fails the run.
+NOT_APPLICABLE = "n/a"
 
 #: Exit code per run verdict (DESIGN.md): 0 pass, 1 fail, 2 inconclusive.
 EXIT_CODES = {PASS: 0, FAIL: 1, INCONCLUSIVE: 2}
@@ -39,7 +42,8 @@ class Verdict:
     name: str
     """The check's name from the verdict vocabulary (``lost-from-log``, …)."""
     status: str
-    """``pass``, ``fail`` or ``inconclusive``."""
+    """``pass``, ``fail``, ``inconclusive``, or ``n/a`` (not applicable at the run's
+    evidence strength: it does not count towards the run's verdict)."""
     count: int
     """The headline number: anomalies found (0 on a pass)."""
     explanation: str
@@ -60,7 +64,7 @@ class Verdict:
 
 
 def combine(statuses: list[str]) -> str:
-    """The run's verdict: any fail fails, else any inconclusive, else pass."""
+    """The run's verdict: any fail fails, else any inconclusive, else pass (``n/a`` counts not)."""
     if FAIL in statuses:
         return FAIL
     if INCONCLUSIVE in statuses:
@@ -106,7 +110,7 @@ class Summary:
     run_id: str
     verdict: str
     checks: list[Verdict]
-    counts: dict[str, int]
+    counts: dict[str, int | None]
     rebalances: list[dict[str, Any]]
     issues: list[Issue]
     latency: dict[str, Any]
@@ -114,6 +118,9 @@ class Summary:
     """``report_html``, ``summary_json``, ``junit_xml`` once written."""
     reasons: list[str] = field(default_factory=list)
     """Why the run is inconclusive, when it is."""
+    evidence_strength: dict[str, str] = field(default_factory=dict)
+    """What the verdicts rest on: ``name`` (reference, instrumented, output-topic,
+    offsets), ``title``, ``proves``, ``cannot``, ``assumption``."""
 
     @property
     def exit_code(self) -> int:
@@ -131,6 +138,8 @@ class Summary:
             "run_id": self.run_id,
             "verdict": self.verdict,
             "exit_code": self.exit_code,
+            "evidence_strength": self.evidence_strength.get("name", "reference"),
+            "evidence_scope": {k: v for k, v in self.evidence_strength.items() if k != "name"},
             "counts": self.counts,
             "checks": {v.name: v.to_json() for v in self.checks},
             "rebalances": self.rebalances,

@@ -9,6 +9,7 @@ from reports.evidence import Evidence, load
 from reports.facts import Facts
 from reports.metrics import Metrics, compute_metrics
 from reports.model import INCONCLUSIVE, MAX_EXAMPLES, Summary, Verdict, combine
+from reports.strength import OFFSETS, OUTPUT_TOPIC
 
 
 def analyse(
@@ -30,9 +31,11 @@ def analyse(
         else []
     )
     by_name = {v.name: v for v in verdicts}
-    counts = {
+    never = by_name.get("never-processed")
+    processed = never.counts.get("processed") if never is not None else None
+    counts: dict[str, int | None] = {
         "acknowledged": facts.acknowledged,
-        "processed": facts.processed_count,
+        "processed": processed if isinstance(processed, int) else facts.processed_count,
         "lost-from-log": _count(by_name, "lost-from-log", "lost-from-log"),
         "never-processed": _count(by_name, "never-processed", "never-processed"),
         "backlog": _count(by_name, "never-processed", "backlog"),
@@ -42,6 +45,11 @@ def analyse(
         "redelivered": _count(by_name, "redelivered", "redelivered"),
         "invalid": _count(by_name, "invalid-handling", "invalid"),
     }
+    if ev.strength.name == OFFSETS:
+        counts["processed"] = None  # invisible at this strength, not zero
+    if ev.strength.name == OUTPUT_TOPIC:
+        counts["outputs"] = _count(by_name, "never-processed", "outputs")
+        counts["unidentified-outputs"] = _count(by_name, "never-processed", "unidentified-outputs")
     summary = Summary(
         run_dir=run_dir,
         out_dir=run_dir,
@@ -53,6 +61,7 @@ def analyse(
         issues=list(ev.issues),
         latency=metrics.latency,
         reasons=reasons,
+        evidence_strength=ev.strength.to_json(),
     )
     return summary, ev, metrics
 

@@ -332,17 +332,10 @@ def drain_output(
     spec: RunSpec, run_dir: Path, bootstrap: str, progress: Progress
 ) -> dict[str, Any]:
     """Output-topic mode: read the output topic into ``evidence/output.jsonl``."""
+    from workloads.drain import drain_output_topic
+
     progress(f"reading output topic {spec.output_topic} into evidence/output.jsonl")
-    out = RunLayout(run_dir).evidence / "output.jsonl"
-    try:
-        from workloads.drain import drain_output_topic  # type: ignore[attr-defined]
-    except ImportError:
-        return {
-            "finished": False,
-            "t": time.time(),
-            "detail": "this riverbed cannot drain output topics (workloads.drain_output_topic "
-            "is missing)",
-        }
+    out = RunLayout(run_dir).output
     result = drain_output_topic(
         bootstrap, str(spec.output_topic), out, max(60.0, spec.drain_deadline_s)
     )

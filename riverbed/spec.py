@@ -20,6 +20,7 @@ from riverbed.errors import HarnessError
 PLATFORMS = ("local", "kind", "k8s")
 COMMIT_MODES = ("after-process", "auto", "before-process")
 ASSIGNORS = ("range", "roundrobin", "sticky", "cooperative-sticky")
+#: What a run's verdicts can rest on (docs/report.md, "Evidence strength"; docs/consumers.md).
 CONSUMER_EVIDENCE = ("reference", "instrumented", "output-topic", "offsets")
 
 
@@ -107,12 +108,12 @@ class RunSpec:
                 f"Unknown consumer evidence {self.consumer_evidence!r}.",
                 fix=f"use one of {', '.join(CONSUMER_EVIDENCE)}.",
             )
-        if (self.consumer_evidence == "reference") != (
-            self.consumer_cmd is None and self.consumer_image is None
+        if self.consumer_evidence == "reference" and (
+            self.consumer_cmd is not None or self.consumer_image is not None
         ):
             raise HarnessError(
-                "consumer_evidence 'reference' goes with riverbed's own consumer, and only with it.",
-                fix="give consumer_cmd with instrumented, output-topic or offsets evidence.",
+                "consumer_evidence 'reference' means riverbed's own consumer, not yours.",
+                fix="use instrumented, output-topic or offsets evidence with your consumer.",
             )
         if self.consumer_cmd is not None:
             return self._validate_common()
@@ -128,6 +129,11 @@ class RunSpec:
         return self._validate_common()
 
     def _validate_common(self) -> RunSpec:
+        if self.consumer_evidence == "output-topic" and not self.output_topic:
+            raise HarnessError(
+                "Output-topic evidence needs the service's output topic.",
+                fix="name it with --output-topic.",
+            )
         for name in ("brokers", "partitions", "consumers"):
             if getattr(self, name) < 1:
                 raise HarnessError(f"--{name} must be at least 1, got {getattr(self, name)}.")

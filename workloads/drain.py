@@ -7,6 +7,12 @@ matches its body). A value that does not decode is recorded with ``producer``,
 ``key`` and ``seq`` null and a ``reason``. The drain uses no consumer group and
 commits nothing.
 
+With ``--output-topic`` it drains the output topic of the service under test
+into ``evidence/output.jsonl`` instead: one ``output`` line per output record,
+with the identity (producer, key, seq) of the input it answers (see
+:func:`output_record`). Only committed transactional records are read
+(``read_committed``): an aborted output was never delivered.
+
 Exit status: 0 when every partition was read to its high watermark, 2 when
 the timeout struck first (the loss checks are then inconclusive).
 """
@@ -15,16 +21,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workloads.cli_support import EnvArgumentParser, report_result, setup_logging
 from workloads.evidence.sinks import FileSink
-from workloads.message import InvalidRecord, decode
-from workloads.topic_reader import Batch, read_topic
+from workloads.message import InvalidRecord, body_sha, decode
+from workloads.topic_reader import Batch, TopicRecord, read_topic, read_topic_records
 
 log = logging.getLogger("workloads.drain")
+
+#: The header a service may set on an output to name its input: JSON
+#: ``{"producer": …, "key": …, "seq": …}``.
+IDENTITY_HEADER = "riverbed-id"
 
 
 def log_record(partition: int, offset: int, value: bytes | None) -> dict[str, Any]:
@@ -87,12 +97,137 @@ def drain_log(
     return {**result, **counts}
 
 
+def _identity(fields: Any) -> tuple[str, str, int] | None:
+    """(producer, key, seq) when ``fields`` is an object carrying a valid one."""
+    if not isinstance(fields, dict):
+        return None
+    producer, key, seq = fields.get("producer"), fields.get("key"), fields.get("seq")
+    if not isinstance(producer, str) or not isinstance(key, str):
+        return None
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        return None
+    return producer, key, seq
+
+
+def output_record(
+    partition: int,
+    offset: int,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]] = (),
+    timestamp_ms: int | None = None,
+) -> dict[str, Any]:
+    """One ``output`` evidence line for a record of the service's output topic.
+
+    The input it answers is named by the value's own top-level ``producer``,
+    ``key`` and ``seq`` (a service that forwards or enriches the input JSON
+    carries them), else by a ``riverbed-id`` header holding them as JSON
+    (``identity`` says which; null when neither does — the checks report such
+    outputs, they are never guessed). ``sha_ok`` is whether the value's
+    ``body`` matches its ``sha`` when it carries both, else null. ``t`` is the
+    record's timestamp in seconds (null when it has none).
+    """
+    fields: Any = None
+    reason = None
+    try:
+        fields = json.loads(value) if value is not None else None
+    except (UnicodeDecodeError, ValueError):
+        reason = "value is not JSON"
+    if value is None:
+        reason = "null value"
+    sha_ok = None
+    if isinstance(fields, dict) and "body" in fields and "sha" in fields:
+        sha_ok = isinstance(fields["sha"], str) and body_sha(fields["body"]) == fields["sha"]
+    identity, source = _identity(fields), "value"
+    if identity is None:
+        source = "header"
+        for name, raw in headers:
+            if name == IDENTITY_HEADER:
+                try:
+                    identity = _identity(json.loads(raw or b""))
+                except (UnicodeDecodeError, ValueError):
+                    identity = None
+                if identity is None:
+                    reason = f"header {IDENTITY_HEADER} does not hold producer, key and seq"
+                break
+    record: dict[str, Any] = {
+        "type": "output",
+        "partition": partition,
+        "offset": offset,
+        "producer": identity[0] if identity else None,
+        "key": identity[1] if identity else None,
+        "seq": identity[2] if identity else None,
+        "sha_ok": sha_ok,
+        "identity": source if identity else None,
+        "t": timestamp_ms / 1000.0 if timestamp_ms is not None and timestamp_ms >= 0 else None,
+    }
+    if identity is None:
+        record["reason"] = reason or (
+            f"neither the value nor a {IDENTITY_HEADER} header names producer, key and seq"
+        )
+    return record
+
+
+def drain_output_topic(
+    bootstrap_servers: str,
+    topic: str,
+    out_path: Path | str,
+    timeout_s: float = 60.0,
+    client_config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write every record of the service's output ``topic`` to ``out_path`` (``output.jsonl``).
+
+    Reads from the log start to the high watermarks seen when the drain began
+    (``read_committed``: aborted transactional outputs are not outputs).
+    ``client_config`` adds KafkaConsumer settings (security options…).
+    Returns ``{"finished", "end_offsets": {"<p>": o}, "records", "unidentified",
+    "corrupt", "t", "detail"}``, the shape of :func:`drain_log`'s result.
+    """
+    Path(out_path).unlink(missing_ok=True)
+    out = FileSink(out_path)
+    counts = {"records": 0, "unidentified": 0, "corrupt": 0}
+
+    def write(records: list[TopicRecord]) -> None:
+        lines = [
+            output_record(r.partition, r.offset, r.value, r.headers, r.timestamp_ms)
+            for r in records
+        ]
+        counts["records"] += len(lines)
+        counts["unidentified"] += sum(line["identity"] is None for line in lines)
+        counts["corrupt"] += sum(line["sha_ok"] is False for line in lines)
+        out.write_many(lines)
+
+    config = {"isolation_level": "read_committed", **(client_config or {})}
+    try:
+        result = read_topic_records(
+            bootstrap_servers,
+            topic,
+            write,
+            timeout_s,
+            client_id="riverbed-output-drain",
+            what="output topic",
+            client_config=config,
+        )
+    finally:
+        out.close()
+    return {**result, **counts}
+
+
 def build_parser() -> EnvArgumentParser:
     p = EnvArgumentParser(prog="python -m workloads.drain", description=__doc__)
     p.add_bootstrap_servers()
     p.add_topic()
     p.add_env_argument(
-        "--out", env="RIVERBED_LOG_OUT", required=True, metavar="FILE", help="log.jsonl to write"
+        "--out",
+        env="RIVERBED_LOG_OUT",
+        required=True,
+        metavar="FILE",
+        help="log.jsonl to write (output.jsonl with --output-topic)",
+    )
+    p.add_env_flag(
+        "--output-topic",
+        env="RIVERBED_DRAIN_OUTPUT_TOPIC",
+        help="--topic is the service's output topic: write output records, matched to "
+        "their inputs by producer, key and seq",
     )
     p.add_timeout("RIVERBED_DRAIN_TIMEOUT_S")
     p.add_verbose()
@@ -102,7 +237,8 @@ def build_parser() -> EnvArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    result = drain_log(args.bootstrap_servers, args.topic, Path(args.out), args.timeout)
+    drain = drain_output_topic if args.output_topic else drain_log
+    result = drain(args.bootstrap_servers, args.topic, Path(args.out), args.timeout)
     return report_result(result)
 
 

@@ -4,7 +4,10 @@ Each snapshot is one ``group`` record (``evidence/group.jsonl``), taken through
 the admin API: the group's state and members with their assignments
 (DescribeGroups), its committed offsets (OffsetFetch), the topic's end offsets
 (ListOffsets) and partition count (Metadata). ``members`` is keyed by each
-member's Kafka ``client_id`` (the consumers' evidence ``member``).
+member's **member id** (unique in the group); ``member_info`` gives each one's
+client id, host and group instance id, which join the consumers' evidence
+(see :mod:`workloads.group_members`). Only a Stable group's answer carries the
+assignments: in other states every member is listed with no partitions.
 ``generation`` is ``null``: classic-protocol DescribeGroups does not return it.
 
 A snapshot whose requests fail (a broker is down, the coordinator moves) is
@@ -23,23 +26,14 @@ from typing import Any
 
 from workloads.cli_support import EnvArgumentParser, StopSignal, positive_float, setup_logging
 from workloads.evidence.sinks import FileSink, Sink, TeeSink
+from workloads.group_members import decode_members
 
 log = logging.getLogger("workloads.monitor")
 
 
 def member_assignments(description: Mapping[str, Any], topic: str) -> dict[str, list[int]]:
-    """``{client_id: [partitions of topic]}`` from one DescribeGroups group description."""
-    members: dict[str, list[int]] = {}
-    for member in description.get("members") or []:
-        client_id = member.get("client_id") or member.get("member_id") or "?"
-        partitions = members.setdefault(client_id, [])
-        assignment = member.get("member_assignment")
-        if not isinstance(assignment, Mapping):
-            continue  # not decoded yet (mid-rebalance) or not a consumer-protocol group
-        for entry in assignment.get("assigned_partitions") or []:
-            if entry.get("topic") == topic:
-                partitions.extend(entry.get("partitions") or [])
-    return {m: sorted(set(p)) for m, p in members.items()}
+    """``{member_id: [partitions of topic]}`` from one DescribeGroups group description."""
+    return {m: list(g.partitions) for m, g in decode_members(description, topic).items()}
 
 
 def group_snapshot(
@@ -51,12 +45,14 @@ def group_snapshot(
     topic: str,
 ) -> dict[str, Any]:
     """One ``group`` evidence record."""
+    members = decode_members(description, topic)
     return {
         "type": "group",
         "t": t,
         "state": description.get("group_state") or "Unknown",
         "generation": None,
-        "members": member_assignments(description, topic),
+        "members": {m: list(g.partitions) for m, g in members.items()},
+        "member_info": {m: g.info() for m, g in members.items()},
         "committed": {str(p): o for p, o in sorted(committed.items()) if o is not None and o >= 0},
         "end_offsets": {str(p): o for p, o in sorted(end_offsets.items())},
         "partitions": partitions,

@@ -8,11 +8,26 @@ nothing; records written after the read began are not part of it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 #: One polled batch: (partition, offset, value) of each record, in offset order per partition.
 Batch = list[tuple[int, int, bytes | None]]
+
+
+class TopicRecord(NamedTuple):
+    """One record as the reader hands it over with ``read_topic_records``."""
+
+    partition: int
+    """The record's partition."""
+    offset: int
+    """Its offset in the partition."""
+    value: bytes | None
+    """The raw value."""
+    headers: Sequence[tuple[str, bytes | None]]
+    """Its headers, ``(name, value)`` in the order the producer wrote them."""
+    timestamp_ms: int
+    """The record's timestamp (producer create time or log append time), -1 if none."""
 
 
 def read_topic(
@@ -29,6 +44,30 @@ def read_topic(
     ``finished`` is False when ``timeout_s`` ran out first, the topic does not
     exist, or Kafka could not be reached (``detail`` says which).
     """
+
+    def values(records: list[TopicRecord]) -> None:
+        on_batch([(r.partition, r.offset, r.value) for r in records])
+
+    return read_topic_records(
+        bootstrap_servers, topic, values, timeout_s, client_id=client_id, what=what
+    )
+
+
+def read_topic_records(
+    bootstrap_servers: str,
+    topic: str,
+    on_records: Callable[[list[TopicRecord]], None],
+    timeout_s: float = 60.0,
+    *,
+    client_id: str = "riverbed-topic-reader",
+    what: str = "topic",
+    client_config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Like :func:`read_topic`, with each record's headers and timestamp.
+
+    ``client_config`` adds KafkaConsumer settings (security, ``isolation_level``…);
+    it cannot change the group (none) or the commits (none).
+    """
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
@@ -37,11 +76,15 @@ def read_topic(
     consumer = None
     try:
         consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
-            group_id=None,
-            enable_auto_commit=False,
-            bootstrap_timeout_ms=int(max(1.0, min(timeout_s, 30.0)) * 1000),
+            **{
+                "bootstrap_servers": bootstrap_servers,
+                "client_id": client_id,
+                "bootstrap_timeout_ms": int(max(1.0, min(timeout_s, 30.0)) * 1000),
+                **(client_config or {}),
+                # Never a group member, never a commit: reading must not change the group.
+                "group_id": None,
+                "enable_auto_commit": False,
+            }
         )
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
@@ -54,15 +97,15 @@ def read_topic(
         consumer.seek_to_beginning(*tps)
         remaining = {tp for tp in tps if consumer.position(tp) < end[tp]}
         while remaining and time.monotonic() < deadline:
-            batch: Batch = [
-                (tp.partition, r.offset, r.value)
+            batch = [
+                TopicRecord(tp.partition, r.offset, r.value, r.headers or [], r.timestamp)
                 for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items()
                 for r in records
                 # Written after the read began: not part of it.
                 if r.offset < end[tp]
             ]
             if batch:
-                on_batch(batch)
+                on_records(batch)
             remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
         result["finished"] = not remaining
         result["detail"] = (

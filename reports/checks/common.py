@@ -26,6 +26,8 @@ def gaps(ev: Evidence, *sources: str) -> str:
             reasons.append(f"{_WHAT[s]} {'is' if s != 'acks' else 'are'} missing")
         elif s == "log" and not ev.log_drained:
             reasons.append("the log drain did not finish (spec.json log_drain)")
+        elif s == "output" and not ev.output_drained:
+            reasons.append("the output drain did not finish (spec.json output_drain)")
         elif src.present and not src.complete:
             reasons.append(f"{_WHAT[s]} {'is' if s != 'acks' else 'are'} incomplete (see issues)")
     return "; ".join(reasons)
@@ -42,6 +44,7 @@ _WHAT = {
     "group": "group snapshots (evidence/group.jsonl)",
     "faults": "fault timeline (evidence/faults.jsonl)",
     "log": "log drain (evidence/log.jsonl)",
+    "output": "output drain (evidence/output.jsonl)",
 }
 
 

@@ -36,7 +36,7 @@ from reports.checks.common import missing, plural
 from reports.evidence import Evidence, Fault, GroupSnapshot
 from reports.facts import Facts
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
-from reports.ownership import END_LOST, Period
+from reports.ownership import END_KILLED, END_LOST, Period
 
 #: Assignment overlaps shorter than this are clock noise between hosts, not two owners.
 OVERLAP_TOLERANCE_S = 0.25
@@ -68,26 +68,27 @@ def landed_faults(ev: Evidence) -> list[Fault]:
 
 def run_end(ev: Evidence, facts: Facts) -> float:
     """When the run's measured part ended: the drain, else the last processing."""
-    drain = ev.spec.get("drain")
-    if isinstance(drain, dict) and isinstance(drain.get("t"), int | float):
-        return float(drain["t"])
-    last = [ts[-1] for ts in facts.handled_times.values() if ts]
-    if last:
-        return max(last)
-    t_end = ev.spec.get("t_end")
-    return float(t_end) if isinstance(t_end, int | float) else math.inf
+    return facts.run_end
 
 
 class _Coverage:
-    """Owners per partition over time, from ownership periods."""
+    """Owners per partition over time: the consumers' ownership periods, joined to the group's view.
+
+    A period whose member fell silent lasts as long as the group kept assigning
+    the partition to it (``Facts.period_ends``). A partition no evidence member
+    owns counts as owned when the group's fresh Stable view assigns it to a
+    member that wrote no evidence (the broker's view of a live member).
+    """
 
     def __init__(self, periods: list[Period], facts: Facts) -> None:
         self.facts = facts
+        self.broker = facts.broker
+        ends = facts.period_ends
         self.by_p: dict[int, list[tuple[float, float, Period]]] = {}
         for per in periods:
             if per.implicit:
                 continue
-            end = per.end_t if per.end_t is not None else math.inf
+            end = ends.get(per.id, math.inf)
             self.by_p.setdefault(per.partition, []).append((per.start_t, end, per))
         self.changes = sorted(
             {t for ivs in self.by_p.values() for s, e, _ in ivs for t in (s, e) if t != math.inf}
@@ -96,16 +97,38 @@ class _Coverage:
     def owners(self, p: int, t: float) -> list[Period]:
         return [per for s, e, per in self.by_p.get(p, ()) if s <= t < e]
 
+    def count(self, p: int, t: float) -> int:
+        k = len(self.owners(p, t))
+        if k == 0:
+            k = len(self.broker.unmapped_owners(p, t) or ())
+        return k
+
     def orphans_and_exact(self, t: float) -> tuple[list[int], bool]:
         n = self.facts.partitions_at(t)
         orphans, exact = [], True
         for p in range(n):
-            k = len(self.owners(p, t))
+            k = self.count(p, t)
             if k == 0:
                 orphans.append(p)
             if k != 1:
                 exact = False
         return orphans, exact
+
+    def orphan_proven(self, p: int, t: float) -> bool:
+        """Whether ``p`` being without an owner at ``t`` is proven, not inferred from silence.
+
+        Proven when the group's fresh Stable view assigns it to nobody, or when the
+        member that owned it last said it gave it up (revoke, loss, stop line) or
+        is known dead (a fault hit it, its replica restarted). Only a member that
+        fell silent, with no group view after, proves nothing.
+        """
+        if self.broker.unowned_confirmed(p, t):
+            return True
+        before = [(e, per) for s, e, per in self.by_p.get(p, ()) if e <= t]
+        if not before:
+            return True
+        _, last = max(before, key=lambda x: x[0])
+        return last.end != END_KILLED or last.member in self.facts.dead_members
 
     def times(self, t0: float, t1: float, snaps: list[GroupSnapshot]) -> list[float]:
         ts = {t0}
@@ -230,6 +253,9 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     overlaps = _overlaps(cov)
     limits = ev.spec.get("limits") if isinstance(ev.spec.get("limits"), dict) else {}
     failures: list[dict[str, Any]] = [o for o in overlaps if o["kind"] == "split"]
+    group_splits = facts.broker.double_owners()
+    failures += group_splits
+    uncertain: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     resizes_reported = any(reported_resize(f, ev.spec.get("topic")) for f in faults)
     for i, f in enumerate(faults):
@@ -240,13 +266,26 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         )
         rows.append(row)
         if row["time_to_full_ownership_s"] is None and row["orphaned_partitions"]:
-            failures.append(
-                {
-                    "fault": row["fault"],
-                    "t": t0,
-                    "detail": f"partitions {row['orphaned_partitions']} never regained exactly one owner",
-                }
-            )
+            proven = [p for p in row["unowned_partitions"] if p not in row["unproven_partitions"]]
+            if proven or not row["unowned_partitions"]:
+                failures.append(
+                    {
+                        "fault": row["fault"],
+                        "t": t0,
+                        "detail": f"partitions {proven or row['orphaned_partitions']} never "
+                        f"regained exactly one owner",
+                    }
+                )
+            else:
+                uncertain.append(
+                    {
+                        "fault": row["fault"],
+                        "t": t0,
+                        "detail": f"partitions {row['unproven_partitions']} have no owner by "
+                        f"the consumers' evidence only because their last owner fell silent "
+                        f"(no stop line), and no group snapshot shows who owned them after",
+                    }
+                )
         for p in row["never_consumed_partitions"]:
             failures.append(
                 {
@@ -277,6 +316,8 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         "spurious_rebalances": len(spurious),
         "split_overlaps": len(overlaps) - zombies,
         "zombie_overlaps": zombies,
+        "group_double_owners": len(group_splits),
+        "unproven_orphans": len(uncertain),
         "failures": n,
     }
     worst = {
@@ -286,7 +327,7 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     counts.update({f"max_{k}": v for k, v in worst.items()})
     if n:
         status = FAIL
-    elif not faults or not ev.complete("consumed"):
+    elif not faults or not ev.complete("consumed") or uncertain:
         status = INCONCLUSIVE
     else:
         status = PASS
@@ -313,8 +354,12 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
                 + f" ({explanation})"
             )
     if status == INCONCLUSIVE and faults:
-        explanation += "; inconclusive: consumer events are incomplete (see issues)"
+        if uncertain:
+            explanation += "; inconclusive: " + "; ".join(str(u["detail"]) for u in uncertain[:2])
+        if not ev.complete("consumed"):
+            explanation += "; inconclusive: consumer events are incomplete (see issues)"
     examples = sorted(failures, key=lambda x: (x.get("t") or 0, str(x.get("partition", ""))))
+    examples += uncertain
     examples += [o for o in overlaps if o["kind"] == "zombie"]
     verdict = Verdict(
         name,
@@ -360,19 +405,28 @@ def _fault_row(
             break
     orphaned: dict[int, float] = {}
     t_full: float | None
+    unowned: list[int] = []
+    unproven: list[int] = []
     if t_disturb is None:
         t_full = t0
     else:
         t_full = None
+        orphans: list[int] = []
+        t_last = t_disturb
         for t in times:
             if t < t_disturb:
                 continue
             orphans, exact = cov.orphans_and_exact(t)
+            t_last = t
             for p in orphans:
                 orphaned.setdefault(p, t)
             if exact and t > t_disturb:
                 t_full = t
                 break
+        if t_full is None:
+            # What is still wrong when the evidence ends, and whether that is proven.
+            unowned = sorted(orphans)
+            unproven = [p for p in unowned if not cov.orphan_proven(p, t_last)]
     # Processing gaps on the partitions left without an owner.
     gaps: dict[int, float] = {}
     resume: dict[int, float] = {}
@@ -442,6 +496,8 @@ def _fault_row(
         "spurious_rebalances": len(spur),
         "rebalances": len(in_window),
         "orphaned_partitions": sorted(orphaned),
+        "unowned_partitions": unowned,
+        "unproven_partitions": unproven,
         "resume_s": {str(p): v for p, v in resume.items()},
         "balance": balance,
         "new_partitions": new,

@@ -3,6 +3,10 @@
 Inconclusive when no fault landed (a pod kill that matched nothing, a fault
 timeline that is missing), when nothing was acknowledged, or when either
 drain did not finish (spec.json ``drain`` / ``log_drain`` missing or false).
+At output-topic strength the output drain must have finished too
+(``output_drain``); at output-topic and offsets strength the group snapshots
+must exist (they are the only view of the group). A ``consumer_evidence``
+this riverbed does not know proves nothing either.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from reports.checks.common import plural
 from reports.evidence import Evidence
 from reports.facts import Facts
 from reports.model import INCONCLUSIVE, PASS, Verdict
+from reports.strength import OFFSETS, OUTPUT_TOPIC
 
 
 def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
@@ -27,7 +32,19 @@ def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
         reasons.append("no send outcomes were recorded")
     elif facts.acknowledged == 0:
         reasons.append("no load was acknowledged")
-    for key, what in (("drain", "the consumer group"), ("log_drain", "the log drain")):
+    if ev.strength_problem:
+        reasons.append(ev.strength_problem)
+    drains = [("drain", "the consumer group"), ("log_drain", "the log drain")]
+    if ev.strength.name == OUTPUT_TOPIC:
+        drains.append(("output_drain", "the output drain"))
+        if ev.outputs is None:
+            reasons.append("the service's outputs were not drained (evidence/output.jsonl)")
+    if ev.strength.name in (OUTPUT_TOPIC, OFFSETS) and not ev.group:
+        reasons.append(
+            f"no group snapshots (evidence/group.jsonl): at {ev.strength.name} strength "
+            f"they are the only view of the group"
+        )
+    for key, what in drains:
         drain = ev.spec.get(key)
         if not isinstance(drain, dict) or "finished" not in drain:
             reasons.append(f"spec.json does not say whether {what} finished ({key})")
@@ -57,6 +74,6 @@ def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
         PASS,
         0,
         f"{plural(landed, 'fault')} landed, {facts.acknowledged} messages acknowledged, "
-        f"both drains finished",
+        f"{'every drain' if ev.strength.name == OUTPUT_TOPIC else 'both drains'} finished",
         counts=counts,
     )

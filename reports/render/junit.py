@@ -1,7 +1,8 @@
 """junit.xml: one test case per check, so CI systems show the verdict per check.
 
 A failed check is a ``<failure>``; an inconclusive one is ``<skipped>`` (the
-run could not prove it either way) with the reason; a passed one is empty.
+run could not prove it either way) with the reason, and so is one not
+applicable at the run's evidence strength; a passed one is empty.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
-from reports.model import FAIL, INCONCLUSIVE, Summary
+from reports.model import FAIL, INCONCLUSIVE, NOT_APPLICABLE, Summary
 
 
 def junit_xml(summary: Summary) -> str:
     failures = sum(1 for v in summary.checks if v.status == FAIL)
-    skipped = sum(1 for v in summary.checks if v.status == INCONCLUSIVE)
+    skipped = sum(1 for v in summary.checks if v.status in (INCONCLUSIVE, NOT_APPLICABLE))
     suite = ET.Element(
         "testsuite",
         {
@@ -28,6 +29,8 @@ def junit_xml(summary: Summary) -> str:
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", {"name": "verdict", "value": summary.verdict})
     ET.SubElement(props, "property", {"name": "exit_code", "value": str(summary.exit_code)})
+    strength = summary.evidence_strength.get("name", "reference")
+    ET.SubElement(props, "property", {"name": "evidence_strength", "value": strength})
     for v in summary.checks:
         case = ET.SubElement(
             suite, "testcase", {"classname": f"riverbed.{summary.run_id}", "name": v.name}
@@ -38,6 +41,8 @@ def junit_xml(summary: Summary) -> str:
             el.text = body
         elif v.status == INCONCLUSIVE:
             ET.SubElement(case, "skipped", {"message": f"inconclusive: {v.explanation}"})
+        elif v.status == NOT_APPLICABLE:
+            ET.SubElement(case, "skipped", {"message": v.explanation})
         out = ET.SubElement(case, "system-out")
         out.text = v.explanation
     ET.indent(suite)

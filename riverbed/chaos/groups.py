@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from workloads.group_members import decode_members, member_label
+
 
 @dataclass(frozen=True)
 class GroupView:
@@ -18,32 +20,31 @@ class GroupView:
     state: str
     """``Stable``, ``PreparingRebalance``, ``CompletingRebalance``, ``Empty`` or ``Dead``."""
     members: dict[str, list[int]] = field(default_factory=dict)
-    """client_id → partitions of the topic assigned to that member."""
-    member_ids: dict[str, str] = field(default_factory=dict)
-    """client_id (the keys of ``members``) → the member's Kafka group member id."""
+    """member id → partitions of the topic assigned to that member."""
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """member id → ``{"client_id", "host", "instance_id"}`` (group.jsonl ``member_info``)."""
+
+    def client_id(self, member: str) -> str:
+        """The member's client id (its key when the view does not say)."""
+        return str((self.info.get(member) or {}).get("client_id") or member)
+
+    def label(self, member: str) -> str:
+        """A readable name: client id, host and a short member id."""
+        return member_label(member, self.info.get(member))
 
 
 def group_view(description: Mapping[str, Any], topic: str) -> GroupView:
-    """A :class:`GroupView` from one entry of kafka-python's ``describe_groups`` result."""
-    members: dict[str, list[int]] = {}
-    member_ids: dict[str, str] = {}
-    for member in description.get("members") or []:
-        client_id = str(member.get("client_id") or member.get("member_id"))
-        # Two members with one client_id would hide a double owner: keep both.
-        key, n = client_id, 1
-        while key in members:
-            n += 1
-            key = f"{client_id}#{n}"
-        parts: list[int] = []
-        assignment = member.get("member_assignment") or {}
-        if isinstance(assignment, Mapping):
-            for entry in assignment.get("assigned_partitions") or []:
-                if entry.get("topic") == topic:
-                    parts.extend(int(p) for p in entry.get("partitions") or [])
-        members[key] = sorted(parts)
-        if member.get("member_id"):
-            member_ids[key] = str(member["member_id"])
-    return GroupView(str(description.get("group_state") or "Unknown"), members, member_ids)
+    """A :class:`GroupView` from one entry of kafka-python's ``describe_groups`` result.
+
+    Members are keyed by member id (see :mod:`workloads.group_members`): replicas
+    sharing a client id stay apart, so a partition assigned to two shows.
+    """
+    members = decode_members(description, topic)
+    return GroupView(
+        str(description.get("group_state") or "Unknown"),
+        {m: list(g.partitions) for m, g in members.items()},
+        {m: g.info() for m, g in members.items()},
+    )
 
 
 def assignment_problems(view: GroupView, partitions: int, expected_members: int = 0) -> list[str]:
@@ -67,14 +68,18 @@ def assignment_problems(view: GroupView, partitions: int, expected_members: int 
     if unassigned:
         problems.append(f"partitions without an owner: {unassigned}")
     for p, who in shared.items():
-        problems.append(f"partition {p} is assigned to {len(who)} members: {sorted(who)}")
+        names = sorted(view.label(m) for m in who)
+        problems.append(f"partition {p} is assigned to {len(who)} members: {names}")
     return problems
 
 
 def membership_problems(view: GroupView, live_members: Iterable[str]) -> list[str]:
-    """Why the group's members are not exactly the live consumer incarnations."""
+    """Why the group's members are not exactly the live consumer incarnations.
+
+    ``live_members`` are the incarnations' client ids (their evidence ``member``).
+    """
     live = set(live_members)
-    present = set(view.members)
+    present = {view.client_id(m) for m in view.members}
     problems = []
     if stale := sorted(present - live):
         problems.append(f"members of incarnations that no longer run: {stale}")

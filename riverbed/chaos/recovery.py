@@ -5,8 +5,8 @@ A measurement helper over ``evidence/faults.jsonl`` and ``evidence/group.jsonl``
 each kill that landed (``kill_consumers``, ``terminate_pods``):
 
 - ``t_fault``: when the action started (the signal is sent at its start);
-- ``killed_members``: the group members of the killed replicas or pods just
-  before the fault (client ids ``<replica>-<hex>``);
+- ``killed_members``: the group members (member ids) of the killed replicas or
+  pods just before the fault (their client ids are ``<replica>-<hex>``);
 - ``time_to_change_s``: until the coordinator's view first changed (a state
   other than Stable, or other members);
 - ``time_to_evicted_s``: until no killed member is in the group any more (a
@@ -38,7 +38,8 @@ KILL_FUNCS = (
 
 def _view(snapshot: Mapping[str, Any]) -> GroupView:
     members = {str(m): [int(p) for p in parts] for m, parts in snapshot["members"].items()}
-    return GroupView(str(snapshot["state"]), members)
+    info = snapshot.get("member_info")
+    return GroupView(str(snapshot["state"]), members, dict(info) if isinstance(info, dict) else {})
 
 
 def kill_recoveries(
@@ -70,7 +71,10 @@ def kill_recoveries(
         if not before:
             continue
         last = _view(before[-1])
-        dead = sorted(m for m in last.members if any(m.startswith(f"{k}-") for k in killed))
+        # Killed replicas by client id (``<replica>-<hex>``); old snapshots are keyed by it.
+        dead = sorted(
+            m for m in last.members if any(last.client_id(m).startswith(f"{k}-") for k in killed)
+        )
         result["killed_members"] = dead
         for snap in after:
             view = _view(snap)

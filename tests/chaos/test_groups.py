@@ -33,25 +33,58 @@ DESCRIBED = {
 }
 
 
-def test_group_view_keys_members_by_client_id_and_keeps_only_the_topic() -> None:
+def test_group_view_keys_members_by_member_id_and_keeps_only_the_topic() -> None:
     view = group_view(DESCRIBED, "events")
-    assert view == GroupView("Stable", {"consumer-1-aaaaaa": [0, 2], "consumer-2-bbbbbb": [1]})
+    assert view.state == "Stable"
+    assert view.members == {"consumer-1-aaaaaa-uuid1": [0, 2], "consumer-2-bbbbbb-uuid2": [1]}
+    assert view.client_id("consumer-1-aaaaaa-uuid1") == "consumer-1-aaaaaa"
+    assert view.info["consumer-2-bbbbbb-uuid2"] == {
+        "client_id": "consumer-2-bbbbbb",
+        "host": None,
+        "instance_id": None,
+    }
 
 
-def test_group_view_keeps_two_members_with_one_client_id_apart() -> None:
-    twin = {**DESCRIBED, "members": [DESCRIBED["members"][1], DESCRIBED["members"][1]]}
-    assert sorted(group_view(twin, "events").members) == [
-        "consumer-2-bbbbbb",
-        "consumer-2-bbbbbb#2",
+def _replica(member_id: str, partitions: list[int]) -> dict[str, object]:
+    """A user's replica that kept its library's default client id."""
+    return {
+        "member_id": member_id,
+        "client_id": "kafka-python-3.0.12",
+        "client_host": "/10.0.0.7",
+        "member_assignment": {
+            "assigned_partitions": [{"topic": "events", "partitions": partitions}]
+        },
+    }
+
+
+def test_replicas_sharing_a_client_id_stay_apart_and_a_double_owner_shows() -> None:
+    shared = {
+        "group_state": "Stable",
+        "members": [
+            _replica("kafka-python-3.0.12-1111", [0, 1]),
+            _replica("kafka-python-3.0.12-2222", [1]),
+            _replica("kafka-python-3.0.12-3333", [2]),
+        ],
+    }
+    view = group_view(shared, "events")
+    assert len(view.members) == 3
+    problems = assignment_problems(view, partitions=3, expected_members=3)
+    assert problems == [
+        "partition 1 is assigned to 2 members: "
+        "['kafka-python-3.0.12@10.0.0.7/1111', 'kafka-python-3.0.12@10.0.0.7/2222']"
     ]
+    # The same three replicas, correctly assigned: no problem.
+    shared["members"][0] = _replica("kafka-python-3.0.12-1111", [0])
+    assert assignment_problems(group_view(shared, "events"), 3, expected_members=3) == []
 
 
 def test_group_view_of_a_member_without_assignment() -> None:
     joining = {
         "group_state": "PreparingRebalance",
-        "members": [{"client_id": "c", "member_assignment": None}],
+        "members": [{"member_id": "c-1", "client_id": "c", "member_assignment": None}],
     }
-    assert group_view(joining, "events") == GroupView("PreparingRebalance", {"c": []})
+    view = group_view(joining, "events")
+    assert view.state == "PreparingRebalance" and view.members == {"c-1": []}
 
 
 def test_a_stable_group_owning_every_partition_once_has_no_problem() -> None:
@@ -91,6 +124,14 @@ def test_membership_names_stale_and_missing_incarnations() -> None:
         "running incarnations not in the group yet: ['consumer-2-new']",
     ]
     assert membership_problems(view, ["consumer-1-a", "consumer-2-dead"]) == []
+
+
+def test_membership_compares_client_ids_of_members_keyed_by_member_id() -> None:
+    view = group_view(DESCRIBED, "events")
+    assert membership_problems(view, ["consumer-1-aaaaaa", "consumer-2-bbbbbb"]) == []
+    assert membership_problems(view, ["consumer-1-aaaaaa"]) == [
+        "members of incarnations that no longer run: ['consumer-2-bbbbbb']"
+    ]
 
 
 def test_partition_lag_counts_uncommitted_partitions_from_log_start() -> None:

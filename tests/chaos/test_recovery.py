@@ -63,3 +63,16 @@ def test_pod_kills_match_members_by_pod_name_prefix() -> None:
     )
     assert r["killed_members"] == ["consumer-7d9f-x2-a1b2c3"]
     assert r["time_to_recovered_s"] == 4.0
+
+
+def test_members_keyed_by_member_id_are_matched_by_their_client_id() -> None:
+    # group.jsonl with member ids as keys: the killed replica is found by member_info.
+    def keyed(t: float, state: str, members: dict[str, list[int]]) -> dict[str, Any]:
+        out = snap(t, state, {f"id-{m[-1]}": parts for m, parts in members.items()})
+        out["member_info"] = {f"id-{m[-1]}": {"client_id": m} for m in members}
+        return out
+
+    after = {"consumer-1-a": [0, 1], "consumer-3-c": [2], "consumer-2-new": []}
+    (r,) = kill_recoveries([KILL], [keyed(99.0, "Stable", BEFORE), keyed(112.0, "Stable", after)])
+    assert r["killed_members"] == ["id-d"]
+    assert r["time_to_evicted_s"] == 12.0 and r["time_to_recovered_s"] == 12.0

@@ -29,8 +29,10 @@ class Member:
         replica = self.name.rsplit("-", 1)[0]
         return self.add("start", t, replica=replica, pid=1, host="h")
 
-    def assigned(self, t: float, partitions: list[int], generation: int | None = 1) -> Member:
-        return self.add("assigned", t, generation=generation, partitions=partitions)
+    def assigned(
+        self, t: float, partitions: list[int], generation: int | None = 1, **extra: Any
+    ) -> Member:
+        return self.add("assigned", t, generation=generation, partitions=partitions, **extra)
 
     def revoked(self, t: float, partitions: list[int], generation: int | None = 1) -> Member:
         return self.add("revoked", t, generation=generation, partitions=partitions)
@@ -61,6 +63,8 @@ class Run:
     log: list[dict[str, Any]] = field(default_factory=list)
     group: list[dict[str, Any]] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] | None = None
+    """evidence/output.jsonl lines (output-topic evidence); None: no such file."""
 
     def member(self, name: str) -> Member:
         return self.members.setdefault(name, Member(name))
@@ -115,7 +119,43 @@ class Run:
             }
         )
 
-    def fault(self, t: float, landed: bool = True, activity: str = "kill-consumer") -> None:
+    def output(
+        self,
+        partition: int,
+        offset: int,
+        key: str | None,
+        seq: int | None,
+        t: float | None,
+        sha_ok: bool | None = True,
+        producer: str = P,
+    ) -> None:
+        """One output of the service: it answers the input (producer, key, seq)."""
+        named = key is not None
+        line: dict[str, Any] = {
+            "v": 1,
+            "type": "output",
+            "partition": partition,
+            "offset": offset,
+            "producer": producer if named else None,
+            "key": key,
+            "seq": seq if named else None,
+            "sha_ok": sha_ok if named else None,
+            "identity": "value" if named else None,
+            "t": t,
+        }
+        if not named:
+            line["reason"] = "value is not JSON"
+        if self.outputs is None:
+            self.outputs = []
+        self.outputs.append(line)
+
+    def fault(
+        self,
+        t: float,
+        landed: bool = True,
+        activity: str = "kill-consumer",
+        output: list[str] | None = None,
+    ) -> None:
         self.faults.append(
             {
                 "v": 1,
@@ -126,7 +166,7 @@ class Run:
                 "t_start": t,
                 "t_end": t + 0.1,
                 "status": "succeeded",
-                "output": ["consumer-1"] if landed else [],
+                "output": (output or ["consumer-1"]) if landed else [],
                 "landed": landed,
             }
         )
@@ -140,20 +180,22 @@ class Run:
         end: dict[int, int],
         state: str = "Stable",
         partitions: int = 2,
+        info: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        self.group.append(
-            {
-                "v": 1,
-                "type": "group",
-                "t": t,
-                "state": state,
-                "generation": generation,
-                "members": members,
-                "committed": {str(p): o for p, o in committed.items()},
-                "end_offsets": {str(p): o for p, o in end.items()},
-                "partitions": partitions,
-            }
-        )
+        snap: dict[str, Any] = {
+            "v": 1,
+            "type": "group",
+            "t": t,
+            "state": state,
+            "generation": generation,
+            "members": members,
+            "committed": {str(p): o for p, o in committed.items()},
+            "end_offsets": {str(p): o for p, o in end.items()},
+            "partitions": partitions,
+        }
+        if info is not None:
+            snap["member_info"] = info
+        self.group.append(snap)
 
     def write(self, root: Path) -> Path:
         (root / "evidence" / "acks").mkdir(parents=True, exist_ok=True)
@@ -167,9 +209,14 @@ class Run:
         for m in self.members.values():
             _jsonl(root / "evidence" / "consumed" / f"{m.name}.jsonl", m.lines)
         _jsonl(root / "evidence" / "log.jsonl", self.log)
+        # A run written again into the same directory must not keep files it no longer has.
+        (root / "evidence" / "group.jsonl").unlink(missing_ok=True)
+        (root / "evidence" / "output.jsonl").unlink(missing_ok=True)
         if self.group:
             _jsonl(root / "evidence" / "group.jsonl", self.group)
         _jsonl(root / "evidence" / "faults.jsonl", self.faults)
+        if self.outputs is not None:
+            _jsonl(root / "evidence" / "output.jsonl", self.outputs)
         return root
 
 

@@ -89,3 +89,39 @@ def test_report_opens_with_charts_and_no_console_errors(tmp_path):
     assert failing == ["redelivered"]
     # Opened offline: nothing but the file itself was requested.
     assert all(u.startswith("file://") or u.startswith("data:") for u in requests), requests
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (bash scripts/ensure-chromium.sh installs it)",
+)
+def test_an_output_topic_report_says_what_its_verdicts_rest_on(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.reports.test_strengths import output_run
+
+    summary = build(output_run().write(tmp_path / "run"))
+    assert summary.verdict == "pass"
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 850})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(summary.paths["report_html"].as_uri())
+            strength = page.inner_text("#evidence-strength")
+            box = page.locator("#evidence-strength").bounding_box()
+            not_applicable = page.eval_on_selector_all(
+                "tr[data-status='n/a']", "rows => rows.map(r => r.dataset.check)"
+            )
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report-output-topic.png"), full_page=False)
+        finally:
+            browser.close()
+    assert errors == []
+    assert "Evidence strength: output-topic" in strength
+    assert "Cannot prove: processing order inside the service" in strength
+    assert box is not None and box["y"] < 850  # above the fold, under the verdict
+    assert not_applicable == ["partition-order", "invalid-handling"]

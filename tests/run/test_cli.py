@@ -138,3 +138,13 @@ def test_a_kind_run_deploys_consumers_in_the_requested_commit_mode(tmp_path):
     applied = "\n".join(s.stdin for s in kube.runner.steps if getattr(s, "stdin", None))
     assert "name: RIVERBED_COMMIT_MODE\n          value: before-process" in applied
     assert "name: RIVERBED_PROCESSING_MS\n          value: '65'" in applied
+
+
+def test_the_spec_checks_the_consumer_evidence_it_names() -> None:
+    assert RunSpec("r").consumer_evidence == "reference"
+    with pytest.raises(HarnessError, match="Unknown consumer evidence"):
+        RunSpec("r", consumer_evidence="telepathy").validate()
+    with pytest.raises(HarnessError, match="output topic"):
+        RunSpec("r", consumer_evidence="output-topic").validate()
+    RunSpec("r", consumer_evidence="output-topic", output_topic="out").validate()
+    RunSpec("r", consumer_evidence="offsets").validate()

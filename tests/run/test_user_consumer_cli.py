@@ -142,7 +142,7 @@ def test_the_spec_records_the_user_consumer(tmp_path):
     assert (data["consumer_evidence"], data["output_topic"]) == ("output-topic", "outs")
     assert RunSpec.read(tmp_path) == spec
     assert RunSpec("r").validate().to_json()["consumer_evidence"] == "reference"
-    with pytest.raises(HarnessError, match="goes with riverbed's own consumer"):
+    with pytest.raises(HarnessError, match="means riverbed's own consumer, not yours"):
         RunSpec("r", consumer_cmd="python a.py").validate()
     with pytest.raises(HarnessError, match="Unknown consumer evidence"):
         RunSpec("r", consumer_cmd="x", consumer_evidence="vibes").validate()

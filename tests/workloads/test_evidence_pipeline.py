@@ -95,12 +95,19 @@ def test_evidence_topic_monitor_collector_and_drain_rebuild_the_run_directory(
     ok = {(a["producer"], a["key"], a["seq"]) for a in acked(pod_dir) if a["status"] == "ok"}
     assert len(ok) == 400 and ok <= processed_ids(ev)
 
-    # The collected group.jsonl is the monitor's own file, record for record, and its
-    # members are the consumers' evidence identities.
+    # The collected group.jsonl is the monitor's own file, record for record. Its
+    # members are keyed by member id; their client ids are the consumers' evidence
+    # identities, and each consumer's assigned lines name its member id.
     collected = list(read_jsonl(run.group, FILE_TYPES["group"]))
     assert collected == list(read_jsonl(monitor_file, FILE_TYPES["group"]))
     stable = [g for g in collected if g["state"] == "Stable" and len(g["members"]) == 2]
-    assert stable and set(stable[-1]["members"]) == set(ev)
+    assert stable
+    info = stable[-1]["member_info"]
+    assert {i["client_id"] for i in info.values()} == set(ev)
+    for member_id, i in info.items():
+        assigned = [r for r in ev[i["client_id"]] if r["type"] == "assigned"]
+        assert assigned and assigned[-1]["member_id"] == member_id
+        assert assigned[-1]["client_id"] == i["client_id"]
     assert {p for parts in stable[-1]["members"].values() for p in parts} == {0, 1, 2, 3}
     last_owned = {m: owned(records) for m, records in ev.items()}
     assert all(last_owned[m] == set() for m in ev)  # every member revoked everything on close

@@ -35,9 +35,41 @@ DESCRIBED = {
 }
 
 
-def test_members_are_keyed_by_client_id_with_the_topic_s_partitions() -> None:
-    assert member_assignments(DESCRIBED, "events") == {"c1-aaaaaa": [0, 2], "c2-bbbbbb": []}
+def test_members_are_keyed_by_member_id_with_the_topic_s_partitions() -> None:
+    assert member_assignments(DESCRIBED, "events") == {
+        "c1-aaaaaa-uuid": [0, 2],
+        "c2-bbbbbb-uuid": [],
+    }
     assert member_assignments({"group_state": "Dead", "members": []}, "events") == {}
+
+
+def test_replicas_sharing_a_client_id_are_not_merged() -> None:
+    # Three replicas of a user's consumer with the library's default client id:
+    # merged by client id, partition 1's two owners would read as one member.
+    def replica(member_id: str, partitions: list[int]) -> dict[str, object]:
+        return {
+            "member_id": member_id,
+            "client_id": "kafka-python-3.0.12",
+            "client_host": "/10.0.0.7",
+            "group_instance_id": None,
+            "member_assignment": {
+                "assigned_partitions": [{"topic": "events", "partitions": partitions}]
+            },
+        }
+
+    described = {
+        "group_state": "Stable",
+        "members": [replica("m-1", [0, 1]), replica("m-2", [1]), replica("m-3", [2])],
+    }
+    snap = group_snapshot(1.0, described, {}, {0: 0, 1: 0, 2: 0}, 3, "events")
+    assert snap["members"] == {"m-1": [0, 1], "m-2": [1], "m-3": [2]}
+    assert snap["member_info"]["m-2"] == {
+        "client_id": "kafka-python-3.0.12",
+        "host": "/10.0.0.7",
+        "instance_id": None,
+    }
+    owners = [m for m, parts in snap["members"].items() if 1 in parts]
+    assert owners == ["m-1", "m-2"]
 
 
 def test_a_group_snapshot_follows_the_contract() -> None:
@@ -47,7 +79,11 @@ def test_a_group_snapshot_follows_the_contract() -> None:
         "t": 5.0,
         "state": "Stable",
         "generation": None,
-        "members": {"c1-aaaaaa": [0, 2], "c2-bbbbbb": []},
+        "members": {"c1-aaaaaa-uuid": [0, 2], "c2-bbbbbb-uuid": []},
+        "member_info": {
+            "c1-aaaaaa-uuid": {"client_id": "c1-aaaaaa", "host": None, "instance_id": None},
+            "c2-bbbbbb-uuid": {"client_id": "c2-bbbbbb", "host": None, "instance_id": None},
+        },
         "committed": {"0": 10},  # -1: nothing committed yet
         "end_offsets": {"0": 12, "1": 0, "2": 3},
         "partitions": 3,
@@ -148,3 +184,44 @@ def test_env_arguments_validate_environment_values_like_flags(
     assert parse_bool("On") is True and parse_bool("0") is False
     with pytest.raises(ValueError):
         parse_bool("perhaps")
+
+
+def test_output_records_name_their_input_from_the_value_or_the_header() -> None:
+    from workloads.drain import output_record
+
+    forwarded = json.loads(encode("p", "k", 3, "b"))
+    line = output_record(
+        0, 5, json.dumps({**forwarded, "extra": 1}).encode(), [], 1_700_000_000_500
+    )
+    assert line == {
+        "type": "output",
+        "partition": 0,
+        "offset": 5,
+        "producer": "p",
+        "key": "k",
+        "seq": 3,
+        "sha_ok": True,
+        "identity": "value",
+        "t": 1_700_000_000.5,
+    }
+    # The value wins over the header; the header serves when the value names nothing.
+    header = [("other", b"x"), ("riverbed-id", b'{"producer":"q","key":"j","seq":0}')]
+    assert output_record(0, 6, json.dumps(forwarded).encode(), header)["producer"] == "p"
+    by_header = output_record(0, 7, b'{"n": 1}', header, -1)
+    assert (by_header["producer"], by_header["identity"], by_header["t"]) == ("q", "header", None)
+    assert by_header["sha_ok"] is None
+    tampered = output_record(1, 0, json.dumps({**forwarded, "body": "c"}).encode())
+    assert (tampered["sha_ok"], tampered["identity"]) == (False, "value")
+    for value, headers in (
+        (b"\x00", []),
+        (None, []),
+        (b'{"producer": "p", "key": "k", "seq": -1}', []),
+        (b'{"producer": "p", "key": "k", "seq": true}', []),
+        (b"{}", [("riverbed-id", b"not json")]),
+        (b"[1, 2]", [("riverbed-id", b'{"producer": "p", "key": 5, "seq": 1}')]),
+    ):
+        unnamed = output_record(2, 0, value, headers)
+        assert unnamed["identity"] is None and unnamed["reason"], unnamed
+        assert (unnamed["producer"], unnamed["key"], unnamed["seq"]) == (None, None, None)
+        check({"v": 1, **unnamed}, allowed=frozenset({"output"}))
+    check({"v": 1, **line}, allowed=frozenset({"output"}))

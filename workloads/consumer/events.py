@@ -77,15 +77,26 @@ def stop_event(member: str, reason: str, t: float) -> dict[str, Any]:
 
 
 def ownership_event(
-    kind: str, member: str, generation: int | None, partitions: Iterable[int], t: float
+    kind: str,
+    member: str,
+    generation: int | None,
+    partitions: Iterable[int],
+    t: float,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """``assigned`` / ``revoked`` / ``lost`` with the group generation."""
+    """``assigned`` / ``revoked`` / ``lost`` with the group generation.
+
+    ``extra`` adds optional fields: ``assigned`` carries ``member_id`` (the
+    coordinator's id for this member) and ``client_id``, which tie the
+    group monitor's view (keyed by member id) to this evidence ``member``.
+    """
     return {
         "type": kind,
         "member": member,
         "generation": generation,
         "partitions": sorted(partitions),
         "t": t,
+        **extra,
     }
 
 

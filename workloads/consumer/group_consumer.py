@@ -373,6 +373,13 @@ class GroupConsumer:
         generation = consumer.group_metadata().generation_id
         return generation if generation is not None and generation >= 0 else None
 
+    def _member_id(self) -> str | None:
+        """The coordinator's id for this member (the group monitor's key for it)."""
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        return consumer.group_metadata().member_id or None
+
     def _on_assigned(self, assigned: Any) -> None:
         partitions = {tp.partition for tp in assigned if tp.topic == self.config.topic}
         self._generation = self._current_generation()
@@ -385,7 +392,17 @@ class GroupConsumer:
             sorted(self._owned),
         )
         self.sink.write_many(
-            [ownership_event("assigned", self.member, self._generation, partitions, time.time())]
+            [
+                ownership_event(
+                    "assigned",
+                    self.member,
+                    self._generation,
+                    partitions,
+                    time.time(),
+                    member_id=self._member_id(),
+                    client_id=self.member,
+                )
+            ]
         )
 
     def _on_revoked(self, kind: str, revoked: Any) -> None:

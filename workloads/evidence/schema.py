@@ -39,6 +39,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "fault": ("experiment", "activity", "kind", "t_start", "t_end", "status", "output"),
     # evidence/log.jsonl
     "record": ("partition", "offset", "producer", "key", "seq", "sha_ok"),
+    # evidence/output.jsonl (the service's output topic, drained)
+    "output": ("partition", "offset", "producer", "key", "seq", "sha_ok", "identity", "t"),
 }
 
 SEND_STATUSES = ("ok", "fail", "unknown")
@@ -55,7 +57,11 @@ FILE_TYPES: dict[str, frozenset[str]] = {
     "group": frozenset({"group"}),
     "faults": frozenset({"fault"}),
     "log": frozenset({"record"}),
+    "output": frozenset({"output"}),
 }
+
+#: How a service's output names its input (``output.identity``).
+OUTPUT_IDENTITIES = ("value", "header")
 
 
 class EvidenceError(ValueError):
@@ -115,6 +121,11 @@ class RunLayout:
     @property
     def log(self) -> Path:
         return self.evidence / "log.jsonl"
+
+    @property
+    def output(self) -> Path:
+        """The drained output topic of the service under test (output-topic evidence)."""
+        return self.evidence / "output.jsonl"
 
     @property
     def chaos_dir(self) -> Path:

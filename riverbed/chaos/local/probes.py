@@ -42,7 +42,7 @@ def _member_id_problems(view, replicas: dict, run_dir) -> list:
     names = [f"{name}.{r['incarnation']}" for name, r in sorted(replicas.items())]
     live = _platform.member_ids_by_incarnation(run_dir, names)
     problems = [f"{n} has not joined the group yet" for n, m in live.items() if m is None]
-    in_group = set(view.member_ids.values())
+    in_group = set(view.members)  # keyed by member id
     if stale := sorted(in_group - {m for m in live.values() if m}):
         problems.append(f"members of incarnations that no longer run: {stale}")
     if missing := sorted(n for n, m in live.items() if m and m not in in_group):
@@ -115,7 +115,8 @@ def consumer_group_converged(
                 problems += assignment_problems(view, partitions)
                 problems += membership_problems(view, live)
             detail = "; ".join(problems) or (
-                f"{len(view.members)} members {sorted(view.members)} own {partitions} partitions"
+                f"{len(view.members)} members {sorted(view.label(m) for m in view.members)} "
+                f"own {partitions} partitions"
             )
             return not problems, detail
 

@@ -1,0 +1,362 @@
+"""Checks at output-topic strength: the service judged by the outputs it wrote.
+
+Each output names its input by (producer, key, seq) (see docs/evidence.md,
+``evidence/output.jsonl``). There are no consumer events at this strength, so
+"processed" means "has an output":
+
+- ``never-processed``: a valid input below the group's final committed offset
+  with no output — the group moved past it and the service never answered it
+  (consumer-side loss). Inputs at or beyond the committed offset are backlog.
+- ``redelivered``: an input with several outputs. Allowed only across a
+  possible change of owner of the input's partition (a rebalance the group's
+  view shows, or a stretch it does not cover) and only for an input the group
+  had not committed before it. A graceful handover cannot be told from a hard
+  stop here, so this window is wider than the consumer-event check's.
+- ``key-order``: per (producer, key), the first output of each message follows
+  seq order (output order: offsets within an output partition, timestamps
+  across). Reorderings where the key's inputs sat on different partitions of
+  a topic whose partition count changed are the known Kafka hazard.
+- ``corruption``: acknowledged inputs corrupt in the log, outputs whose body
+  does not match their sha, and outputs naming an input the log does not hold.
+
+Outputs naming no input are counted and shown; a run cannot pass on them
+(they may be the missing answers, or duplicates nobody can attribute).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from reports.checks.common import gaps, missing, plural
+from reports.checks.integrity import corruption_cases
+from reports.checks.ordering import _late
+from reports.evidence import POS_SHIFT, Evidence
+from reports.facts import Facts
+from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
+
+IDENTITY = ["producer", "key", "seq"]
+
+
+def _unidentified_examples(facts: Facts) -> list[dict[str, Any]]:
+    rows = facts.output_match.unidentified
+    return [
+        {
+            "output_partition": int(r["opos"]) // POS_SHIFT,
+            "output_offset": int(r["opos"]) % POS_SHIFT,
+            **({"t": round(r["t"], 6)} if r["t"] is not None else {}),
+            "kind": "unidentified",
+            "detail": f"output names no input: {r['reason'] or 'no identity'}",
+        }
+        for r in rows.head(facts.max_examples).iter_rows(named=True)
+    ]
+
+
+def _unidentified_note(n: int) -> str:
+    return (
+        f"{plural(n, 'output')} name no input (neither their value nor a riverbed-id "
+        f"header carries producer, key and seq): they cannot be matched, so no check "
+        f"that counts outputs can pass"
+    )
+
+
+def _output_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        (pl.col("opos") // POS_SHIFT).alias("output_partition"),
+        (pl.col("opos") % POS_SHIFT).alias("output_offset"),
+    ).drop("opos")
+
+
+def check_output_never_processed(ev: Evidence, facts: Facts) -> Verdict:
+    name = "never-processed"
+    if (v := missing(name, ev, "log", "output")) is not None:
+        return v
+    match = facts.output_match
+    inputs = match.inputs
+    committed = facts.committed_frame()
+    unanswered = (
+        inputs.filter(pl.col("outputs") == 0)
+        .with_columns((pl.col("pos") // POS_SHIFT).cast(pl.Int32).alias("partition"))
+        .join(committed, on="partition", how="left")
+        .with_columns((pl.col("pos") % POS_SHIFT).alias("offset"))
+    )
+    below = unanswered.filter(
+        pl.col("committed").is_not_null() & (pl.col("offset") < pl.col("committed"))
+    )
+    backlog = unanswered.filter(
+        pl.col("committed").is_null() | (pl.col("offset") >= pl.col("committed"))
+    )
+    n, b = below.height, backlog.height
+    unidentified = match.unidentified.height
+    complete = ev.complete("log", "output")
+    answered = int((inputs["outputs"] > 0).sum()) if inputs.height else 0
+    # An input without output is an absence: it proves loss only when every output
+    # was drained and none of them could be the missing answer.
+    if n and complete and not unidentified:
+        status = FAIL
+    elif n or b or not complete or (unidentified and unanswered.height):
+        status = INCONCLUSIVE
+    else:
+        status = PASS
+    keep = ["pos", *IDENTITY, "committed"]
+    examples = facts.examples(
+        below.select(keep), ["pos"], detail="committed past, no output for it"
+    ) or facts.examples(backlog.select(keep), ["pos"], detail="backlog: no output yet")
+    if n:
+        explanation = (
+            f"{plural(n, 'input')} below the group's committed offset have no output: the "
+            f"group moved past them and the service never answered them"
+        )
+    else:
+        explanation = (
+            f"every input below the committed offsets has an output ({answered} of "
+            f"{inputs.height} inputs answered)"
+        )
+    if b:
+        explanation += (
+            f"; {plural(b, 'input')} at or beyond the final committed offset (backlog) "
+            f"have no output"
+        )
+    if unidentified and unanswered.height:
+        explanation += "; " + _unidentified_note(unidentified)
+    if status == INCONCLUSIVE and (why := gaps(ev, "log", "output", "group")):
+        explanation += f"; inconclusive: {why}"
+    return Verdict(
+        name,
+        status,
+        n,
+        explanation,
+        counts={
+            "never-processed": n,
+            "backlog": b,
+            "processed": answered,
+            "log-records": ev.log.height if ev.log is not None else 0,
+            "outputs": match.outputs.height,
+            "unidentified-outputs": unidentified,
+        },
+        examples=tuple(examples[: facts.max_examples]),
+    )
+
+
+def output_duplicate_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
+    """Every output after the first of its input, judged: legal, why (null legal: unjudged)."""
+    match = facts.output_match
+    dups = match.duplicates
+    legal: list[bool | None] = []
+    why: list[str] = []
+    have_view = facts.broker.present
+    for ipos, first_t, t in dups.select("ipos", "first_t", "t").iter_rows():
+        if ipos is None:
+            legal.append(None)
+            why.append("the log holds no such input")
+        elif not have_view:
+            legal.append(None)
+            why.append("no group snapshots to place it against a rebalance")
+        elif first_t is None or t is None:
+            legal.append(None)
+            why.append("an output without a timestamp")
+        else:
+            ok, reason = match.duplicate_allowed(int(ipos), float(first_t), float(t))
+            legal.append(ok)
+            why.append(reason)
+    return dups.with_columns(
+        pl.Series("legal", legal, dtype=pl.Boolean), pl.Series("why", why, dtype=pl.String)
+    )
+
+
+def check_output_redelivered(ev: Evidence, facts: Facts) -> Verdict:
+    name = "redelivered"
+    if (v := missing(name, ev, "output")) is not None:
+        return v
+    rows = output_duplicate_cases(ev, facts)
+    illegal = rows.filter(pl.col("legal") == False)  # noqa: E712 - null is unjudged
+    legal = rows.filter(pl.col("legal") == True)  # noqa: E712
+    unjudged = rows.filter(pl.col("legal").is_null())
+    unidentified = facts.output_match.unidentified.height
+    if illegal.height:
+        status = FAIL
+    elif unjudged.height or unidentified or not ev.complete("output"):
+        status = INCONCLUSIVE
+    else:
+        status = PASS
+
+    def shown(frame: pl.DataFrame) -> list[dict[str, Any]]:
+        return facts.examples(
+            _output_columns(
+                frame.select(
+                    pl.col("ipos").alias("pos"),
+                    *IDENTITY,
+                    "opos",
+                    "t",
+                    pl.col("first_t").alias("prev_t"),
+                    pl.col("why").alias("detail"),
+                )
+            ),
+            ["pos", "t"],
+        )
+
+    examples = shown(illegal) + shown(unjudged) + shown(legal)
+    examples = examples[: facts.max_examples]
+    if len(examples) < facts.max_examples and unidentified:
+        examples += _unidentified_examples(facts)[: facts.max_examples - len(examples)]
+    inputs = rows.select(IDENTITY).unique().height if rows.height else 0
+    if rows.height:
+        explanation = (
+            f"{plural(rows.height, 'extra output')} for {plural(inputs, 'input')}: "
+            f"{legal.height} across a rebalance before the input was committed"
+        )
+        if illegal.height:
+            explanation += f", {illegal.height} not allowed"
+        if unjudged.height:
+            explanation += f", {unjudged.height} that cannot be judged ({unjudged['why'][0]})"
+    else:
+        explanation = "no input has more than one output"
+    explanation += " (judged per input from its outputs; redelivery of an offset is not visible)"
+    if unidentified:
+        explanation += "; " + _unidentified_note(unidentified)
+    if status == INCONCLUSIVE and (why := gaps(ev, "output")):
+        explanation += f"; inconclusive: {why}"
+    return Verdict(
+        name,
+        status,
+        illegal.height,
+        explanation,
+        counts={
+            "redelivered": rows.height,
+            "inputs": inputs,
+            "legal": legal.height,
+            "illegal": illegal.height,
+            "unjudged": unjudged.height,
+            "unidentified-outputs": unidentified,
+        },
+        examples=tuple(examples),
+    )
+
+
+def check_output_key_order(ev: Evidence, facts: Facts) -> Verdict:
+    name = "key-order"
+    if (v := missing(name, ev, "output", "log")) is not None:
+        return v
+    match = facts.output_match
+    firsts = (
+        match.identified.filter(pl.col("ipos").is_not_null())
+        .sort("order")
+        .unique(subset=IDENTITY, keep="first", maintain_order=True)
+        .select(*IDENTITY, pl.col("ipos").alias("pos"), "opos", "order", "t")
+    )
+    cases = _late(firsts, facts.partitions_changed)
+    real = cases.filter(~pl.col("hazard"))
+    hazard = cases.filter(pl.col("hazard"))
+    unidentified = match.unidentified.height
+    if real.height:
+        status = FAIL
+    elif unidentified or not ev.complete("output"):
+        status = INCONCLUSIVE
+    else:
+        status = PASS
+
+    def shown(frame: pl.DataFrame, detail: str) -> list[dict[str, Any]]:
+        return facts.examples(
+            _output_columns(
+                frame.with_columns(
+                    pl.format(detail, pl.col("after_seq"), pl.col("after_partition")).alias(
+                        "detail"
+                    )
+                ).drop("hazard", "order")
+            ),
+            ["producer", "key", "seq"],
+        )
+
+    examples = shown(real, "first output after the output of seq {} (input partition {})")
+    examples += shown(
+        hazard, "after seq {} on input partition {}: the key moved when partitions were added"
+    )
+    if real.height:
+        explanation = (
+            f"{plural(real.height, 'message')} first answered after a later seq of its key"
+        )
+    else:
+        explanation = "every key's messages were first answered in seq order"
+    if hazard.height:
+        explanation += (
+            f"; {plural(hazard.height, 'reordering')} caused by the partition-count change "
+            f"(a Kafka hazard, not failed)"
+        )
+    if unidentified:
+        explanation += "; " + _unidentified_note(unidentified)
+    if status == INCONCLUSIVE and (why := gaps(ev, "output")):
+        explanation += f"; inconclusive: {why}"
+    return Verdict(
+        name,
+        status,
+        real.height,
+        explanation,
+        counts={
+            "violations": real.height,
+            "partition-change-hazard": hazard.height,
+            "keys-affected": cases.select("producer", "key").unique().height if cases.height else 0,
+            "partition-count-changed": facts.partitions_changed,
+        },
+        examples=tuple(examples[: facts.max_examples]),
+    )
+
+
+def check_output_corruption(ev: Evidence, facts: Facts) -> Verdict:
+    name = "corruption"
+    if (v := missing(name, ev, "log", "output")) is not None:
+        return v
+    acked = corruption_cases(ev, facts).get("acknowledged")
+    match = facts.output_match
+    corrupt = match.outputs.filter(pl.col("sha_ok") == False)  # noqa: E712 - null: nothing to check
+    phantom = match.identified.filter(pl.col("ipos").is_null())
+    n_acked = acked.height if acked is not None else 0
+    certain = n_acked + corrupt.height
+    n = certain + phantom.height
+    if certain or (phantom.height and ev.complete("log")):
+        status = FAIL
+    elif not ev.complete("log", "acks", "output"):
+        status = INCONCLUSIVE
+    else:
+        status = PASS
+    examples: list[dict[str, Any]] = []
+    if acked is not None:
+        examples += facts.examples(
+            acked, ["pos"], detail="acknowledged message is corrupt in the log"
+        )
+    examples += facts.examples(
+        _output_columns(corrupt.select("opos", *IDENTITY, "t")),
+        ["output_partition", "output_offset"],
+        detail="output body does not match its sha",
+    )
+    examples += facts.examples(
+        _output_columns(phantom.select("opos", *IDENTITY, "t")),
+        ["output_partition", "output_offset"],
+        detail="output names an input the log does not hold",
+    )
+    if n:
+        explanation = (
+            f"{plural(n, 'corruption')}: {n_acked} acknowledged messages corrupt in the log, "
+            f"{corrupt.height} outputs whose body does not match their sha, "
+            f"{phantom.height} outputs naming an input the log does not hold"
+        )
+    else:
+        explanation = (
+            f"no acknowledged input and no output is corrupt "
+            f"({facts.bad_log.height} unacknowledged invalid records in the log)"
+        )
+    if status == INCONCLUSIVE:
+        explanation += f"; inconclusive: {gaps(ev, 'log', 'acks', 'output')}"
+    return Verdict(
+        name,
+        status,
+        n,
+        explanation,
+        counts={
+            "corrupt-acknowledged": n_acked,
+            "corrupt-output": corrupt.height,
+            "output-without-input": phantom.height,
+            "invalid-in-log": facts.bad_log.height,
+        },
+        examples=tuple(examples[: facts.max_examples]),
+    )
