@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from riverbed.console import err, harness_errors, out, progress
 from riverbed.errors import HarnessError
@@ -618,7 +619,8 @@ def print_summary(result: Any, wall_s: float | None = None) -> None:
     table.add_column("status")
     table.add_column("explanation", overflow="fold")
     for name, status, explanation in result.lines:
-        table.add_row(name, f"[{VERDICT_STYLE.get(status, '')}]{status}[/]", explanation)
+        style = VERDICT_STYLE.get(status)  # statuses like "n/a" have no style
+        table.add_row(name, Text(status, style=style or ""), Text(explanation))
     out.print(table)
     if wall_s is not None:
         err.print(f"wall time {wall_s:.0f}s")

@@ -209,6 +209,7 @@ def test_the_tutorial_consumer_under_a_hard_kill_ends_with_a_report(kafka, tmp_p
     assert (run_dir / "logs" / f"{killed}.2.log").exists()
     assert (run_dir / "evidence" / "consumed" / f"{killed}.2.jsonl").exists()
     assert (run_dir / "report.html").exists()
+    assert summary["evidence_strength"] == "instrumented"
     # The tutorial's consumer commits inside poll(), after the batch it iterated: at-least-once.
     assert summary["checks"]["never-processed"]["status"] == "pass"
     assert summary["checks"]["lost-from-log"]["status"] == "pass"
@@ -261,3 +262,37 @@ def test_up_and_down_run_the_users_consumer_by_hand(kafka, tmp_path):
     spec = json.loads((run_dir / "spec.json").read_text())
     assert spec["consumer_evidence"] == "instrumented" and spec["drain"]["finished"]
     assert sorted(start_records(run_dir)) == ["consumer-1.1", "consumer-2.1"]
+
+
+def output_topic_run(kafka, tmp_path, example: str):
+    out = f"enriched-{tmp_path.name[-20:]}-{int(time.time())}"
+    r, summary, run_dir = example_run(
+        kafka,
+        tmp_path,
+        example,
+        "--consumer-evidence",
+        "output-topic",
+        "--output-topic",
+        out,
+        EXAMPLE_WORK_MS="80",
+    )
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["output_topic"] == out and spec["output_drain"]["finished"], r.stderr
+    assert (run_dir / "evidence" / "output.jsonl").stat().st_size > 0
+    assert not list((run_dir / "evidence" / "consumed").glob("*.jsonl"))  # no instrumentation
+    return r, summary
+
+
+@pytest.mark.slow
+def test_the_transform_service_that_commits_after_the_acks_passes_on_its_outputs(kafka, tmp_path):
+    r, summary = output_topic_run(kafka, tmp_path, "confluent_transform.py")
+    assert summary["evidence_strength"] == "output-topic", summary
+    assert summary["checks"]["never-processed"]["status"] == "pass", r.stdout
+    assert summary["verdict"] == "pass" and r.returncode == 0, r.stdout
+
+
+@pytest.mark.slow
+def test_the_transform_service_that_commits_first_fails_on_its_missing_outputs(kafka, tmp_path):
+    r, summary = output_topic_run(kafka, tmp_path, "confluent_transform_commit_first.py")
+    assert summary["checks"]["never-processed"]["status"] == "fail", r.stdout
+    assert summary["verdict"] == "fail" and r.returncode == 1
