@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workloads.consumer import events as reference
 from workloads.consumer.events import Examined
@@ -128,15 +130,56 @@ def test_a_message_is_identified_in_every_shape_an_application_may_deserialize_i
     assert identify(json.dumps(corrupt)) == ("p-1", "k7", 42)
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    producer=st.text(),
+    key=st.text(),
+    seq=st.integers(min_value=0, max_value=2**63),
+    body=json_values,
+    ts=st.floats(allow_nan=False, allow_infinity=False) | st.integers(),
+)
+def test_the_fast_path_for_riverbeds_own_encoding_agrees_with_a_full_parse(
+    producer, key, seq, body, ts
+):
+    raw = encode(producer, key, seq, body, ts=ts)
+    assert identify(raw) == identify(raw.decode()) == (producer, key, seq)
+    assert identify(raw) == (decode(raw).producer, decode(raw).key, decode(raw).seq)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Look-alikes of the canonical shape that a full parse must judge.
+        b'{"producer":"p","key":"k","seq":01,"ts":1,"body":"b","sha":"s"}',
+        b'{"producer":"p","key":"k","seq":1,"ts":1,"body":"b","sha":"s"',
+        b'{"producer":"p","key":"k","seq":1,"ts":1.2.3,"body":"b","sha":"s"}',
+        b'{"producer":"p","key":"k","seq":1,"ts":1,"body":,"sha":"s"}',
+    ],
+)
+def test_damaged_look_alikes_of_a_message_are_parsed_in_full(raw):
+    with pytest.raises(InvalidRecord) as theirs:
+        decode(raw)
+    with pytest.raises(NotAMessage) as mine:
+        identify(raw)
+    assert mine.value.reason == theirs.value.reason == "undecodable"
+
+
 def test_the_instrumentation_stays_importable_by_python_3_8():
     for path in sorted(PYTHONPATH_DIR.rglob("*.py")):
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
 
 
 # ---- the tracker's rule --------------------------------------------------------------------------
-def tracker(tmp_path: Path, member: str = "consumer-1.1", auto: bool = False) -> Tracker:
+def tracker(tmp_path: Path, member: str = "consumer-1.1") -> Tracker:
     settings = Settings(str(tmp_path / "evidence"), "events", member, "consumer-1", 1)
-    t = Tracker(settings, "test-client", "1.0", "cid", "grp", auto)
+    t = Tracker(settings, "test-client", "1.0", "cid", "grp", False)
     t.start()
     return t
 
@@ -162,6 +205,12 @@ def test_records_count_as_processed_when_the_application_comes_back(tmp_path):
     assert assigned["member_id"] == "member-a" and assigned["client_id"] == "cid"
     assert p0["partition"] == 0 and p0["records"] == [[10, "p", "k", 0], [11, "p", "k", 1]]
     assert inv == {**inv, "type": "invalid", "partition": 1, "offset": 3, "reason": "undecodable"}
+
+
+def test_the_fast_processed_line_is_the_same_bytes(tmp_path):
+    records = [[3, 'p\u00e9"', "k", 1], [4, "p", "k\n", 2]]
+    fast = evidence.processed_line(evidence.json_text("m-\u00e9"), 2, records, T)
+    assert fast == evidence.line(evidence.processed_event("m-\u00e9", 2, records, T))
 
 
 def test_a_commit_covers_what_it_names_and_is_written_after_it(tmp_path):

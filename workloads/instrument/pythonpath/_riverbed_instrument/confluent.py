@@ -147,7 +147,12 @@ def patch(module: Any) -> None:
             if tracker is None:
                 c = self._riverbed_conf
                 tracker = Tracker(
-                    settings, CLIENT, version, c["client_id"], c["group"], c["auto_commit"]
+                    settings,
+                    CLIENT,
+                    version,
+                    c["client_id"],
+                    c["group"],
+                    c["auto_commit"],
                 )
             wrapped = _callbacks(tracker, callbacks)
             result = base.subscribe(self, topics, **wrapped)

@@ -9,6 +9,9 @@ rule for ``processed``:
   ``poll()`` / ``consume()`` / iteration step) or when a commit covers it (a
   commit says everything before the committed offset is done): the
   ``processed`` line is written before the ``committed`` line;
+- processed records are written when the application comes back for a new
+  batch (iteration: at the next fetch), before any commit, rebalance or stop
+  line: a SIGKILL loses at most the batch in hand;
 - records still in hand when the consumer stops are not known to be processed:
   the ``stop`` line lists them as ``held`` (and a SIGKILL leaves no line at all,
   so they simply stay unprocessed in the evidence).
@@ -264,12 +267,13 @@ class Tracker:
             )
 
     # ---- internals ---------------------------------------------------------------------------
-    def _drain_pending(self) -> list[dict[str, Any]]:
+    def _drain_pending(self) -> list[Any]:
         """The ``processed`` / ``invalid`` lines of the buffered records (lock held)."""
         if not self._pending:
             return []
         now = time.time()
-        lines: list[dict[str, Any]] = []
+        member_json = evidence.json_text(self.member)
+        lines: list[Any] = []
         for p in sorted(self._pending):
             valid: list[list[Any]] = []
             invalid: list[dict[str, Any]] = []
@@ -281,7 +285,7 @@ class Tracker:
                     continue
                 valid.append([offset, producer, key, seq])
             if valid:
-                lines.append(evidence.processed_event(self.member, p, valid, now))
+                lines.append(evidence.processed_line(member_json, p, valid, now))
             lines.extend(invalid)
         self._pending.clear()
         return lines
