@@ -180,8 +180,9 @@ def _patch_consumer(cls: Any, version: str) -> None:
     orig_poll = cls.poll
     orig_next = cls.__next__
     orig_close = cls.close
-    orig_exit = cls.__exit__
     orig_unsubscribe = cls.unsubscribe
+    # kafka-python 2.x has no context manager.
+    orig_exit = getattr(cls, "__exit__", None)
 
     def __init__(self: Any, *topics: Any, **configs: Any) -> None:
         orig_init(self, *topics, **configs)
@@ -273,7 +274,9 @@ def _patch_consumer(cls: Any, version: str) -> None:
         ("__exit__", __exit__),
         ("unsubscribe", unsubscribe),
     ):
-        original = getattr(cls, name)
+        original = getattr(cls, name, None)
+        if original is None:
+            continue
         fn.__doc__ = original.__doc__
         fn.__wrapped__ = original  # type: ignore[attr-defined]
         setattr(cls, name, fn)
