@@ -29,6 +29,9 @@ from workloads.message import encode
 pytestmark = pytest.mark.integration
 
 RECORDS = 60
+#: The consumer programs' interpreter: this one, or another environment (an older
+#: Python, other client versions) to check the instrumentation against.
+CONSUMER_PYTHON = os.environ.get("RIVERBED_TEST_CONSUMER_PYTHON") or sys.executable
 
 
 @pytest.fixture
@@ -70,7 +73,7 @@ def start(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.Popen[
     path = tmp_path / "consumer.py"
     path.write_text(textwrap.dedent(script))
     return subprocess.Popen(
-        [sys.executable, str(path)],
+        [CONSUMER_PYTHON, str(path)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -226,17 +229,18 @@ def test_kafka_python_poll_with_sync_and_async_commits_and_a_listener(
 ):
     out = run(KP_POLL, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
     # The application's own listener and commit callback still run.
-    assert "user-assigned [0, 1, 2]" in out and "user-revoked [0, 1, 2]" in out
-    assert "user-callback" in out
+    assert "user-assigned [0, 1, 2]" in out and "user-callback" in out
     lines = evidence(tmp_path)
+    # Every non-empty revoke the listener saw is in the evidence (kafka-python 3 revokes
+    # on close(); 2.x does not).
+    revokes = [r["partitions"] for r in lines if r["type"] == "revoked"]
+    assert revokes == [[0, 1, 2]] * out.count("user-revoked [0, 1, 2]")
     assert_all_records_once(lines)
     commits = [r for r in lines if r["type"] == "committed"]
     # One commit per batch (sync, async with and without a callback) and the final one.
     assert len(commits) >= (RECORDS + 1) // 7 and all(c["ok"] for c in commits)
     assert_processed_before_committed(lines)
-    kinds = [r["type"] for r in lines]
-    # close(): the listener's revoke, then the stop.
-    assert kinds[-2:] == ["revoked", "stop"] and lines[-1]["reason"] == "close"
+    assert lines[-1]["type"] == "stop" and lines[-1]["reason"] == "close"
 
 
 KP_KICKED_OUT = """
@@ -278,11 +282,14 @@ KP_KICKED_OUT = """
 
 def test_kafka_python_failed_commit_and_lost_partitions(kafka_cluster, topic, tmp_path):
     out = run(KP_KICKED_OUT, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
-    assert "commit failed CommitFailedError" in out and "user-lost [0, 1, 2]" in out
+    assert "commit failed CommitFailedError" in out
+    # kafka-python 3 calls on_partitions_lost (KIP-429); 2.x calls on_partitions_revoked.
+    kind = "lost" if "user-lost [0, 1, 2]" in out else "revoked"
+    assert kind == "lost" or "user-revoked [0, 1, 2]" in out
     lines = evidence(tmp_path)
     (failed,) = [r for r in lines if r["type"] == "committed"]
     assert failed["ok"] is False and "CommitFailedError" in failed["error"]
-    (lost,) = [r for r in lines if r["type"] == "lost"]
+    (lost,) = [r for r in lines if r["type"] == kind and r["partitions"]][:1]
     first, second = [r for r in lines if r["type"] == "assigned" and r["partitions"]]
     assert lost["generation"] == first["generation"] and lost["partitions"] == [0, 1, 2]
     # Rejoined as a new member, after the lost line.
@@ -301,12 +308,14 @@ KP_HOLDING = """
         enable_auto_commit=False,
         max_poll_records=10,
     )
-    batches = 0
+    batches = before = 0
     while batches < 3:
         batch = consumer.poll(timeout_ms=500)
         if batch:
             batches += 1
-    print("holding", sorted((tp.partition, [r.offset for r in rs]) for tp, rs in batch.items()), flush=True)
+            before += sum(len(rs) for rs in batch.values()) if batches < 3 else 0
+    print("holding", sorted((tp.partition, [r.offset for r in rs]) for tp, rs in batch.items()),
+          "after", before, flush=True)
     time.sleep(120)  # never comes back for more
 """
 
@@ -321,7 +330,8 @@ def test_a_batch_in_hand_when_the_process_dies_is_not_processed(
         while line and not line.startswith("holding"):
             line = proc.stdout.readline()
         assert line.startswith("holding"), proc.stdout.read()
-        held = {(p, o) for p, offsets in ast.literal_eval(line.split(" ", 1)[1]) for o in offsets}
+        holding, before = line.split(" ", 1)[1].rsplit(" after ", 1)
+        held = {(p, o) for p, offsets in ast.literal_eval(holding) for o in offsets}
         proc.send_signal(sig)
         proc.wait(timeout=30)
     finally:
@@ -332,7 +342,8 @@ def test_a_batch_in_hand_when_the_process_dies_is_not_processed(
     handled = set(processed_offsets(lines)) | {
         (r["partition"], r["offset"]) for r in lines if r["type"] == "invalid"
     }
-    assert len(handled) == 20 and not handled & held  # two batches done, the third held
+    # The batches before were done (the application came back); the last one is held.
+    assert len(handled) == int(before) and not handled & held
     if sig == signal.SIGKILL:
         assert lines[-1]["type"] in ("processed", "invalid")  # nothing after the last come-back
     else:
