@@ -4,13 +4,16 @@ The steps, in order (each waits with a progress display and a deadline):
 
 1. create the run directory and spec.json;
 2. bring the platform up if needed (Kafka, the data topic);
-3. start the consumer replicas and the group monitor, wait for a stable group;
+3. start the consumer replicas (riverbed's, or the user's ``--consumer-cmd``) and
+   the group monitor, wait for a stable group (a user's command that crash-loops
+   or never joins stops the run here, exit 2);
 4. start Locust headless with the chaos-window shape (warm-up, steady, cool-down);
 5. after the warm-up, run each experiment with ``chaos run`` (control, journal
    in the run directory, ``--rollback-strategy=always``);
 6. wait for the load to end;
 7. drain: wait, with a deadline, until the group has committed every record;
-8. stop the workloads gracefully, collect evidence, drain the log;
+8. stop the workloads gracefully, collect evidence, drain the output topic
+   (output-topic evidence) and the log;
 9. render the report and exit as it does (0 pass, 1 fail, 2 inconclusive).
 
 An interrupt (Ctrl-C, SIGTERM) at any point stops every process this run

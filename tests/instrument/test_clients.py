@@ -506,6 +506,7 @@ CK_KICKED_OUT = """
 """
 
 
+@pytest.mark.slow  # ~10 s; the kafka-python test covers failed commits by default
 def test_confluent_failed_commit_and_lost_partitions_call_on_revoke(kafka_cluster, topic, tmp_path):
     out = run(CK_KICKED_OUT, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
     assert "commit failed" in out
