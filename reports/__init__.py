@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reports.model import CHECK_NAMES, EXIT_CODES, FAIL, INCONCLUSIVE, PASS, Summary, Verdict
+from reports.model import (
+    CHECK_NAMES,
+    EXIT_CODES,
+    FAIL,
+    INCONCLUSIVE,
+    NOT_APPLICABLE,
+    PASS,
+    Summary,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from reports.pipeline import ReportError, analyse, build
@@ -27,6 +36,7 @@ __all__ = [
     "EXIT_CODES",
     "FAIL",
     "INCONCLUSIVE",
+    "NOT_APPLICABLE",
     "PASS",
     "ReportError",
     "Summary",

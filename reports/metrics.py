@@ -10,6 +10,7 @@ import polars as pl
 
 from reports.evidence import Evidence
 from reports.facts import Facts, lookup
+from reports.strength import OUTPUT_TOPIC
 
 QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999))
 
@@ -83,8 +84,35 @@ def _t0(ev: Evidence) -> float:
     return min(vals) if vals else 0.0
 
 
+def first_outputs(ev: Evidence, facts: Facts) -> pl.DataFrame | None:
+    """Output-topic evidence: the first output of each input (producer, key, seq, t)."""
+    if ev.strength.name != OUTPUT_TOPIC or ev.outputs is None or ev.log is None:
+        return None
+    firsts = (
+        facts.output_match.identified.sort("order")
+        .unique(subset=["producer", "key", "seq"], keep="first", maintain_order=True)
+        .select("producer", "key", "seq", "t")
+        .filter(pl.col("t").is_not_null())
+    )
+    return firsts
+
+
+def _output_latency(ev: Evidence, facts: Facts) -> pl.Series | None:
+    firsts = first_outputs(ev, facts)
+    if firsts is None or ev.acks is None:
+        return None
+    acks = ev.acks.select(
+        pl.col("producer").cast(pl.String), pl.col("key").cast(pl.String), "seq", "t_ack"
+    ).unique(subset=["producer", "key", "seq"], keep="first")
+    joined = firsts.join(acks, on=["producer", "key", "seq"], how="inner")
+    return ((joined["t"] - joined["t_ack"]) * 1000.0).alias("ms")
+
+
 def latency(ev: Evidence, facts: Facts, chunk: int = 2_000_000) -> dict[str, Any]:
-    """End-to-end latency, acknowledgement to first processing, in milliseconds."""
+    """End-to-end latency, acknowledgement to first processing (or first output), in ms."""
+    if ev.strength.name == OUTPUT_TOPIC:
+        out = _output_latency(ev, facts)
+        return _quantiles(out) if out is not None else {}
     if ev.acks is None or ev.processed is None or ev.processed.height == 0:
         return {}
     first = ev.processed.filter(facts.first_mask).select("pos", "trank")
@@ -95,6 +123,10 @@ def latency(ev: Evidence, facts: Facts, chunk: int = 2_000_000) -> dict[str, Any
         t = facts.t_of(part["trank"])
         parts.append(((t - ev.acks["t_ack"].gather(idx)) * 1000.0).filter(found))
     ms = pl.concat(parts) if parts else pl.Series("ms", [], dtype=pl.Float64)
+    return _quantiles(ms)
+
+
+def _quantiles(ms: pl.Series) -> dict[str, Any]:
     if ms.len() == 0:
         return {}
     out: dict[str, Any] = {"count": ms.len(), "unit": "ms"}
@@ -125,6 +157,9 @@ def rates(ev: Evidence, facts: Facts, t0: float) -> dict[str, list[float]]:
             ev.processed.filter(facts.first_mask)["trank"].value_counts(name="n").sort("trank")
         )
         series["processed"] = (facts.t_of(per_line["trank"]), per_line["n"])
+    firsts = first_outputs(ev, facts)
+    if firsts is not None and firsts.height:
+        series["processed"] = (firsts["t"], None)  # answered: first output per input
     if not series:
         return {}
     lo = min(float(s.min()) for s, _ in series.values() if s.len())  # type: ignore[arg-type]

@@ -126,6 +126,8 @@ class _Member:
     def __init__(self, sim: _Sim, replica: int, incarnation: int, t: float) -> None:
         self.replica = f"consumer-{replica}"
         self.id = f"{self.replica}-{incarnation:06x}"
+        # The coordinator's id for the member: the client id and a suffix, like kafka-python's.
+        self.member_id = f"{self.id}-{zlib.crc32(self.id.encode()):08x}"
         self.sim = sim
         self.alive = True
         self.in_group = True
@@ -432,7 +434,7 @@ class _Sim:
             m.owned = ps
             for p in ps:
                 m.position[p] = self.committed.get(p, 0)
-            self.group[m.id] = ps
+            self.group[m.member_id] = ps
             m.write(
                 {
                     "type": "assigned",
@@ -440,6 +442,8 @@ class _Sim:
                     "generation": self.generation,
                     "partitions": ps,
                     "t": t_assign,
+                    "member_id": m.member_id,
+                    "client_id": m.id,
                 }
             )
         self.rebalancing_until = t_assign
@@ -463,7 +467,7 @@ class _Sim:
             before_process = sc.commit_mode == "before-process"
             self.kill(victim, t, mid_batch=before_process)
             output = [victim.replica]
-            self.schedule(t + sc.session_timeout_s, "expire", victim.id)
+            self.schedule(t + sc.session_timeout_s, "expire", victim.member_id)
             if f.replace:
                 self.schedule(t + sc.restart_s, "join", int(victim.replica.split("-")[1]))
         elif f.kind == "stop":
@@ -693,6 +697,11 @@ class _Sim:
             "state": state,
             "generation": self.generation,
             "members": self.group,
+            "member_info": {
+                m.member_id: {"client_id": m.id, "host": "/10.0.0.1", "instance_id": None}
+                for m in self.members
+                if m.member_id in self.group
+            },
             "committed": {str(p): o for p, o in sorted(self.committed.items())},
             "end_offsets": end,
             "partitions": self.P,

@@ -82,6 +82,8 @@ def test_a_clean_output_topic_run_passes_on_what_it_can_see(check_run):
     assert s.verdict == "pass", (not_passing(s), [v.explanation for v in s.checks])
     assert s.evidence_strength["name"] == "output-topic"
     assert s.counts["processed"] == 12 and s.counts["outputs"] == 14
+    # Latency runs from the acknowledgement to the input's first output.
+    assert s.latency["count"] == 12 and s.latency["min"] == 1490.0
     red = s.check("redelivered")
     assert (red.counts["redelivered"], red.counts["legal"], red.counts["illegal"]) == (2, 2, 0)
     for name in ("partition-order", "invalid-handling"):
