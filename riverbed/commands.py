@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from riverbed.console import err, harness_errors, out, progress
 from riverbed.errors import HarnessError
@@ -21,6 +22,12 @@ from riverbed.spec import (
     RunSpec,
     new_run_id,
     parse_duration,
+)
+from riverbed.user_consumer import (
+    EVIDENCE_MODES,
+    REFERENCE_ONLY_OPTIONS,
+    UserConsumer,
+    check_user_consumer,
 )
 
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
@@ -113,6 +120,88 @@ assignor_option = click.option(
 )
 
 
+def _user_consumer_options(f: Any) -> Any:
+    """``--consumer-cmd`` and its companions (run and up)."""
+    options = [
+        click.option(
+            "--consumer-cmd",
+            default=None,
+            metavar="CMD",
+            help="Test YOUR consumer instead of riverbed's (local platform): a shell command "
+            "riverbed runs once per replica (consumer-1..N, supervised, killed and scaled by the "
+            "experiments), with KAFKA_BROKER, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC, KAFKA_GROUP "
+            '(and KAFKA_OUTPUT_TOPIC) set. E.g. "python my_consumer.py". See docs/consumers.md.',
+        ),
+        click.option(
+            "--consumer-cwd",
+            default=None,
+            metavar="DIR",
+            help="Directory --consumer-cmd runs in [default: the current directory].",
+        ),
+        click.option(
+            "--consumer-evidence",
+            type=click.Choice(EVIDENCE_MODES),
+            default=None,
+            help="What riverbed judges your consumer by: instrumented (kafka-python or "
+            "confluent-kafka, no code change), output-topic (your service writes one output per "
+            "input to --output-topic), offsets (committed offsets only; never a full pass) "
+            "[default: instrumented for a Python command, else offsets].",
+        ),
+        click.option(
+            "--output-topic",
+            default=None,
+            metavar="NAME",
+            help="output-topic evidence: the topic your service writes to (riverbed creates it "
+            "and drains it at the end).",
+        ),
+        click.option(
+            "--join-timeout",
+            default="90s",
+            show_default=True,
+            help="How long the consumers may take to form a stable group at the start.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _checked_user_consumer(
+    ctx: click.Context,
+    platform: str,
+    consumer_cmd: str | None,
+    consumer_cwd: str | None,
+    consumer_evidence: str | None,
+    output_topic: str | None,
+) -> UserConsumer | None:
+    """Validate the user-consumer options (exit 2 before anything starts)."""
+    explicit = tuple(
+        name
+        for name in REFERENCE_ONLY_OPTIONS
+        if name in ctx.params
+        and ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
+    )
+    return check_user_consumer(
+        consumer_cmd,
+        consumer_cwd,
+        consumer_evidence,
+        output_topic,
+        platform=platform,
+        explicit_reference_options=explicit if consumer_cmd is not None else (),
+    )
+
+
+def _apply_user_consumer(spec: RunSpec, user: UserConsumer | None) -> RunSpec:
+    """Put the user's consumer into the spec (the reference consumer's settings go)."""
+    if user is not None:
+        spec.consumer_cmd = user.cmd
+        spec.consumer_cwd = user.cwd
+        spec.consumer_evidence = user.evidence
+        spec.output_topic = user.output_topic
+        spec.commit_mode = spec.assignor = spec.processing_ms = None
+    return spec
+
+
 def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no-untyped-def]
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
@@ -168,8 +257,11 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
     "records mix into this session's evidence].",
 )
 @click.option("--group", default=None, help="Consumer group [default: riverbed-consumers-<time>].")
+@_user_consumer_options
+@click.pass_context
 @harness_errors
 def up(
+    ctx: click.Context,
     platform: str,
     context: str | None,
     dry_run: bool,
@@ -180,14 +272,24 @@ def up(
     assignor: str,
     topic: str | None,
     group: str | None,
+    consumer_cmd: str | None,
+    consumer_cwd: str | None,
+    consumer_evidence: str | None,
+    output_topic: str | None,
+    join_timeout: str,
 ) -> None:
     """Bring a platform up: Kafka, the data topic, consumer replicas and the group monitor.
 
     On the local platform the workloads record evidence into a new run directory
     (printed), so that you can drive load (`locust -f locustfiles/kafka_producer.py`)
     and inject faults (`chaos run experiments/local/…`) by hand; `riverbed down`
-    drains it, and `riverbed report RUN_DIR` gives the verdict.
+    drains it, and `riverbed report RUN_DIR` gives the verdict. With --consumer-cmd
+    the replicas are your own consumer (see docs/consumers.md).
     """
+    user = _checked_user_consumer(
+        ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
+    )
+    join_timeout_s = parse_duration(join_timeout)
     run_id = new_run_id("session")
     stamp = run_id.removesuffix("-session")
     topic = topic or f"riverbed-events-{stamp}"
@@ -216,7 +318,7 @@ def up(
         )
         return
 
-    from riverbed.runner import LocalRunPlatform, wait_group_ready
+    from riverbed.runner import LocalRunPlatform, startup_checks, wait_group_ready
 
     spec = RunSpec(
         run_id=run_id,
@@ -229,7 +331,9 @@ def up(
         assignor=assignor,
         topic=topic,
         group=group,
-    ).validate()
+        join_timeout_s=join_timeout_s,
+    )
+    spec = _apply_user_consumer(spec, user).validate()
     local = LocalRunPlatform()
     with progress("starting the local platform") as update:
         from riverbed.kafka.admin import topic_exists
@@ -241,6 +345,7 @@ def up(
                 f"topic {topic} exists: reusing it (its older records are part of this "
                 "session's evidence)"
             )
+            local.ensure_output_topic(spec, bootstrap, update)
         else:
             local.prepare(spec, update)
         spec.bootstrap_servers = bootstrap
@@ -252,10 +357,21 @@ def up(
             spec.t_start = time.time()
             spec.write(run_dir)
             local.start_workloads(spec, run_dir, bootstrap)
-            wait_group_ready(spec, bootstrap, update)
+            try:
+                wait_group_ready(spec, bootstrap, update, **startup_checks(local, spec))
+                local.check_evidence(spec, run_dir, update)
+            except HarnessError:
+                # A session whose consumers cannot start is no session: leave nothing running.
+                local.stop_workloads()
+                raise
     err.print(f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}")
     if consumers:
-        err.print(f"{consumers} consumers in group {group} ({commit_mode}); evidence in {run_dir}")
+        what = (
+            f"your consumer `{user.cmd}` ({user.evidence} evidence)"
+            if user
+            else f"riverbed's consumer ({commit_mode})"
+        )
+        err.print(f"{consumers} replicas of {what} in group {group}; evidence in {run_dir}")
         err.print(
             "inject faults with e.g. `chaos run experiments/local/kill-consumer.json`; "
             "`riverbed down` drains and stops everything."
@@ -304,7 +420,7 @@ def down(platform: str, context: str | None, dry_run: bool, keep_kafka: bool) ->
 
 def finalize_session(local: Any) -> None:
     """Drain a `riverbed up` session's consumers, stop them, drain the log, finish spec.json."""
-    from riverbed.runner import drain_consumers, drain_log
+    from riverbed.runner import drain_consumers, drain_log, drain_output
 
     run_dir = local.run_dir
     spec = RunSpec.read(run_dir)
@@ -313,6 +429,8 @@ def finalize_session(local: Any) -> None:
         spec.drain = drain_consumers(spec, spec.bootstrap_servers or "", update)
         update("stopping consumers (graceful) and the monitor")
         local.stop_workloads()
+        if spec.consumer_evidence == "output-topic":
+            spec.output_drain = drain_output(spec, run_dir, spec.bootstrap_servers or "", update)
         spec.log_drain = drain_log(spec, run_dir, spec.bootstrap_servers or "", update)
     spec.t_end = time.time()
     spec.write(run_dir)
@@ -439,8 +557,11 @@ def status(platform: str, context: str | None) -> None:
     help="How long the group may take to commit everything after the load.",
 )
 @click.option("--run-id", default=None, help="Name of the run directory [default: time-stamped].")
+@_user_consumer_options
+@click.pass_context
 @harness_errors
 def run(
+    ctx: click.Context,
     platform: str,
     context: str | None,
     experiments: tuple[str, ...],
@@ -463,6 +584,11 @@ def run(
     body_bytes: int,
     drain_deadline: str,
     run_id: str | None,
+    consumer_cmd: str | None,
+    consumer_cwd: str | None,
+    consumer_evidence: str | None,
+    output_topic: str | None,
+    join_timeout: str,
 ) -> None:
     """Run one scenario from cluster to verdict.
 
@@ -474,7 +600,16 @@ def run(
     \b
     riverbed run --experiment experiments/local/kill-consumer-hard.json \\
                  --experiment experiments/local/resize-partitions.json --duration 90s
+
+    Your own consumer instead of riverbed's (docs/consumers.md):
+
+    \b
+    riverbed run --consumer-cmd "python examples/kafka_python_tutorial.py" \\
+                 --experiment experiments/local/kill-consumer-hard.json
     """
+    user = _checked_user_consumer(
+        ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
+    )
     from riverbed.chaos.validate import check_experiments
 
     # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
@@ -487,8 +622,9 @@ def run(
         )
     rf = replication_factor or min(3, brokers)
     label = "-".join(Path(e).stem for e in experiments) or "no-fault"
+    consumer_label = f"user-{user.evidence}" if user else commit_mode
     spec = RunSpec(
-        run_id=run_id or new_run_id(f"{commit_mode}-{label}"),
+        run_id=run_id or new_run_id(f"{consumer_label}-{label}"),
         platform=platform,
         brokers=brokers,
         partitions=partitions,
@@ -514,7 +650,9 @@ def run(
             workers=locust_workers,
         ),
         drain_deadline_s=parse_duration(drain_deadline),
-    ).validate()
+        join_timeout_s=parse_duration(join_timeout),
+    )
+    spec = _apply_user_consumer(spec, user).validate()
     run_dir = runs_root() / spec.run_id
     if run_dir.exists():
         raise HarnessError(f"Run directory {run_dir} already exists.", fix="pick another --run-id.")
@@ -533,9 +671,13 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type:
         from riverbed.runner import KubeRunPlatform
 
         platform = KubeRunPlatform(_kube(spec.platform, context, False))
+    consumers = (
+        f"your consumer `{spec.consumer_cmd}` ({spec.consumer_evidence} evidence)"
+        if spec.consumer_cmd
+        else f"{spec.commit_mode} consumers"
+    )
     err.print(
-        f"run {spec.run_id}: {spec.commit_mode} consumers, experiments: "
-        f"{', '.join(spec.experiments) or 'none'}"
+        f"run {spec.run_id}: {consumers}, experiments: {', '.join(spec.experiments) or 'none'}"
     )
     t0 = time.monotonic()
     with progress("preparing") as update:
@@ -553,7 +695,8 @@ def print_summary(result: Any, wall_s: float | None = None) -> None:
     table.add_column("status")
     table.add_column("explanation", overflow="fold")
     for name, status, explanation in result.lines:
-        table.add_row(name, f"[{VERDICT_STYLE.get(status, '')}]{status}[/]", explanation)
+        style = VERDICT_STYLE.get(status)  # statuses like "n/a" have no style
+        table.add_row(name, Text(status, style=style or ""), Text(explanation))
     out.print(table)
     if wall_s is not None:
         err.print(f"wall time {wall_s:.0f}s")

@@ -4,13 +4,16 @@ The steps, in order (each waits with a progress display and a deadline):
 
 1. create the run directory and spec.json;
 2. bring the platform up if needed (Kafka, the data topic);
-3. start the consumer replicas and the group monitor, wait for a stable group;
+3. start the consumer replicas (riverbed's, or the user's ``--consumer-cmd``) and
+   the group monitor, wait for a stable group (a user's command that crash-loops
+   or never joins stops the run here, exit 2);
 4. start Locust headless with the chaos-window shape (warm-up, steady, cool-down);
 5. after the warm-up, run each experiment with ``chaos run`` (control, journal
    in the run directory, ``--rollback-strategy=always``);
 6. wait for the load to end;
 7. drain: wait, with a deadline, until the group has committed every record;
-8. stop the workloads gracefully, collect evidence, drain the log;
+8. stop the workloads gracefully, collect evidence, drain the output topic
+   (output-topic evidence) and the log;
 9. render the report and exit as it does (0 pass, 1 fail, 2 inconclusive).
 
 An interrupt (Ctrl-C, SIGTERM) at any point stops every process this run
@@ -191,6 +194,18 @@ class RunPlatform(Protocol):
         """Start the consumer replicas and the group monitor, recording into ``run_dir``."""
         ...
 
+    def health(self, spec: RunSpec) -> None:
+        """Raise a HarnessError when the consumers crash at start-up (checked while waiting)."""
+        ...
+
+    def join_failure(self, spec: RunSpec, timeout: float, detail: str) -> HarnessError | None:
+        """The error for consumers that did not join in time (None: the generic one)."""
+        ...
+
+    def check_evidence(self, spec: RunSpec, run_dir: Path, progress: Progress) -> None:
+        """Raise a HarnessError when the consumers record no evidence (instrumentation)."""
+        ...
+
     def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
         """Start the run's Locust load (its shape starts with the warm-up)."""
         ...
@@ -245,7 +260,38 @@ class LocalRunPlatform:
             replication_factor=spec.replication_factor,
             min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
         )
+        self.ensure_output_topic(spec, cluster.bootstrap_servers, progress, reuse=False)
         return cluster.bootstrap_servers
+
+    def ensure_output_topic(
+        self, spec: RunSpec, bootstrap: str, progress: Progress, reuse: bool = True
+    ) -> None:
+        """Output-topic mode: create the output topic (the data topic's partition count)
+        before the consumers start. An existing one is reused only with ``reuse``
+        (a session on an existing data topic); otherwise it is an error, as its older
+        records would mix into this run's evidence."""
+        if spec.consumer_evidence != "output-topic" or not spec.output_topic:
+            return
+        from riverbed.kafka.admin import create_topic, topic_exists
+
+        if topic_exists(bootstrap, spec.output_topic):
+            if not reuse:
+                raise HarnessError(
+                    f"Output topic {spec.output_topic} already exists: its older records would "
+                    "mix into this run's evidence.",
+                    fix="give a fresh --output-topic name (your service reads it from "
+                    "$KAFKA_OUTPUT_TOPIC), or delete the topic.",
+                )
+            progress(f"output topic {spec.output_topic} exists: reusing it")
+            return
+        progress(f"creating output topic {spec.output_topic} ({spec.partitions} partitions)")
+        create_topic(
+            bootstrap,
+            spec.output_topic,
+            partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
+        )
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         if (pid := self.platform.supervisor_pid()) is not None:
@@ -267,10 +313,35 @@ class LocalRunPlatform:
             assignor=spec.assignor,
             processing_ms=spec.processing_ms,
             consumer_args=["--session-timeout-ms", str(spec.session_timeout_ms)],
+            user=user_consumer_of(spec),
         )
 
     def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
         return HostLocust(spec, run_dir, bootstrap)
+
+    def health(self, spec: RunSpec) -> None:
+        """Raise a :class:`HarnessError` when the consumers crash at start-up."""
+        if spec.consumer_cmd is None:
+            return
+        from riverbed.platforms.startup import check_crash_loop
+
+        check_crash_loop(self.platform, spec)
+
+    def join_failure(self, spec: RunSpec, timeout: float, detail: str) -> HarnessError | None:
+        """The error for a user's consumer that did not join in time (None: the generic one)."""
+        if spec.consumer_cmd is None:
+            return None
+        from riverbed.platforms.startup import never_joined
+
+        return never_joined(spec, self.platform.run_dir / "logs", timeout, detail)
+
+    def check_evidence(self, spec: RunSpec, run_dir: Path, progress: Progress) -> None:
+        """Instrumented consumers: each replica must have recorded its start."""
+        if spec.consumer_evidence != "instrumented":
+            return
+        from riverbed.platforms.startup import wait_instrumented
+
+        wait_instrumented(self.platform, spec, run_dir, progress)
 
     def experiment_env(self) -> dict[str, str]:
         return {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
@@ -287,27 +358,100 @@ class LocalRunPlatform:
         """Kafka stays up for the next run (`riverbed down` stops it)."""
 
 
-def wait_group_ready(
-    spec: RunSpec, bootstrap: str, progress: Progress, timeout: float = 90
-) -> None:
-    """Wait until the group is Stable with every partition owned by exactly one of the replicas."""
-    from riverbed.chaos.kafka.probes import consumer_group_stable
+def user_consumer_of(spec: RunSpec) -> Any:
+    """The spec's user consumer (:class:`~riverbed.user_consumer.UserConsumer`), or None."""
+    if spec.consumer_cmd is None:
+        return None
+    from riverbed.user_consumer import UserConsumer
 
-    progress(f"waiting for {spec.consumers} consumers to form a stable group")
-    ok = consumer_group_stable(
-        group=spec.group,
-        topic=spec.topic,
-        bootstrap_servers=bootstrap,
-        members=spec.consumers,
-        timeout=timeout,
-        settle_s=1.0,
+    return UserConsumer(
+        spec.consumer_cmd,
+        spec.consumer_cwd or str(Path.cwd()),
+        spec.consumer_evidence,
+        spec.output_topic,
     )
+
+
+def startup_checks(platform: RunPlatform, spec: RunSpec) -> dict[str, Any]:
+    """The platform's start-up health check and join-failure error for :func:`wait_group_ready`."""
+    return {
+        "health": lambda: platform.health(spec),
+        "failure": lambda timeout, detail: platform.join_failure(spec, timeout, detail),
+    }
+
+
+def wait_group_ready(
+    spec: RunSpec,
+    bootstrap: str,
+    progress: Progress,
+    timeout: float | None = None,
+    health: Callable[[], None] | None = None,
+    failure: Callable[[float, str], HarnessError | None] | None = None,
+) -> None:
+    """Wait until the group is Stable with every partition owned by exactly one of the replicas.
+
+    ``health`` is called at every check and raises a HarnessError to stop the
+    wait early (consumers that crash at start-up). The wait ends after
+    ``timeout`` seconds (default: the spec's ``join_timeout_s``) with the error
+    ``failure(timeout, detail)`` makes, or a generic one.
+    """
+    from riverbed.chaos.groups import assignment_problems
+    from riverbed.chaos.kafka import _admin
+
+    limit = spec.join_timeout_s if timeout is None else timeout
+    t0 = time.monotonic()
+    state = {"last": ""}
+    progress(f"waiting for {spec.consumers} consumers to form a stable group")
+    with _admin.admin(bootstrap, None) as client:
+
+        def check() -> tuple[bool, str]:
+            if health is not None:
+                health()
+            partitions = len(_admin.topic_partitions(client, spec.topic))
+            view = _admin.describe_group(client, spec.group, spec.topic)
+            problems = assignment_problems(view, partitions, expected_members=spec.consumers)
+            state["last"] = "; ".join(problems)
+            progress(
+                f"waiting for {spec.consumers} consumers to form a stable group "
+                f"({time.monotonic() - t0:.0f}s of {limit:.0f}s): "
+                + (state["last"] or f"{len(view.members)} members")
+            )
+            return not problems, state["last"]
+
+        ok = _admin.poll_until(
+            check, limit, settle_s=1.0, what=f"consumer group {spec.group!r} stable"
+        )
     if not ok:
+        detail = f" ({state['last']})" if state["last"] else ""
+        error = failure(limit, detail) if failure is not None else None
+        if error is not None:
+            raise error
         raise HarnessError(
             f"The consumer group {spec.group} did not become stable with {spec.consumers} members "
-            f"within {timeout:.0f}s.",
+            f"within {limit:.0f}s{detail}.",
             fix="see the consumers' logs in the run directory's logs/.",
         )
+
+
+def drain_output(
+    spec: RunSpec, run_dir: Path, bootstrap: str, progress: Progress
+) -> dict[str, Any]:
+    """Output-topic mode: read the output topic into ``evidence/output.jsonl``."""
+    from workloads.drain import drain_output_topic
+
+    progress(f"reading output topic {spec.output_topic} into evidence/output.jsonl")
+    out = RunLayout(run_dir).output
+    result = drain_output_topic(
+        bootstrap, str(spec.output_topic), out, max(60.0, spec.drain_deadline_s)
+    )
+    result = dict(result or {})
+    return {
+        "finished": bool(result.get("finished")),
+        "t": result.get("t", time.time()),
+        "end_offsets": result.get("end_offsets", {}),
+        "records": result.get("records"),
+        **({"detail": result["detail"]} if result.get("detail") else {}),
+    }
 
 
 def drain_consumers(spec: RunSpec, bootstrap: str, progress: Progress) -> dict[str, Any]:
@@ -400,7 +544,8 @@ def execute(
             spec.write(run_dir)
             progress("starting consumers and the group monitor")
             platform.start_workloads(spec, run_dir, bootstrap)
-            wait_group_ready(spec, bootstrap, progress)
+            wait_group_ready(spec, bootstrap, progress, **startup_checks(platform, spec))
+            platform.check_evidence(spec, run_dir, progress)
             say(f"group {spec.group}: {spec.consumers} consumers own {spec.partitions} partitions")
 
             t_load = time.monotonic()
@@ -446,6 +591,11 @@ def execute(
             progress("stopping consumers (graceful) and the monitor")
             platform.stop_workloads()
             platform.collect(run_dir, bootstrap, spec)
+            if spec.consumer_evidence == "output-topic":
+                spec.output_drain = drain_output(spec, run_dir, bootstrap, progress)
+                spec.write(run_dir)
+                if not spec.output_drain["finished"]:
+                    say(f"warning: output topic not drained: {spec.output_drain.get('detail')}")
             spec.log_drain = drain_log(spec, run_dir, bootstrap, progress)
     except (KeyboardInterrupt, Interrupted):
         spec.interrupted = True
@@ -520,17 +670,22 @@ def render(run_dir: Path, progress: Progress) -> RunResult:
 
 
 def reference_consumer_env(
-    commit_mode: str, assignor: str, processing_ms: str, session_timeout_ms: int | None = None
+    commit_mode: str | None,
+    assignor: str | None,
+    processing_ms: str | None,
+    session_timeout_ms: int | None = None,
 ) -> dict[str, str]:
-    """The reference consumer's settings as the environment of its pods (workloads/consumer)."""
+    """The reference consumer's settings as the environment of its pods (workloads/consumer);
+    settings that are None (a user's consumer) are left out."""
     env = {
         "RIVERBED_COMMIT_MODE": commit_mode,
         "RIVERBED_ASSIGNOR": assignor,
-        "RIVERBED_PROCESSING_MS": str(processing_ms),
+        "RIVERBED_PROCESSING_MS": processing_ms,
+        "RIVERBED_SESSION_TIMEOUT_MS": None
+        if session_timeout_ms is None
+        else str(session_timeout_ms),
     }
-    if session_timeout_ms is not None:
-        env["RIVERBED_SESSION_TIMEOUT_MS"] = str(session_timeout_ms)
-    return env
+    return {k: str(v) for k, v in env.items() if v is not None}
 
 
 def evidence_topic_for(topic: str) -> str:
@@ -588,6 +743,15 @@ class KubeRunPlatform:
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         """The consumer Deployment and the monitor were applied by ``prepare``."""
+
+    def health(self, spec: RunSpec) -> None:
+        """Pods that crash are restarted by Kubernetes; the join deadline catches the rest."""
+
+    def join_failure(self, spec: RunSpec, timeout: float, detail: str) -> HarnessError | None:
+        return None
+
+    def check_evidence(self, spec: RunSpec, run_dir: Path, progress: Progress) -> None:
+        """The reference consumer's evidence goes to the evidence topic, collected at the end."""
 
     def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
         if not spec.load.workers:

@@ -20,7 +20,7 @@ from riverbed.errors import HarnessError
 PLATFORMS = ("local", "kind", "k8s")
 COMMIT_MODES = ("after-process", "auto", "before-process")
 ASSIGNORS = ("range", "roundrobin", "sticky", "cooperative-sticky")
-#: What a run's verdicts can rest on (docs/report.md, "Evidence strength").
+#: What a run's verdicts can rest on (docs/report.md, "Evidence strength"; docs/consumers.md).
 CONSUMER_EVIDENCE = ("reference", "instrumented", "output-topic", "offsets")
 
 
@@ -65,23 +65,29 @@ class RunSpec:
     topic: str = "riverbed-events"
     group: str = "riverbed-consumers"
     consumers: int = 3
-    commit_mode: str = "after-process"
-    assignor: str = "range"
-    processing_ms: str = "2"
+    commit_mode: str | None = "after-process"
+    """The reference consumer's commit mode (None when the user's consumer runs)."""
+    assignor: str | None = "range"
+    """The reference consumer's assignor (None when the user's consumer runs)."""
+    processing_ms: str | None = "2"
+    """The reference consumer's processing time (None when the user's consumer runs)."""
     session_timeout_ms: int = 10_000
-    evidence_topic: str | None = None
     consumer_cmd: str | None = None
-    """The user's consumer, as a command (local platform); None: riverbed's reference consumer."""
+    """The user's consumer (a shell command per replica), or None for riverbed's own."""
     consumer_cwd: str | None = None
-    """Working directory of ``consumer_cmd``."""
+    """Where ``consumer_cmd`` runs (absolute)."""
     consumer_image: str | None = None
-    """The user's consumer, as a container image (Kubernetes platforms)."""
+    """The user's consumer image (Kubernetes platforms)."""
     consumer_evidence: str = "reference"
-    """What the verdicts rest on: ``reference``, ``instrumented``, ``output-topic`` or ``offsets``."""
+    """What the consumer verdicts rest on: ``reference`` (riverbed's consumer),
+    ``instrumented``, ``output-topic`` or ``offsets`` (see docs/consumers.md)."""
     output_topic: str | None = None
-    """The user's service's output topic (``output-topic`` evidence)."""
+    """Output-topic mode: the topic the user's service writes one output per input to."""
     output_drain: dict[str, Any] | None = None
-    """Result of draining ``output_topic`` into evidence/output.jsonl (like ``log_drain``)."""
+    """Output-topic mode: whether ``evidence/output.jsonl`` reached the output topic's end."""
+    join_timeout_s: float = 90.0
+    """How long the consumers may take to form a stable group at the start."""
+    evidence_topic: str | None = None
     bootstrap_servers: str | None = None
     experiments: list[str] = field(default_factory=list)
     load: LoadSpec = field(default_factory=LoadSpec)
@@ -100,6 +106,20 @@ class RunSpec:
             raise HarnessError(
                 f"Unknown platform {self.platform!r}.", fix=f"use one of {', '.join(PLATFORMS)}."
             )
+        if self.consumer_evidence not in CONSUMER_EVIDENCE:
+            raise HarnessError(
+                f"Unknown consumer evidence {self.consumer_evidence!r}.",
+                fix=f"use one of {', '.join(CONSUMER_EVIDENCE)}.",
+            )
+        if self.consumer_evidence == "reference" and (
+            self.consumer_cmd is not None or self.consumer_image is not None
+        ):
+            raise HarnessError(
+                "consumer_evidence 'reference' means riverbed's own consumer, not yours.",
+                fix="use instrumented, output-topic or offsets evidence with your consumer.",
+            )
+        if self.consumer_cmd is not None:
+            return self._validate_common()
         if self.commit_mode not in COMMIT_MODES:
             raise HarnessError(
                 f"Unknown commit mode {self.commit_mode!r}.",
@@ -109,15 +129,13 @@ class RunSpec:
             raise HarnessError(
                 f"Unknown assignor {self.assignor!r}.", fix=f"use one of {', '.join(ASSIGNORS)}."
             )
-        if self.consumer_evidence not in CONSUMER_EVIDENCE:
-            raise HarnessError(
-                f"Unknown consumer evidence {self.consumer_evidence!r}.",
-                fix=f"use one of {', '.join(CONSUMER_EVIDENCE)}.",
-            )
+        return self._validate_common()
+
+    def _validate_common(self) -> RunSpec:
         if self.consumer_evidence == "output-topic" and not self.output_topic:
             raise HarnessError(
                 "Output-topic evidence needs the service's output topic.",
-                fix="name it with the output topic option.",
+                fix="name it with --output-topic.",
             )
         for name in ("brokers", "partitions", "consumers"):
             if getattr(self, name) < 1:

@@ -33,7 +33,8 @@ from typing import Any
 from riverbed.errors import HarnessError
 from riverbed.kafka.cluster import LocalKafkaCluster, _alive, settled_cmdline
 from riverbed.paths import state_dir as state_root
-from riverbed.platforms.supervisor import write_json
+from riverbed.platforms.supervisor import group_alive, group_members, write_json
+from riverbed.user_consumer import UserConsumer
 
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
 
@@ -115,13 +116,19 @@ class LocalPlatform:
         topic: str,
         group: str,
         consumers: int = 3,
-        commit_mode: str = "after-process",
-        assignor: str = "range",
-        processing_ms: str = "2",
+        commit_mode: str | None = "after-process",
+        assignor: str | None = "range",
+        processing_ms: str | None = "2",
         consumer_args: list[str] | None = None,
         monitor: bool = True,
+        user: UserConsumer | None = None,
     ) -> int:
-        """Start the supervisor (consumers + group monitor) writing evidence into ``run_dir``."""
+        """Start the supervisor (consumers + group monitor) writing evidence into ``run_dir``.
+
+        ``user``: run the user's consumer command as the replicas instead of
+        riverbed's reference consumer (``commit_mode``, ``assignor``,
+        ``processing_ms`` and ``consumer_args`` are then unused).
+        """
         if (pid := self.supervisor_pid()) is not None:
             raise HarnessError(
                 f"Local workloads are already running (supervisor pid {pid}) for "
@@ -145,6 +152,10 @@ class LocalPlatform:
                 "assignor": assignor,
                 "processing_ms": processing_ms,
                 "consumer_args": consumer_args or [],
+                "consumer_cmd": user.cmd if user else None,
+                "consumer_cwd": user.cwd if user else None,
+                "consumer_evidence": user.evidence if user else "reference",
+                "output_topic": user.output_topic if user else None,
                 "monitor": monitor,
                 "t_start": time.time(),
             },
@@ -166,12 +177,12 @@ class LocalPlatform:
         return proc.pid
 
     def replicas(self) -> dict[str, dict[str, Any]]:
-        """Running consumer replicas: name → {pid, incarnation, started, log}."""
+        """Running consumer replicas: name → {pid, pgid, incarnation, started, log}."""
         try:
             data = json.loads((self.state_dir / "replicas.json").read_text())
         except (OSError, ValueError):
             return {}
-        return {n: r for n, r in data.get("replicas", {}).items() if _alive(int(r["pid"]))}
+        return {n: r for n, r in data.get("replicas", {}).items() if replica_running(r)}
 
     def wait_replicas(
         self, count: int, timeout: float = 30.0, exclude_pids: set[int] | None = None
@@ -223,7 +234,12 @@ class LocalPlatform:
         hit = []
         for name in targets:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(reps[name]["pid"]), sig)
+                rep = reps[name]
+                if rep.get("pgid"):
+                    # The whole process group: a user's command and everything it started.
+                    os.killpg(int(rep["pgid"]), sig)
+                else:
+                    os.kill(int(rep["pid"]), sig)
                 hit.append(name)
         return hit
 
@@ -264,10 +280,41 @@ class LocalPlatform:
             data = json.loads((self.state_dir / "replicas.json").read_text())
         except (OSError, ValueError):
             return
-        pids = [int(r["pid"]) for r in data.get("replicas", {}).values()]
+        entries = list(data.get("replicas", {}).values())
         if data.get("monitor"):
-            pids.append(int(data["monitor"]["pid"]))
-        for pid in pids:
-            if _alive(pid) and "workloads." in settled_cmdline(pid):
+            entries.append(data["monitor"])
+        try:
+            run_dir = str(self.config.get("run_dir", ""))
+        except (OSError, ValueError):
+            run_dir = ""
+        for entry in entries:
+            pid = int(entry["pid"])
+            pgid = entry.get("pgid")
+            if pgid and group_alive(int(pgid)):
+                # A user's command runs anything: only a group whose processes carry
+                # this run's environment is ours to kill.
+                if any(_of_run(m, run_dir) for m in group_members(int(pgid))):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(int(pgid), signal.SIGKILL)
+            elif _alive(pid) and "workloads." in settled_cmdline(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def replica_running(replica: dict[str, Any]) -> bool:
+    """Whether a replica of ``replicas.json`` runs: any process of its group, else its pid."""
+    if replica.get("pgid"):
+        return group_alive(int(replica["pgid"]))
+    return _alive(int(replica["pid"]))
+
+
+def _of_run(pid: int, run_dir: str) -> bool:
+    """Whether process ``pid`` is a workload of this platform: riverbed's own (by its
+    command line) or a user's consumer of the run in ``run_dir`` (by its environment)."""
+    try:
+        if b"workloads." in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return True
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(run_dir) and f"RIVERBED_RUN_DIR={run_dir}".encode() in environ

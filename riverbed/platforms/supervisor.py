@@ -4,10 +4,16 @@ Run as ``python -m riverbed.platforms.supervisor STATE_DIR``. It reconciles,
 every 200 ms, the desired state (``desired.json``: how many consumer replicas)
 with the running processes:
 
-- replicas ``consumer-1`` … ``consumer-N`` each run ``python -m workloads.consumer``;
-  a replica that dies (killed by a chaos action, crashed) is replaced by a new
+- replicas ``consumer-1`` … ``consumer-N`` each run ``python -m workloads.consumer``,
+  or the user's ``consumer_cmd`` through ``/bin/sh -c`` (with the tutorial's
+  environment, see :mod:`riverbed.user_consumer`);
+- each replica runs in a process group of its own, so a signal reaches the
+  whole process tree of a user's command, and a replica counts as running
+  while any process of its group lives;
+- a replica that dies (killed by a chaos action, crashed) is replaced by a new
   incarnation at once, which joins the group with a new identity, as a pod
-  of a Deployment would;
+  of a Deployment would; one that keeps dying within seconds of its start is
+  restarted with a growing delay (up to 10 s), like Kubernetes' CrashLoopBackOff;
 - scaling down stops the highest-numbered replicas with SIGTERM;
 - one group monitor (``python -m workloads.monitor``) runs beside them.
 
@@ -35,12 +41,46 @@ from typing import Any
 
 TICK_S = 0.2
 GRACE_S = 20.0
+#: An incarnation that lives less than this is a crash at start-up (for the back-off).
+QUICK_EXIT_S = 5.0
+MAX_BACKOFF_S = 10.0
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def group_members(pgid: int) -> list[int]:
+    """The running (non-zombie) processes of the process group ``pgid``."""
+    proc = Path("/proc")
+    members = []
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group ``pgid`` is still running (zombies do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not Path("/proc").is_dir():
+        return True
+    # killpg(…, 0) also succeeds for a group of zombies nobody reaps yet: look closer.
+    return bool(group_members(pgid))
 
 
 @dataclass
@@ -51,6 +91,22 @@ class Child:
     log: Path
     started: float = field(default_factory=time.time)
     stopping: bool = False
+
+    @property
+    def pgid(self) -> int:
+        """Each child leads a process group of its own (started in a new session)."""
+        return self.proc.pid
+
+    def send(self, sig: int) -> None:
+        """Signal the child's whole process group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pgid, sig)
+
+    def running(self) -> bool:
+        """Whether the child or any process it started in its group still runs."""
+        if self.proc.poll() is None:
+            return True
+        return group_alive(self.pgid)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -68,6 +124,8 @@ class Supervisor:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.children: dict[str, Child] = {}
         self.incarnations: dict[str, int] = {}
+        self.quick_exits: dict[str, int] = {}
+        self.not_before: dict[str, float] = {}
         self.stopping = False
         self.events = (state_dir / "events.jsonl").open("a", buffering=1)
 
@@ -78,8 +136,14 @@ class Supervisor:
         except (OSError, ValueError, KeyError):
             return int(self.config["consumers"])
 
+    @property
+    def user_consumer(self) -> bool:
+        return bool(self.config.get("consumer_cmd"))
+
     def consumer_command(self, replica: str) -> list[str]:
         c = self.config
+        if self.user_consumer:
+            return ["/bin/sh", "-c", str(c["consumer_cmd"])]
         cmd = [
             sys.executable,
             "-m",
@@ -126,10 +190,19 @@ class Supervisor:
     def event(self, what: str, **fields: Any) -> None:
         self.events.write(json.dumps({"t": time.time(), "event": what, **fields}) + "\n")
 
-    def spawn(self, name: str, cmd: list[str]) -> None:
+    def spawn(self, name: str, cmd: list[str] | None = None) -> None:
         n = self.incarnations.get(name, 0) + 1
         self.incarnations[name] = n
         log = self.logs / f"{name}.{n}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cwd = None
+        if cmd is None:
+            cmd = self.consumer_command(name)
+            if self.user_consumer:
+                from riverbed.user_consumer import replica_env
+
+                env.update(replica_env(self.config, name, n))
+                cwd = self.config.get("consumer_cwd") or None
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 cmd,
@@ -137,22 +210,44 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # A process group of its own: kills reach the whole tree of a user's
+                # command (a shell and what it started), and the terminal's Ctrl-C none.
+                start_new_session=True,
+                env=env,
+                cwd=cwd,
             )
         self.children[name] = Child(name, n, proc, log)
-        self.event("start", replica=name, incarnation=n, pid=proc.pid)
+        self.event("start", replica=name, incarnation=n, pid=proc.pid, pgid=proc.pid)
 
     def reap(self) -> bool:
-        """Forget children that exited; returns whether any did."""
+        """Forget children that exited (their whole process group); returns whether any did."""
         changed = False
+        now = time.time()
         for name, child in list(self.children.items()):
-            rc = child.proc.poll()
-            if rc is not None:
-                self.event(
-                    "exit", replica=name, incarnation=child.incarnation, pid=child.proc.pid, rc=rc
-                )
-                del self.children[name]
-                changed = True
+            if child.running():
+                continue
+            rc = child.proc.returncode
+            lived = now - child.started
+            self.event(
+                "exit",
+                replica=name,
+                incarnation=child.incarnation,
+                pid=child.proc.pid,
+                rc=rc,
+                lived_s=round(lived, 3),
+                log=str(child.log),
+            )
+            del self.children[name]
+            changed = True
+            if child.stopping or self.stopping:
+                continue
+            if lived < QUICK_EXIT_S:
+                k = self.quick_exits.get(name, 0) + 1
+                self.quick_exits[name] = k
+                self.not_before[name] = now + min(MAX_BACKOFF_S, 0.5 * 2 ** (k - 1))
+            else:
+                self.quick_exits.pop(name, None)
+                self.not_before.pop(name, None)
         return changed
 
     def publish(self) -> None:
@@ -165,6 +260,7 @@ class Supervisor:
                 "replicas": {
                     name: {
                         "pid": c.proc.pid,
+                        "pgid": c.pgid,
                         "incarnation": c.incarnation,
                         "started": c.started,
                         "log": str(c.log),
@@ -172,8 +268,12 @@ class Supervisor:
                     for name, c in sorted(self.children.items())
                     if name.startswith("consumer-")
                 },
+                "user_consumer": self.user_consumer,
                 "monitor": (
-                    {"pid": self.children["monitor"].proc.pid}
+                    {
+                        "pid": self.children["monitor"].proc.pid,
+                        "pgid": self.children["monitor"].pgid,
+                    }
                     if "monitor" in self.children
                     else None
                 ),
@@ -183,12 +283,15 @@ class Supervisor:
     def reconcile(self) -> None:
         want = self.desired_consumers()
         wanted = {f"consumer-{i}" for i in range(1, want + 1)}
+        now = time.time()
         for name in sorted(wanted - set(self.children), key=lambda n: int(n.rsplit("-", 1)[1])):
-            self.spawn(name, self.consumer_command(name))
+            if now < self.not_before.get(name, 0.0):
+                continue  # crash-looping: back off
+            self.spawn(name)
         for name, child in self.children.items():
             if name.startswith("consumer-") and name not in wanted and not child.stopping:
                 child.stopping = True
-                child.proc.send_signal(signal.SIGTERM)
+                child.send(signal.SIGTERM)
                 self.event("scale-down", replica=name, pid=child.proc.pid)
         if "monitor" not in self.children and self.config.get("monitor", True):
             self.spawn("monitor", self.monitor_command())
@@ -198,27 +301,28 @@ class Supervisor:
         # monitor last, so it records the group emptying.
         consumers = [c for n, c in self.children.items() if n != "monitor"]
         for c in consumers:
-            with contextlib.suppress(ProcessLookupError):
-                c.proc.send_signal(signal.SIGTERM)
-        self._wait([c.proc for c in consumers], GRACE_S)
+            c.stopping = True
+            c.send(signal.SIGTERM)
+        self._wait(consumers, GRACE_S)
         time.sleep(1.0)
         if "monitor" in self.children:
-            mon = self.children["monitor"].proc
-            with contextlib.suppress(ProcessLookupError):
-                mon.send_signal(signal.SIGTERM)
+            mon = self.children["monitor"]
+            mon.send(signal.SIGTERM)
             self._wait([mon], 10)
         self.reap()
         self.event("stopped")
         self.publish()
 
-    def _wait(self, procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    def _wait(self, children: list[Child], timeout: float) -> None:
+        """Wait for the children's process groups to end; SIGKILL what is left at ``timeout``."""
         deadline = time.monotonic() + timeout
-        for p in procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        while time.monotonic() < deadline and any(c.running() for c in children):
+            time.sleep(0.05)
+        for c in children:
+            if c.running():
+                c.send(signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    c.proc.wait(timeout=5)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)

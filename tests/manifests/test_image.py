@@ -225,8 +225,17 @@ NOT_RUN_IN_THE_IMAGE = {
 }
 
 
+#: Directories the workloads put first on another program's PYTHONPATH (the consumer
+#: instrumentation): their top-level modules ship inside workloads/.
+PYTHONPATH_DIRS = [ROOT / "workloads" / "instrument" / "pythonpath"]
+
+
 def test_workloads_import_only_what_the_image_installs() -> None:
     allowed = set(sys.stdlib_module_names) | {"workloads", "__future__"}
+    for folder in PYTHONPATH_DIRS:
+        allowed |= {
+            p.stem for p in folder.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()
+        }
     for req in _base_requirements():
         allowed |= _modules_of(_dist_name(req))
     stray = {m: files for m, files in _imports(ROOT / "workloads").items() if m not in allowed}

@@ -73,3 +73,31 @@ def _start_record(line: str) -> dict[str, Any] | None:
     if isinstance(record, dict) and record.get("type") == "start" and "pid" in record:
         return record
     return None
+
+
+def member_ids_by_incarnation(run_dir: Path, incarnations: list[str]) -> dict[str, str | None]:
+    """Incarnation (``consumer-2.1``) → the Kafka member id its instrumented evidence
+    recorded last (the ``member_id`` of its latest ``assigned`` line), None if none yet."""
+    out: dict[str, str | None] = {}
+    consumed = run_dir / "evidence" / "consumed"
+    for name in incarnations:
+        member_id = None
+        for path in sorted(consumed.glob(f"{name}.jsonl")) + sorted(
+            consumed.glob(f"{name}.c*.jsonl")
+        ):
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError:
+                continue
+            for line in reversed(lines):
+                if '"assigned"' not in line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("type") == "assigned" and record.get("member_id"):
+                    member_id = str(record["member_id"])
+                    break
+        out[name] = member_id
+    return out

@@ -16,7 +16,7 @@ import time
 from riverbed.chaos import targets
 from riverbed.chaos.local import _platform
 from riverbed.errors import HarnessError
-from riverbed.kafka.cluster import _alive
+from riverbed.platforms.local import replica_running
 
 __all__ = [
     "kill_consumers",
@@ -61,11 +61,13 @@ def kill_consumers(
     hit = plat.kill_consumers(count=count, signal_name=signal, names=picked or None, seed=seed)
     logger.info(f"sent {signal.upper()} to consumer replicas {hit}")
     if wait and hit:
-        pids = {name: int(before[name]["pid"]) for name in hit if name in before}
+        # A replica is gone when its whole process group is (a user's command may
+        # be a shell with children).
+        signalled = {name: before[name] for name in hit if name in before}
         deadline = time.monotonic() + timeout
-        while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        while any(replica_running(r) for r in signalled.values()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        still = sorted(name for name, pid in pids.items() if _alive(pid))
+        still = sorted(name for name, r in signalled.items() if replica_running(r))
         if still:
             logger.warning(f"replicas {still} were still running {timeout:.0f}s after {signal}")
     return hit

@@ -37,6 +37,19 @@ def consumer_replicas(count: int = -1, timeout: float = 30.0, state_dir: str = "
     }
 
 
+def _member_id_problems(view, replicas: dict, run_dir) -> list:
+    """Instrumented user consumers: the group's members must be the running incarnations."""
+    names = [f"{name}.{r['incarnation']}" for name, r in sorted(replicas.items())]
+    live = _platform.member_ids_by_incarnation(run_dir, names)
+    problems = [f"{n} has not joined the group yet" for n, m in live.items() if m is None]
+    in_group = set(view.members)  # keyed by member id
+    if stale := sorted(in_group - {m for m in live.values() if m}):
+        problems.append(f"members of incarnations that no longer run: {stale}")
+    if missing := sorted(n for n, m in live.items() if m and m not in in_group):
+        problems.append(f"running incarnations not in the group: {missing}")
+    return problems
+
+
 def consumer_group_converged(
     timeout: float = 0.0,
     settle_s: float = 0.0,
@@ -57,7 +70,8 @@ def consumer_group_converged(
     the group still looks Stable, with the dead member in it, until its session
     times out; this probe does not count that. It identifies each running
     replica's Kafka client id by the `start` record the consumer wrote in the
-    run's evidence. With `timeout` > 0 it waits up to that many seconds; with
+    run's evidence; for a user's consumer (`--consumer-cmd`, whose client ids
+    are its own) it requires exactly as many members as replicas. With `timeout` > 0 it waits up to that many seconds; with
     `settle_s` > 0 the condition must hold that long in a row.
 
     Returns `true` or `false` (use `"tolerance": true`); the reason goes to the
@@ -71,25 +85,35 @@ def consumer_group_converged(
     servers = bootstrap_servers or str(config["bootstrap_servers"])
     run_dir = plat.run_dir
     with _admin.admin(servers, secrets) as client:
+        user_consumer = bool(config.get("consumer_cmd"))
+        instrumented = config.get("consumer_evidence") == "instrumented"
 
         def check() -> tuple[bool, str]:
             want = _platform.desired_consumers(plat)
             replicas = plat.replicas()
-            by_pid = _platform.members_by_pid(run_dir)
             problems = []
             if len(replicas) != want:
                 problems.append(f"{len(replicas)} replicas run, {want} wanted")
-            live = []
-            for name, r in sorted(replicas.items()):
-                member = by_pid.get(int(r["pid"]))
-                if member is None:
-                    problems.append(f"{name} (pid {r['pid']}) has not recorded its start yet")
-                else:
-                    live.append(member)
             partitions = len(_admin.topic_partitions(client, topic))
             view = _admin.describe_group(client, group, topic)
-            problems += assignment_problems(view, partitions)
-            problems += membership_problems(view, live)
+            if user_consumer:
+                # A user's consumer has a client id of its own choosing (often the
+                # library's default, the same for every replica): count members, and
+                # when instrumented, match the Kafka member ids the evidence recorded.
+                problems += assignment_problems(view, partitions, expected_members=want)
+                if instrumented:
+                    problems += _member_id_problems(view, replicas, run_dir)
+            else:
+                by_pid = _platform.members_by_pid(run_dir)
+                live = []
+                for name, r in sorted(replicas.items()):
+                    member = by_pid.get(int(r["pid"]))
+                    if member is None:
+                        problems.append(f"{name} (pid {r['pid']}) has not recorded its start yet")
+                    else:
+                        live.append(member)
+                problems += assignment_problems(view, partitions)
+                problems += membership_problems(view, live)
             detail = "; ".join(problems) or (
                 f"{len(view.members)} members {sorted(view.label(m) for m in view.members)} "
                 f"own {partitions} partitions"

@@ -1,0 +1,204 @@
+"""The user's own consumer as the system under test (``--consumer-cmd``).
+
+riverbed runs the command as it runs its reference replicas (consumer-1..N,
+supervised, killed and scaled by the chaos actions), gives it the tutorial's
+environment (``KAFKA_BROKER``, ``KAFKA_TOPIC``, ``KAFKA_GROUP``, …), and gathers
+evidence around it with one of three strengths (docs/consumers.md):
+
+- ``instrumented``: a Python consumer, run with riverbed's instrumentation
+  layer (``workloads/instrument``) around kafka-python or confluent-kafka;
+- ``output-topic``: the service writes one output record per input to
+  ``--output-topic``, drained at the end of the run;
+- ``offsets``: only committed offsets and the group's view.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from riverbed.errors import HarnessError
+
+EVIDENCE_MODES = ("instrumented", "output-topic", "offsets")
+#: ``consumer_evidence`` of a run whose consumer is riverbed's own.
+REFERENCE = "reference"
+#: Options that configure riverbed's reference consumer only.
+REFERENCE_ONLY_OPTIONS = ("commit_mode", "assignor", "processing_ms")
+
+_PYTHON = re.compile(r"python[0-9.]*")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
+
+
+def command_words(cmd: str) -> list[str]:
+    """The command's words as the shell would split them (a clear error if it cannot)."""
+    try:
+        words = shlex.split(cmd)
+    except ValueError as exc:
+        raise HarnessError(
+            f"--consumer-cmd {cmd!r} cannot be parsed: {exc}.",
+            fix='quote it as you would in a shell, e.g. --consumer-cmd "python my_consumer.py".',
+        ) from None
+    if not words:
+        raise HarnessError(
+            "--consumer-cmd is empty.", fix='give the command, e.g. --consumer-cmd "python app.py".'
+        )
+    return words
+
+
+def runs_python(cmd: str) -> bool:
+    """Whether the command starts a Python program: its first word (after ``env`` and
+    ``VAR=value`` assignments) is ``python``, ``python3``, ``python3.11``, a path to
+    one of them, or a ``.py`` script."""
+    words = command_words(cmd)
+    i = 0
+    if os.path.basename(words[0]) == "env":
+        i = 1
+    while i < len(words) and _ASSIGNMENT.fullmatch(words[i]):
+        i += 1
+    if i >= len(words):
+        return False
+    first = os.path.basename(words[i])
+    return bool(_PYTHON.fullmatch(first)) or first.endswith(".py")
+
+
+def default_evidence(cmd: str) -> str:
+    """``instrumented`` for a Python command, else ``offsets``."""
+    return "instrumented" if runs_python(cmd) else "offsets"
+
+
+@dataclass(frozen=True)
+class UserConsumer:
+    """A validated ``--consumer-cmd`` with how riverbed gathers its evidence."""
+
+    cmd: str
+    """The shell command line of one replica."""
+    cwd: str
+    """Absolute working directory of the command."""
+    evidence: str
+    """``instrumented``, ``output-topic`` or ``offsets``."""
+    output_topic: str | None = None
+    """The topic the service writes its outputs to (output-topic mode)."""
+
+
+def check_user_consumer(
+    cmd: str | None,
+    cwd: str | None,
+    evidence: str | None,
+    output_topic: str | None,
+    platform: str = "local",
+    explicit_reference_options: tuple[str, ...] = (),
+) -> UserConsumer | None:
+    """Validate the user-consumer options together; None when riverbed's own consumer runs.
+
+    Raises :class:`HarnessError` (exit 2, before anything starts) on a
+    combination that cannot work.
+    """
+    if cmd is None:
+        for flag, value in (
+            ("--consumer-cwd", cwd),
+            ("--consumer-evidence", evidence),
+            ("--output-topic", output_topic),
+        ):
+            if value:
+                raise HarnessError(
+                    f"{flag} applies to a consumer given with --consumer-cmd.",
+                    fix='add --consumer-cmd "…", or drop the option.',
+                )
+        return None
+    if platform != "local":
+        raise HarnessError(
+            f"--consumer-cmd runs on the local platform only (got --platform {platform}).",
+            fix="use --platform local.",
+        )
+    if explicit_reference_options:
+        flags = ", ".join("--" + name.replace("_", "-") for name in explicit_reference_options)
+        verb, pronoun = (
+            ("configures", "it means")
+            if len(explicit_reference_options) == 1
+            else ("configure", "they mean")
+        )
+        raise HarnessError(
+            f"{flags} {verb} riverbed's reference consumer; {pronoun} nothing for your "
+            "consumer, which commits, assigns and processes as its own code says.",
+            fix=f"drop {flags} (or drop --consumer-cmd to test the reference consumer).",
+        )
+    mode = evidence or default_evidence(cmd)
+    if mode not in EVIDENCE_MODES:
+        raise HarnessError(
+            f"Unknown --consumer-evidence {mode!r}.", fix=f"use one of {', '.join(EVIDENCE_MODES)}."
+        )
+    if output_topic and mode != "output-topic":
+        raise HarnessError(
+            f"--output-topic is for --consumer-evidence output-topic (this run uses {mode}).",
+            fix="add --consumer-evidence output-topic, or drop --output-topic.",
+        )
+    if mode == "output-topic" and not output_topic:
+        raise HarnessError(
+            "--consumer-evidence output-topic needs --output-topic NAME: the topic your "
+            "service writes one output record per input to.",
+            fix="add --output-topic NAME (riverbed creates it; your service reads it from "
+            "$KAFKA_OUTPUT_TOPIC).",
+        )
+    directory = Path(cwd).expanduser() if cwd else Path.cwd()
+    if not directory.is_dir():
+        raise HarnessError(
+            f"--consumer-cwd {cwd} is not a directory.",
+            fix="give the directory your consumer runs from.",
+        )
+    command_words(cmd)
+    return UserConsumer(cmd, str(directory.resolve()), mode, output_topic or None)
+
+
+def member_name(replica: str, incarnation: int) -> str:
+    """The evidence identity of one incarnation of a user-consumer replica."""
+    return f"{replica}.{incarnation}"
+
+
+def replica_env(
+    config: Mapping[str, object],
+    replica: str,
+    incarnation: int,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of one incarnation of the user's consumer.
+
+    ``config`` is the local platform's ``platform.json``. ``KAFKA_BROKER`` is one
+    bootstrap address (the tutorial passes it as a one-element list);
+    ``KAFKA_BOOTSTRAP_SERVERS`` has them all.
+    """
+    servers = str(config["bootstrap_servers"])
+    topic = str(config["topic"])
+    group = str(config["group"])
+    run_dir = Path(str(config["run_dir"]))
+    member = member_name(replica, incarnation)
+    env = {
+        "KAFKA_BROKER": servers.split(",")[0].strip(),
+        "KAFKA_BOOTSTRAP_SERVERS": servers,
+        "KAFKA_TOPIC": topic,
+        "KAFKA_GROUP": group,
+        "RIVERBED_REPLICA": replica,
+        "RIVERBED_INCARNATION": str(incarnation),
+        "RIVERBED_MEMBER": member,
+        "RIVERBED_RUN_DIR": str(run_dir),
+    }
+    if config.get("output_topic"):
+        env["KAFKA_OUTPUT_TOPIC"] = str(config["output_topic"])
+    if config.get("consumer_evidence") == "instrumented":
+        from workloads.instrument import instrument_env
+
+        env.update(
+            instrument_env(
+                run_dir / "evidence",
+                member,
+                topic,
+                replica=replica,
+                incarnation=incarnation,
+                group=group,
+                base=os.environ if base is None else base,
+            )
+        )
+    return env

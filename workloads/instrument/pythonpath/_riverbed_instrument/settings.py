@@ -1,0 +1,38 @@
+"""The instrumentation's settings, from the environment riverbed gives the process."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Mapping, NamedTuple
+
+
+class Settings(NamedTuple):
+    """Where evidence goes and who this process is."""
+
+    evidence_dir: str
+    """``$RIVERBED_EVIDENCE_DIR``: the run's ``evidence/`` directory."""
+    topic: str
+    """``$RIVERBED_TOPIC`` (else ``$KAFKA_TOPIC``): only this topic's records are evidence."""
+    member: str
+    """``$RIVERBED_MEMBER``: the evidence identity riverbed gave this incarnation."""
+    replica: str
+    """``$RIVERBED_REPLICA``: the replica's stable name (``consumer-2``)."""
+    incarnation: int | None
+    """``$RIVERBED_INCARNATION``: which start of the replica this is (1, 2, …)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        evidence_dir = e.get("RIVERBED_EVIDENCE_DIR", "")
+        topic = e.get("RIVERBED_TOPIC") or e.get("KAFKA_TOPIC") or ""
+        if not evidence_dir or not topic:
+            raise ValueError("RIVERBED_EVIDENCE_DIR and RIVERBED_TOPIC must be set")
+        replica = e.get("RIVERBED_REPLICA") or socket.gethostname().split(".")[0] or "consumer"
+        incarnation: int | None
+        try:
+            incarnation = int(e["RIVERBED_INCARNATION"])
+        except (KeyError, ValueError):
+            incarnation = None
+        member = e.get("RIVERBED_MEMBER") or f"{replica}-{os.getpid()}"
+        return cls(evidence_dir, topic, member, replica, incarnation)
