@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,15 @@ pytestmark = pytest.mark.integration
 
 
 def interrupt_at(
-    args: list[str], env: dict[str, str], trigger: str, delay_s: float = 0.5, timeout: float = 240
+    args: list[str],
+    env: dict[str, str],
+    trigger: str,
+    delay_s: float = 0.5,
+    timeout: float = 240,
+    ready: Callable[[], bool] | None = None,
 ) -> tuple[int, str]:
     """Run `riverbed run ARGS`, send SIGINT (what Ctrl-C sends) once a line containing
-    ``trigger`` appears, and return the exit code and the whole output."""
+    ``trigger`` appears (and ``ready()`` holds), and return the exit code and the output."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "riverbed.cli", "run", *args],
         stdout=subprocess.PIPE,
@@ -46,6 +52,9 @@ def interrupt_at(
     reader.start()
     try:
         assert seen.wait(timeout), f"never reached {trigger!r}:\n{''.join(lines)}"
+        deadline = time.monotonic() + 60
+        while ready is not None and not ready() and time.monotonic() < deadline:
+            time.sleep(0.2)
         time.sleep(delay_s)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=180)
@@ -106,7 +115,12 @@ def riverbed_env_fresh(tmp_path: Path) -> dict[str, str]:
 
 def test_interrupt_while_the_group_forms_stops_the_consumers(kafka, tmp_path):
     env = riverbed_env(kafka, tmp_path)
-    code, output = interrupt_at(["--duration", "30s"], env, "to form a stable group")
+    code, output = interrupt_at(
+        ["--duration", "30s"],
+        env,
+        "to form a stable group",
+        ready=lambda: bool(list((tmp_path / "runs").glob("*/logs/consumer-*.log"))),
+    )
     run_dir = assert_interrupted_cleanly(code, output, tmp_path)
     assert list((run_dir / "logs").glob("consumer-*.log"))
 
