@@ -333,7 +333,11 @@ class Facts:
         for f in self.ev.faults or ():
             if not (f.landed and f.is_fault and isinstance(f.output, list)):
                 continue
-            names = {str(x) for x in f.output if isinstance(x, str)}
+            # Names as strings (terminate_pods, kill_consumers) or results naming
+            # their pod (exec_in_pods: riverbed's SIGKILL of a pod's consumer).
+            names = {str(x) for x in f.output if isinstance(x, str)} | {
+                str(x["pod_name"]) for x in f.output if isinstance(x, dict) and x.get("pod_name")
+            }
             for m in silent:
                 hit = (
                     m.member in names

@@ -145,7 +145,7 @@ def test_twins_inject_the_same_kind_of_fault() -> None:
         out = set()
         for a in load(path)["method"]:
             func = a["provider"]["func"]
-            if func == "terminate_pods":
+            if func in ("terminate_pods", "exec_in_pods"):
                 selector = a["provider"]["arguments"]["label_selector"]
                 out.add("broker-kill" if "broker" in selector else "consumer-kill")
             elif func in table:
@@ -168,7 +168,12 @@ def test_hard_and_graceful_kills_use_the_right_signal_and_grace_period() -> None
         return value
 
     assert arg(EXPERIMENTS / "kill-consumer-pod.json", "terminate_pods", "grace_period") == -1
-    assert arg(EXPERIMENTS / "kill-consumer-pod-hard.json", "terminate_pods", "grace_period") == 0
+    # A hard kill is SIGKILL to the consumer process: deleting a pod, even with grace
+    # period 0, sends SIGTERM first.
+    hard = EXPERIMENTS / "kill-consumer-pod-hard.json"
+    assert arg(hard, "exec_in_pods", "cmd") == ["/bin/sh", "-c", "kill -KILL -1"]
+    assert arg(hard, "exec_in_pods", "container_name") == "consumer"
+    assert not [a for a in load(hard)["method"] if a["provider"]["func"] == "terminate_pods"]
     assert (
         arg(EXPERIMENTS / "local" / "kill-consumer.json", "kill_consumers", "signal") == "SIGTERM"
     )

@@ -144,6 +144,7 @@ def test_the_chaos_role_allows_what_the_kind_experiments_do(docs: list[dict[str,
 
     needs = {
         "terminate_pods": [("pods", "list", ""), ("pods", "delete", "")],
+        "exec_in_pods": [("pods", "list", ""), ("pods/exec", "create", "")],
         "scale_deployment": [("deployments", "patch", "apps")],
         "scale_statefulset": [("statefulsets", "patch", "apps")],
         "deployment_available_and_healthy": [("deployments", "list", "apps")],

@@ -23,6 +23,21 @@ def action(module: str, func: str) -> dict[str, Any]:
         ("chaosk8s.pod.actions", "terminate_pods", ["consumer-7d9-x2"], True),
         # The semantics users get wrong: a selector that matched nothing "succeeds".
         ("chaosk8s.pod.actions", "terminate_pods", [], False),
+        # The hard kill: the command ran in a pod and exited 0.
+        (
+            "chaosk8s.pod.actions",
+            "exec_in_pods",
+            [{"pod_name": "consumer-1", "exit_code": 0}],
+            True,
+        ),
+        (
+            "chaosk8s.pod.actions",
+            "exec_in_pods",
+            [{"pod_name": "consumer-1", "exit_code": 1}],
+            False,
+        ),
+        # No pod matched, or none had the container: nothing was killed.
+        ("chaosk8s.pod.actions", "exec_in_pods", [], False),
         ("chaosk8s.deployment.actions", "scale_deployment", None, True),
         ("riverbed.chaos.local.actions", "kill_consumers", ["consumer-2"], True),
         ("riverbed.chaos.local.actions", "kill_consumers", [], False),

@@ -171,12 +171,16 @@ def test_chaos_rbac_is_least_privilege(all_docs: list[dict[str, Any]]) -> None:
     rules = _rules(all_docs)
     for r in rules:
         assert "*" not in r["verbs"] and "*" not in r["resources"] and "*" not in r["apiGroups"]
-    for resource in ("secrets", "configmaps", "pods/exec", "pods/attach", "pods/portforward"):
+    for resource in ("secrets", "configmaps", "pods/attach", "pods/portforward"):
         assert not any(resource in r["resources"] for r in rules), (
             f"chaos needs no access to {resource}"
         )
-    for verb in ("create", "escalate", "bind", "impersonate", "deletecollection"):
+    for verb in ("escalate", "bind", "impersonate", "deletecollection"):
         assert not any(verb in r["verbs"] for r in rules), f"chaos needs no {verb}"
+    # Create is granted on pods/exec only: the hard consumer kill runs `kill -KILL -1`
+    # in the consumer container (a pod deletion is never a hard kill).
+    creatable = {res for r in rules if "create" in r["verbs"] for res in r["resources"]}
+    assert creatable == {"pods/exec"}
     # Delete is granted on pods only: the experiments kill pods, never delete workloads.
     deletable = {res for r in rules if "delete" in r["verbs"] for res in r["resources"]}
     assert deletable == {"pods"}
@@ -190,6 +194,7 @@ def test_chaos_rbac_is_least_privilege(all_docs: list[dict[str, Any]]) -> None:
         ("apps", "deployments", "patch"),
         ("apps", "deployments/scale", "patch"),
         ("apps", "statefulsets", "get"),
+        ("", "pods/exec", "create"),
     ],
 )
 def test_chaos_rbac_allows_what_the_kind_experiments_do(

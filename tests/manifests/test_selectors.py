@@ -126,6 +126,7 @@ def test_decided_names(all_docs: list[dict[str, Any]]) -> None:
 CHAOSK8S_PERMISSIONS: dict[str, list[tuple[str, str, str]]] = {
     "chaosk8s.pod.actions.terminate_pods": [("", "pods", "list"), ("", "pods", "delete")],
     "chaosk8s.pod.actions.delete_pods": [("", "pods", "list"), ("", "pods", "delete")],
+    "chaosk8s.pod.actions.exec_in_pods": [("", "pods", "list"), ("", "pods/exec", "create")],
     "chaosk8s.pod.probes.pods_in_phase": [("", "pods", "list")],
     "chaosk8s.pod.probes.pods_not_in_phase": [("", "pods", "list")],
     "chaosk8s.pod.probes.pods_in_conditions": [("", "pods", "list")],
