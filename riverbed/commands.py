@@ -15,8 +15,11 @@ from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
 from riverbed.spec import (
     ASSIGNORS,
+    CLIENTS,
     COMMIT_MODES,
+    GROUP_PROTOCOLS,
     PLATFORMS,
+    REMOTE_ASSIGNORS,
     LoadSpec,
     RunSpec,
     new_run_id,
@@ -76,10 +79,31 @@ commit_mode_option = click.option(
 )
 assignor_option = click.option(
     "--assignor",
-    type=click.Choice(ASSIGNORS),
-    default="range",
+    type=click.Choice(ASSIGNORS + tuple(a for a in REMOTE_ASSIGNORS if a not in ASSIGNORS)),
+    default=None,
+    help="Partition assignment strategy of the consumers: classic protocol "
+    f"{', '.join(ASSIGNORS)} (client-side); consumer protocol {', '.join(REMOTE_ASSIGNORS)} "
+    "(broker-side) [default: range (classic), uniform (consumer)].",
+)
+client_option = click.option(
+    "--client",
+    type=click.Choice(CLIENTS),
+    default="kafka-python",
     show_default=True,
-    help="Partition assignment strategy of the consumers.",
+    envvar="RIVERBED_CLIENT",
+    help="The reference consumer's client library: kafka-python, or confluent-kafka "
+    "(librdkafka), which also speaks the KIP-848 consumer protocol [env RIVERBED_CLIENT].",
+)
+group_protocol_option = click.option(
+    "--group-protocol",
+    type=click.Choice(GROUP_PROTOCOLS),
+    default="classic",
+    show_default=True,
+    envvar="RIVERBED_GROUP_PROTOCOL",
+    help="classic (JoinGroup/SyncGroup, client-side assignors) or consumer (KIP-848: the "
+    "broker assigns incrementally and owns the session timeout, which the run sets on the "
+    "group from --session-timeout-ms; needs --client confluent-kafka) "
+    "[env RIVERBED_GROUP_PROTOCOL].",
 )
 
 
@@ -118,6 +142,8 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
 )
 @commit_mode_option
 @assignor_option
+@client_option
+@group_protocol_option
 @click.option(
     "--topic",
     default=None,
@@ -134,7 +160,9 @@ def up(
     partitions: int,
     consumers: int,
     commit_mode: str,
-    assignor: str,
+    assignor: str | None,
+    client: str,
+    group_protocol: str,
     topic: str | None,
     group: str | None,
 ) -> None:
@@ -145,6 +173,14 @@ def up(
     and inject faults (`chaos run experiments/local/…`) by hand; `riverbed down`
     drains it, and `riverbed report RUN_DIR` gives the verdict.
     """
+    from riverbed.consumer_settings import (
+        apply_group_configs,
+        check_consumer_settings,
+        resolve_assignor,
+    )
+
+    assignor = resolve_assignor(assignor, group_protocol)
+    check_consumer_settings(client, group_protocol, assignor)
     run_id = new_run_id("session")
     stamp = run_id.removesuffix("-session")
     topic = topic or f"riverbed-events-{stamp}"
@@ -157,7 +193,9 @@ def up(
             result = kube.up(
                 partitions=partitions,
                 consumers=consumers,
-                consumer_env=reference_consumer_env(commit_mode, assignor, "2"),
+                consumer_env=reference_consumer_env(
+                    commit_mode, assignor, "2", client=client, group_protocol=group_protocol
+                ),
                 topic=topic,
                 group=group,
                 evidence_topic=evidence_topic_for(topic),
@@ -184,6 +222,8 @@ def up(
         consumers=consumers,
         commit_mode=commit_mode,
         assignor=assignor,
+        client=client,
+        group_protocol=group_protocol,
         topic=topic,
         group=group,
     ).validate()
@@ -207,12 +247,16 @@ def up(
 
             RunLayout(run_dir).make()
             spec.t_start = time.time()
+            apply_group_configs(spec, bootstrap, update)
             spec.write(run_dir)
             local.start_workloads(spec, run_dir, bootstrap)
             wait_group_ready(spec, bootstrap, update)
     err.print(f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}")
     if consumers:
-        err.print(f"{consumers} consumers in group {group} ({commit_mode}); evidence in {run_dir}")
+        err.print(
+            f"{consumers} consumers in group {group} ({commit_mode}, {client}, {group_protocol} "
+            f"protocol, {assignor}); evidence in {run_dir}"
+        )
         err.print(
             "inject faults with e.g. `chaos run experiments/local/kill-consumer.json`; "
             "`riverbed down` drains and stops everything."
@@ -377,6 +421,8 @@ def status(platform: str, context: str | None) -> None:
 @click.option("--consumers", type=click.IntRange(1, 100), default=3, show_default=True)
 @commit_mode_option
 @assignor_option
+@client_option
+@group_protocol_option
 @click.option(
     "--processing-ms",
     default="2",
@@ -410,7 +456,9 @@ def run(
     replication_factor: int | None,
     consumers: int,
     commit_mode: str,
-    assignor: str,
+    assignor: str | None,
+    client: str,
+    group_protocol: str,
     processing_ms: str,
     session_timeout_ms: int,
     key_space: int,
@@ -439,8 +487,13 @@ def run(
             "on this machine.",
             fix="drop --locust-workers, or use --platform kind / k8s.",
         )
+    from riverbed.consumer_settings import resolve_assignor
+
+    assignor = resolve_assignor(assignor, group_protocol)
     rf = replication_factor or min(3, brokers)
     label = "-".join(Path(e).stem for e in experiments) or "no-fault"
+    if group_protocol != "classic":
+        label = f"{group_protocol}-{label}"
     spec = RunSpec(
         run_id=run_id or new_run_id(f"{commit_mode}-{label}"),
         platform=platform,
@@ -453,6 +506,8 @@ def run(
         consumers=consumers,
         commit_mode=commit_mode,
         assignor=assignor,
+        client=client,
+        group_protocol=group_protocol,
         processing_ms=processing_ms,
         session_timeout_ms=session_timeout_ms,
         experiments=[str(Path(e)) for e in experiments],
@@ -488,7 +543,8 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type:
 
         platform = KubeRunPlatform(_kube(spec.platform, context, False))
     err.print(
-        f"run {spec.run_id}: {spec.commit_mode} consumers, experiments: "
+        f"run {spec.run_id}: {spec.commit_mode} consumers ({spec.client}, {spec.group_protocol} "
+        f"protocol, {spec.assignor}), experiments: "
         f"{', '.join(spec.experiments) or 'none'}"
     )
     t0 = time.monotonic()
