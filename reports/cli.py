@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -125,4 +126,114 @@ def verdict_table(summary: Summary) -> Table:
     table.add_column("explanation", overflow="fold", max_width=90)
     for v in summary.checks:
         table.add_row(v.name, Text(v.status, style=STYLE[v.status]), str(v.count), v.explanation)
+    return table
+
+
+@click.command(
+    "compare",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.argument(
+    "run_dirs",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False, dir_okay=True),
+    metavar="RUN_DIR RUN_DIR [...]",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write compare.html and compare.json here [default: compare-<run>-vs-<run> beside "
+    "the first run directory].",
+)
+@click.option(
+    "--align-by-name",
+    is_flag=True,
+    help="Match faults by name (the n-th fault of a name with the n-th of that name in each "
+    "run) instead of refusing runs whose fault schedules differ.",
+)
+@click.option(
+    "--open", "open_page", is_flag=True, help="Open compare.html in a browser afterwards."
+)
+def compare(
+    run_dirs: tuple[Path, ...], out_dir: Path | None, align_by_name: bool, open_page: bool
+) -> None:
+    """Put runs side by side: settings that differ, verdicts per check, rebalance figures per fault.
+
+    Each RUN_DIR is checked afresh from its evidence (as `riverbed report` does;
+    nothing is written into it). Faults are aligned one to one: the runs must
+    have the same fault schedule (the landed faults' names, in order), or the
+    comparison is refused (exit 2) — unless --align-by-name.
+
+    \b
+    Per fault, side by side: time to a stable group and to full ownership,
+    longest processing gaps (orphaned and moved partitions), partitions paused
+    and moved, whether the members the fault did not hit kept consuming, time
+    to first consumption of added partitions, rebalance rounds, fencing.
+    Timelines (processed messages per second, lag) share one axis: seconds
+    since each run's first fault.
+
+    \b
+    riverbed compare runs/classic-kill runs/consumer-kill --out /tmp/cmp --open
+
+    Writes compare.html (self-contained, opens offline) and compare.json.
+    Exit codes: 0 written, 2 runs that cannot be compared or unreadable input.
+    """
+    from reports.compare import CompareError, default_out_dir, load_run
+    from reports.compare import compare as build_comparison
+    from reports.render.compare_html import write_comparison
+
+    out = Console(highlight=False, soft_wrap=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        if len(run_dirs) < 2:
+            raise CompareError(
+                "Give at least two run directories to compare.",
+                fix="riverbed compare RUN_DIR RUN_DIR [...]",
+            )
+        runs = [load_run(p) for p in run_dirs]
+        comparison = build_comparison(runs, align_by_name=align_by_name)
+    except CompareError as exc:
+        err.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
+        if exc.fix:
+            err.print(Text.assemble(("fix: ", "bold"), exc.fix), soft_wrap=True)
+        sys.exit(2)
+    paths = write_comparison(comparison, out_dir or default_out_dir(list(run_dirs)))
+    out.print(compare_table(comparison))
+    out.print(f"compare: {paths['compare_html']}", soft_wrap=True)
+    if open_page:
+        click.launch(str(paths["compare_html"]))
+
+
+#: The per-fault figures the terminal table shows (the page shows them all).
+TERMINAL_FIGURES = (
+    "time_to_full_ownership_s",
+    "max_gap_moved_s",
+    "paused",
+    "moved",
+    "kept_consuming",
+    "first_consumption_s",
+    "commits_rejected",
+)
+
+
+def compare_table(comparison: dict[str, Any]) -> Table:
+    from reports.render.html import _fmt
+
+    runs = comparison["runs"]
+    table = Table(title="riverbed compare", title_justify="left", expand=False)
+    table.add_column("fault / figure", overflow="fold", max_width=60)
+    for r in runs:
+        table.add_column(r["run_id"], overflow="fold")
+    table.add_row("verdict", *[Text(r["verdict"], style=STYLE.get(r["verdict"], "")) for r in runs])
+    for row in comparison["settings"]:
+        if row["differs"]:
+            table.add_row(row["label"], *[_fmt(v) for v in row["values"]])
+    for fault in comparison["faults"]:
+        table.add_row(Text(fault["fault"], style="bold"), *["" for _ in runs])
+        for fig in fault["figures"]:
+            if fig["figure"] in TERMINAL_FIGURES:
+                table.add_row(f"  {fig['label']}", *[_fmt(v) for v in fig["values"]])
     return table

@@ -74,6 +74,8 @@ CONSUMED_SCHEMA: dict[str, pl.DataType] = {
     "commit_mode": pl.String(),
     "member_id": pl.String(),
     "client_id": pl.String(),
+    "error": pl.String(),
+    "fatal": pl.Boolean(),
 }
 
 
@@ -121,11 +123,25 @@ class GroupSnapshot:
     partitions: int | None
     info: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Member id → ``{"client_id", "host", "instance_id"}`` (``member_info``; empty in older runs)."""
+    group_type: str = "classic"
+    """``classic`` or ``consumer`` (KIP-848); older runs are classic."""
+    target: dict[str, list[int]] = field(default_factory=dict)
+    """Consumer protocol: member id → the partitions of the broker's target assignment."""
 
     @property
     def stable(self) -> bool:
-        """Only a Stable group's answer carries assignments (DescribeGroups)."""
+        """The group is Stable (every member has its target assignment)."""
         return self.state == "Stable"
+
+    @property
+    def assignments_known(self) -> bool:
+        """Whether ``members`` says who owns what: a classic group's answer carries
+        assignments only when Stable; a consumer-protocol group's carries every
+        member's current assignment in every state but Empty/Dead (members release
+        a partition before another is given it, so current assignments never overlap)."""
+        if self.group_type == "consumer":
+            return self.state not in ("Empty", "Dead", "Unknown")
+        return self.stable
 
 
 @dataclass
@@ -148,6 +164,21 @@ class Fault:
     def is_fault(self) -> bool:
         """An action of the experiment's method (not a probe, steady-state or rollback)."""
         return self.kind == "action" and self.phase in (None, "method")
+
+
+@dataclass(frozen=True)
+class FenceEvent:
+    """One sign that the coordinator fenced a member, from the consumer's own evidence."""
+
+    t: float
+    member: str
+    kind: str
+    """``fenced`` (the client said so), ``commit-rejected`` or ``lost`` (partitions taken
+    without a revocation: session expired, fenced, poll interval exceeded)."""
+    error: str | None = None
+    """The client's error text (``STALE_MEMBER_EPOCH: …``, ``UNKNOWN_MEMBER_ID: …``)."""
+    fatal: bool | None = None
+    """``fenced`` only: the member gave up (a static member's instance id is taken)."""
 
 
 @dataclass
@@ -176,6 +207,9 @@ class Evidence:
     invalid: pl.DataFrame | None = None
     """One row per ``invalid`` line: member, period, partition, pos, reason, t."""
     ownership: Ownership | None = None
+    fencing: list[FenceEvent] = field(default_factory=list)
+    """Fencing and refusals the consumers recorded, in time order: ``fenced`` lines, commits
+    the coordinator rejected (``committed`` with ``ok: false``) and ``lost`` partitions."""
     member_ids: dict[str, str] = field(default_factory=dict)
     """Coordinator member id → evidence ``member``, from the ``assigned`` lines' ``member_id``."""
     client_ids: dict[str, str] = field(default_factory=dict)
@@ -469,6 +503,8 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
             "commit_mode",
             "member_id",
             "client_id",
+            "error",
+            "fatal",
             pl.col("records").list.len().alias("n"),
             _field(pl.col("records").list.first(), 0, pl.Int64).alias("first"),
             _field(pl.col("records").list.last(), 0, pl.Int64).alias("last"),
@@ -522,6 +558,22 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
     ev.sources["consumed"].records = head.height
     # Lines of one member in file order; members merged from several files stay in order.
     head = head.sort("line")
+    fences = head.filter(
+        pl.col("type").is_in(["fenced", "lost"])
+        | ((pl.col("type") == "committed") & (pl.col("ok") == False))  # noqa: E712
+    ).sort("t")
+    for t, m, kind, error, fatal in fences.select(
+        "t", "member", "type", "error", "fatal"
+    ).iter_rows():
+        ev.fencing.append(
+            FenceEvent(
+                float(t),
+                str(m),
+                "commit-rejected" if kind == "committed" else str(kind),
+                error,
+                fatal if kind == "fenced" else None,
+            )
+        )
     ids = head.filter((pl.col("type") == "assigned") & pl.col("member_id").is_not_null())
     for m, member_id, client_id in ids.select("member", "member_id", "client_id").iter_rows():
         ev.member_ids.setdefault(str(member_id), str(m))
@@ -760,6 +812,13 @@ def _load_group(layout: RunLayout, ev: Evidence) -> list[GroupSnapshot] | None:
                 end_offsets=_int_map(r.get("end_offsets")),
                 partitions=r.get("partitions") if isinstance(r.get("partitions"), int) else None,
                 info={str(m): i for m, i in (info or {}).items() if isinstance(i, dict)},
+                group_type="consumer" if r.get("group_type") == "consumer" else "classic",
+                target={
+                    str(m): sorted(int(p) for p in (ps or []))
+                    for m, ps in (r.get("target") or {}).items()
+                }
+                if isinstance(r.get("target"), dict)
+                else {},
             )
         )
     snaps.sort(key=lambda s: s.t)

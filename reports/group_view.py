@@ -98,7 +98,7 @@ class BrokerView:
             return cached
         snap = self.snaps[i]
         out: dict[int, list[ViewOwner]] = {}
-        if snap.stable:
+        if snap.assignments_known:
             for key, parts in sorted(snap.members.items()):
                 owner = self.name(key, snap)
                 for p in parts:
@@ -109,7 +109,7 @@ class BrokerView:
     def fresh(self, t: float) -> int | None:
         """The snapshot describing time ``t``: the latest before it, if Stable and recent."""
         i = bisect.bisect_right(self.times, t) - 1
-        if i < 0 or not self.snaps[i].stable or t - self.snaps[i].t > FRESH_S:
+        if i < 0 or not self.snaps[i].assignments_known or t - self.snaps[i].t > FRESH_S:
             return None
         return i
 
@@ -135,7 +135,7 @@ class BrokerView:
             snap = self.snaps[i]
             if snap.t >= cap:
                 return last
-            if not snap.stable:
+            if not snap.assignments_known:
                 continue
             if any(o.name == member for o in self.owners(i).get(p, [])):
                 last = snap.t
@@ -155,7 +155,7 @@ class BrokerView:
         out: list[dict[str, Any]] = []
         open_: dict[tuple[int, tuple[str, ...]], dict[str, Any]] = {}
         for i, snap in enumerate(self.snaps):
-            if not snap.stable:
+            if not snap.assignments_known:
                 continue
             seen = set()
             for p, owners in sorted(self.owners(i).items()):

@@ -59,9 +59,10 @@ for command in (up, down, status, run, kafka, kind):
     main.add_command(command)
 
 try:  # the report command lives with the checks it renders
-    from reports.cli import report  # noqa: E402
+    from reports.cli import compare, report  # noqa: E402
 
     main.add_command(report)
+    main.add_command(compare)
 except ImportError:  # pragma: no cover - reports not installed
     pass
 

@@ -16,8 +16,11 @@ from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
 from riverbed.spec import (
     ASSIGNORS,
+    CLIENTS,
     COMMIT_MODES,
+    GROUP_PROTOCOLS,
     PLATFORMS,
+    REMOTE_ASSIGNORS,
     LoadSpec,
     RunSpec,
     new_run_id,
@@ -113,10 +116,31 @@ commit_mode_option = click.option(
 )
 assignor_option = click.option(
     "--assignor",
-    type=click.Choice(ASSIGNORS),
-    default="range",
+    type=click.Choice(ASSIGNORS + tuple(a for a in REMOTE_ASSIGNORS if a not in ASSIGNORS)),
+    default=None,
+    help="Partition assignment strategy of the consumers: classic protocol "
+    f"{', '.join(ASSIGNORS)} (client-side); consumer protocol {', '.join(REMOTE_ASSIGNORS)} "
+    "(broker-side) [default: range (classic), uniform (consumer)].",
+)
+client_option = click.option(
+    "--client",
+    type=click.Choice(CLIENTS),
+    default="kafka-python",
     show_default=True,
-    help="Partition assignment strategy of the consumers.",
+    envvar="RIVERBED_CLIENT",
+    help="The reference consumer's client library: kafka-python, or confluent-kafka "
+    "(librdkafka), which also speaks the KIP-848 consumer protocol [env RIVERBED_CLIENT].",
+)
+group_protocol_option = click.option(
+    "--group-protocol",
+    type=click.Choice(GROUP_PROTOCOLS),
+    default="classic",
+    show_default=True,
+    envvar="RIVERBED_GROUP_PROTOCOL",
+    help="classic (JoinGroup/SyncGroup, client-side assignors) or consumer (KIP-848: the "
+    "broker assigns incrementally and owns the session timeout, which the run sets on the "
+    "group from --session-timeout-ms; needs --client confluent-kafka) "
+    "[env RIVERBED_GROUP_PROTOCOL].",
 )
 
 
@@ -250,6 +274,8 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
 )
 @commit_mode_option
 @assignor_option
+@client_option
+@group_protocol_option
 @click.option(
     "--topic",
     default=None,
@@ -269,7 +295,9 @@ def up(
     partitions: int,
     consumers: int,
     commit_mode: str,
-    assignor: str,
+    assignor: str | None,
+    client: str,
+    group_protocol: str,
     topic: str | None,
     group: str | None,
     consumer_cmd: str | None,
@@ -290,6 +318,15 @@ def up(
         ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
     )
     join_timeout_s = parse_duration(join_timeout)
+    from riverbed.consumer_settings import (
+        apply_group_configs,
+        check_consumer_settings,
+        resolve_assignor,
+    )
+
+    assignor = resolve_assignor(assignor, group_protocol)
+    if user is None:
+        check_consumer_settings(client, group_protocol, assignor)
     run_id = new_run_id("session")
     stamp = run_id.removesuffix("-session")
     topic = topic or f"riverbed-events-{stamp}"
@@ -302,7 +339,9 @@ def up(
             result = kube.up(
                 partitions=partitions,
                 consumers=consumers,
-                consumer_env=reference_consumer_env(commit_mode, assignor, "2"),
+                consumer_env=reference_consumer_env(
+                    commit_mode, assignor, "2", client=client, group_protocol=group_protocol
+                ),
                 topic=topic,
                 group=group,
                 evidence_topic=evidence_topic_for(topic),
@@ -329,6 +368,8 @@ def up(
         consumers=consumers,
         commit_mode=commit_mode,
         assignor=assignor,
+        client=client,
+        group_protocol=group_protocol,
         topic=topic,
         group=group,
         join_timeout_s=join_timeout_s,
@@ -355,6 +396,7 @@ def up(
 
             RunLayout(run_dir).make()
             spec.t_start = time.time()
+            apply_group_configs(spec, bootstrap, update)
             spec.write(run_dir)
             local.start_workloads(spec, run_dir, bootstrap)
             try:
@@ -369,7 +411,8 @@ def up(
         what = (
             f"your consumer `{user.cmd}` ({user.evidence} evidence)"
             if user
-            else f"riverbed's consumer ({commit_mode})"
+            else f"riverbed's consumer ({commit_mode}, {client}, {group_protocol} protocol, "
+            f"{assignor})"
         )
         err.print(f"{consumers} replicas of {what} in group {group}; evidence in {run_dir}")
         err.print(
@@ -541,6 +584,8 @@ def status(platform: str, context: str | None) -> None:
 @click.option("--consumers", type=click.IntRange(1, 100), default=3, show_default=True)
 @commit_mode_option
 @assignor_option
+@client_option
+@group_protocol_option
 @click.option(
     "--processing-ms",
     default="2",
@@ -577,7 +622,9 @@ def run(
     replication_factor: int | None,
     consumers: int,
     commit_mode: str,
-    assignor: str,
+    assignor: str | None,
+    client: str,
+    group_protocol: str,
     processing_ms: str,
     session_timeout_ms: int,
     key_space: int,
@@ -620,9 +667,14 @@ def run(
             "on this machine.",
             fix="drop --locust-workers, or use --platform kind / k8s.",
         )
+    from riverbed.consumer_settings import resolve_assignor
+
+    assignor = resolve_assignor(assignor, group_protocol)
     rf = replication_factor or min(3, brokers)
     label = "-".join(Path(e).stem for e in experiments) or "no-fault"
     consumer_label = f"user-{user.evidence}" if user else commit_mode
+    if group_protocol != "classic" and user is None:
+        label = f"{group_protocol}-{label}"
     spec = RunSpec(
         run_id=run_id or new_run_id(f"{consumer_label}-{label}"),
         platform=platform,
@@ -635,6 +687,8 @@ def run(
         consumers=consumers,
         commit_mode=commit_mode,
         assignor=assignor,
+        client=client,
+        group_protocol=group_protocol,
         processing_ms=processing_ms,
         session_timeout_ms=session_timeout_ms,
         experiments=[str(Path(e)) for e in experiments],
@@ -674,7 +728,8 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type:
     consumers = (
         f"your consumer `{spec.consumer_cmd}` ({spec.consumer_evidence} evidence)"
         if spec.consumer_cmd
-        else f"{spec.commit_mode} consumers"
+        else f"{spec.commit_mode} consumers ({spec.client}, {spec.group_protocol} protocol, "
+        f"{spec.assignor})"
     )
     err.print(
         f"run {spec.run_id}: {consumers}, experiments: {', '.join(spec.experiments) or 'none'}"

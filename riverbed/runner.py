@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from riverbed.consumer_settings import apply_group_configs, consumer_args, consumer_env
 from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
 from riverbed.processes import spawn, stop_group
@@ -312,7 +313,7 @@ class LocalRunPlatform:
             commit_mode=spec.commit_mode,
             assignor=spec.assignor,
             processing_ms=spec.processing_ms,
-            consumer_args=["--session-timeout-ms", str(spec.session_timeout_ms)],
+            consumer_args=consumer_args(spec),
             user=user_consumer_of(spec),
         )
 
@@ -541,6 +542,7 @@ def execute(
         with signals_raise():
             bootstrap = platform.prepare(spec, progress)
             spec.bootstrap_servers = bootstrap
+            apply_group_configs(spec, bootstrap, progress)
             spec.write(run_dir)
             progress("starting consumers and the group monitor")
             platform.start_workloads(spec, run_dir, bootstrap)
@@ -674,17 +676,23 @@ def reference_consumer_env(
     assignor: str | None,
     processing_ms: str | None,
     session_timeout_ms: int | None = None,
+    client: str = "kafka-python",
+    group_protocol: str = "classic",
 ) -> dict[str, str]:
     """The reference consumer's settings as the environment of its pods (workloads/consumer);
-    settings that are None (a user's consumer) are left out."""
+    settings that are None (a user's consumer) are left out.
+
+    Under the consumer protocol the session timeout is the group's (set through the
+    admin API), never the consumer's: it refuses one.
+    """
     env = {
         "RIVERBED_COMMIT_MODE": commit_mode,
         "RIVERBED_ASSIGNOR": assignor,
         "RIVERBED_PROCESSING_MS": processing_ms,
-        "RIVERBED_SESSION_TIMEOUT_MS": None
-        if session_timeout_ms is None
-        else str(session_timeout_ms),
+        **consumer_env(client, group_protocol),
     }
+    if session_timeout_ms is not None and group_protocol == "classic":
+        env["RIVERBED_SESSION_TIMEOUT_MS"] = str(session_timeout_ms)
     return {k: str(v) for k, v in env.items() if v is not None}
 
 
@@ -726,7 +734,12 @@ class KubeRunPlatform:
             min_insync_replicas=spec.min_insync_replicas,
             consumers=spec.consumers,
             consumer_env=reference_consumer_env(
-                spec.commit_mode, spec.assignor, spec.processing_ms, spec.session_timeout_ms
+                spec.commit_mode,
+                spec.assignor,
+                spec.processing_ms,
+                spec.session_timeout_ms,
+                client=spec.client,
+                group_protocol=spec.group_protocol,
             ),
             topic=spec.topic,
             group=spec.group,

@@ -20,6 +20,11 @@ from riverbed.errors import HarnessError
 PLATFORMS = ("local", "kind", "k8s")
 COMMIT_MODES = ("after-process", "auto", "before-process")
 ASSIGNORS = ("range", "roundrobin", "sticky", "cooperative-sticky")
+#: Broker-side assignors of the consumer protocol (KIP-848).
+REMOTE_ASSIGNORS = ("uniform", "range")
+#: The reference consumer's client libraries and group protocols.
+CLIENTS = ("kafka-python", "confluent-kafka")
+GROUP_PROTOCOLS = ("classic", "consumer")
 #: What a run's verdicts can rest on (docs/report.md, "Evidence strength"; docs/consumers.md).
 CONSUMER_EVIDENCE = ("reference", "instrumented", "output-topic", "offsets")
 
@@ -69,6 +74,13 @@ class RunSpec:
     """The reference consumer's commit mode (None when the user's consumer runs)."""
     assignor: str | None = "range"
     """The reference consumer's assignor (None when the user's consumer runs)."""
+    client: str = "kafka-python"
+    """The reference consumer's client library: ``kafka-python`` or ``confluent-kafka``."""
+    group_protocol: str = "classic"
+    """``classic`` or ``consumer`` (KIP-848, confluent-kafka only)."""
+    group_configs: dict[str, str] | None = None
+    """Consumer protocol: the group's broker-side settings the run applied
+    (``consumer.session.timeout.ms``, ``consumer.heartbeat.interval.ms``)."""
     processing_ms: str | None = "2"
     """The reference consumer's processing time (None when the user's consumer runs)."""
     session_timeout_ms: int = 10_000
@@ -125,10 +137,25 @@ class RunSpec:
                 f"Unknown commit mode {self.commit_mode!r}.",
                 fix=f"use one of {', '.join(COMMIT_MODES)}.",
             )
-        if self.assignor not in ASSIGNORS:
+        if self.client not in CLIENTS:
             raise HarnessError(
-                f"Unknown assignor {self.assignor!r}.", fix=f"use one of {', '.join(ASSIGNORS)}."
+                f"Unknown client {self.client!r}.", fix=f"use one of {', '.join(CLIENTS)}."
             )
+        if self.group_protocol not in GROUP_PROTOCOLS:
+            raise HarnessError(
+                f"Unknown group protocol {self.group_protocol!r}.",
+                fix=f"use one of {', '.join(GROUP_PROTOCOLS)}.",
+            )
+        assignors = REMOTE_ASSIGNORS if self.group_protocol == "consumer" else ASSIGNORS
+        if self.assignor not in assignors:
+            raise HarnessError(
+                f"Assignor {self.assignor!r} does not exist under the {self.group_protocol} "
+                "protocol.",
+                fix=f"use one of {', '.join(assignors)}.",
+            )
+        from riverbed.consumer_settings import check_consumer_settings
+
+        check_consumer_settings(self.client, self.group_protocol, self.assignor or "")
         return self._validate_common()
 
     def _validate_common(self) -> RunSpec:

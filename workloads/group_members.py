@@ -1,4 +1,9 @@
-"""The members of a consumer group, decoded once from a DescribeGroups answer.
+"""The members of a consumer group, decoded once from a group description.
+
+The description is kafka-python's DescribeGroups answer (classic protocol),
+or a consumer-protocol group's ConsumerGroupDescribe answer converted to the
+same shape by :mod:`workloads.group_describe` (with ``group_type``, and per
+member a ``target_assignment``).
 
 Members are keyed by their **member id**, the one identity the group
 coordinator guarantees unique. The client id, the host and the group instance
@@ -32,7 +37,11 @@ class GroupMember:
     partitions: tuple[int, ...]
     """Partitions of the topic assigned to it (empty when none, or not known)."""
     assignment_known: bool
-    """Whether the answer carried a decodable assignment (only a Stable group's does)."""
+    """Whether the answer carried a decodable assignment (a classic group's only when
+    Stable; a consumer-protocol group's always: its members' current assignments)."""
+    target: tuple[int, ...] | None = None
+    """Consumer protocol: the partitions the broker's target assignment gives it
+    (differs from ``partitions`` while the member reconciles); None under classic."""
 
     def info(self) -> dict[str, str | None]:
         """The attributes written beside the assignment (``group.jsonl`` ``member_info``)."""
@@ -43,8 +52,22 @@ def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def _topic_partitions(assignment: Any, topic: str) -> set[int]:
+    parts: set[int] = set()
+    if isinstance(assignment, Mapping):
+        for entry in assignment.get("assigned_partitions") or []:
+            if entry.get("topic") == topic:
+                parts.update(int(p) for p in entry.get("partitions") or [])
+    return parts
+
+
+def group_type(description: Mapping[str, Any]) -> str:
+    """``classic`` or ``consumer`` (a description without the field is kafka-python's: classic)."""
+    return "consumer" if description.get("group_type") == "consumer" else "classic"
+
+
 def decode_members(description: Mapping[str, Any], topic: str) -> dict[str, GroupMember]:
-    """``{member_id: GroupMember}`` from one group of kafka-python's ``describe_groups`` result.
+    """``{member_id: GroupMember}`` from one group's description (see the module doc).
 
     Only ``topic``'s partitions are kept. A member without a member id (never
     seen from a coordinator, kept for robustness) is keyed by its client id.
@@ -60,11 +83,8 @@ def decode_members(description: Mapping[str, Any], topic: str) -> dict[str, Grou
             key = f"{base}#{n}"
         assignment = member.get("member_assignment")
         known = isinstance(assignment, Mapping)
-        parts: set[int] = set()
-        if isinstance(assignment, Mapping):
-            for entry in assignment.get("assigned_partitions") or []:
-                if entry.get("topic") == topic:
-                    parts.update(int(p) for p in entry.get("partitions") or [])
+        parts = _topic_partitions(assignment, topic)
+        target = member.get("target_assignment")
         out[key] = GroupMember(
             member_id=key,
             client_id=client_id,
@@ -72,6 +92,11 @@ def decode_members(description: Mapping[str, Any], topic: str) -> dict[str, Grou
             instance_id=_text(member.get("group_instance_id")),
             partitions=tuple(sorted(parts)),
             assignment_known=known,
+            target=(
+                tuple(sorted(_topic_partitions(target, topic)))
+                if isinstance(target, Mapping)
+                else None
+            ),
         )
     return out
 

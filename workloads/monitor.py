@@ -6,9 +6,15 @@ the admin API: the group's state and members with their assignments
 (ListOffsets) and partition count (Metadata). ``members`` is keyed by each
 member's **member id** (unique in the group); ``member_info`` gives each one's
 client id, host and group instance id, which join the consumers' evidence
-(see :mod:`workloads.group_members`). Only a Stable group's answer carries the
-assignments: in other states every member is listed with no partitions.
-``generation`` is ``null``: classic-protocol DescribeGroups does not return it.
+(see :mod:`workloads.group_members`). A classic group's answer carries the
+assignments only when Stable: in other states every member is listed with no
+partitions. ``generation`` is ``null``: DescribeGroups does not return it.
+
+A group of the consumer protocol (KIP-848) is described through
+ConsumerGroupDescribe (:mod:`workloads.group_describe`): the snapshot then says
+``group_type: "consumer"``, carries every member's current assignment in any
+state (*Assigning* and *Reconciling* included), the broker's ``target``
+assignment per member, and the group's ``assignor``.
 
 A snapshot whose requests fail (a broker is down, the coordinator moves) is
 skipped, not written half-filled: a partial view would read as a regression.
@@ -26,7 +32,8 @@ from typing import Any
 
 from workloads.cli_support import EnvArgumentParser, StopSignal, positive_float, setup_logging
 from workloads.evidence.sinks import FileSink, Sink, TeeSink
-from workloads.group_members import decode_members
+from workloads.group_describe import describe_group
+from workloads.group_members import decode_members, group_type
 
 log = logging.getLogger("workloads.monitor")
 
@@ -46,7 +53,7 @@ def group_snapshot(
 ) -> dict[str, Any]:
     """One ``group`` evidence record."""
     members = decode_members(description, topic)
-    return {
+    record: dict[str, Any] = {
         "type": "group",
         "t": t,
         "state": description.get("group_state") or "Unknown",
@@ -56,7 +63,14 @@ def group_snapshot(
         "committed": {str(p): o for p, o in sorted(committed.items()) if o is not None and o >= 0},
         "end_offsets": {str(p): o for p, o in sorted(end_offsets.items())},
         "partitions": partitions,
+        "group_type": group_type(description),
     }
+    if record["group_type"] == "consumer":
+        record["target"] = {m: list(g.target) for m, g in members.items() if g.target is not None}
+        record["assignor"] = description.get("assignor")
+        if description.get("state_derived"):
+            record["state_derived"] = True
+    return record
 
 
 class GroupMonitor:
@@ -70,6 +84,7 @@ class GroupMonitor:
         self.topic = topic
         self.timeout_ms = timeout_ms
         self._admin: Any = None
+        self._confluent: Any = None
 
     def _client(self) -> Any:
         from kafka.admin import KafkaAdminClient
@@ -83,6 +98,19 @@ class GroupMonitor:
             )
         return self._admin
 
+    def _confluent_client(self) -> Any:
+        """confluent-kafka's admin client, for groups of the consumer protocol (on first need)."""
+        from confluent_kafka.admin import AdminClient
+
+        if self._confluent is None:
+            self._confluent = AdminClient(
+                {
+                    "bootstrap.servers": self.bootstrap_servers,
+                    "client.id": f"riverbed-monitor-{self.group}"[:200],
+                }
+            )
+        return self._confluent
+
     def snapshot(self) -> dict[str, Any]:
         """The group as the brokers see it now; raises on any failed request."""
         from kafka import TopicPartition
@@ -90,7 +118,9 @@ class GroupMonitor:
 
         admin = self._client()
         t = time.time()
-        description = admin.describe_groups([self.group]).get(self.group, {})
+        description = describe_group(
+            admin, self.group, self._confluent_client, timeout_s=self.timeout_ms / 1000
+        )
         offsets = admin.list_group_offsets(self.group).get(self.group, {})
         committed = {
             tp.partition: om.offset for tp, om in offsets.items() if tp.topic == self.topic
@@ -109,6 +139,8 @@ class GroupMonitor:
     def reset(self) -> None:
         """Drop the admin client (after errors: the next snapshot bootstraps afresh)."""
         admin, self._admin = self._admin, None
+        # confluent-kafka's client has no close(); dropping it lets it go.
+        self._confluent = None
         if admin is not None:
             with contextlib.suppress(Exception):
                 admin.close()

@@ -19,6 +19,18 @@ Per landed fault (an action of the experiment's method that had an effect):
   member joining or leaving, no partition change shortly before.
 - ``first_consumption_s``: for partitions the fault added, the time to their
   first processing (never consumed while holding records fails).
+- ``paused_partitions``, ``moved_partitions``, ``member_impact`` (summed up as
+  ``unaffected_members``, ``members_kept_all``, ``members_kept_consuming``,
+  ``unaffected_max_gap_s``) and ``fencing``: what the fault did beyond its
+  target — whether members it did not hit kept their partitions and kept
+  consuming (incremental rebalancing) or stopped too (eager), and which members
+  the coordinator fenced (:mod:`reports.checks.incremental`).
+  ``max_gap_moved_s``: the longest processing gap across a partition's move.
+
+Rebalance rounds are told apart by generation (classic) or member epoch
+(consumer protocol, KIP-848: the ``generation`` of the consumers' lines); an
+incremental protocol may take two rounds per cause (a revocation, then an
+assignment), so cooperative-sticky and the consumer protocol get two.
 
 Optional limits in spec.json (``"limits": {"time_to_full_ownership_s": 30, …}``)
 turn these figures into pass/fail; without them only lasting damage fails:
@@ -33,6 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reports.checks.common import missing, plural
+from reports.checks.incremental import (
+    Interval,
+    fencing_in_window,
+    handover_gap,
+    member_impact,
+    moved_partitions,
+    summarize_impact,
+)
 from reports.evidence import Evidence, Fault, GroupSnapshot
 from reports.facts import Facts
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
@@ -195,7 +215,7 @@ def _unexplained(ev: Evidence, facts: Facts, rounds: list[float]) -> list[float]
         if prev is not None and s.partitions and s.partitions != prev:
             causes.append((s.t, "partitions"))
         prev = s.partitions or prev
-    per_cause = 2 if "cooperative" in str(ev.spec.get("assignor", "")) else 1
+    per_cause = 2 if incremental_protocol(ev.spec) else 1
     explained = [False] * len(rounds)
     for t, kind in sorted(causes):
         budget = per_cause
@@ -206,6 +226,27 @@ def _unexplained(ev: Evidence, facts: Facts, rounds: list[float]) -> list[float]
                 budget -= 1
             i += 1
     return [r for r, ok in zip(rounds, explained, strict=True) if not ok]
+
+
+def incremental_protocol(spec: dict[str, Any]) -> bool:
+    """Whether the run's group rebalances incrementally (cooperative-sticky, or KIP-848)."""
+    return spec.get("group_protocol") == "consumer" or "cooperative" in str(
+        spec.get("assignor", "")
+    )
+
+
+def processing_times_by_member(ev: Evidence, facts: Facts) -> dict[str, list[float]]:
+    """Per evidence member, the sorted times of its processed lines (with records)."""
+    out: dict[str, list[float]] = {}
+    if ev.lines is None:
+        return out
+    periods = facts.periods
+    for t, period, n in ev.lines.select("t", "period", "records").iter_rows():
+        if n and period is not None and 0 <= period < len(periods):
+            out.setdefault(periods[period].member, []).append(float(t))
+    for ts in out.values():
+        ts.sort()
+    return out
 
 
 def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
@@ -258,12 +299,14 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     uncertain: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     resizes_reported = any(reported_resize(f, ev.spec.get("topic")) for f in faults)
+    member_times = processing_times_by_member(ev, facts) if faults else {}
     for i, f in enumerate(faults):
         t0 = f.t_start
         t_next = min(faults[i + 1].t_start if i + 1 < len(faults) else math.inf, end)
         row = _fault_row(
             ev, facts, cov, snaps, f, t0, t_next, end, rounds, spurious, overlaps, resizes_reported
         )
+        row.update(_beyond_target(ev, facts, cov, f, row, t_next, end, member_times))
         rows.append(row)
         if row["time_to_full_ownership_s"] is None and row["orphaned_partitions"]:
             proven = [p for p in row["unowned_partitions"] if p not in row["unproven_partitions"]]
@@ -503,6 +546,54 @@ def _fault_row(
         "new_partitions": new,
         "first_consumption_s": {str(p): v for p, v in first_consumption.items()},
         "never_consumed_partitions": never,
+    }
+
+
+def _beyond_target(
+    ev: Evidence,
+    facts: Facts,
+    cov: _Coverage,
+    f: Fault,
+    row: dict[str, Any],
+    t_next: float,
+    end: float,
+    member_times: dict[str, list[float]],
+) -> dict[str, Any]:
+    """Paused and moved partitions, the members the fault did not hit, fencing (one fault)."""
+    t0 = f.t_start
+    full = row["time_to_full_ownership_s"]
+    t1 = t0 + full if full is not None else min(t_next, end)
+    # The row's figure is rounded to the millisecond: owners are looked up just past it,
+    # so that the owner who completed the ownership counts as the owner after the fault.
+    t_owner = t1 + 0.002 if full else t1
+    by_p = {p: [Interval(per.member, s, e) for s, e, per in ivs] for p, ivs in cov.by_p.items()}
+    window = t0 < t1 < math.inf
+    moved = moved_partitions(by_p, t0 - 1e-6, t_owner) if window else []
+    hit = {str(x) for x in f.output} if isinstance(f.output, list) else set()
+    impact: dict[str, dict[str, Any]] = {}
+    if window and ev.ownership is not None:
+        alive = []
+        for m in ev.ownership.members.values():
+            began = m.start_t if m.start_t is not None else m.first_t
+            if began is None or began > t0 or (m.last_t or 0.0) < t1:
+                continue
+            if m.member in facts.dead_members or m.member in hit or m.replica in hit:
+                continue
+            alive.append(m.member)
+        impact = member_impact(by_p, member_times, alive, t0, t1)
+    gaps = [
+        v
+        for p in moved
+        if (v := handover_gap(by_p[p], facts.handled_times.get(p, []), t0 - 1e-6, t_owner))
+        is not None
+    ]
+    return {
+        "paused_partitions": list(row["orphaned_partitions"]),
+        "moved_partitions": moved,
+        "max_gap_moved_s": max(gaps) if gaps else None,
+        "member_impact": impact,
+        **summarize_impact(impact),
+        "fencing": fencing_in_window(ev.fencing, t0, t_next),
     }
 
 

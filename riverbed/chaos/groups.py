@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workloads.group_members import decode_members, member_label
+from workloads.group_members import decode_members, group_type, member_label
 
 
 @dataclass(frozen=True)
@@ -18,11 +18,14 @@ class GroupView:
     """What the group coordinator says about one consumer group, for one topic."""
 
     state: str
-    """``Stable``, ``PreparingRebalance``, ``CompletingRebalance``, ``Empty`` or ``Dead``."""
+    """Classic: ``Stable``, ``PreparingRebalance``, ``CompletingRebalance``, ``Empty`` or
+    ``Dead``; consumer protocol: ``Stable``, ``Assigning``, ``Reconciling``, ``Empty``, ``Dead``."""
     members: dict[str, list[int]] = field(default_factory=dict)
     """member id → partitions of the topic assigned to that member."""
     info: dict[str, dict[str, Any]] = field(default_factory=dict)
     """member id → ``{"client_id", "host", "instance_id"}`` (group.jsonl ``member_info``)."""
+    group_type: str = "classic"
+    """``classic`` or ``consumer`` (KIP-848)."""
 
     def client_id(self, member: str) -> str:
         """The member's client id (its key when the view does not say)."""
@@ -34,7 +37,8 @@ class GroupView:
 
 
 def group_view(description: Mapping[str, Any], topic: str) -> GroupView:
-    """A :class:`GroupView` from one entry of kafka-python's ``describe_groups`` result.
+    """A :class:`GroupView` from one group's description (kafka-python's ``describe_groups``
+    entry, or a consumer-protocol group's, see :mod:`workloads.group_describe`).
 
     Members are keyed by member id (see :mod:`workloads.group_members`): replicas
     sharing a client id stay apart, so a partition assigned to two shows.
@@ -44,6 +48,7 @@ def group_view(description: Mapping[str, Any], topic: str) -> GroupView:
         str(description.get("group_state") or "Unknown"),
         {m: list(g.partitions) for m, g in members.items()},
         {m: g.info() for m, g in members.items()},
+        group_type(description),
     )
 
 

@@ -51,8 +51,9 @@ RULES: dict[str, Callable[[Any], bool]] = {
     "chaosk8s.pod.actions.terminate_pods": _nonempty_list,
     # exec_in_pods returns one result per pod it ran the command in; the kill
     # landed where the command exited 0 (riverbed's hard kill: `kill -KILL -1`).
-    "chaosk8s.pod.actions.exec_in_pods": lambda o: isinstance(o, list)
-    and any(isinstance(r, Mapping) and r.get("exit_code") == 0 for r in o),
+    "chaosk8s.pod.actions.exec_in_pods": lambda o: (
+        isinstance(o, list) and any(isinstance(r, Mapping) and r.get("exit_code") == 0 for r in o)
+    ),
     # scale_deployment returns nothing; not raising means the API server
     # accepted the new replica count.
     "chaosk8s.deployment.actions.scale_deployment": _anything,

@@ -343,6 +343,16 @@ class LocalKafkaCluster:
             # the run asks for; a typo must not silently create a topic.
             "auto.create.topics.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
+            # The consumer protocol (KIP-848) is on by default in Kafka 4.x
+            # (group.coordinator.rebalance.protocols includes "consumer"); only its
+            # bounds differ. Its session timeout and heartbeat interval are the
+            # broker's, per group (group configs consumer.session.timeout.ms and
+            # consumer.heartbeat.interval.ms). Kafka's minimums (45 s and 5 s) would
+            # forbid the 10 s session and 3 s heartbeat riverbed gives classic
+            # consumers; these minimums match the classic protocol's (6 s), so that
+            # both protocols can be run with the same timings and compared.
+            "group.consumer.min.session.timeout.ms": "6000",
+            "group.consumer.min.heartbeat.interval.ms": "1000",
             "unclean.leader.election.enable": "false",
             "num.network.threads": "2",
             "num.io.threads": "4",

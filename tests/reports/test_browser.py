@@ -125,3 +125,75 @@ def test_an_output_topic_report_says_what_its_verdicts_rest_on(tmp_path):
     assert "Cannot prove: processing order inside the service" in strength
     assert box is not None and box["y"] < 850  # above the fold, under the verdict
     assert not_applicable == ["partition-order", "invalid-handling"]
+
+
+def render_compare_in_chromium(page_path: Path, screenshot: str) -> dict[str, object]:
+    """Open compare.html offline in headless Chromium; what it drew and what it complained of."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 850})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_path.as_uri())
+            page.wait_for_function(
+                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
+                timeout=30_000,
+            )
+            drawn = page.evaluate(
+                """() => ['chart-processed', 'chart-lag'].map(id => {
+                    const el = document.getElementById(id);
+                    return !!el && el.querySelectorAll('.main-svg').length > 0
+                        && el.querySelectorAll('.trace').length;
+                })"""
+            )
+            differing = page.eval_on_selector_all(
+                "#settings-table tr.differs", "rows => rows.map(r => r.dataset.setting)"
+            )
+            kept = page.eval_on_selector_all(
+                "tr[data-metric='kept_consuming'] td",
+                "cells => cells.slice(1).map(c => c.textContent.trim())",
+            )
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+        finally:
+            browser.close()
+    return {
+        "errors": errors,
+        "requests": requests,
+        "drawn": drawn,
+        "differing": differing,
+        "kept": kept,
+    }
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (bash scripts/ensure-chromium.sh installs it)",
+)
+def test_a_comparison_of_a_classic_and_a_consumer_protocol_run_renders(tmp_path):
+    from reports.compare import compare, load_run
+    from reports.render.compare_html import write_comparison
+    from tests.reports.test_incremental import kill_run
+
+    runs = []
+    for name, incremental in (("classic", False), ("consumer", True)):
+        r = kill_run(incremental)
+        r.spec["run_id"] = name
+        runs.append(load_run(r.write(tmp_path / name)))
+    paths = write_comparison(compare(runs), tmp_path / "cmp")
+    seen = render_compare_in_chromium(paths["compare_html"], "compare.png")
+    shutil.copy(paths["compare_html"], ARTIFACTS / "compare.html")
+    assert seen["errors"] == []
+    assert seen["drawn"] == [2, 2]  # one trace per run in each chart
+    assert seen["differing"] == ["client", "group_protocol", "assignor"]
+    assert seen["kept"] == ["0 of 2", "2 of 2"]
+    requests = seen["requests"]
+    assert isinstance(requests, list)
+    assert all(u.startswith("file://") or u.startswith("data:") for u in requests), requests

@@ -87,6 +87,7 @@ def test_a_group_snapshot_follows_the_contract() -> None:
         "committed": {"0": 10},  # -1: nothing committed yet
         "end_offsets": {"0": 12, "1": 0, "2": 3},
         "partitions": 3,
+        "group_type": "classic",
     }
     check({"v": 1, **snap}, allowed=frozenset({"group"}))
 

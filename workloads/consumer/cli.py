@@ -18,18 +18,31 @@ from workloads.cli_support import (
 )
 from workloads.consumer.config import (
     ASSIGNORS,
+    CLIENTS,
     COMMIT_MODES,
+    GROUP_PROTOCOLS,
+    REMOTE_ASSIGNORS,
     ConsumerConfig,
     ProcessingTime,
+    default_assignor,
     validate_replica,
 )
 
 log = logging.getLogger("workloads.consumer")
 
 DESCRIPTION = """\
-A Kafka consumer-group member (kafka-python) that records evidence of
-everything it does: assignments with their generation, every processed batch,
-every commit, every refused record, its start and its stop.
+A Kafka consumer-group member that records evidence of everything it does:
+assignments with their generation (or member epoch), every processed batch,
+every commit, every refused record, fencing, its start and its stop.
+
+Clients (--client): kafka-python (default; the classic group protocol only) or
+confluent-kafka (librdkafka), which also speaks the KIP-848 consumer protocol
+(--group-protocol consumer): the broker computes the assignment (--assignor
+uniform or range, its group.remote.assignor) and owns the session timeout and
+heartbeat interval (the group's consumer.session.timeout.ms and
+consumer.heartbeat.interval.ms), so --session-timeout-ms and
+--heartbeat-interval-ms are refused there. Settings a client cannot honour
+(e.g. the eager sticky assignor on librdkafka) are refused with exit status 2.
 
 Evidence goes to DIR/consumed/<member>.jsonl (--evidence-dir), to an evidence
 topic (--evidence-topic), or both. <member> is this incarnation's Kafka
@@ -91,11 +104,26 @@ def build_parser() -> EnvArgumentParser:
         help="when offsets are committed relative to processing",
     )
     p.add_env_argument(
+        "--client",
+        env="RIVERBED_CLIENT",
+        choices=CLIENTS,
+        default="kafka-python",
+        help="the Kafka client library",
+    )
+    p.add_env_argument(
+        "--group-protocol",
+        env="RIVERBED_GROUP_PROTOCOL",
+        choices=GROUP_PROTOCOLS,
+        default="classic",
+        help="classic (JoinGroup/SyncGroup) or consumer (KIP-848; --client confluent-kafka)",
+    )
+    p.add_env_argument(
         "--assignor",
         env="RIVERBED_ASSIGNOR",
-        choices=ASSIGNORS,
-        default="range",
-        help="partition assignment strategy",
+        choices=ASSIGNORS + tuple(a for a in REMOTE_ASSIGNORS if a not in ASSIGNORS),
+        help="partition assignment strategy: classic "
+        f"{'/'.join(ASSIGNORS)} (client-side), consumer {'/'.join(REMOTE_ASSIGNORS)} "
+        "(broker-side) (default: range under classic, uniform under consumer)",
     )
     p.add_env_argument(
         "--processing-ms",
@@ -137,8 +165,8 @@ def build_parser() -> EnvArgumentParser:
         "--session-timeout-ms",
         env="RIVERBED_SESSION_TIMEOUT_MS",
         type=positive_int,
-        default=10_000,
-        help="how long the coordinator waits for a silent member (the broker allows 6000-1800000 by default)",
+        help="how long the coordinator waits for a silent member (classic protocol only; "
+        "default 10000; the broker allows 6000-1800000 by default)",
         metavar="MS",
     )
     p.add_env_argument(
@@ -146,7 +174,17 @@ def build_parser() -> EnvArgumentParser:
         env="RIVERBED_HEARTBEAT_INTERVAL_MS",
         type=positive_int,
         default=None,
-        help="heartbeat interval (default: a third of the session timeout, at most 3000)",
+        help="heartbeat interval (classic protocol only; default: a third of the session "
+        "timeout, at most 3000)",
+        metavar="MS",
+    )
+    p.add_env_argument(
+        "--max-poll-interval-ms",
+        env="RIVERBED_MAX_POLL_INTERVAL_MS",
+        type=positive_int,
+        default=300_000,
+        help="longest time between two polls before the member leaves the group (its "
+        "partitions are then lost and its next commit is rejected)",
         metavar="MS",
     )
     p.add_env_argument(
@@ -179,9 +217,31 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[ConsumerConfig, Any
         parser.error(f"--replica: {exc}")
     if not args.topic.strip() or not args.group.strip():
         parser.error("--topic and --group must not be empty")
-    heartbeat = args.heartbeat_interval_ms or min(3000, args.session_timeout_ms // 3)
-    if heartbeat >= args.session_timeout_ms:
-        parser.error("--heartbeat-interval-ms must be lower than --session-timeout-ms")
+    from workloads.consumer.rdkafka_settings import (
+        UnsupportedSetting,
+        check_combination,
+        rdkafka_config,
+    )
+
+    assignor = args.assignor or default_assignor(args.group_protocol)
+    try:
+        check_combination(
+            args.client,
+            args.group_protocol,
+            assignor,
+            session_timeout_set=args.session_timeout_ms is not None,
+            heartbeat_interval_set=args.heartbeat_interval_ms is not None,
+        )
+    except UnsupportedSetting as exc:
+        parser.error(str(exc))
+    session: int | None = None
+    heartbeat: int | None = None
+    if args.group_protocol == "classic":
+        session = args.session_timeout_ms or 10_000
+        heartbeat = args.heartbeat_interval_ms or min(3000, session // 3)
+        if heartbeat >= session:
+            parser.error("--heartbeat-interval-ms must be lower than --session-timeout-ms")
+        heartbeat = max(1, heartbeat)
     config = ConsumerConfig(
         bootstrap_servers=args.bootstrap_servers,
         topic=args.topic,
@@ -189,17 +249,25 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[ConsumerConfig, Any
         replica=replica,
         member=f"{replica}-{uuid.uuid4().hex[:6]}",
         commit_mode=args.commit_mode,
-        assignor=args.assignor,
+        assignor=assignor,
+        client=args.client,
+        group_protocol=args.group_protocol,
         processing=args.processing_ms,
         static_member=bool(args.static_member),
         dead_letter_topic=args.dead_letter_topic or None,
         metadata_max_age_ms=args.metadata_max_age_ms,
         max_poll_records=args.max_poll_records,
-        session_timeout_ms=args.session_timeout_ms,
-        heartbeat_interval_ms=max(1, heartbeat),
+        session_timeout_ms=session,
+        heartbeat_interval_ms=heartbeat,
+        max_poll_interval_ms=args.max_poll_interval_ms,
         auto_commit_interval_ms=args.auto_commit_interval_ms,
         seed=args.seed,
     )
+    if config.client == "confluent-kafka":
+        try:
+            rdkafka_config(config)  # every remaining librdkafka constraint, before connecting
+        except UnsupportedSetting as exc:
+            parser.error(str(exc))
     return config, args
 
 
@@ -208,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     stop = StopSignal().install()
 
-    from workloads.consumer.group_consumer import DeadLetters, GroupConsumer
+    from workloads.consumer.member import DeadLetters
     from workloads.evidence.sinks import FileSink, NullSink, Sink, TeeSink
 
     sinks: list[Sink] = []
@@ -234,10 +302,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         else None
     )
     try:
-        return GroupConsumer(config, sink, dead_letters, stop).run()
+        return consumer_class(config.client)(config, sink, dead_letters, stop).run()
     finally:
         if producer is not None:
             producer.close(timeout=5)
+
+
+def consumer_class(client: str) -> Any:
+    """The reference consumer's implementation for a client library."""
+    if client == "confluent-kafka":
+        from workloads.consumer.rdkafka_consumer import RdKafkaGroupConsumer
+
+        return RdKafkaGroupConsumer
+    from workloads.consumer.group_consumer import GroupConsumer
+
+    return GroupConsumer
 
 
 class _StartupError(Exception):

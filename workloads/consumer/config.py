@@ -9,7 +9,24 @@ import random
 from dataclasses import dataclass
 
 COMMIT_MODES = ("after-process", "auto", "before-process")
+#: Client-side assignors of the classic protocol.
 ASSIGNORS = ("range", "roundrobin", "sticky", "cooperative-sticky")
+#: The Kafka client libraries the reference consumer can run on.
+CLIENTS = ("kafka-python", "confluent-kafka")
+#: ``classic``: the JoinGroup/SyncGroup protocol; ``consumer``: KIP-848's (broker-side assignment).
+GROUP_PROTOCOLS = ("classic", "consumer")
+#: Broker-side assignors of the consumer protocol (``group.remote.assignor``).
+REMOTE_ASSIGNORS = ("uniform", "range")
+
+
+def assignors_for(group_protocol: str) -> tuple[str, ...]:
+    """The assignors a group protocol accepts."""
+    return REMOTE_ASSIGNORS if group_protocol == "consumer" else ASSIGNORS
+
+
+def default_assignor(group_protocol: str) -> str:
+    """``range`` under classic (the Java client's first default); ``uniform`` under consumer."""
+    return "uniform" if group_protocol == "consumer" else "range"
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,11 @@ class ConsumerConfig:
     commit_mode: str = "after-process"
     """``after-process`` (safe), ``auto`` (the tutorial's) or ``before-process`` (unsafe)."""
     assignor: str = "range"
-    """Partition assignment strategy."""
+    """Partition assignment strategy (client-side under classic, broker-side under consumer)."""
+    client: str = "kafka-python"
+    """The client library: ``kafka-python`` or ``confluent-kafka`` (librdkafka)."""
+    group_protocol: str = "classic"
+    """``classic`` or ``consumer`` (KIP-848; confluent-kafka only)."""
     processing: ProcessingTime = ProcessingTime("fixed", 0.0)
     """Simulated time to handle one record."""
     static_member: bool = False
@@ -104,10 +125,11 @@ class ConsumerConfig:
     """How often metadata is refreshed: bounds how late new partitions are noticed."""
     max_poll_records: int = 100
     """Records per batch (one ``processed`` line per partition per batch)."""
-    session_timeout_ms: int = 10_000
-    """How long the coordinator waits for heartbeats before evicting a silent member."""
-    heartbeat_interval_ms: int = 3000
-    """How often the member heartbeats."""
+    session_timeout_ms: int | None = 10_000
+    """How long the coordinator waits for heartbeats before evicting a silent member
+    (None under the consumer protocol: the broker's group configuration decides)."""
+    heartbeat_interval_ms: int | None = 3000
+    """How often the member heartbeats (None under the consumer protocol, as above)."""
     max_poll_interval_ms: int = 300_000
     """Longest allowed gap between polls before the member leaves the group."""
     auto_commit_interval_ms: int = 5000

@@ -141,3 +141,15 @@ def committed_event(
     if error is not None:
         record["error"] = error
     return record
+
+
+def fenced_event(member: str, error: str, fatal: bool, t: float, **extra: Any) -> dict[str, Any]:
+    """``fenced``: the group coordinator fenced this member.
+
+    ``error`` is the client's error (``FENCED_MEMBER_EPOCH``, ``UNKNOWN_MEMBER_ID``,
+    ``FENCED_INSTANCE_ID``, ``UNRELEASED_INSTANCE_ID``…); ``fatal`` says whether
+    the member gave up (a static member whose instance id another member holds)
+    rather than rejoining with a new epoch. ``extra``: ``member_id`` and
+    ``generation`` (generation or member epoch) the member had when fenced.
+    """
+    return {"type": "fenced", "member": member, "error": error, "fatal": fatal, "t": t, **extra}

@@ -25,6 +25,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "processed": ("member", "partition", "records", "t"),
     "committed": ("member", "offsets", "ok", "t"),
     "invalid": ("member", "partition", "offset", "reason", "t"),
+    "fenced": ("member", "error", "t"),
     # evidence/group.jsonl
     "group": (
         "t",
@@ -47,7 +48,7 @@ SEND_STATUSES = ("ok", "fail", "unknown")
 STOP_REASONS = ("sigterm", "close", "error")
 INVALID_REASONS = ("corrupt", "schema", "undecodable")
 CONSUMER_TYPES = frozenset(
-    {"start", "stop", "assigned", "revoked", "lost", "processed", "committed", "invalid"}
+    {"start", "stop", "assigned", "revoked", "lost", "processed", "committed", "invalid", "fenced"}
 )
 
 #: Which record types may appear in which evidence file.

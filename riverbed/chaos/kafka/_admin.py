@@ -41,8 +41,27 @@ def topic_partitions(client: Any, topic: str) -> list[dict[str, Any]]:
 
 
 def describe_group(client: Any, group: str, topic: str) -> GroupView:
-    result = client.describe_groups([group])
-    return group_view(result.get(group, {"group_state": "Dead"}), topic)
+    """The group as its coordinator describes it, whatever its protocol (classic or consumer)."""
+    from workloads.group_describe import confluent_admin_config, describe_group
+
+    def confluent() -> Any:
+        # Groups of the consumer protocol (KIP-848) are described through confluent-kafka,
+        # with the kafka-python client's own bootstrap servers and security settings.
+        from confluent_kafka.admin import AdminClient
+
+        cached = getattr(client, "_riverbed_confluent", None)
+        if cached is not None:  # one per kafka-python client: probes poll every 0.5 s
+            return cached
+        config = dict(getattr(client, "config", {}) or {})
+        servers = config.pop("bootstrap_servers", "")
+        if not isinstance(servers, str):
+            servers = ",".join(servers)
+        made = AdminClient(confluent_admin_config(servers, **config))
+        client._riverbed_confluent = made
+        return made
+
+    description = describe_group(client, group, confluent)
+    return group_view(description or {"group_state": "Dead"}, topic)
 
 
 def offsets(client: Any, group: str, topic: str, partitions: int) -> dict[str, dict[int, int]]:
