@@ -68,7 +68,17 @@ def _remember(ctx: click.Context, param: click.Parameter, value: object) -> obje
 
 
 def kube_options(fn: Any) -> Any:
-    """--offline and --kind-config: where the kind platform's images and cluster config come from."""
+    """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name."""
+    fn = click.option(
+        "--kind-cluster",
+        envvar="RIVERBED_KIND_CLUSTER",
+        default="riverbed",
+        show_default=True,
+        expose_value=False,
+        callback=_remember,
+        help="kind: the cluster's name (its kubeconfig context is kind-NAME) "
+        "[env RIVERBED_KIND_CLUSTER].",
+    )(fn)
     fn = click.option(
         "--kind-config",
         type=click.Path(dir_okay=False),
@@ -243,6 +253,7 @@ def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no
         mode=platform,
         context=context,
         dry_run=dry_run,
+        cluster_name=meta.get("riverbed.kind_cluster") or "riverbed",
         root=PROJECT_ROOT,
         images=images,
         kind_config=meta.get("riverbed.kind_config"),

@@ -62,6 +62,8 @@ from riverbed.platforms.kube_status import (
 )
 
 MODES = ("kind", "k8s")
+#: The Docker network kind puts every cluster's nodes on.
+KIND_NETWORK = "kind"
 NAMESPACE = "riverbed"
 DATA_TOPIC = "riverbed-events"
 EVIDENCE_TOPIC = "riverbed-evidence"
@@ -451,6 +453,7 @@ class KubePlatform:
                 timeout=timeout,
                 fix="see `kind get clusters`; `docker ps` shows the node containers.",
             )
+            self._remove_kind_network(say)
             return
         say(f"deleting the {NAMESPACE} namespace objects in context {self.context}")
         # Everything riverbed may have applied, Locust included; deleting the
@@ -467,6 +470,20 @@ class KubePlatform:
             stdin=km.dump(docs),
             timeout=timeout + 30,
         )
+
+    def _remove_kind_network(self, say: Callable[[str], None]) -> None:
+        """Remove the Docker network kind made for its clusters when no container uses it
+        any more (kind creates it on demand and never removes it): `down` leaves nothing."""
+        inspect = self.runner.run(
+            ["docker", "network", "inspect", KIND_NETWORK, "--format", "{{len .Containers}}"],
+            check=False,
+            timeout=60,
+            dry_stdout="0",
+        )
+        if not inspect.ok or inspect.stdout.strip() != "0":
+            return  # no such network, or another kind cluster still uses it
+        say(f"removing Docker network {KIND_NETWORK} (no container uses it)")
+        self.runner.run(["docker", "network", "rm", KIND_NETWORK], check=False, timeout=60)
 
     # ---- steps ----------------------------------------------------------------------------------
     def cluster_exists(self) -> bool:

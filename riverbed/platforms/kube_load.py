@@ -38,8 +38,8 @@ _EXIT = re.compile(re.escape(EXIT_MARKER) + r" (\d+)")
 def wrap(command: list[str], args: list[str]) -> tuple[list[str], list[str]]:
     """``command args…`` run by sh, then the exit marker, then a bounded idle."""
     script = (
-        f'{shlex.join(command)} "$@"; rc=$?; echo "{EXIT_MARKER} $rc"; '
-        f"exec sleep {IDLE_AFTER_EXIT_S}"
+        f'mkdir -p /data/run/locust; {shlex.join(command)} "$@"; rc=$?; '
+        f'echo "{EXIT_MARKER} $rc"; exec sleep {IDLE_AFTER_EXIT_S}'
     )
     return ["/bin/sh", "-c", script, "locust"], list(args)
 
