@@ -31,8 +31,13 @@ def stop(signum, frame):
 
 signal.signal(signal.SIGTERM, stop)
 
+# A cluster with TLS and SASL (riverbed run --platform external) comes with its client
+# settings as one JSON object in librdkafka's names: {} on a plain one.
+SECURITY = json.loads(os.environ.get("KAFKA_CLIENT_CONFIG") or "{}")
+
 consumer = Consumer(
     {
+        **SECURITY,
         "bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
         "group.id": os.environ.get("KAFKA_GROUP", "workers"),
         "auto.offset.reset": "earliest",

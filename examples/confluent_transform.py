@@ -35,15 +35,22 @@ def stop(signum, frame):
 
 signal.signal(signal.SIGTERM, stop)
 
+# A cluster with TLS and SASL (riverbed run --platform external) comes with its client
+# settings as one JSON object in librdkafka's names: {} on a plain one.
+SECURITY = json.loads(os.environ.get("KAFKA_CLIENT_CONFIG") or "{}")
+
 consumer = Consumer(
     {
+        **SECURITY,
         "bootstrap.servers": SERVERS,
         "group.id": os.environ.get("KAFKA_GROUP", "enrichers"),
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
     }
 )
-producer = Producer({"bootstrap.servers": SERVERS, "acks": "all", "enable.idempotence": True})
+producer = Producer(
+    {**SECURITY, "bootstrap.servers": SERVERS, "acks": "all", "enable.idempotence": True}
+)
 failed = []
 
 

@@ -35,8 +35,13 @@ def stop(signum, frame):
 
 signal.signal(signal.SIGTERM, stop)
 
+# A cluster with TLS and SASL (riverbed run --platform external) comes with its client
+# settings as one JSON object in librdkafka's names: {} on a plain one.
+SECURITY = json.loads(os.environ.get("KAFKA_CLIENT_CONFIG") or "{}")
+
 consumer = Consumer(
     {
+        **SECURITY,
         "bootstrap.servers": SERVERS,
         "group.id": os.environ.get("KAFKA_GROUP", "enrichers"),
         "auto.offset.reset": "earliest",
@@ -44,7 +49,7 @@ consumer = Consumer(
     }
 )
 # Big batches, sent late: "throughput".
-producer = Producer({"bootstrap.servers": SERVERS, "linger.ms": 2000, "acks": "all"})
+producer = Producer({**SECURITY, "bootstrap.servers": SERVERS, "linger.ms": 2000, "acks": "all"})
 
 
 def enrich(event):

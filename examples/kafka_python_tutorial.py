@@ -21,9 +21,24 @@ log = logging.getLogger("event-logger")
 
 WORK_S = float(os.environ.get("EXAMPLE_WORK_MS", "0")) / 1000
 
+# A cluster with TLS and SASL (riverbed run --platform external) comes with its client
+# settings in KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_*; none on a plain one.
+SECURITY = {
+    name: os.environ[variable]
+    for name, variable in (
+        ("security_protocol", "KAFKA_SECURITY_PROTOCOL"),
+        ("sasl_mechanism", "KAFKA_SASL_MECHANISM"),
+        ("sasl_plain_username", "KAFKA_SASL_USERNAME"),
+        ("sasl_plain_password", "KAFKA_SASL_PASSWORD"),
+        ("ssl_cafile", "KAFKA_SSL_CA_LOCATION"),
+    )
+    if os.environ.get(variable)
+}
+
 consumer = KafkaConsumer(
     os.environ.get("KAFKA_TOPIC", "events"),
     bootstrap_servers=[os.environ.get("KAFKA_BROKER", "localhost:9092")],
+    **SECURITY,
     group_id=os.environ.get("KAFKA_GROUP", "event-loggers"),
     auto_offset_reset="earliest",
     enable_auto_commit=True,

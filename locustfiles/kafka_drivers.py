@@ -25,6 +25,7 @@ from typing import Any
 
 from locustfiles.acks import error_text
 from locustfiles.settings import KafkaSettings
+from workloads import client_config
 
 log = logging.getLogger("riverbed.load")
 
@@ -65,8 +66,21 @@ def coerce(value: str) -> Any:
     return word
 
 
+def connection_and_other(settings: KafkaSettings) -> tuple[dict[str, str], dict[str, str]]:
+    """``--kafka-config`` split into connection settings (checked, librdkafka spelling;
+    see :mod:`workloads.client_config`) and the other producer settings as given.
+    Raises :class:`StartError` for a connection setting no client knows."""
+    try:
+        connection, other = client_config.split(settings.client_config)
+        return client_config.check(connection, complete=False), other
+    except client_config.ClientConfigError as exc:
+        raise StartError(f"--kafka-config: {exc.message}", exc.fix or "fix the setting") from None
+
+
 def kafka_python_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
-    """KafkaProducer keyword arguments: riverbed's defaults, then ``--kafka-config`` items."""
+    """KafkaProducer keyword arguments: riverbed's defaults, then ``--kafka-config`` items
+    (connection settings translated to kafka-python's names: ``sasl.username`` is
+    ``sasl_plain_username``, ``ssl.ca.location`` is ``ssl_cafile`` …)."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap.split(","),
         "client_id": client_id,
@@ -78,13 +92,17 @@ def kafka_python_config(settings: KafkaSettings, client_id: str) -> dict[str, An
         "allow_auto_create_topics": False,
         "bootstrap_timeout_ms": 15000,
     }
-    for key, value in settings.client_config.items():
+    connection, other = connection_and_other(settings)
+    for key, value in other.items():
         config[key.replace(".", "_").replace("-", "_")] = coerce(value)
+    config.update(client_config.kafka_python(connection))
     return config
 
 
 def confluent_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
-    """librdkafka properties: riverbed's defaults, then ``--kafka-config`` items."""
+    """librdkafka properties: riverbed's defaults, then ``--kafka-config`` items
+    (connection settings in any accepted spelling become librdkafka's: kafka-python's
+    ``sasl_plain_username`` is ``sasl.username``)."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap,
         "client.id": client_id,
@@ -96,8 +114,10 @@ def confluent_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
         "enable.idempotence": settings.acks == "all",
         "allow.auto.create.topics": False,
     }
-    for key, value in settings.client_config.items():
+    connection, other = connection_and_other(settings)
+    for key, value in other.items():
         config[key.replace("_", ".")] = value
+    config.update(client_config.librdkafka(connection))
     return config
 
 
@@ -117,6 +137,7 @@ class KafkaPythonDriver:
         self.topic = settings.topic
         self._on_outcome = on_outcome
         self._config = kafka_python_config(settings, client_id)
+        self._connection = connection_and_other(settings)[0]
         self._producer: Any = None
 
     def start(self, timeout: float = 15.0) -> int:
@@ -130,9 +151,10 @@ class KafkaPythonDriver:
             self._producer = KafkaProducer(**self._config)
         except (ValueError, TypeError, AssertionError) as exc:
             raise StartError(
-                f"kafka-python rejected the producer config: {exc}",
-                "check --kafka-config / $RIVERBED_KAFKA_CONFIG (kafka-python names, e.g. "
-                "security_protocol, sasl_plain_username)",
+                "kafka-python rejected the producer config: "
+                + client_config.redact(str(exc), self._connection),
+                "check --kafka-config / $RIVERBED_KAFKA_CONFIG (e.g. security.protocol, "
+                "sasl.username, ssl.ca.location)",
             ) from None
         except KafkaError as exc:
             raise StartError(
@@ -219,6 +241,7 @@ class ConfluentDriver:
         self.topic = settings.topic
         self._on_outcome = on_outcome
         self._config = confluent_config(settings, client_id)
+        self._connection = connection_and_other(settings)[0]
         self._producer: Any = None
         self._done: list[tuple[int, Any, int, int]] = []
         self._poller: Any = None
@@ -240,7 +263,8 @@ class ConfluentDriver:
             self._producer = Producer(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
             raise StartError(
-                f"librdkafka rejected the producer config: {exc}",
+                "librdkafka rejected the producer config: "
+                + client_config.redact(str(exc), self._connection),
                 "check --kafka-config / $RIVERBED_KAFKA_CONFIG (librdkafka names, e.g. "
                 "security.protocol, sasl.username)",
             ) from None

@@ -20,6 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workloads.settings_core import (
+    KAFKA_BOOTSTRAP,
+    KAFKA_CONFIG,
+    KAFKA_TOPIC,
+    RUN_DIR,
+    bootstrap_servers,
+    non_negative_float,
+    non_negative_int,
+    parse_key_values,
+    positive_float,
+    positive_int,
+    topic_name,
+)
+
 DEFAULT_BOOTSTRAP = "localhost:9092"
 DEFAULT_TOPIC = "riverbed-events"
 DRIVERS = ("kafka-python", "confluent")
@@ -47,45 +61,13 @@ def _typed(convert: Callable[[str], Any], what: str, env: str) -> Callable[[str]
     return parse
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError(text)
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0 or value == float("inf"):  # also rejects NaN
-        raise ValueError(text)
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise ValueError(text)
-    return value
-
-
-def _bootstrap(text: str) -> str:
-    servers = [s.strip() for s in text.split(",") if s.strip()]
-    if not servers or not all(re.fullmatch(r"[^\s:]+:\d{1,5}", s) for s in servers):
-        raise ValueError(text)
-    return ",".join(servers)
-
-
-def _topic(text: str) -> str:
-    if not re.fullmatch(r"[a-zA-Z0-9._-]{1,249}", text):
-        raise ValueError(text)
-    return text
+# The value checks every riverbed program shares (workloads.settings_core).
+_positive_int = positive_int
+_non_negative_int = non_negative_int
+_non_negative_float = non_negative_float
+_positive_float = positive_float
+_bootstrap = bootstrap_servers
+_topic = topic_name
 
 
 def _prefix(text: str) -> str:
@@ -113,35 +95,31 @@ def _acks(text: str) -> str:
 
 
 def parse_client_config(items: Sequence[str] | str | None) -> dict[str, str]:
-    """``KEY=VALUE`` items (a list, or one string separated by commas or whitespace) as a dict.
+    """``KEY=VALUE`` items (a list, or one string separated by commas or whitespace, or a
+    JSON object) as a dict (:func:`workloads.settings_core.parse_key_values`).
 
     Keys keep their spelling here; each driver normalises them (``linger.ms`` and
-    ``linger_ms`` mean the same). Values stay strings; drivers convert them.
+    ``linger_ms`` mean the same; connection settings are translated by
+    :mod:`workloads.client_config`). Values stay strings; drivers convert them.
 
     >>> parse_client_config("security.protocol=SASL_SSL, sasl.mechanism=PLAIN")
     {'security.protocol': 'SASL_SSL', 'sasl.mechanism': 'PLAIN'}
     """
-    if items is None:
-        return {}
-    if isinstance(items, str):
-        items = [items]
-    config: dict[str, str] = {}
-    for item in items:
-        for part in re.split(r"[,\s]+", item.strip()):
-            if not part:
-                continue
-            key, sep, value = part.partition("=")
-            if not sep or not key.strip():
-                raise OptionError(
-                    f"client config item {part!r} is not KEY=VALUE "
-                    "(e.g. --kafka-config security.protocol=SASL_SSL)"
-                )
-            config[key.strip()] = value.strip()
-    return config
+    try:
+        return parse_key_values(items, what="client config item")
+    except ValueError as exc:
+        raise OptionError(f"{exc} (e.g. --kafka-config security.protocol=SASL_SSL)") from None
 
 
 def _client_config_item(text: str) -> str:
-    parse_client_config(text)  # validate now, so a typo exits 2 before any load
+    # Validated now, so a typo exits 2 before any load: the syntax, and the connection
+    # settings (an unknown ssl./sasl. key, a missing CA file). Never echoes a value.
+    from workloads import client_config
+
+    try:
+        client_config.split(parse_client_config(text))
+    except client_config.ClientConfigError as exc:
+        raise ValueError(str(exc)) from None
     return text
 
 
@@ -238,8 +216,8 @@ def _opt(
 
 COMMON_OPTIONS: tuple[Option, ...] = (
     _opt(
-        "--run-dir",
-        "RIVERBED_RUN_DIR",
+        RUN_DIR.flag,
+        RUN_DIR.envs,
         None,  # filled from the pre-parse, so the file names and the HTML/CSV default agree
         None,
         "",
@@ -298,8 +276,8 @@ COMMON_OPTIONS: tuple[Option, ...] = (
 
 KAFKA_OPTIONS: tuple[Option, ...] = (
     _opt(
-        "--kafka-bootstrap",
-        ("RIVERBED_KAFKA_BOOTSTRAP", "KAFKA_BROKER"),
+        KAFKA_BOOTSTRAP.flag,
+        KAFKA_BOOTSTRAP.envs,
         DEFAULT_BOOTSTRAP,
         _bootstrap,
         "--kafka-bootstrap must be host:port[,host:port…]",
@@ -307,8 +285,8 @@ KAFKA_OPTIONS: tuple[Option, ...] = (
         metavar="HOST:PORT,…",
     ),
     _opt(
-        "--kafka-topic",
-        ("RIVERBED_KAFKA_TOPIC", "KAFKA_TOPIC"),
+        KAFKA_TOPIC.flag,
+        KAFKA_TOPIC.envs,
         DEFAULT_TOPIC,
         _topic,
         "--kafka-topic must be 1-249 of [a-zA-Z0-9._-]",
@@ -352,14 +330,16 @@ KAFKA_OPTIONS: tuple[Option, ...] = (
         choices=COMPRESSIONS,
     ),
     _opt(
-        "--kafka-config",
-        "RIVERBED_KAFKA_CONFIG",
+        KAFKA_CONFIG.flag,
+        KAFKA_CONFIG.envs,
         None,
         _client_config_item,
         "--kafka-config takes KEY=VALUE items",
-        "Extra producer setting passed to the client as is, e.g. security.protocol=SASL_SSL "
-        "sasl.mechanism=PLAIN; repeatable; the variable takes items separated by commas or spaces. "
-        "Dots and underscores in keys are interchangeable.",
+        "Client setting KEY=VALUE, e.g. security.protocol=SASL_SSL sasl.username=u "
+        "sasl.password=p ssl.ca.location=ca.pem (connection settings in librdkafka / Java "
+        "spelling, translated for each driver) or any producer setting (passed to the client "
+        "as is); repeatable; the variable takes a JSON object or items separated by commas or "
+        "spaces. Dots and underscores in keys are interchangeable.",
         multiple=True,
         secret=True,
         metavar="KEY=VALUE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -13,6 +14,13 @@ from rich.text import Text
 
 from riverbed.console import err, harness_errors, out, progress
 from riverbed.errors import HarnessError
+from riverbed.kafka_options import (
+    ExternalKafka,
+    external_kafka,
+    kafka_options,
+    keep_topics_option,
+    refuse_local_only,
+)
 from riverbed.paths import PROJECT_ROOT
 from riverbed.spec import (
     ASSIGNORS,
@@ -46,8 +54,10 @@ platform_option = click.option(
     default="local",
     show_default=True,
     envvar="RIVERBED_PLATFORM",
-    help="local: Kafka and workloads on this machine. kind: a kind cluster as in the tutorial. "
-    "k8s: an existing cluster (needs --context) [env RIVERBED_PLATFORM].",
+    help="local: Kafka and workloads on this machine. external: a Kafka cluster riverbed does "
+    "not run (--kafka-bootstrap, --kafka-config), workloads on this machine. kind: a kind "
+    "cluster as in the tutorial. k8s: an existing cluster (needs --context) "
+    "[env RIVERBED_PLATFORM].",
 )
 context_option = click.option(
     "--context",
@@ -295,6 +305,8 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
 )
 @click.option("--group", default=None, help="Consumer group [default: riverbed-consumers-<time>].")
 @_user_consumer_options
+@kafka_options
+@keep_topics_option
 @click.pass_context
 @harness_errors
 def up(
@@ -316,6 +328,9 @@ def up(
     consumer_evidence: str | None,
     output_topic: str | None,
     join_timeout: str,
+    kafka_bootstrap: str | None,
+    kafka_config: tuple[str, ...],
+    keep_topics: bool,
 ) -> None:
     """Bring a platform up: Kafka, the data topic, consumer replicas and the group monitor.
 
@@ -323,14 +338,26 @@ def up(
     (printed), so that you can drive load (`locust -f locustfiles/kafka_producer.py`)
     and inject faults (`chaos run experiments/local/…`) by hand; `riverbed down`
     drains it, and `riverbed report RUN_DIR` gives the verdict. With --consumer-cmd
-    the replicas are your own consumer (see docs/consumers.md).
+    the replicas are your own consumer (see docs/consumers.md). With --platform
+    external the topic is created on a cluster riverbed does not run
+    (--kafka-bootstrap, --kafka-config); `riverbed down --platform external` deletes it.
     """
     user = _checked_user_consumer(
         ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
     )
+    external = external_kafka(
+        ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+    )
+    if external is not None:
+        refuse_local_only(ctx, {"brokers": "--brokers"})
+        if consumers < 1:
+            raise HarnessError(
+                "--platform external needs at least one consumer: a session without consumers "
+                "would only create a topic on a cluster riverbed does not run.",
+                fix="pass --consumers 1 or more.",
+            )
     join_timeout_s = parse_duration(join_timeout)
     from riverbed.consumer_settings import (
-        apply_group_configs,
         check_consumer_settings,
         resolve_assignor,
     )
@@ -340,9 +367,14 @@ def up(
         check_consumer_settings(client, group_protocol, assignor)
     run_id = new_run_id("session")
     stamp = run_id.removesuffix("-session")
+    if external is not None:
+        # A shared cluster: names no other session picks, even in the same second.
+        from riverbed.platforms.external import unique_suffix
+
+        stamp = unique_suffix()
     topic = topic or f"riverbed-events-{stamp}"
     group = group or f"riverbed-consumers-{stamp}"
-    if platform != "local":
+    if platform not in ("local", "external"):
         from riverbed.runner import evidence_topic_for, reference_consumer_env
 
         kube = _kube(platform, context, dry_run)
@@ -368,14 +400,46 @@ def up(
         )
         return
 
+    from riverbed.platforms.external import connection_settings
+
+    with connection_settings(external.settings if external else {}):
+        _up_here(
+            external, run_id, brokers, partitions, consumers, commit_mode, assignor, client,
+            group_protocol, topic, group, user, join_timeout_s,
+        )  # fmt: skip
+
+
+def _up_here(
+    external: ExternalKafka | None,
+    run_id: str,
+    brokers: int,
+    partitions: int,
+    consumers: int,
+    commit_mode: str,
+    assignor: str,
+    client: str,
+    group_protocol: str,
+    topic: str,
+    group: str,
+    user: UserConsumer | None,
+    join_timeout_s: float,
+) -> None:
+    """`riverbed up` with the workloads on this machine: riverbed's Kafka, or an external one."""
+    from riverbed.consumer_settings import apply_group_configs
     from riverbed.runner import LocalRunPlatform, startup_checks, wait_group_ready
 
+    if external is not None:
+        brokers = _check_external(external).brokers
     spec = RunSpec(
         run_id=run_id,
+        platform="external" if external else "local",
         brokers=brokers,
         partitions=partitions,
         replication_factor=min(3, brokers),
         min_insync_replicas=min(2, brokers),
+        bootstrap_servers=external.bootstrap_servers if external else None,
+        kafka_config=external.masked if external else None,
+        keep_topics=external.keep_topics if external else False,
         consumers=consumers,
         commit_mode=commit_mode,
         assignor=assignor,
@@ -386,20 +450,32 @@ def up(
         join_timeout_s=join_timeout_s,
     )
     spec = _apply_user_consumer(spec, user).validate()
-    local = LocalRunPlatform()
-    with progress("starting the local platform") as update:
+    local: LocalRunPlatform
+    if external is not None:
+        from riverbed.platforms.external import ExternalRunPlatform
+
+        local = ExternalRunPlatform(external.bootstrap_servers, external.keep_topics)
+    else:
+        local = LocalRunPlatform()
+    with progress(f"starting the {spec.platform} platform") as update:
         from riverbed.kafka.admin import topic_exists
 
-        cluster = local.platform.kafka_up(brokers, progress=update)
-        bootstrap = cluster.bootstrap_servers
-        if topic_exists(bootstrap, topic):
-            err.print(
-                f"topic {topic} exists: reusing it (its older records are part of this "
-                "session's evidence)"
-            )
-            local.ensure_output_topic(spec, bootstrap, update)
+        if external is not None:
+            # Only topics of its own: an existing one (a --topic given) is refused.
+            bootstrap = local.prepare(spec, update)
+            kafka_line = f"Kafka: {bootstrap} (external, {brokers} brokers); topic {topic}"
         else:
-            local.prepare(spec, update)
+            cluster = local.platform.kafka_up(brokers, progress=update)
+            bootstrap = cluster.bootstrap_servers
+            kafka_line = f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}"
+            if topic_exists(bootstrap, topic):
+                err.print(
+                    f"topic {topic} exists: reusing it (its older records are part of this "
+                    "session's evidence)"
+                )
+                local.ensure_output_topic(spec, bootstrap, update)
+            else:
+                local.prepare(spec, update)
         spec.bootstrap_servers = bootstrap
         if consumers:
             run_dir = runs_root() / spec.run_id
@@ -414,10 +490,12 @@ def up(
                 wait_group_ready(spec, bootstrap, update, **startup_checks(local, spec))
                 local.check_evidence(spec, run_dir, update)
             except HarnessError:
-                # A session whose consumers cannot start is no session: leave nothing running.
+                # A session whose consumers cannot start is no session: leave nothing running
+                # (and, on an external cluster, none of riverbed's topics).
                 local.stop_workloads()
+                local.close()
                 raise
-    err.print(f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}")
+    err.print(kafka_line)
     if consumers:
         what = (
             f"your consumer `{user.cmd}` ({user.evidence} evidence)"
@@ -426,10 +504,22 @@ def up(
             f"{assignor})"
         )
         err.print(f"{consumers} replicas of {what} in group {group}; evidence in {run_dir}")
+        down = "riverbed down" + (" --platform external --kafka-config …" if external else "")
         err.print(
             "inject faults with e.g. `chaos run experiments/local/kill-consumer.json`; "
-            "`riverbed down` drains and stops everything."
+            f"`{down}` drains and stops everything."
         )
+
+
+def _check_external(external: ExternalKafka) -> Any:
+    """Log in to the external cluster before anything starts (a wrong password: exit 2 in
+    seconds, naming the cause); returns its :class:`~riverbed.kafka.preflight.ClusterInfo`."""
+    from riverbed.kafka.preflight import check_connection
+
+    with progress(f"connecting to Kafka at {external.bootstrap_servers}") as update:
+        info = check_connection(external.bootstrap_servers, external.settings, progress=update)
+    err.print(f"Kafka at {external.bootstrap_servers}: {info.brokers} broker(s), logged in")
+    return info
 
 
 # ---- down -------------------------------------------------------------------------------------
@@ -441,11 +531,25 @@ def up(
 @click.option(
     "--keep-kafka", is_flag=True, help="local: stop the workloads but keep Kafka running."
 )
+@kafka_options
+@keep_topics_option
+@click.pass_context
 @harness_errors
-def down(platform: str, context: str | None, dry_run: bool, keep_kafka: bool) -> None:
+def down(
+    ctx: click.Context,
+    platform: str,
+    context: str | None,
+    dry_run: bool,
+    keep_kafka: bool,
+    kafka_bootstrap: str | None,
+    kafka_config: tuple[str, ...],
+    keep_topics: bool,
+) -> None:
     """Stop a platform. Local: drain and stop the workloads, then Kafka (no process is left).
+    external: drain and stop the workloads, delete the session's topics (unless
+    --keep-topics; give the session's --kafka-config again), never touch the cluster.
     kind: delete the cluster. k8s: delete riverbed's objects, never the cluster."""
-    if platform != "local":
+    if platform not in ("local", "external"):
         kube = _kube(platform, context, dry_run)
         with progress(f"tearing down {platform}"):
             kube.down()
@@ -453,11 +557,21 @@ def down(platform: str, context: str | None, dry_run: bool, keep_kafka: bool) ->
             _print_plan(kube)
         return
     from riverbed.kafka.cluster import LocalKafkaCluster
+    from riverbed.platforms.external import session_record
     from riverbed.platforms.local import LocalPlatform
 
     local = LocalPlatform()
-    if local.supervisor_pid() is not None:
-        finalize_session(local)
+    running = local.supervisor_pid() is not None
+    session = session_record(_platform_json(local))
+    if platform == "external" or session:
+        _down_external(ctx, local, session, platform, kafka_bootstrap, kafka_config, keep_topics)
+        return
+    external_kafka(ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print)
+    if running:
+        from riverbed.platforms.external import connection_settings
+
+        with connection_settings({}):
+            finalize_session(local)
     else:
         local.stop_workloads()
     if keep_kafka:
@@ -470,6 +584,78 @@ def down(platform: str, context: str | None, dry_run: bool, keep_kafka: bool) ->
     with progress("stopping Kafka"):
         pids = cluster.down()
     err.print(f"Kafka stopped ({len(pids)} broker(s))" if pids else "Kafka was not running")
+
+
+def _platform_json(local: Any) -> dict[str, Any]:
+    try:
+        return dict(local.config)
+    except (OSError, ValueError):
+        return {}
+
+
+def _down_external(
+    ctx: click.Context,
+    local: Any,
+    session: dict[str, Any],
+    platform: str,
+    kafka_bootstrap: str | None,
+    kafka_config: tuple[str, ...],
+    keep_topics: bool,
+) -> None:
+    """End a session on a cluster riverbed does not run: drain, stop, delete its topics."""
+    from riverbed.platforms.external import cleanup, connection_settings, mark_ended
+
+    if not session:
+        raise HarnessError(
+            f"No `riverbed up --platform external` session in {local.state_dir}.",
+            fix="nothing to stop; `riverbed status` shows what runs.",
+        )
+    config = _platform_json(local)
+    if platform != "external":
+        raise HarnessError(
+            f"The running session consumes a Kafka cluster riverbed does not run "
+            f"({config.get('bootstrap_servers')}).",
+            fix="end it with `riverbed down --platform external`, giving the session's "
+            "--kafka-config again.",
+        )
+    external = external_kafka(
+        ctx,
+        platform,
+        kafka_bootstrap or str(config.get("bootstrap_servers") or ""),
+        kafka_config,
+        keep_topics,
+    )
+    assert external is not None
+    missing = sorted(set(session.get("kafka_config_keys") or []) - set(external.settings))
+    if missing:
+        raise HarnessError(
+            f"The session connected with {', '.join(missing)}; riverbed keeps no secrets, so "
+            "`down` needs them again to drain the topics.",
+            fix="pass the session's --kafka-config items (or set RIVERBED_KAFKA_CONFIG).",
+        )
+    keep = keep_topics or bool(session.get("keep_topics"))
+    with connection_settings(external.settings):
+        run_dir = local.run_dir
+        if local.supervisor_pid() is not None:
+            finalize_session(local)
+        else:
+            local.stop_workloads()
+        with progress("deleting the session's topics" if not keep else "keeping the topics"):
+            record = cleanup(
+                external.bootstrap_servers,
+                list(session.get("created_topics") or []),
+                str(config.get("group") or ""),
+                keep,
+            )
+    with contextlib.suppress(OSError, ValueError):
+        spec = RunSpec.read(run_dir)
+        spec.topics = record
+        spec.write(run_dir)
+    mark_ended(local.state_dir)
+    if record.get("error"):
+        err.print(f"warning: the topics were not all deleted: {record['error']}")
+    what = "kept" if keep else f"deleted {', '.join(record.get('deleted') or []) or 'none'}"
+    err.print(f"session on {external.bootstrap_servers} ended; topics {what}")
 
 
 def finalize_session(local: Any) -> None:
@@ -498,8 +684,9 @@ def finalize_session(local: Any) -> None:
 @kube_options
 @harness_errors
 def status(platform: str, context: str | None) -> None:
-    """Show what runs: Kafka brokers and consumer replicas (local), or pods (kind/k8s)."""
-    if platform != "local":
+    """Show what runs: Kafka brokers and consumer replicas (local), the external cluster's
+    session and its replicas (external), or pods (kind/k8s)."""
+    if platform not in ("local", "external"):
         kube = _kube(platform, context, False)
         table = Table(title=f"riverbed on {platform}")
         for col in ("pod", "phase"):
@@ -512,10 +699,26 @@ def status(platform: str, context: str | None) -> None:
     from riverbed.platforms.local import LocalPlatform
 
     local = LocalPlatform()
-    table = Table(title="riverbed on the local platform")
+    table = Table(title=f"riverbed on the {platform} platform")
     for col in ("process", "pid", "state", "detail"):
         table.add_column(col)
+    if platform == "external":
+        from riverbed.platforms.external import session_record
+
+        config = _platform_json(local)
+        session = session_record(config)
+        table.add_row(
+            "kafka",
+            "-",
+            "external" if session else "-",
+            f"{config.get('bootstrap_servers')}: topics "
+            f"{', '.join(session.get('created_topics') or [])}"
+            if session
+            else "no external session (riverbed up --platform external)",
+        )
     try:
+        if platform == "external":
+            raise HarnessError("riverbed's own brokers are not part of an external session")
         cluster = LocalKafkaCluster.open(local.kafka_state_dir)
         for b in cluster.status():
             table.add_row(
@@ -525,7 +728,8 @@ def status(platform: str, context: str | None) -> None:
                 f"127.0.0.1:{b.port}",
             )
     except HarnessError:
-        table.add_row("kafka", "-", "down", "no cluster (riverbed up)")
+        if platform == "local":
+            table.add_row("kafka", "-", "down", "no cluster (riverbed up)")
     sup = local.supervisor_pid()
     if sup is None:
         table.add_row("workloads", "-", "down", "")
@@ -614,6 +818,8 @@ def status(platform: str, context: str | None) -> None:
 )
 @click.option("--run-id", default=None, help="Name of the run directory [default: time-stamped].")
 @_user_consumer_options
+@kafka_options
+@keep_topics_option
 @click.pass_context
 @harness_errors
 def run(
@@ -647,6 +853,9 @@ def run(
     consumer_evidence: str | None,
     output_topic: str | None,
     join_timeout: str,
+    kafka_bootstrap: str | None,
+    kafka_config: tuple[str, ...],
+    keep_topics: bool,
 ) -> None:
     """Run one scenario from cluster to verdict.
 
@@ -664,23 +873,47 @@ def run(
     \b
     riverbed run --consumer-cmd "python examples/kafka_python_tutorial.py" \\
                  --experiment experiments/local/kill-consumer-hard.json
+
+    The same scenario on a Kafka cluster riverbed does not run (docs/external.md):
+
+    \b
+    riverbed run --platform external --kafka-bootstrap broker1:9093,broker2:9093 \\
+                 --kafka-config security.protocol=SASL_SSL --kafka-config sasl.username=u \\
+                 --kafka-config sasl.password=p --kafka-config ssl.ca.location=ca.pem \\
+                 --experiment experiments/local/kill-consumer-hard.json
     """
     user = _checked_user_consumer(
         ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
     )
+    external = external_kafka(
+        ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+    )
+    if external is not None:
+        refuse_local_only(ctx, {"brokers": "--brokers"})
     from riverbed.chaos.validate import check_experiments
 
     # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
     check_experiments(experiments, platform)
-    if locust_workers and platform == "local":
+    if locust_workers and platform in ("local", "external"):
         raise HarnessError(
-            "--locust-workers runs Locust in a Kubernetes cluster; the local platform runs it "
-            "on this machine.",
+            f"--locust-workers runs Locust in a Kubernetes cluster; the {platform} platform "
+            "runs it on this machine.",
             fix="drop --locust-workers, or use --platform kind / k8s.",
         )
     from riverbed.consumer_settings import resolve_assignor
 
     assignor = resolve_assignor(assignor, group_protocol)
+    if run_id and (runs_root() / run_id).exists():
+        raise HarnessError(
+            f"Run directory {runs_root() / run_id} already exists.", fix="pick another --run-id."
+        )
+    stamp = str(int(time.time()))
+    if external is not None:
+        from riverbed.platforms.external import unique_suffix
+
+        # Login checked before anything starts; the cluster's broker count bounds replication.
+        brokers = _check_external(external).brokers
+        stamp = unique_suffix()
     rf = replication_factor or min(3, brokers)
     label = "-".join(Path(e).stem for e in experiments) or "no-fault"
     consumer_label = f"user-{user.evidence}" if user else commit_mode
@@ -693,8 +926,8 @@ def run(
         partitions=partitions,
         replication_factor=rf,
         min_insync_replicas=min(2, rf),
-        topic=f"riverbed-events-{int(time.time())}",
-        group=f"riverbed-consumers-{int(time.time())}",
+        topic=f"riverbed-events-{stamp}",
+        group=f"riverbed-consumers-{stamp}",
         consumers=consumers,
         commit_mode=commit_mode,
         assignor=assignor,
@@ -716,22 +949,37 @@ def run(
         ),
         drain_deadline_s=parse_duration(drain_deadline),
         join_timeout_s=parse_duration(join_timeout),
+        bootstrap_servers=external.bootstrap_servers if external else None,
+        kafka_config=external.masked if external else None,
+        keep_topics=external.keep_topics if external else False,
     )
     spec = _apply_user_consumer(spec, user).validate()
     run_dir = runs_root() / spec.run_id
     if run_dir.exists():
         raise HarnessError(f"Run directory {run_dir} already exists.", fix="pick another --run-id.")
-    result = run_spec(spec, run_dir, context=context)
+    from riverbed.platforms.external import connection_settings
+
+    # Every client of the run, in this process and in the ones it starts, gets the
+    # run's connection settings (none on riverbed's own cluster).
+    with connection_settings(external.settings if external else {}):
+        result = run_spec(spec, run_dir, context=context)
     raise SystemExit(result.exit_code)
 
 
 def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type: ignore[no-untyped-def]
-    """Run a validated spec and print its summary; returns the RunResult."""
+    """Run a validated spec and print its summary; returns the RunResult.
+
+    An external spec needs its connection settings in ``RIVERBED_KAFKA_CONFIG``
+    (:func:`riverbed.platforms.external.connection_settings`)."""
     from riverbed.runner import LocalRunPlatform, RunPlatform, execute
 
     platform: RunPlatform
     if spec.platform == "local":
         platform = LocalRunPlatform()
+    elif spec.platform == "external":
+        from riverbed.platforms.external import ExternalRunPlatform
+
+        platform = ExternalRunPlatform(spec.bootstrap_servers or "", spec.keep_topics)
     else:
         from riverbed.runner import KubeRunPlatform
 

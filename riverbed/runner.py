@@ -128,15 +128,24 @@ def locust_command(spec: RunSpec, run_dir: Path, bootstrap: str) -> list[str]:
 def experiment_env(
     spec: RunSpec, run_dir: Path, bootstrap: str, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """Environment the experiments read their configuration from."""
+    """Environment the experiments read their configuration from: the run's targets under
+    their canonical names and the older ones the experiments' configuration reads (the
+    connection settings travel in ``RIVERBED_KAFKA_CONFIG``, inherited)."""
+    from workloads.settings_core import KAFKA_BOOTSTRAP, KAFKA_GROUP, KAFKA_TOPIC
+
     env = {
         "RIVERBED_RUN_DIR": str(run_dir),
-        "RIVERBED_BOOTSTRAP_SERVERS": bootstrap,
-        "RIVERBED_TOPIC": spec.topic,
-        "RIVERBED_GROUP": spec.group,
         "RIVERBED_CONSUMERS": str(spec.consumers),
         "RIVERBED_PARTITIONS": str(spec.partitions),
     }
+    for setting, value in (
+        (KAFKA_BOOTSTRAP, bootstrap),
+        (KAFKA_TOPIC, spec.topic),
+        (KAFKA_GROUP, spec.group),
+    ):
+        for name in setting.envs:
+            if name.startswith("RIVERBED_"):
+                env[name] = value
     env.update(extra or {})
     return env
 
@@ -266,13 +275,13 @@ class LocalRunPlatform:
 
     def ensure_output_topic(
         self, spec: RunSpec, bootstrap: str, progress: Progress, reuse: bool = True
-    ) -> None:
+    ) -> bool:
         """Output-topic mode: create the output topic (the data topic's partition count)
         before the consumers start. An existing one is reused only with ``reuse``
         (a session on an existing data topic); otherwise it is an error, as its older
-        records would mix into this run's evidence."""
+        records would mix into this run's evidence. Returns whether it created one."""
         if spec.consumer_evidence != "output-topic" or not spec.output_topic:
-            return
+            return False
         from riverbed.kafka.admin import create_topic, topic_exists
 
         if topic_exists(bootstrap, spec.output_topic):
@@ -284,7 +293,7 @@ class LocalRunPlatform:
                     "$KAFKA_OUTPUT_TOPIC), or delete the topic.",
                 )
             progress(f"output topic {spec.output_topic} exists: reusing it")
-            return
+            return False
         progress(f"creating output topic {spec.output_topic} ({spec.partitions} partitions)")
         create_topic(
             bootstrap,
@@ -293,6 +302,11 @@ class LocalRunPlatform:
             replication_factor=spec.replication_factor,
             min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
         )
+        return True
+
+    def kafka_record(self) -> dict[str, Any] | None:
+        """What platform.json says about Kafka beyond the bootstrap servers (None: local)."""
+        return None
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         if (pid := self.platform.supervisor_pid()) is not None:
@@ -315,6 +329,7 @@ class LocalRunPlatform:
             processing_ms=spec.processing_ms,
             consumer_args=consumer_args(spec),
             user=user_consumer_of(spec),
+            kafka=self.kafka_record(),
         )
 
     def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
@@ -564,7 +579,8 @@ def execute(
                     path,
                     run_dir,
                     env=exp_env,
-                    platform="local" if platform.name == "local" else "kind",
+                    # External runs use the local experiments (their consumers run here).
+                    platform="kind" if platform.name == "kube" else "local",
                 )
                 spec.chaos.append(outcome.to_dict())
                 spec.write(run_dir)

@@ -17,7 +17,9 @@ from typing import Any
 
 from riverbed.errors import HarnessError
 
-PLATFORMS = ("local", "kind", "k8s")
+#: local: riverbed's Kafka on this machine; external: a Kafka cluster riverbed does not run
+#: (the workloads run on this machine); kind / k8s: Kubernetes.
+PLATFORMS = ("local", "external", "kind", "k8s")
 COMMIT_MODES = ("after-process", "auto", "before-process")
 ASSIGNORS = ("range", "roundrobin", "sticky", "cooperative-sticky")
 #: Broker-side assignors of the consumer protocol (KIP-848).
@@ -101,6 +103,14 @@ class RunSpec:
     """How long the consumers may take to form a stable group at the start."""
     evidence_topic: str | None = None
     bootstrap_servers: str | None = None
+    kafka_config: dict[str, str] | None = None
+    """External platform: the client connection settings the run used (librdkafka
+    names), every secret masked: spec.json says a password was given, never which."""
+    keep_topics: bool = False
+    """External platform: leave the run's topics on the cluster at the end."""
+    topics: dict[str, Any] | None = None
+    """External platform: the topics (and group) the run created, and what became of
+    them at the end (``deleted``, or ``kept``)."""
     experiments: list[str] = field(default_factory=list)
     load: LoadSpec = field(default_factory=LoadSpec)
     drain_deadline_s: float = 60.0
@@ -129,6 +139,11 @@ class RunSpec:
             raise HarnessError(
                 "consumer_evidence 'reference' means riverbed's own consumer, not yours.",
                 fix="use instrumented, output-topic or offsets evidence with your consumer.",
+            )
+        if self.platform == "external" and not self.bootstrap_servers:
+            raise HarnessError(
+                "--platform external needs the cluster's bootstrap servers.",
+                fix="pass --kafka-bootstrap HOST:PORT[,HOST:PORT…].",
             )
         if self.consumer_cmd is not None:
             return self._validate_common()

@@ -109,10 +109,11 @@ def check_user_consumer(
                     fix='add --consumer-cmd "…", or drop the option.',
                 )
         return None
-    if platform != "local":
+    if platform not in ("local", "external"):
         raise HarnessError(
-            f"--consumer-cmd runs on the local platform only (got --platform {platform}).",
-            fix="use --platform local.",
+            f"--consumer-cmd runs on this machine: the local platform only, or external "
+            f"Kafka with --platform external (got --platform {platform}).",
+            fix="use --platform local, or external with --kafka-bootstrap.",
         )
     if explicit_reference_options:
         flags = ", ".join("--" + name.replace("_", "-") for name in explicit_reference_options)
@@ -168,8 +169,13 @@ def replica_env(
 
     ``config`` is the local platform's ``platform.json``. ``KAFKA_BROKER`` is one
     bootstrap address (the tutorial passes it as a one-element list);
-    ``KAFKA_BOOTSTRAP_SERVERS`` has them all.
+    ``KAFKA_BOOTSTRAP_SERVERS`` has them all. The connection settings of a cluster
+    riverbed does not run (``RIVERBED_KAFKA_CONFIG`` in ``base``) become
+    ``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_USERNAME`` … and ``KAFKA_CLIENT_CONFIG``
+    (all of them as JSON; ``{}`` without any), see :mod:`workloads.client_config`.
     """
+    from workloads import client_config
+
     servers = str(config["bootstrap_servers"])
     topic = str(config["topic"])
     group = str(config["group"])
@@ -185,6 +191,11 @@ def replica_env(
         "RIVERBED_MEMBER": member,
         "RIVERBED_RUN_DIR": str(run_dir),
     }
+    env.update(
+        client_config.consumer_environment(
+            client_config.from_environ(os.environ if base is None else base)
+        )
+    )
     if config.get("output_topic"):
         env["KAFKA_OUTPUT_TOPIC"] = str(config["output_topic"])
     if config.get("consumer_evidence") == "instrumented":

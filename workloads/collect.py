@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,9 +55,14 @@ def route(record: Any) -> str | None:
 
 
 def collect(
-    bootstrap_servers: str, evidence_topic: str, run_dir: Path | str, timeout_s: float = 60.0
+    bootstrap_servers: str,
+    evidence_topic: str,
+    run_dir: Path | str,
+    timeout_s: float = 60.0,
+    kafka_config: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Copy the evidence topic into ``run_dir``'s evidence files.
+    """Copy the evidence topic into ``run_dir``'s evidence files (``kafka_config``:
+    connection settings, default ``RIVERBED_KAFKA_CONFIG``'s).
 
     Returns ``{"finished", "end_offsets": {"<p>": o}, "records", "skipped",
     "files": {"<relative path>": lines}, "t", "detail"}``.
@@ -78,6 +83,7 @@ def collect(
             timeout_s,
             client_id="riverbed-collector",
             what="evidence topic",
+            kafka_config=kafka_config,
         )
     finally:
         for fh in handles.values():
@@ -121,6 +127,7 @@ def build_parser() -> EnvArgumentParser:
         "--run-dir", env="RIVERBED_RUN_DIR", required=True, metavar="DIR", help="the run directory"
     )
     p.add_timeout("RIVERBED_COLLECT_TIMEOUT_S")
+    p.add_client_config()
     p.add_verbose()
     return p
 
@@ -128,7 +135,13 @@ def build_parser() -> EnvArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    result = collect(args.bootstrap_servers, args.evidence_topic, Path(args.run_dir), args.timeout)
+    result = collect(
+        args.bootstrap_servers,
+        args.evidence_topic,
+        Path(args.run_dir),
+        args.timeout,
+        kafka_config=args.kafka_config,
+    )
     return report_result(result)
 
 

@@ -69,9 +69,15 @@ def log_record(partition: int, offset: int, value: bytes | None) -> dict[str, An
 
 
 def drain_log(
-    bootstrap_servers: str, topic: str, out_path: Path | str, timeout_s: float = 60.0
+    bootstrap_servers: str,
+    topic: str,
+    out_path: Path | str,
+    timeout_s: float = 60.0,
+    kafka_config: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write every record of ``topic`` up to the current high watermarks to ``out_path``.
+
+    ``kafka_config``: connection settings (default: ``RIVERBED_KAFKA_CONFIG``'s).
 
     Returns ``{"finished", "end_offsets": {"<p>": o}, "records", "invalid", "t",
     "detail"}``; ``finished`` is False when ``timeout_s`` ran out first or Kafka
@@ -90,7 +96,12 @@ def drain_log(
 
     try:
         result = read_topic(
-            bootstrap_servers, topic, write, timeout_s, client_id="riverbed-log-drain"
+            bootstrap_servers,
+            topic,
+            write,
+            timeout_s,
+            client_id="riverbed-log-drain",
+            kafka_config=kafka_config,
         )
     finally:
         out.close()
@@ -173,12 +184,14 @@ def drain_output_topic(
     out_path: Path | str,
     timeout_s: float = 60.0,
     client_config: Mapping[str, Any] | None = None,
+    kafka_config: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write every record of the service's output ``topic`` to ``out_path`` (``output.jsonl``).
 
     Reads from the log start to the high watermarks seen when the drain began
     (``read_committed``: aborted transactional outputs are not outputs).
-    ``client_config`` adds KafkaConsumer settings (security options…).
+    ``kafka_config``: connection settings (default: ``RIVERBED_KAFKA_CONFIG``'s);
+    ``client_config`` adds other KafkaConsumer settings.
     Returns ``{"finished", "end_offsets": {"<p>": o}, "records", "unidentified",
     "corrupt", "t", "detail"}``, the shape of :func:`drain_log`'s result.
     """
@@ -206,6 +219,7 @@ def drain_output_topic(
             client_id="riverbed-output-drain",
             what="output topic",
             client_config=config,
+            kafka_config=kafka_config,
         )
     finally:
         out.close()
@@ -230,6 +244,7 @@ def build_parser() -> EnvArgumentParser:
         "their inputs by producer, key and seq",
     )
     p.add_timeout("RIVERBED_DRAIN_TIMEOUT_S")
+    p.add_client_config()
     p.add_verbose()
     return p
 
@@ -238,7 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     drain = drain_output_topic if args.output_topic else drain_log
-    result = drain(args.bootstrap_servers, args.topic, Path(args.out), args.timeout)
+    result = drain(
+        args.bootstrap_servers,
+        args.topic,
+        Path(args.out),
+        args.timeout,
+        kafka_config=args.kafka_config,
+    )
     return report_result(result)
 
 

@@ -128,18 +128,17 @@ def describe_group(
 
 
 def confluent_admin_config(bootstrap_servers: str, **kafka_python: Any) -> dict[str, Any]:
-    """librdkafka configuration from kafka-python-style client settings (security ones)."""
-    names = {
-        "security_protocol": "security.protocol",
-        "sasl_mechanism": "sasl.mechanism",
-        "sasl_plain_username": "sasl.username",
-        "sasl_plain_password": "sasl.password",
-        "ssl_cafile": "ssl.ca.location",
-        "ssl_certfile": "ssl.certificate.location",
-        "ssl_keyfile": "ssl.key.location",
-    }
+    """librdkafka configuration from a kafka-python client's settings: its connection
+    settings (security ones, translated by :mod:`workloads.client_config`); the rest is
+    dropped."""
+    from workloads import client_config
+
     conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
     for key, value in kafka_python.items():
-        if key in names and value is not None:
-            conf[names[key]] = value
+        spec = client_config.lookup(key)
+        if spec is None or value is None:
+            continue
+        if spec.name == "ssl.endpoint.identification.algorithm":
+            value = "https" if value is True or str(value).lower() == "true" else "none"
+        conf[spec.name] = value
     return conf

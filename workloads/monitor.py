@@ -77,17 +77,31 @@ class GroupMonitor:
     """Takes group snapshots through one admin client."""
 
     def __init__(
-        self, bootstrap_servers: str, group: str, topic: str, timeout_ms: int = 5000
+        self,
+        bootstrap_servers: str,
+        group: str,
+        topic: str,
+        timeout_ms: int = 5000,
+        kafka_config: Mapping[str, str] | None = None,
     ) -> None:
+        """``kafka_config``: connection settings (librdkafka spelling); default: those of
+        ``RIVERBED_KAFKA_CONFIG`` (:mod:`workloads.client_config`)."""
+        from workloads import client_config
+
         self.bootstrap_servers = bootstrap_servers
         self.group = group
         self.topic = topic
         self.timeout_ms = timeout_ms
+        self.kafka_config = dict(
+            client_config.from_environ() if kafka_config is None else kafka_config
+        )
         self._admin: Any = None
         self._confluent: Any = None
 
     def _client(self) -> Any:
         from kafka.admin import KafkaAdminClient
+
+        from workloads import client_config
 
         if self._admin is None:
             self._admin = KafkaAdminClient(
@@ -95,6 +109,7 @@ class GroupMonitor:
                 client_id=f"riverbed-monitor-{self.group}"[:200],
                 bootstrap_timeout_ms=self.timeout_ms,
                 request_timeout_ms=self.timeout_ms,
+                **client_config.kafka_python(self.kafka_config),
             )
         return self._admin
 
@@ -103,10 +118,13 @@ class GroupMonitor:
         from confluent_kafka.admin import AdminClient
 
         if self._confluent is None:
+            from workloads import client_config
+
             self._confluent = AdminClient(
                 {
                     "bootstrap.servers": self.bootstrap_servers,
                     "client.id": f"riverbed-monitor-{self.group}"[:200],
+                    **client_config.librdkafka(self.kafka_config),
                 }
             )
         return self._confluent
@@ -204,6 +222,7 @@ def build_parser() -> EnvArgumentParser:
         metavar="S",
         help="stop by itself after S seconds (default: run until SIGTERM)",
     )
+    p.add_client_config()
     p.add_verbose()
     return p
 
@@ -226,14 +245,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             sinks.append(
                 KafkaSink.connect(
-                    args.bootstrap_servers, args.evidence_topic, f"group:{args.group}"
+                    args.bootstrap_servers,
+                    args.evidence_topic,
+                    f"group:{args.group}",
+                    kafka_config=args.kafka_config,
                 )
             )
         except (KafkaTimeoutError, EvidenceSinkError) as exc:
             print(f"error: --evidence-topic: {exc}", file=sys.stderr)
             return 2 if isinstance(exc, EvidenceSinkError) else 1
     sink: Sink = sinks[0] if len(sinks) == 1 else TeeSink(sinks)
-    monitor = GroupMonitor(args.bootstrap_servers, args.group, args.topic)
+    monitor = GroupMonitor(
+        args.bootstrap_servers, args.group, args.topic, kafka_config=args.kafka_config
+    )
     log.info("monitoring group %s on %s every %.2fs", args.group, args.topic, args.interval)
     try:
         counts = run_monitor(monitor, sink, stop, args.interval, args.duration)

@@ -37,8 +37,12 @@ def read_topic(
     timeout_s: float = 60.0,
     client_id: str = "riverbed-topic-reader",
     what: str = "topic",
+    kafka_config: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Hand every record of ``topic`` up to the current high watermarks to ``on_batch``.
+
+    ``kafka_config``: connection settings (librdkafka spelling, see
+    :mod:`workloads.client_config`); default: those of ``RIVERBED_KAFKA_CONFIG``.
 
     Returns ``{"finished", "end_offsets": {"<p>": o}, "t", "detail"}``;
     ``finished`` is False when ``timeout_s`` ran out first, the topic does not
@@ -49,7 +53,13 @@ def read_topic(
         on_batch([(r.partition, r.offset, r.value) for r in records])
 
     return read_topic_records(
-        bootstrap_servers, topic, values, timeout_s, client_id=client_id, what=what
+        bootstrap_servers,
+        topic,
+        values,
+        timeout_s,
+        client_id=client_id,
+        what=what,
+        kafka_config=kafka_config,
     )
 
 
@@ -62,14 +72,22 @@ def read_topic_records(
     client_id: str = "riverbed-topic-reader",
     what: str = "topic",
     client_config: Mapping[str, Any] | None = None,
+    kafka_config: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Like :func:`read_topic`, with each record's headers and timestamp.
 
-    ``client_config`` adds KafkaConsumer settings (security, ``isolation_level``…);
-    it cannot change the group (none) or the commits (none).
+    ``kafka_config`` are the connection settings (as for :func:`read_topic`);
+    ``client_config`` adds KafkaConsumer settings (``isolation_level``…);
+    neither can change the group (none) or the commits (none).
     """
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
+
+    from workloads import client_config as connection
+
+    security = connection.kafka_python(
+        connection.from_environ() if kafka_config is None else kafka_config
+    )
 
     deadline = time.monotonic() + timeout_s
     result: dict[str, Any] = {"finished": False, "end_offsets": {}}
@@ -80,6 +98,7 @@ def read_topic_records(
                 "bootstrap_servers": bootstrap_servers,
                 "client_id": client_id,
                 "bootstrap_timeout_ms": int(max(1.0, min(timeout_s, 30.0)) * 1000),
+                **security,
                 **(client_config or {}),
                 # Never a group member, never a commit: reading must not change the group.
                 "group_id": None,

@@ -5,6 +5,9 @@ Toolkit's own validation (``chaos validate``'s: structure, hypothesis, every
 activity; Python activities must be importable with matching arguments) in
 this process, and checks that an experiment written for another platform is
 not run on this one (riverbed's extension names it: ``"platform": "kind"``).
+On ``--platform external`` (a Kafka cluster riverbed does not run) an
+experiment that stops, kills, pauses or starts brokers is refused
+(:func:`broker_activities`): riverbed touches nothing there but its own topics.
 Every problem is a :class:`~riverbed.errors.HarnessError` naming the file.
 """
 
@@ -29,6 +32,52 @@ def experiment_platform(experiment: dict[str, Any]) -> str | None:
             platform = ext.get("platform")
             return str(platform) if platform else None
     return None
+
+
+#: Platforms whose brokers riverbed does not run: broker faults are refused there.
+FOREIGN_KAFKA = ("external",)
+
+
+def _activities(experiment: dict[str, Any]) -> list[dict[str, Any]]:
+    hypothesis = experiment.get("steady-state-hypothesis") or {}
+    found = [
+        *(hypothesis.get("probes") or []),
+        *(experiment.get("method") or []),
+        *(experiment.get("rollbacks") or []),
+    ]
+    return [a for a in found if isinstance(a, dict)]
+
+
+def acts_on_brokers(provider: dict[str, Any]) -> bool:
+    """Whether an activity's provider acts on broker processes: one of riverbed's local
+    broker actions (``stop_broker``, ``kill_broker``, ``start_broker``, and any later one
+    with ``broker`` in its name), or a process running ``riverbed kafka stop|kill|start``."""
+    if provider.get("type") == "python":
+        module = str(provider.get("module") or "")
+        return module.startswith("riverbed.chaos.local") and "broker" in str(
+            provider.get("func") or ""
+        )
+    if provider.get("type") == "process":
+        words = [Path(str(provider.get("path") or "")).name]
+        arguments = provider.get("arguments")
+        words += (
+            arguments.split() if isinstance(arguments, str) else [str(a) for a in arguments or []]
+        )
+        return (
+            "riverbed" in words
+            and "kafka" in words
+            and bool({"stop", "kill", "start", "pause"} & set(words))
+        )
+    return False
+
+
+def broker_activities(experiment: dict[str, Any]) -> list[str]:
+    """Names of the experiment's activities that act on brokers (see :func:`acts_on_brokers`)."""
+    return [
+        str(a.get("name") or "?")
+        for a in _activities(experiment)
+        if isinstance(a.get("provider"), dict) and acts_on_brokers(a["provider"])
+    ]
 
 
 def load_experiment(path: str | Path) -> dict[str, Any]:
@@ -84,6 +133,14 @@ def check_experiment(
             f"{platform}.",
             fix=f"use an experiment from {where} (or change the experiment's riverbed "
             "extension if it really works on both).",
+        )
+    if platform in FOREIGN_KAFKA and (names := broker_activities(experiment)):
+        raise HarnessError(
+            f"Experiment {path} acts on brokers ({', '.join(names)}); on --platform {platform} "
+            "the cluster is not riverbed's: it creates and deletes its own topics there and "
+            "touches nothing else.",
+            fix="drop this experiment (consumer kills, scaling, partition changes and poison "
+            "records work on any cluster), or run it on --platform local.",
         )
     # chaoslib logs every validation step at INFO; the caller reports the outcome.
     chaos_log = logging.getLogger("chaostoolkit")

@@ -16,10 +16,18 @@ from riverbed.errors import HarnessError
 
 @contextlib.contextmanager
 def admin_client(bootstrap_servers: str, **configs: Any) -> Iterator[Any]:
-    """A KafkaAdminClient that is always closed; a clear error if no broker answers."""
+    """A KafkaAdminClient that is always closed; a clear error if no broker answers.
+
+    Connection settings (TLS, SASL) come from ``RIVERBED_KAFKA_CONFIG``
+    (:mod:`workloads.client_config`, which ``riverbed run`` sets for a cluster it does
+    not run); ``configs`` (kafka-python names) win over them.
+    """
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+    from workloads import client_config
+
+    configs = {**client_config.kafka_python_from_environ(), **configs}
     configs.setdefault("bootstrap_timeout_ms", 15_000)
     try:
         admin = KafkaAdminClient(
@@ -138,3 +146,52 @@ def topic_config(bootstrap_servers: str, topic: str) -> dict[str, str]:
         result = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     entries = result.get("topic", {}).get(topic, {})
     return {name: entry["value"] for name, entry in entries.items()}
+
+
+def delete_topics(bootstrap_servers: str, names: list[str], timeout: float = 60.0) -> list[str]:
+    """Delete ``names`` (those that exist) and wait until the cluster no longer lists them.
+
+    Returns the topics deleted. A topic that is still listed after ``timeout`` is an error.
+    """
+    from kafka.errors import UnknownTopicOrPartitionError
+
+    with admin_client(bootstrap_servers) as admin:
+        present = [n for n in names if n in set(admin.list_topics())]
+        if not present:
+            return []
+        with contextlib.suppress(UnknownTopicOrPartitionError):  # deleted meanwhile
+            admin.delete_topics(present, timeout_ms=int(timeout * 1000))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = sorted(set(present) & set(admin.list_topics()))
+            if not left:
+                return present
+            if time.monotonic() > deadline:
+                raise HarnessError(
+                    f"Topics {', '.join(left)} were still listed {timeout:.0f}s after riverbed "
+                    "deleted them.",
+                    fix="check the cluster's delete.topic.enable and riverbed's DeleteTopics ACL.",
+                )
+            time.sleep(0.5)
+
+
+def delete_group(bootstrap_servers: str, group: str) -> bool:
+    """Delete a consumer group and its committed offsets (it must have no members).
+
+    Returns False when the group did not exist; raises for any other error.
+    """
+    from kafka.errors import CoordinatorNotAvailableError, GroupIdNotFoundError
+
+    with admin_client(bootstrap_servers) as admin:
+        try:
+            result = admin.delete_groups([group])
+        except (GroupIdNotFoundError, CoordinatorNotAvailableError):
+            return False  # never committed anything (no coordinator holds it)
+    # kafka-python 3 answers {group: error name} (None or NoError when deleted).
+    error = (result or {}).get(group) if isinstance(result, dict) else None
+    name = error if isinstance(error, str) else type(error).__name__ if error else ""
+    if name in ("", "OK", "NoError", "NoneType"):
+        return True
+    if name in ("GroupIdNotFoundError", "CoordinatorNotAvailableError"):
+        return False
+    raise HarnessError(f"Could not delete consumer group {group!r}: {name}")

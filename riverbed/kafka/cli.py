@@ -24,13 +24,12 @@ state_dir_option = click.option(
 
 
 def _parse_config(values: tuple[str, ...]) -> dict[str, str]:
-    config = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--config")
-        config[key.strip()] = value.strip()
-    return config
+    from workloads.settings_core import parse_key_values
+
+    try:
+        return parse_key_values(values, what="item", split=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
 
 
 def _heap(value: str) -> str:

@@ -15,6 +15,12 @@ Node ids are 1..N.  Broker ``i`` listens for clients on ``base_port + i - 1``
 and for the controller quorum on ``base_port + 100 + i - 1``; the quorum is
 static (``controller.quorum.voters``), every node is formatted with the same
 cluster id, and internal topics' replication factor fits the broker count.
+
+With ``sasl_ssl_users`` the brokers also listen for SASL_SSL clients on
+``base_port + 200 + i - 1`` (TLS with a CA made for the cluster in ``<state>/tls/``,
+SASL/PLAIN and SCRAM-SHA-256/512 for the given users), as a staging cluster
+would: the way to try ``riverbed run --platform external`` on one machine.
+Brokers still talk to each other over PLAINTEXT.
 """
 
 from __future__ import annotations
@@ -34,11 +40,16 @@ from pathlib import Path
 
 from riverbed.errors import HarnessError
 from riverbed.kafka.distribution import KafkaDistribution, resolve
+from riverbed.kafka.tls import TlsFiles, ensure_tls
 from riverbed.paths import state_dir as default_state_root
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 19092
 CONTROLLER_PORT_OFFSET = 100
+#: Broker ``i``'s SASL_SSL listener (when enabled) is on ``base_port + 200 + i - 1``.
+SASL_SSL_PORT_OFFSET = 200
+#: The SASL mechanisms the SASL_SSL listener offers.
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 DEFAULT_HEAP = "512m"
 
 Progress = Callable[[str], None]
@@ -102,8 +113,11 @@ def ephemeral_port_floor(default: int = 32768) -> int:
         return default
 
 
-def free_base_port(brokers: int = 3, start: int = 20092, step: int = 200) -> int:
-    """A base port at or above ``start`` whose client and controller ports are all free.
+def free_base_port(
+    brokers: int = 3, start: int = 20092, step: int = 300, sasl_ssl: bool = False
+) -> int:
+    """A base port at or above ``start`` whose client and controller ports (and with
+    ``sasl_ssl`` the SASL_SSL listeners' ports) are all free.
 
     Candidates stay below the kernel's ephemeral range: a port there that is
     free now may be taken a moment later as the local end of some client's
@@ -113,13 +127,12 @@ def free_base_port(brokers: int = 3, start: int = 20092, step: int = 200) -> int
     """
     import random
 
-    ceiling = ephemeral_port_floor() - CONTROLLER_PORT_OFFSET - brokers
+    offsets = [0, CONTROLLER_PORT_OFFSET] + ([SASL_SSL_PORT_OFFSET] if sasl_ssl else [])
+    ceiling = ephemeral_port_floor() - max(offsets) - brokers
     candidates = list(range(start, ceiling, step)) or list(range(start, 60000, step))
     random.shuffle(candidates)
     for base in candidates:
-        ports = [base + i for i in range(brokers)] + [
-            base + CONTROLLER_PORT_OFFSET + i for i in range(brokers)
-        ]
+        ports = [base + offset + i for offset in offsets for i in range(brokers)]
         if not any(port_in_use(p) for p in ports):
             return base
     raise HarnessError("No free port range found on 127.0.0.1 for a local Kafka cluster.")
@@ -186,7 +199,10 @@ class LocalKafkaCluster:
         base_port: int = DEFAULT_BASE_PORT,
         heap: str = DEFAULT_HEAP,
         config: dict[str, str] | None = None,
+        sasl_ssl_users: dict[str, str] | None = None,
     ) -> None:
+        """``sasl_ssl_users``: user name → password of the SASL_SSL listener (None: no
+        such listener). A cluster started earlier keeps the listener it was created with."""
         if brokers < 1:
             raise HarnessError(f"--brokers must be at least 1, got {brokers}.")
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
@@ -194,6 +210,16 @@ class LocalKafkaCluster:
         self.base_port = base_port
         self.heap = heap
         self.config = dict(config or {})
+        self.sasl_ssl_users = dict(sasl_ssl_users) if sasl_ssl_users else None
+        for name, password in (self.sasl_ssl_users or {}).items():
+            # Kafka's storage tool reads SCRAM credentials as name=…,password="…" and the
+            # JAAS line quotes with ": neither may hold these characters.
+            if not name or not password or any(c in name + password for c in ',"[]\\=\n'):
+                raise HarnessError(
+                    f"SASL user {name!r}: names and passwords must be non-empty and free of "
+                    "commas, quotes, brackets, backslashes and '='.",
+                    fix="pick another user name or password.",
+                )
         self._dist: KafkaDistribution | None = None
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -208,7 +234,14 @@ class LocalKafkaCluster:
                 f"No local Kafka cluster in {sd}.", fix="start one with `riverbed kafka up`."
             )
         data = json.loads(meta.read_text())
-        return cls(sd, data["brokers"], data["base_port"], data["heap"], data.get("config"))
+        return cls(
+            sd,
+            data["brokers"],
+            data["base_port"],
+            data["heap"],
+            data.get("config"),
+            (data.get("sasl_ssl") or {}).get("users"),
+        )
 
     @property
     def broker_ids(self) -> list[int]:
@@ -227,6 +260,48 @@ class LocalKafkaCluster:
     def bootstrap_servers(self) -> str:
         """Comma-separated ``host:port`` of every broker, for any Kafka client."""
         return ",".join(self.address(i) for i in self.broker_ids)
+
+    # ---- the SASL_SSL listener ----------------------------------------------------------------
+    def sasl_ssl_port(self, broker_id: int) -> int:
+        return self.base_port + SASL_SSL_PORT_OFFSET + broker_id - 1
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """``host:port`` of every broker's SASL_SSL listener (an error when there is none)."""
+        self._need_sasl_ssl()
+        return ",".join(f"{HOST}:{self.sasl_ssl_port(i)}" for i in self.broker_ids)
+
+    @property
+    def tls(self) -> TlsFiles:
+        """The cluster's CA and broker keystore (made at the first start)."""
+        return TlsFiles(self.state_dir / "tls")
+
+    def sasl_ssl_client_settings(
+        self, user: str | None = None, mechanism: str = "PLAIN"
+    ) -> dict[str, str]:
+        """Client settings (librdkafka / Java names) for the SASL_SSL listener as ``user``
+        (default: the first user), trusting the cluster's CA."""
+        users = self._need_sasl_ssl()
+        name = user or next(iter(users))
+        if mechanism not in SASL_MECHANISMS:
+            raise HarnessError(
+                f"The SASL_SSL listener offers {', '.join(SASL_MECHANISMS)}, not {mechanism}."
+            )
+        return {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": mechanism,
+            "sasl.username": name,
+            "sasl.password": users[name],
+            "ssl.ca.location": str(self.tls.ca_cert),
+        }
+
+    def _need_sasl_ssl(self) -> dict[str, str]:
+        if not self.sasl_ssl_users:
+            raise HarnessError(
+                f"The local cluster in {self.state_dir} has no SASL_SSL listener.",
+                fix="start it with a SASL_SSL listener (`riverbed kafka up --sasl-ssl`).",
+            )
+        return self.sasl_ssl_users
 
     def broker_dir(self, broker_id: int) -> Path:
         return self.state_dir / f"broker-{broker_id}"
@@ -306,6 +381,8 @@ class LocalKafkaCluster:
                     "config": self.config,
                     "kafka_version": self.distribution.version,
                     "bootstrap_servers": self.bootstrap_servers,
+                    # The brokers' own configuration holds these too (server.properties).
+                    "sasl_ssl": {"users": self.sasl_ssl_users} if self.sasl_ssl_users else None,
                 },
                 indent=2,
             )
@@ -357,8 +434,35 @@ class LocalKafkaCluster:
             "num.network.threads": "2",
             "num.io.threads": "4",
         }
+        if self.sasl_ssl_users:
+            props.update(self._sasl_ssl_properties(broker_id))
         props.update(self.config)
         return props
+
+    def _sasl_ssl_properties(self, broker_id: int) -> dict[str, str]:
+        """The SASL_SSL listener: TLS from the cluster's PEM keystore, SASL/PLAIN with the
+        users in the JAAS configuration, SCRAM with the credentials formatted into the
+        metadata log (``--add-scram``)."""
+        users = self.sasl_ssl_users or {}
+        address = f"SASL_SSL://{HOST}:{self.sasl_ssl_port(broker_id)}"
+        plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
+        prefix = "listener.name.sasl_ssl."
+        return {
+            "listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)},{address},"
+            f"CONTROLLER://{HOST}:{self.controller_port(broker_id)}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)},{address}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            "SASL_SSL:SASL_SSL",
+            f"{prefix}sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
+            f"{prefix}plain.sasl.jaas.config": "org.apache.kafka.common.security.plain."
+            f"PlainLoginModule required {plain_users};",
+            f"{prefix}scram-sha-256.sasl.jaas.config": "org.apache.kafka.common.security.scram."
+            "ScramLoginModule required;",
+            f"{prefix}scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram."
+            "ScramLoginModule required;",
+            f"{prefix}ssl.keystore.type": "PEM",
+            f"{prefix}ssl.keystore.location": str(self.tls.broker_keystore),
+        }
 
     def _log4j_properties(self, broker_id: int) -> str:
         log = self.log_path(broker_id)
@@ -413,6 +517,13 @@ class LocalKafkaCluster:
             )
         dist = self.distribution
         props = self._write_config(broker_id)
+        scram = [
+            arg
+            for name, password in (self.sasl_ssl_users or {}).items()
+            for mechanism in SASL_MECHANISMS
+            if mechanism.startswith("SCRAM")
+            for arg in ("--add-scram", f'{mechanism}=[name={name},password="{password}"]')
+        ]
         proc = subprocess.run(
             [
                 dist.java,
@@ -426,6 +537,7 @@ class LocalKafkaCluster:
                 cluster_id,
                 "-c",
                 str(props),
+                *scram,
             ],
             capture_output=True,
             text=True,
@@ -437,10 +549,13 @@ class LocalKafkaCluster:
             )
 
     def _check_ports(self, broker_id: int) -> None:
-        for port, what in (
+        listeners = [
             (self.port(broker_id), "client listener"),
             (self.controller_port(broker_id), "controller listener"),
-        ):
+        ]
+        if self.sasl_ssl_users:
+            listeners.append((self.sasl_ssl_port(broker_id), "SASL_SSL listener"))
+        for port, what in listeners:
             if port_in_use(port):
                 holder = _port_holder(port)
                 raise HarnessError(
@@ -475,6 +590,10 @@ class LocalKafkaCluster:
                     fix="remove it with `riverbed kafka down --purge`, or use another --state-dir.",
                 )
             cluster_id = data["cluster_id"]
+            # A broker restarted through another object keeps what the cluster was made with.
+            self.config = self.config or dict(data.get("config") or {})
+            stored = (data.get("sasl_ssl") or {}).get("users")
+            self.sasl_ssl_users = self.sasl_ssl_users or (dict(stored) if stored else None)
         else:
             cluster_id = kafka_uuid()
 
@@ -485,6 +604,9 @@ class LocalKafkaCluster:
         progress(f"resolving Apache Kafka {self.distribution.version}")
         for i in to_start:
             self._check_ports(i)
+        if self.sasl_ssl_users:
+            progress("making the SASL_SSL listener's CA and broker certificate")
+            ensure_tls(self.tls.directory)
         self._write_meta(cluster_id)
         for i in to_start:
             progress(f"formatting broker {i}")

@@ -42,7 +42,12 @@ def set_group_configs(
         ResourceType,
     )
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    from workloads import client_config
+
+    # The run's connection settings (TLS, SASL) for a cluster riverbed does not run.
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap_servers, **client_config.librdkafka_from_environ()}
+    )
     entries = [
         ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()
     ]

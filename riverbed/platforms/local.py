@@ -122,12 +122,17 @@ class LocalPlatform:
         consumer_args: list[str] | None = None,
         monitor: bool = True,
         user: UserConsumer | None = None,
+        kafka: dict[str, Any] | None = None,
     ) -> int:
         """Start the supervisor (consumers + group monitor) writing evidence into ``run_dir``.
 
         ``user``: run the user's consumer command as the replicas instead of
         riverbed's reference consumer (``commit_mode``, ``assignor``,
         ``processing_ms`` and ``consumer_args`` are then unused).
+        ``kafka``: where Kafka is when riverbed does not run it (``--platform
+        external``): recorded in platform.json (``{"platform": "external", …}``; never
+        a secret: the supervisor and its children get the connection settings from
+        the environment, ``RIVERBED_KAFKA_CONFIG``).
         """
         if (pid := self.supervisor_pid()) is not None:
             raise HarnessError(
@@ -158,6 +163,8 @@ class LocalPlatform:
                 "output_topic": user.output_topic if user else None,
                 "monitor": monitor,
                 "t_start": time.time(),
+                "platform": "local",
+                **(kafka or {}),
             },
         )
         write_json(self.state_dir / "desired.json", {"consumers": consumers})

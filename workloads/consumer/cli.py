@@ -202,6 +202,7 @@ def build_parser() -> EnvArgumentParser:
         help="random seed for the processing-time distribution",
         metavar="N",
     )
+    p.add_client_config()
     p.add_verbose()
     return p
 
@@ -262,6 +263,7 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[ConsumerConfig, Any
         max_poll_interval_ms=args.max_poll_interval_ms,
         auto_commit_interval_ms=args.auto_commit_interval_ms,
         seed=args.seed,
+        kafka_config=args.kafka_config,
     )
     if config.client == "confluent-kafka":
         try:
@@ -332,7 +334,9 @@ def _side_producer(config: ConsumerConfig, evidence_topic: str | None) -> Any:
     from workloads.evidence.kafka_sink import EvidenceSinkError, check_topic, evidence_producer
 
     try:
-        producer = evidence_producer(config.bootstrap_servers, f"{config.member}-evidence")
+        producer = evidence_producer(
+            config.bootstrap_servers, f"{config.member}-evidence", config.kafka_config
+        )
     except KafkaTimeoutError as exc:
         raise _StartupError(
             f"no Kafka broker answered at {config.bootstrap_servers}: {exc}", 1

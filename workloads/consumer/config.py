@@ -6,7 +6,8 @@ Pure standard library: parsed and unit-tested without Kafka.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 COMMIT_MODES = ("after-process", "auto", "before-process")
 #: Client-side assignors of the classic protocol.
@@ -140,6 +141,8 @@ class ConsumerConfig:
     """Upper bound for commit + leave-group on shutdown."""
     seed: int | None = None
     """Random seed for the processing-time distribution (None: from the OS)."""
+    kafka_config: Mapping[str, str] = field(default_factory=dict)
+    """Connection settings (TLS, SASL) in librdkafka spelling (:mod:`workloads.client_config`)."""
 
 
 def validate_replica(name: str) -> str:

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from workloads import client_config
 from workloads.consumer.member import ConsumerStats, DeadLetters, EvidenceMember
 
 __all__ = ["ASSIGNOR_CLASSES", "ConsumerStats", "DeadLetters", "GroupConsumer", "assignor_class"]
@@ -73,6 +74,7 @@ class GroupConsumer(EvidenceMember):
             "metadata_max_age_ms": c.metadata_max_age_ms,
             "max_poll_records": c.max_poll_records,
             "max_poll_interval_ms": c.max_poll_interval_ms,
+            **client_config.kafka_python(c.kafka_config),
         }
         if c.session_timeout_ms is not None:
             options["session_timeout_ms"] = c.session_timeout_ms

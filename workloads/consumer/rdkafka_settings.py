@@ -33,6 +33,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from workloads import client_config
 from workloads.consumer.config import (
     ASSIGNORS,
     GROUP_PROTOCOLS,
@@ -136,6 +137,7 @@ def rdkafka_config(config: ConsumerConfig) -> dict[str, Any]:
         "enable.auto.offset.store": True,
         "topic.metadata.refresh.interval.ms": c.metadata_max_age_ms,
         "max.poll.interval.ms": c.max_poll_interval_ms,
+        **client_config.librdkafka(c.kafka_config),
     }
     if auto:
         conf["auto.commit.interval.ms"] = c.auto_commit_interval_ms

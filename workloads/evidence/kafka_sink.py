@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from workloads.evidence.schema import VERSION
@@ -42,11 +43,25 @@ def record_value(record: dict[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def evidence_producer(bootstrap_servers: str, client_id: str, **overrides: Any) -> Any:
-    """A KafkaProducer configured for evidence; raises KafkaTimeoutError if no broker answers."""
+def evidence_producer(
+    bootstrap_servers: str,
+    client_id: str,
+    kafka_config: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Any:
+    """A KafkaProducer configured for evidence; raises KafkaTimeoutError if no broker answers.
+
+    ``kafka_config``: connection settings (librdkafka spelling); default: those of
+    ``RIVERBED_KAFKA_CONFIG`` (:mod:`workloads.client_config`).
+    """
     from kafka import KafkaProducer
 
-    config = {**EVIDENCE_PRODUCER_CONFIG, **overrides}
+    from workloads import client_config
+
+    security = client_config.kafka_python(
+        client_config.from_environ() if kafka_config is None else kafka_config
+    )
+    config = {**EVIDENCE_PRODUCER_CONFIG, **security, **overrides}
     return KafkaProducer(bootstrap_servers=bootstrap_servers, client_id=client_id, **config)
 
 
@@ -87,10 +102,17 @@ class KafkaSink:
 
     @classmethod
     def connect(
-        cls, bootstrap_servers: str, topic: str, key: str, **producer_overrides: Any
+        cls,
+        bootstrap_servers: str,
+        topic: str,
+        key: str,
+        kafka_config: Mapping[str, str] | None = None,
+        **producer_overrides: Any,
     ) -> KafkaSink:
         """A sink with its own producer; checks that the evidence topic exists."""
-        producer = evidence_producer(bootstrap_servers, f"evidence-{key}", **producer_overrides)
+        producer = evidence_producer(
+            bootstrap_servers, f"evidence-{key}", kafka_config, **producer_overrides
+        )
         try:
             check_topic(producer, topic)
         except EvidenceSinkError:

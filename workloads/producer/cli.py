@@ -58,6 +58,7 @@ def _common(p: EnvArgumentParser) -> None:
         metavar="PREFIX",
         help="prefix of the producer id <prefix>-<host>-<pid>-<random> (default: the mode)",
     )
+    p.add_client_config()
     p.add_verbose()
 
 
@@ -154,7 +155,11 @@ def _sink(args: argparse.Namespace, pid: str) -> Sink:
     if args.evidence_topic:
         from workloads.evidence.kafka_sink import KafkaSink
 
-        sinks.append(KafkaSink.connect(args.bootstrap_servers, args.evidence_topic, pid))
+        sinks.append(
+            KafkaSink.connect(
+                args.bootstrap_servers, args.evidence_topic, pid, kafka_config=args.kafka_config
+            )
+        )
     if not sinks:
         log.warning("no --evidence-dir or --evidence-topic: send outcomes are not recorded")
         return NullSink()
@@ -184,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_message_bytes=args.max_message_bytes,
             probe_interval_s=args.probe_interval,
             delivery_timeout_ms=args.delivery_timeout_ms,
+            kafka_config=args.kafka_config,
         )
         return serve(settings, sink, args.host, args.port)
 
@@ -198,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys=args.keys,
         count=args.count,
         body_bytes=args.body_bytes,
+        kafka_config=args.kafka_config,
     )
     try:
         run_loop(settings_loop, sink, stop)

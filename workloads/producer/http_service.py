@@ -34,8 +34,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -43,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from workloads import client_config
 from workloads.evidence.sinks import Sink
 from workloads.message import encode
 from workloads.producer.sending import (
@@ -76,6 +77,8 @@ class HttpSettings:
     """How long one reachability check may take."""
     delivery_timeout_ms: int = 15_000
     """How long a send may take before its outcome is unknown (504)."""
+    kafka_config: Mapping[str, str] = field(default_factory=dict)
+    """Connection settings (TLS, SASL) in librdkafka spelling (:mod:`workloads.client_config`)."""
 
 
 class BadRequest(Exception):
@@ -181,6 +184,7 @@ class KafkaGateway:
                     client_id=f"{s.producer_id}-probe",
                     bootstrap_timeout_ms=s.probe_timeout_ms,
                     request_timeout_ms=s.probe_timeout_ms,
+                    **client_config.kafka_python(s.kafka_config),
                 )
             topics = self._admin.describe_topics([s.topic])
             if not topics or topics[0].get("error_code") or not topics[0].get("partitions"):
@@ -191,6 +195,7 @@ class KafkaGateway:
                     "delivery_timeout_ms": s.delivery_timeout_ms,
                     "max_request_size": max(s.max_message_bytes + 10_000, 1_048_576),
                     "bootstrap_timeout_ms": s.probe_timeout_ms,
+                    **client_config.kafka_python(s.kafka_config),
                 }
                 self.producer = KafkaProducer(
                     bootstrap_servers=s.bootstrap_servers, client_id=s.producer_id, **config

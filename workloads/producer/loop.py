@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from workloads import client_config
 from workloads.cli_support import StopSignal
 from workloads.evidence.sinks import Sink
 from workloads.message import encode
@@ -46,6 +48,8 @@ class LoopSettings:
     """Pad each body to about this many bytes (0: just ``{"number": i}``)."""
     flush_timeout_s: float = 30.0
     """How long to wait for outstanding acknowledgements when stopping."""
+    kafka_config: Mapping[str, str] = field(default_factory=dict)
+    """Connection settings (TLS, SASL) in librdkafka spelling (:mod:`workloads.client_config`)."""
 
 
 def make_body(i: int, body_bytes: int) -> dict[str, Any]:
@@ -66,6 +70,7 @@ def run_loop(settings: LoopSettings, sink: Sink, stop: StopSignal) -> dict[str, 
         bootstrap_servers=settings.bootstrap_servers,
         client_id=settings.producer_id,
         **DATA_PRODUCER_CONFIG,
+        **client_config.kafka_python(settings.kafka_config),
     )
     acks = AckLog(sink, settings.producer_id)
     seqs = SequenceNumbers()

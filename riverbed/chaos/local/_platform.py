@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -31,10 +32,21 @@ def cluster(kafka_state_dir: str = "", state_dir: str = "") -> LocalKafkaCluster
     if kafka_state_dir:
         return LocalKafkaCluster.open(kafka_state_dir)
     try:
-        return LocalPlatform.current(state_dir or None).kafka
+        plat = LocalPlatform.current(state_dir or None)
     except HarnessError:
-        env = os.environ.get("RIVERBED_KAFKA_STATE_DIR")
-        return LocalKafkaCluster.open(env or None)
+        plat = None
+    if plat is not None and plat.config.get("platform") == "external":
+        # The running workloads consume a cluster riverbed does not run (--platform external).
+        raise HarnessError(
+            f"The running platform's Kafka ({plat.config.get('bootstrap_servers')}) is not "
+            "riverbed's: broker actions act only on the local cluster riverbed runs.",
+            fix="drop the broker action, or pass kafka_state_dir of riverbed's local cluster.",
+        )
+    if plat is not None:
+        with contextlib.suppress(HarnessError):
+            return plat.kafka
+    env = os.environ.get("RIVERBED_KAFKA_STATE_DIR")
+    return LocalKafkaCluster.open(env or None)
 
 
 def desired_consumers(plat: LocalPlatform) -> int:
