@@ -17,15 +17,28 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+#: The session cluster's SASL user; the password (with a space, as passwords may have) is
+#: new per session, so that tests can look for it where it must never appear.
+SASL_USER = "riverbed-test"
+
+
 @pytest.fixture(scope="session")
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaCluster]:
     """A real 3-broker KRaft cluster on 127.0.0.1 (free ports), up for the session.
 
-    Its broker logs are copied to test-artifacts/kafka-logs/ at the end, so a
-    failed CI run keeps them.
+    Besides PLAINTEXT it listens for SASL_SSL clients (a CA made for the session,
+    SASL/PLAIN and SCRAM for :data:`SASL_USER`): the external-Kafka tests use it as
+    a staging cluster would be used. Its broker logs are copied to
+    test-artifacts/kafka-logs/ at the end, so a failed CI run keeps them.
     """
     state = tmp_path_factory.mktemp("kafka-cluster")
-    cluster = LocalKafkaCluster(state, brokers=3, base_port=free_base_port(3), heap="384m")
+    cluster = LocalKafkaCluster(
+        state,
+        brokers=3,
+        base_port=free_base_port(3, sasl_ssl=True),
+        heap="384m",
+        sasl_ssl_users={SASL_USER: f"pw {uuid.uuid4().hex}"},
+    )
     try:
         cluster.up(timeout=240)
         yield cluster

@@ -94,6 +94,16 @@ def resolve_command() -> None:
     help="Extra broker configuration (repeatable).",
 )
 @click.option(
+    "--sasl-ssl-user",
+    "sasl_ssl_user",
+    multiple=True,
+    metavar="USER=PASSWORD",
+    help="Also listen for SASL_SSL clients (on BASE+200+i-1, with a CA made for the cluster; "
+    "SASL/PLAIN and SCRAM-SHA-256/512) and let USER log in with PASSWORD (repeatable). A "
+    "staging cluster on this machine, to try --platform external. Only when the cluster is "
+    "created: a cluster keeps the users it was made with.",
+)
+@click.option(
     "--timeout",
     type=float,
     default=180,
@@ -107,10 +117,15 @@ def up(
     base_port: int,
     heap: str,
     config: tuple[str, ...],
+    sasl_ssl_user: tuple[str, ...],
     timeout: float,
 ) -> None:
     """Start the local cluster, or say that it is already running."""
-    cluster = LocalKafkaCluster(state_dir, brokers, base_port, heap, _parse_config(config))
+    users = _sasl_users(sasl_ssl_user)
+    cluster = LocalKafkaCluster(
+        state_dir, brokers, base_port, heap, _parse_config(config), sasl_ssl_users=users
+    )
+    _refuse_other_users(cluster, users)
     t0 = time.monotonic()
     with progress(f"starting {brokers} Kafka broker(s)") as update:
         outcome = cluster.up(timeout=timeout, progress=update)
@@ -124,6 +139,41 @@ def up(
             f"{time.monotonic() - t0:.1f}s, state in {cluster.state_dir}"
         )
     err.print(f"bootstrap servers: {cluster.bootstrap_servers}")
+    if cluster.sasl_ssl_users:
+        err.print(
+            f"SASL_SSL bootstrap servers: {cluster.sasl_ssl_bootstrap_servers} (users "
+            f"{', '.join(cluster.sasl_ssl_users)}; CA certificate {cluster.tls.ca_cert})"
+        )
+
+
+def _sasl_users(items: tuple[str, ...]) -> dict[str, str] | None:
+    users: dict[str, str] = {}
+    for item in items:
+        name, sep, password = item.partition("=")
+        if not sep or not name.strip() or not password:
+            # Never echoed: the item may be a password typed without its user.
+            raise click.BadParameter("takes USER=PASSWORD", param_hint="--sasl-ssl-user")
+        users[name.strip()] = password
+    return users or None
+
+
+def _refuse_other_users(cluster: LocalKafkaCluster, users: dict[str, str] | None) -> None:
+    """SCRAM users are written when a cluster is formatted: a cluster made without them (or
+    with others) cannot take them later, and silently ignoring them would fail every login."""
+    import json
+
+    meta = cluster.state_dir / "cluster.json"
+    if users is None or not meta.exists():
+        return
+    stored = (json.loads(meta.read_text()).get("sasl_ssl") or {}).get("users")
+    if stored != users:
+        raise HarnessError(
+            f"The cluster in {cluster.state_dir} was made "
+            + ("with other SASL_SSL users" if stored else "without a SASL_SSL listener")
+            + "; users are set when a cluster is created.",
+            fix="`riverbed kafka down --purge` first (it deletes the cluster's data), or use "
+            "another --state-dir.",
+        )
 
 
 @kafka.command()
@@ -149,10 +199,16 @@ def status(state_dir: Path | None) -> None:
 
 @kafka.command()
 @state_dir_option
+@click.option(
+    "--sasl-ssl",
+    is_flag=True,
+    help="The SASL_SSL listener's servers (a cluster started with --sasl-ssl-user).",
+)
 @harness_errors
-def bootstrap(state_dir: Path | None) -> None:
+def bootstrap(state_dir: Path | None, sasl_ssl: bool) -> None:
     """Print the bootstrap servers (host:port,…), for scripts."""
-    click.echo(LocalKafkaCluster.open(state_dir).bootstrap_servers)
+    cluster = LocalKafkaCluster.open(state_dir)
+    click.echo(cluster.sasl_ssl_bootstrap_servers if sasl_ssl else cluster.bootstrap_servers)
 
 
 def _broker_command(verb: str):  # type: ignore[no-untyped-def]

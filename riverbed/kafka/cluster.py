@@ -299,7 +299,8 @@ class LocalKafkaCluster:
         if not self.sasl_ssl_users:
             raise HarnessError(
                 f"The local cluster in {self.state_dir} has no SASL_SSL listener.",
-                fix="start it with a SASL_SSL listener (`riverbed kafka up --sasl-ssl`).",
+                fix="create it with a SASL_SSL listener: `riverbed kafka down --purge`, then "
+                "`riverbed kafka up --sasl-ssl-user USER=PASSWORD`.",
             )
         return self.sasl_ssl_users
 
