@@ -48,13 +48,17 @@ class OptionError(ValueError):
 # ---- value types (argparse ``type=``; the message names the env variable too) ----------------
 
 
-def _typed(convert: Callable[[str], Any], what: str, env: str) -> Callable[[str], Any]:
+def _typed(
+    convert: Callable[[str], Any], what: str, env: str, secret: bool = False
+) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         try:
             return convert(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
+            # A secret's value is never repeated; the validator's message names the key.
+            got = f": {exc}" if secret else f", got {text!r}"
             raise argparse.ArgumentTypeError(
-                f"{what}, got {text!r} (from the command line or ${env})"
+                f"{what}{got} (from the command line or ${env})"
             ) from None
 
     parse.__name__ = what  # argparse shows the type's name in some messages
@@ -210,7 +214,7 @@ def _opt(
     **kw: Any,
 ) -> Option:
     envs = (env,) if isinstance(env, str) else env
-    typ = _typed(convert, what, envs[0]) if convert else None
+    typ = _typed(convert, what, envs[0], bool(kw.get("secret"))) if convert else None
     return Option(flag, envs, default, typ, help, **kw)
 
 

@@ -171,10 +171,13 @@ def _user_consumer_options(f: Any) -> Any:
             "--consumer-cmd",
             default=None,
             metavar="CMD",
-            help="Test YOUR consumer instead of riverbed's (local platform): a shell command "
+            help="Test YOUR consumer instead of riverbed's (local or external platform): a "
+            "shell command "
             "riverbed runs once per replica (consumer-1..N, supervised, killed and scaled by the "
             "experiments), with KAFKA_BROKER, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC, KAFKA_GROUP "
-            '(and KAFKA_OUTPUT_TOPIC) set. E.g. "python my_consumer.py". See docs/consumers.md.',
+            "(and KAFKA_OUTPUT_TOPIC; on --platform external also KAFKA_SECURITY_PROTOCOL, "
+            "KAFKA_SASL_*, KAFKA_SSL_* and KAFKA_CLIENT_CONFIG) set. E.g. "
+            '"python my_consumer.py". See docs/consumers.md.',
         ),
         click.option(
             "--consumer-cwd",
@@ -771,7 +774,13 @@ def status(platform: str, context: str | None) -> None:
     show_default=True,
     help="Locust users at steady load.",
 )
-@click.option("--spawn-rate", type=click.FloatRange(0.1), default=10, show_default=True)
+@click.option(
+    "--spawn-rate",
+    type=click.FloatRange(0.1),
+    default=10,
+    show_default=True,
+    help="Locust users started per second.",
+)
 @click.option(
     "--locust-workers",
     type=click.IntRange(0, 64),
@@ -796,7 +805,13 @@ def status(platform: str, context: str | None) -> None:
     default=None,
     help="Data topic replication [default: min(3, brokers)].",
 )
-@click.option("--consumers", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option(
+    "--consumers",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Consumer replicas (riverbed's, or your --consumer-cmd's).",
+)
 @commit_mode_option
 @assignor_option
 @client_option
@@ -807,9 +822,27 @@ def status(platform: str, context: str | None) -> None:
     show_default=True,
     help="Per-record processing time: 5, uniform:1-10 or exp:5.",
 )
-@click.option("--session-timeout-ms", type=click.IntRange(1000), default=10_000, show_default=True)
-@click.option("--key-space", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--body-bytes", type=click.IntRange(0), default=128, show_default=True)
+@click.option(
+    "--session-timeout-ms",
+    type=click.IntRange(1000),
+    default=10_000,
+    show_default=True,
+    help="The reference consumer's session timeout (the group's, under the consumer protocol).",
+)
+@click.option(
+    "--key-space",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Distinct message keys of the load.",
+)
+@click.option(
+    "--body-bytes",
+    type=click.IntRange(0),
+    default=128,
+    show_default=True,
+    help="Size of each message body.",
+)
 @click.option(
     "--drain-deadline",
     default="60s",

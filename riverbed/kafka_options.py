@@ -20,7 +20,8 @@ from riverbed.errors import HarnessError
 from workloads import client_config
 from workloads.settings_core import KAFKA_BOOTSTRAP, KAFKA_CONFIG, bootstrap_servers
 
-_GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.DEFAULT_MAP)
+_GIVEN = (click.core.ParameterSource.COMMANDLINE,)
+_AMBIENT = (click.core.ParameterSource.ENVIRONMENT, click.core.ParameterSource.DEFAULT_MAP)
 
 
 class _Items(click.ParamType):
@@ -40,11 +41,12 @@ def kafka_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=_Items(),
         envvar=list(KAFKA_CONFIG.envs),
         metavar="KEY=VALUE",
-        help="external: a client connection setting in librdkafka / Java spelling, e.g. "
+        help="external: client connection settings in librdkafka / Java spelling, e.g. "
         "security.protocol=SASL_SSL sasl.mechanism=SCRAM-SHA-512 sasl.username=U "
-        "sasl.password=P ssl.ca.location=ca.pem (repeatable; the variable takes a JSON object "
-        "or items separated by commas or spaces). Every riverbed client and your consumer "
-        "get them; secrets never reach spec.json, logs or the report "
+        "sasl.password=P ssl.ca.location=ca.pem (repeatable; items separated by commas or "
+        "spaces, or a JSON object, the way to give a value with spaces or commas: "
+        '\'{"sasl.password": "p w"}\'; the variable takes the same). Every riverbed client '
+        "and your consumer get them; secrets never reach spec.json, logs or the report "
         f"[env {' or '.join(KAFKA_CONFIG.envs)}].",
     )(fn)
     return click.option(
@@ -94,7 +96,8 @@ def external_kafka(
     """Check the external-Kafka options together; None on the other platforms.
 
     On another platform the flags are refused; values that come from the
-    environment (exported for a by-hand load, say) are ignored with a note.
+    environment (exported for a by-hand load, say) or riverbed.toml are ignored
+    with a note.
     """
     flags = {
         "kafka_bootstrap": "--kafka-bootstrap",
@@ -110,20 +113,16 @@ def external_kafka(
                 f"riverbed does not run (--platform external); this run is on {platform}.",
                 fix=f"add --platform external, or drop {names}.",
             )
-        from_env = [
-            name
-            for name in ("kafka_bootstrap", "kafka_config")
-            if _source(ctx, name) == click.core.ParameterSource.ENVIRONMENT
+        ambient = [
+            flag
+            for name, flag in flags.items()
+            if name != "keep_topics" and _source(ctx, name) in _AMBIENT
         ]
-        if from_env and say is not None:
-            variables = [
-                found[0]
-                for setting in (KAFKA_BOOTSTRAP, KAFKA_CONFIG)
-                if (found := setting.from_environ(os.environ))
-            ]
+        if ambient and say is not None:
             say(
-                f"note: {', '.join(variables)} set, but --platform {platform} runs its own "
-                "Kafka: ignored (use --platform external to test against that cluster)"
+                f"note: {' and '.join(ambient)} set in the environment or riverbed.toml, but "
+                f"--platform {platform} runs its own Kafka: ignored (--platform external "
+                "tests against that cluster)"
             )
         return None
     if not kafka_bootstrap:

@@ -297,7 +297,9 @@ def parse(
         raw = parse_key_values(items, what=f"{source} item")
     except ValueError as exc:
         raise ClientConfigError(
-            str(exc), "write KEY=VALUE, e.g. security.protocol=SASL_SSL"
+            str(exc),
+            "write KEY=VALUE items, e.g. security.protocol=SASL_SSL; a value with spaces or "
+            """commas goes in a JSON object: '{"sasl.password": "…"}'""",
         ) from None
     known, other = split(raw)
     if strict and other:

@@ -123,14 +123,23 @@ def parse_key_values(
                     raise ValueError(f"{what} has an empty key")
                 out[str(key).strip()] = "" if value is None else _text(value)
             continue
+        previous = ""
         for part in re.split(r"[,\s]+", text) if split else [text]:
             if not part:
                 continue
             key, sep, value = part.partition("=")
             if not sep or not key.strip():
-                # The part is shown: a KEY=VALUE item without "=" holds no value to leak.
+                if previous:
+                    # Most likely the rest of the previous item's value (a password with a
+                    # space or comma): never shown, only the key it follows is named.
+                    raise ValueError(
+                        f"{what} after {previous}=… is not KEY=VALUE: a value with spaces or "
+                        f'commas must be given in a JSON object, e.g. {{"{previous}": "…"}}'
+                    )
+                # The first part of an entry is no fragment of a value: shown to locate it.
                 raise ValueError(f"{what} {part!r} is not KEY=VALUE")
-            out[key.strip()] = value.strip()
+            previous = key.strip()
+            out[previous] = value.strip()
     return out
 
 
@@ -318,6 +327,12 @@ ENVIRONMENT_ONLY: tuple[Variable, ...] = (
         "the Debian mirror offline node images are built from",
         "riverbed kind prepare",
         "deb.debian.org",
+    ),
+    Variable(
+        "RIVERBED_PARTITIONS",
+        "the run's partition count, in the experiments' environment",
+        "chaos experiments",
+        internal=True,
     ),
     Variable(
         "RIVERBED_CHAOS_JOURNAL",

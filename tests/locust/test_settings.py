@@ -225,3 +225,44 @@ def test_python_m_locustfiles_lists_every_option_with_its_variable(capsys):
         *settings.SHAPE_OPTIONS,
     ):
         assert opt.flag in out and all(f"${env}" in out for env in opt.env), opt.flag
+
+
+def test_connection_settings_in_one_spelling_reach_both_drivers(tmp_path):
+    """The kafka-python driver used to turn ``sasl.username`` into ``sasl_username`` and
+    ``ssl.ca.location`` into ``ssl_ca_location`` (kafka-python knows neither), and the
+    confluent driver ``sasl_plain_username`` into ``sasl.plain.username``: the docs told
+    each driver's users a different spelling. One spelling now works for both."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    given = {
+        "security.protocol": "SASL_SSL",
+        "sasl.username": "u",
+        "sasl_plain_password": "p w",
+        "ssl.ca.location": str(ca),
+        "batch.size": "65536",
+    }
+    kp = kafka_python_config(kafka_settings(client_config=given), "lw-1")
+    assert (kp["sasl_plain_username"], kp["sasl_plain_password"]) == ("u", "p w")
+    assert kp["ssl_cafile"] == str(ca) and kp["sasl_mechanism"] == "PLAIN"
+    assert kp["batch_size"] == 65536
+    assert not {"sasl_username", "ssl_ca_location"} & set(kp)
+    rd = confluent_config(kafka_settings(client_config=given), "lw-1")
+    assert (rd["sasl.username"], rd["sasl.password"]) == ("u", "p w")
+    assert rd["ssl.ca.location"] == str(ca) and rd["batch.size"] == "65536"
+    assert "sasl.plain.password" not in rd
+
+
+def test_an_unknown_connection_setting_stops_the_producer_before_it_starts():
+    from locustfiles.kafka_drivers import StartError
+
+    with pytest.raises(StartError, match="unknown Kafka client setting 'ssl.keystore.location'"):
+        kafka_python_config(kafka_settings(client_config={"ssl.keystore.location": "k"}), "x")
+
+
+def test_an_unknown_connection_setting_on_the_command_line_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parser_with_options({}).parse_args(["--kafka-config", "sasl.pasword=hunter2"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown Kafka client setting 'sasl.pasword'" in err
+    assert "hunter2" not in err
