@@ -42,11 +42,14 @@ def check_connection(
     settings: Mapping[str, str],
     timeout_s: float = 20.0,
     progress: Callable[[str], None] | None = None,
+    unreachable_s: float = 6.0,
 ) -> ClusterInfo:
     """Connect with ``settings`` (librdkafka spelling) and read the cluster's metadata.
 
-    Raises :class:`HarnessError` at the first authentication or TLS error, or when
-    no broker answered within ``timeout_s``. Messages never hold a secret.
+    Raises :class:`HarnessError` at the first authentication or TLS error, when
+    every bootstrap server refused connections (or could not be resolved) for
+    ``unreachable_s``, or when no broker answered within ``timeout_s``. Messages
+    never hold a secret.
     """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient
@@ -60,7 +63,12 @@ def check_connection(
         "logger": _quiet_logger(),
     }
     admin = AdminClient(conf)
-    deadline = time.monotonic() + timeout_s
+    start = time.monotonic()
+    deadline = start + timeout_s
+    # Refused connections and unresolvable names are answers too: a few seconds of
+    # nothing else (brokers restarting get that long) is enough to say so.
+    unreachable = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
+    unreachable_since: float | None = None
     last = ""
     while True:
         try:
@@ -87,11 +95,16 @@ def check_connection(
                     fix="ssl.ca.location must name the CA certificate that signed the brokers' "
                     "certificates; security.protocol must match the listener (SSL or SASL_SSL).",
                 )
+            if code in unreachable and unreachable_since is None:
+                unreachable_since = time.monotonic()
             last = _text(err, settings)
         errors.clear()
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline or (
+            unreachable_since is not None and now - unreachable_since > unreachable_s
+        ):
             raise HarnessError(
-                f"No Kafka broker answered at {bootstrap_servers} within {timeout_s:.0f}s"
+                f"No Kafka broker answered at {bootstrap_servers} within {now - start:.0f}s"
                 + (f" ({last})" if last else "")
                 + ".",
                 fix="check --kafka-bootstrap, and that security.protocol matches the listener "

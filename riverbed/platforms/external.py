@@ -63,6 +63,25 @@ def connection_settings(settings: Mapping[str, str]) -> Iterator[None]:
             os.environ[name] = saved
 
 
+@contextlib.contextmanager
+def refused_as_harness_error(bootstrap_servers: str, topic: str) -> Iterator[None]:
+    """A cluster that refuses to create a topic (no Create right, a topic policy, too few
+    brokers) stops the run with its reason and exit 2, not with a traceback."""
+    from kafka.errors import KafkaError
+
+    try:
+        yield
+    except KafkaError as exc:
+        reason = type(exc).__name__ + (f": {exc.description}" if exc.description else "")
+        raise HarnessError(
+            f"Kafka at {bootstrap_servers} refused to create topic {topic}: {reason}.",
+            fix="riverbed needs the right to create, describe and delete topics named "
+            "riverbed-events-* (and your --output-topic) and to read and delete groups named "
+            "riverbed-consumers-* (docs/external.md); within the cluster's topic policy, lower "
+            "--partitions or --replication-factor.",
+        ) from None
+
+
 class ExternalRunPlatform(LocalRunPlatform):
     """The run's view of a Kafka cluster riverbed does not run, with workloads on this machine."""
 
@@ -82,16 +101,18 @@ class ExternalRunPlatform(LocalRunPlatform):
         self._spec = spec
         spec.topics = {"created": self.created, "group": spec.group, "kept": self.keep_topics}
         progress(f"creating topic {spec.topic} ({spec.partitions} partitions) on the cluster")
-        create_topic(
-            self.bootstrap_servers,
-            spec.topic,
-            partitions=spec.partitions,
-            replication_factor=spec.replication_factor,
-            min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
-        )
+        with refused_as_harness_error(self.bootstrap_servers, spec.topic):
+            create_topic(
+                self.bootstrap_servers,
+                spec.topic,
+                partitions=spec.partitions,
+                replication_factor=spec.replication_factor,
+                min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
+            )
         self.created.append(spec.topic)
-        if self.ensure_output_topic(spec, self.bootstrap_servers, progress, reuse=False):
-            self.created.append(str(spec.output_topic))
+        with refused_as_harness_error(self.bootstrap_servers, str(spec.output_topic)):
+            if self.ensure_output_topic(spec, self.bootstrap_servers, progress, reuse=False):
+                self.created.append(str(spec.output_topic))
         return self.bootstrap_servers
 
     def kafka_record(self) -> dict[str, Any]:
