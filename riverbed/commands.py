@@ -643,12 +643,15 @@ def _down_external(
             finalize_session(local)
         else:
             local.stop_workloads()
-        with progress("deleting the session's topics" if not keep else "keeping the topics"):
+        with progress(
+            "deleting the session's topics" if not keep else "keeping the topics"
+        ) as update:
             record = cleanup(
                 external.bootstrap_servers,
                 list(session.get("created_topics") or []),
                 str(config.get("group") or ""),
                 keep,
+                progress=update,
             )
     with contextlib.suppress(OSError, ValueError):
         spec = RunSpec.read(run_dir)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from riverbed.errors import HarnessError
@@ -175,23 +175,46 @@ def delete_topics(bootstrap_servers: str, names: list[str], timeout: float = 60.
             time.sleep(0.5)
 
 
-def delete_group(bootstrap_servers: str, group: str) -> bool:
+def delete_group(
+    bootstrap_servers: str,
+    group: str,
+    wait_s: float = 0.0,
+    progress: Callable[[str], None] | None = None,
+) -> bool:
     """Delete a consumer group and its committed offsets (it must have no members).
 
+    A member that stopped without leaving the group (killed, or a consumer that
+    exits on SIGTERM without closing) stays in it until its session times out;
+    ``wait_s`` is how long to keep trying while the group is not empty.
     Returns False when the group did not exist; raises for any other error.
     """
-    from kafka.errors import CoordinatorNotAvailableError, GroupIdNotFoundError
+    deadline = time.monotonic() + wait_s
+    while True:
+        name = _delete_group_once(bootstrap_servers, group)
+        if name in ("", "OK", "NoError", "NoneType"):
+            return True
+        if name in ("GroupIdNotFoundError", "CoordinatorNotAvailableError"):
+            return False
+        if name != "NonEmptyGroupError" or time.monotonic() > deadline:
+            break
+        if progress is not None:
+            progress(f"waiting for the members of {group} to time out before deleting it")
+        time.sleep(1.0)
+    still = f" ({wait_s:.0f}s after the consumers stopped)" if wait_s else ""
+    raise HarnessError(f"Could not delete consumer group {group!r}: {name}{still}")
+
+
+def _delete_group_once(bootstrap_servers: str, group: str) -> str:
+    """The error name of one DeleteGroups attempt ("" when deleted)."""
+    from kafka.errors import CoordinatorNotAvailableError, GroupIdNotFoundError, KafkaError
 
     with admin_client(bootstrap_servers) as admin:
         try:
             result = admin.delete_groups([group])
         except (GroupIdNotFoundError, CoordinatorNotAvailableError):
-            return False  # never committed anything (no coordinator holds it)
+            return "GroupIdNotFoundError"  # never committed anything (no coordinator holds it)
+        except KafkaError as exc:
+            return type(exc).__name__
     # kafka-python 3 answers {group: error name} (None or NoError when deleted).
     error = (result or {}).get(group) if isinstance(result, dict) else None
-    name = error if isinstance(error, str) else type(error).__name__ if error else ""
-    if name in ("", "OK", "NoError", "NoneType"):
-        return True
-    if name in ("GroupIdNotFoundError", "CoordinatorNotAvailableError"):
-        return False
-    raise HarnessError(f"Could not delete consumer group {group!r}: {name}")
+    return error if isinstance(error, str) else type(error).__name__ if error else ""

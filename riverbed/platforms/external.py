@@ -26,7 +26,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,19 @@ def mark_ended(state_dir: Path) -> None:
         write_json(path, data)
 
 
-def cleanup(bootstrap_servers: str, topics: list[str], group: str, keep: bool) -> dict[str, Any]:
+#: How long to keep deleting a group whose stopped members have not left it: a consumer
+#: killed, or one that exits on SIGTERM without closing, stays a member until its session
+#: times out (10 s for kafka-python, 45 s for librdkafka by default).
+GROUP_DELETE_WAIT_S = 60.0
+
+
+def cleanup(
+    bootstrap_servers: str,
+    topics: list[str],
+    group: str,
+    keep: bool,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Delete ``topics`` and ``group`` (riverbed's own, made for one run or session) unless
     ``keep``; returns the record spec.json keeps. A failure is recorded, not raised:
     the evidence is safe either way."""
@@ -168,7 +180,9 @@ def cleanup(bootstrap_servers: str, topics: list[str], group: str, keep: bool) -
         record["deleted"] = []
         record["error"] = f"{type(exc).__name__}: {exc}"
     try:
-        record["group_deleted"] = delete_group(bootstrap_servers, group)
+        record["group_deleted"] = delete_group(
+            bootstrap_servers, group, wait_s=GROUP_DELETE_WAIT_S, progress=progress
+        )
     except Exception as exc:  # noqa: BLE001 - a group left behind expires by itself
         record["group_deleted"] = False
         record["group_error"] = str(exc)
