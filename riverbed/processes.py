@@ -1,8 +1,17 @@
-"""Child processes in a session of their own: started with output to a log, stopped as a group.
+"""Processes and process groups: the one place riverbed starts, signals, inspects and stops them.
 
-A child in its own session does not get the terminal's Ctrl-C, so the parent
-decides how it stops (chaos plays its rollbacks on SIGINT, Locust flushes its
-evidence), and stopping the group also reaches the child's own children.
+Every long-lived child riverbed starts (a Kafka broker, the supervisor, a
+consumer replica, Locust, ``chaos run``, Toxiproxy) runs in a session of its
+own, so it is the leader of its own process group:
+
+- it does not get the terminal's Ctrl-C, so the parent decides how it stops
+  (chaos plays its rollbacks on SIGINT, Locust flushes its evidence);
+- a signal to the group reaches the child's own children (a user's consumer
+  command is often a shell and the program it started).
+
+A process counts as *alive* while it exists and is not a zombie (an exited
+child nobody reaped yet). A *stopped* process (SIGSTOP, a paused consumer or
+broker) is alive: pausing is not killing. Inspection goes through psutil.
 """
 
 from __future__ import annotations
@@ -11,26 +20,169 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import psutil
 
 from riverbed.paths import PROJECT_ROOT
 
+#: Process states that are not a running (or stopped) process.
+_GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+
 
 def spawn(
-    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    cmd: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    inherit_env: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` in its own session, stdout and stderr appended to ``log``."""
+    """Start ``cmd`` in its own session, stdout and stderr appended to ``log``.
+
+    ``env`` is added to this process's environment (``inherit_env``) or is the
+    whole environment; ``preexec_fn`` runs in the child before ``exec`` (e.g.
+    to die with its parent).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
+    base = {**os.environ, "PYTHONUNBUFFERED": "1"} if inherit_env else {}
     with log.open("ab") as out:
         return subprocess.Popen(
             cmd,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**base, **(env or {})},
             cwd=cwd or PROJECT_ROOT,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a stopped process is alive)."""
+    try:
+        return psutil.Process(pid).status() not in _GONE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, or stopped by a tracer)."""
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def cmdline(pid: int) -> str:
+    """The command line of ``pid``, arguments joined by spaces ('' when unknown)."""
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return ""
+
+
+def settled_cmdline(pid: int, wait_s: float = 1.0) -> str:
+    """The command line of ``pid``, waiting briefly while it reads empty.
+
+    Right after ``exec`` a process's command line is empty for a moment (the
+    kernel fills it in after the parent already saw the exec succeed), so a
+    broker just spawned would otherwise look like a stranger. Kernel threads
+    stay empty: after ``wait_s`` the empty answer stands.
+    """
+    deadline = time.monotonic() + wait_s
+    while not (cmd := cmdline(pid)) and time.monotonic() < deadline and alive(pid):
+        time.sleep(0.02)
+    return cmd
+
+
+def environ(pid: int) -> dict[str, str]:
+    """The environment of ``pid`` (empty when it cannot be read)."""
+    try:
+        return dict(psutil.Process(pid).environ())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return {}
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (non-zombie) processes of the process group ``pgid``."""
+    members = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if proc.info["status"] in _GONE:
+                continue
+            if os.getpgid(proc.pid) == pgid:
+                members.append(proc.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group ``pgid`` is still alive (zombies do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # killpg(…, 0) also succeeds for a group of zombies nobody reaps yet: look closer.
+    return bool(group_members(pgid))
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to every process of the group ``pgid``; False when the group is gone.
+
+    SIGTERM, SIGINT and SIGKILL are followed by SIGCONT: a stopped (paused)
+    process handles no signal but SIGKILL until it continues, so a stop request
+    to a paused group would otherwise wait for a pause that may never end.
+    """
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    if sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGCONT)
+    return True
+
+
+def signal_pid(pid: int, sig: int) -> bool:
+    """Send ``sig`` to one process (with SIGCONT after a stop request, as
+    :func:`signal_group`); False when it is gone."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    if sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    return True
+
+
+def wait_gone(
+    pids: Iterable[int], timeout: float, poll: Callable[[], object] | None = None
+) -> list[int]:
+    """Wait until none of ``pids`` is alive; returns those still alive at ``timeout``.
+
+    ``poll`` is called at every round (e.g. to reap our own children, which
+    would otherwise stay zombies).
+    """
+    remaining = set(pids)
+    deadline = time.monotonic() + timeout
+    while remaining:
+        if poll is not None:
+            poll()
+        remaining = {p for p in remaining if alive(p)}
+        if not remaining or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return sorted(remaining)
 
 
 def stop_group(
@@ -42,12 +194,24 @@ def stop_group(
     """
     if proc.poll() is not None:
         return proc.returncode
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
+    signal_group(proc.pid, sig)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
         return None
+
+
+def find(predicate: Callable[[str], bool]) -> list[int]:
+    """Live processes whose command line satisfies ``predicate`` (e.g. strays of a cluster)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] in _GONE:
+                continue
+            if predicate(" ".join(proc.info["cmdline"] or ())):
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found

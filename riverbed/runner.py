@@ -356,7 +356,12 @@ class LocalRunPlatform:
         """Local consumers write their evidence files directly: nothing to collect."""
 
     def close(self) -> None:
-        """Kafka stays up for the next run (`riverbed down` stops it)."""
+        """Kafka stays up for the next run (`riverbed down` stops it), never paused:
+        a broker an interrupted experiment left frozen (SIGSTOP) continues."""
+        with contextlib.suppress(HarnessError, OSError):
+            cluster = self.platform.kafka
+            for bid in cluster.paused():
+                cluster.resume_broker(bid)
 
 
 def user_consumer_of(spec: RunSpec) -> Any:

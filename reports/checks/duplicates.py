@@ -96,6 +96,10 @@ def redelivery_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
             pl.lit(None, pl.Boolean).alias("legal"),
             pl.lit(None, pl.String).alias("why"),
         )
+    # Which processings a zombie made after its partition moved on (see Facts.zombie_moves).
+    again = ev.processed.with_columns(facts.zombie_row_mask).filter(
+        pl.col("pos").is_in(facts.redelivered_pos.implode())
+    )
     again = again.sort(["pos", "trank"], maintain_order=True)
     again = again.with_columns(facts.t_of(again["trank"]).alias("t")).with_columns(
         pl.col("period").shift(1).over("pos").alias("prev_period"),
@@ -108,14 +112,30 @@ def redelivery_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
         pl.col("allowed").alias("prev_allowed"),
         pl.col("legal_from").alias("prev_legal_from"),
     )
-    rows = rows.join(prev, on="prev_period", how="left").with_columns(offset_expr())
+    own = facts.periods_frame.select("period", pl.col("legal_from").alias("zombie_legal_from"))
+    rows = (
+        rows.join(prev, on="prev_period", how="left")
+        .join(own, on="period", how="left")
+        .with_columns(offset_expr())
+    )
     same = pl.col("period") == pl.col("prev_period")
     allowed = pl.col("prev_allowed").fill_null(False)
     in_window = pl.col("offset") >= pl.col("prev_legal_from")
-    legal = ~same & allowed & in_window
+    zombie = pl.col("zombie").fill_null(False)
+    zombie_ok = zombie & (pl.col("offset") >= pl.col("zombie_legal_from"))
+    legal = ~same & ((allowed & in_window) | zombie_ok)
     why = (
         pl.when(same)
         .then(pl.lit("processed twice by the same owner"))
+        .when(zombie_ok)
+        .then(pl.lit("a zombie (fenced, its partition moved on) finishing what it held"))
+        .when(zombie)
+        .then(
+            pl.format(
+                "a zombie processed it below its own last commit ({})",
+                pl.col("zombie_legal_from"),
+            )
+        )
         .when(~allowed)
         .then(pl.format("after a graceful {} with its offsets committed", pl.col("prev_end")))
         .when(~in_window)
@@ -130,7 +150,9 @@ def redelivery_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
             pl.format("uncommitted window after the previous owner was {}", pl.col("prev_end"))
         )
     )
-    return rows.with_columns(legal.alias("legal"), why.alias("why")).drop("offset")
+    return rows.with_columns(legal.alias("legal"), why.alias("why")).drop(
+        "offset", "zombie_legal_from"
+    )
 
 
 def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
@@ -169,6 +191,8 @@ def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
             f"{plural(rows.height, 'redelivery', 'redeliveries')} of {plural(offsets, 'offset')}: "
             f"{legal.height} inside an uncommitted window after a hard stop or lost partitions"
         )
+        if n_zombie := legal.filter(pl.col("zombie").fill_null(False)).height:
+            explanation += f" ({n_zombie} by a zombie finishing what it held)"
         if n_illegal:
             explanation += f", {n_illegal} not allowed"
     else:
@@ -190,6 +214,7 @@ def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
             "offsets": offsets,
             "legal": legal.height,
             "illegal": n_illegal,
+            "zombie": legal.filter(pl.col("zombie").fill_null(False)).height if rows.height else 0,
             "after": by_end,
         },
         examples=tuple(examples),

@@ -249,7 +249,12 @@ def processing_times_by_member(ev: Evidence, facts: Facts) -> dict[str, list[flo
     return out
 
 
-def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
+def _overlaps(cov: _Coverage, facts: Facts) -> list[dict[str, Any]]:
+    """Two members owning one partition at once. A *zombie* overlap is Kafka's known
+    hazard: the older owner had been fenced (evicted: its ``lost``, or the commits it
+    tried after the move were rejected) and had not noticed yet; it is counted, with
+    what the zombie processed after the move. Any other overlap is a split brain."""
+    zombie_records = _zombie_records_by_period(facts)
     out = []
     for p, ivs in sorted(cov.by_p.items()):
         ivs = sorted(ivs, key=lambda x: x[0])
@@ -262,7 +267,8 @@ def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
                 overlap = min(e1, e2) - s2
                 if overlap <= OVERLAP_TOLERANCE_S:
                     continue
-                zombie = a.end == END_LOST
+                zombie = a.end == END_LOST or a.id in facts.zombie_moves
+                after = zombie_records.get(a.id, 0)
                 out.append(
                     {
                         "partition": p,
@@ -271,13 +277,32 @@ def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
                         "t": round(s2, 6),
                         "overlap_s": round(overlap, 3) if overlap != math.inf else None,
                         "kind": "zombie" if zombie else "split",
+                        "zombie_processed": after if zombie else None,
                         "detail": (
                             f"{b.member} was assigned partition {p} while {a.member} "
-                            + ("had not yet learnt it lost it" if zombie else "still owned it")
+                            + (
+                                "had not yet learnt it lost it"
+                                + (
+                                    f" (it processed {after} records after the move)"
+                                    if after
+                                    else ""
+                                )
+                                if zombie
+                                else "still owned it"
+                            )
                         ),
                     }
                 )
     return out
+
+
+def _zombie_records_by_period(facts: Facts) -> dict[int, int]:
+    """Per zombie period: records it processed after its partition moved on."""
+    ev = facts.ev
+    if not facts.zombie_moves or ev.processed is None:
+        return {}
+    rows = ev.processed.filter(facts.zombie_row_mask).group_by("period").len()
+    return {int(p): int(n) for p, n in rows.iter_rows() if p is not None}
 
 
 def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
@@ -291,7 +316,7 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     end = run_end(ev, facts)
     rounds = _rounds(periods)
     spurious = _unexplained(ev, facts, rounds)
-    overlaps = _overlaps(cov)
+    overlaps = _overlaps(cov, facts)
     limits = ev.spec.get("limits") if isinstance(ev.spec.get("limits"), dict) else {}
     failures: list[dict[str, Any]] = [o for o in overlaps if o["kind"] == "split"]
     group_splits = facts.broker.double_owners()
@@ -359,6 +384,7 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         "spurious_rebalances": len(spurious),
         "split_overlaps": len(overlaps) - zombies,
         "zombie_overlaps": zombies,
+        "zombie_processed": facts.zombie_processed["records"],
         "group_double_owners": len(group_splits),
         "unproven_orphans": len(uncertain),
         "failures": n,

@@ -41,6 +41,12 @@ RULES: dict[str, Callable[[Any], bool]] = {
     "riverbed.chaos.local.actions.restore_consumers": _changed,
     "riverbed.chaos.local.actions.stop_broker": _flag("stopped"),
     "riverbed.chaos.local.actions.kill_broker": _flag("killed"),
+    "riverbed.chaos.local.actions.pause_consumers": _nonempty_list,
+    "riverbed.chaos.local.actions.resume_consumers": _nonempty_list,
+    "riverbed.chaos.local.actions.pause_broker": _flag("paused"),
+    "riverbed.chaos.local.actions.resume_broker": lambda o: _nonempty_list(
+        o.get("resumed") if isinstance(o, Mapping) else None
+    ),
     "riverbed.chaos.local.actions.start_broker": lambda o: _nonempty_list(
         o.get("started") if isinstance(o, Mapping) else None
     ),

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -35,6 +34,15 @@ from pathlib import Path
 from riverbed.errors import HarnessError
 from riverbed.kafka.distribution import KafkaDistribution, resolve
 from riverbed.paths import state_dir as default_state_root
+from riverbed.processes import (
+    alive,
+    find,
+    settled_cmdline,
+    signal_pid,
+    spawn,
+    stopped,
+    wait_gone,
+)
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 19092
@@ -123,44 +131,6 @@ def free_base_port(brokers: int = 3, start: int = 20092, step: int = 200) -> int
         if not any(port_in_use(p) for p in ports):
             return base
     raise HarnessError("No free port range found on 127.0.0.1 for a local Kafka cluster.")
-
-
-def _proc_cmdline(pid: int) -> str:
-    try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
-
-
-def settled_cmdline(pid: int, wait_s: float = 1.0) -> str:
-    """The command line of ``pid``, waiting briefly while it reads empty.
-
-    Right after ``exec`` a process's command line is empty for a moment (the
-    kernel fills it in after the parent already saw the exec succeed), so a
-    broker just spawned would otherwise look like a stranger. Kernel threads
-    stay empty: after ``wait_s`` the empty answer stands.
-    """
-    deadline = time.monotonic() + wait_s
-    while not (cmd := _proc_cmdline(pid)) and time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.02)
-    return cmd
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (our own exited child not yet reaped) is not alive.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _tail(path: Path, lines: int = 20, width: int = 300) -> str:
@@ -268,7 +238,7 @@ class LocalKafkaCluster:
         except (OSError, ValueError):
             return None
         props = str(self.broker_dir(broker_id) / "server.properties")
-        if _alive(pid) and "kafka.Kafka" in (cmd := settled_cmdline(pid)) and props in cmd:
+        if alive(pid) and "kafka.Kafka" in (cmd := settled_cmdline(pid)) and props in cmd:
             return pid
         with contextlib.suppress(OSError):
             pid_file.unlink()
@@ -512,7 +482,6 @@ class LocalKafkaCluster:
         dist = self.distribution
         d = self.broker_dir(broker_id)
         props = self._write_config(broker_id)
-        stdout = (d / "stdout.log").open("ab")
         cmd = [
             dist.java,
             f"-Xms{self.heap}",
@@ -532,17 +501,9 @@ class LocalKafkaCluster:
             "kafka.Kafka",
             str(props),
         ]
-        proc = subprocess.Popen(
-            cmd,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=d,
-            # Its own session: the broker outlives the CLI that started it and
-            # does not get the terminal's Ctrl-C.
-            start_new_session=True,
-        )
-        stdout.close()
+        # Its own session (processes.spawn): the broker outlives the CLI that started
+        # it and does not get the terminal's Ctrl-C.
+        proc = spawn(cmd, d / "stdout.log", cwd=d, env={"PYTHONUNBUFFERED": "1"})
         self._children[broker_id] = proc
         (d / "broker.pid").write_text(f"{proc.pid}\n")
         return proc.pid
@@ -570,9 +531,29 @@ class LocalKafkaCluster:
         pid = self.pid(broker_id)
         if pid is None:
             return None
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+        # A stop request to a paused broker is followed by SIGCONT (processes.signal_pid).
+        signal_pid(pid, sig)
         return pid
+
+    def pause_broker(self, broker_id: int) -> int | None:
+        """Freeze one broker (SIGSTOP): alive, holding its sockets, answering nothing.
+
+        Its peers see a stalled node, not a dead one: requests to it time out,
+        the controller fences it once its broker session expires and moves
+        leadership to the other in-sync replicas. Returns the pid, or ``None``
+        if the broker was not running. :meth:`resume_broker` undoes it.
+        """
+        self._check_id(broker_id)
+        return self._signal(broker_id, signal.SIGSTOP)
+
+    def resume_broker(self, broker_id: int) -> int | None:
+        """Let a paused broker continue (SIGCONT); harmless for a running one."""
+        self._check_id(broker_id)
+        return self._signal(broker_id, signal.SIGCONT)
+
+    def paused(self) -> list[int]:
+        """The brokers that are stopped (SIGSTOP) now."""
+        return [i for i in self.broker_ids if (pid := self.pid(i)) is not None and stopped(pid)]
 
     def _reap(self, broker_id: int) -> None:
         child = self._children.pop(broker_id, None)
@@ -581,18 +562,15 @@ class LocalKafkaCluster:
                 child.wait(timeout=5)
 
     def _wait_gone(self, pids: dict[int, int], timeout: float) -> list[int]:
-        deadline = time.monotonic() + timeout
-        remaining = dict(pids)
-        while remaining and time.monotonic() < deadline:
-            for bid, pid in list(remaining.items()):
-                child = self._children.get(bid)
-                if child is not None:
+        """Wait until the brokers' JVMs exited; the broker ids still alive at ``timeout``."""
+
+        def reap() -> None:
+            for bid in pids:
+                if (child := self._children.get(bid)) is not None:
                     child.poll()
-                if not _alive(pid):
-                    remaining.pop(bid)
-            if remaining:
-                time.sleep(0.1)
-        return list(remaining)
+
+        left = set(wait_gone(pids.values(), timeout, poll=reap))
+        return [bid for bid, pid in pids.items() if pid in left]
 
     def stop_broker(self, broker_id: int, timeout: float = 60.0) -> int | None:
         """Stop one broker cleanly (SIGTERM: controlled shutdown, leadership moves
@@ -644,8 +622,7 @@ class LocalKafkaCluster:
                 self._reap(i)
                 self._remove_pid_file(i)
             for pid in self._strays():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                signal_pid(pid, signal.SIGKILL)
         if purge:
             import shutil
 
@@ -655,13 +632,7 @@ class LocalKafkaCluster:
     def _strays(self) -> list[int]:
         """JVMs started from this state directory that no pid file points to."""
         marker = str(self.state_dir / "broker-")
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                cmd = _proc_cmdline(int(entry.name))
-                if "kafka.Kafka" in cmd and marker in cmd and _alive(int(entry.name)):
-                    found.append(int(entry.name))
-        return found
+        return find(lambda cmd: "kafka.Kafka" in cmd and marker in cmd)
 
     # ---- readiness -----------------------------------------------------------------------------
     def broker_answers(

@@ -24,16 +24,27 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from riverbed.errors import HarnessError
-from riverbed.kafka.cluster import LocalKafkaCluster, _alive, settled_cmdline
+from riverbed.kafka.cluster import LocalKafkaCluster
 from riverbed.paths import state_dir as state_root
-from riverbed.platforms.supervisor import group_alive, group_members, write_json
+from riverbed.platforms.supervisor import write_json
+from riverbed.processes import (
+    alive,
+    cmdline,
+    environ,
+    group_alive,
+    group_members,
+    settled_cmdline,
+    signal_group,
+    signal_pid,
+    spawn,
+    stopped,
+)
 from riverbed.user_consumer import UserConsumer
 
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
@@ -105,7 +116,7 @@ class LocalPlatform:
             pid = int((self.state_dir / "supervisor.pid").read_text())
         except (OSError, ValueError):
             return None
-        if _alive(pid) and "riverbed.platforms.supervisor" in settled_cmdline(pid):
+        if alive(pid) and "riverbed.platforms.supervisor" in settled_cmdline(pid):
             return pid
         return None
 
@@ -136,7 +147,7 @@ class LocalPlatform:
                 fix="stop them with `riverbed down` first.",
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for stale in ("replicas.json", "desired.json", "events.jsonl"):
+        for stale in ("replicas.json", "desired.json", "events.jsonl", "paused.json"):
             with contextlib.suppress(OSError):
                 (self.state_dir / stale).unlink()
         write_json(
@@ -161,18 +172,13 @@ class LocalPlatform:
             },
         )
         write_json(self.state_dir / "desired.json", {"consumers": consumers})
-        (Path(run_dir) / "logs").mkdir(parents=True, exist_ok=True)
-        log = (Path(run_dir) / "logs" / "supervisor.log").open("ab")
-        proc = subprocess.Popen(
+        # Its own session: Ctrl-C in the terminal reaches riverbed, which
+        # then stops the supervisor in order (graceful consumer shutdown).
+        proc = spawn(
             [sys.executable, "-m", "riverbed.platforms.supervisor", str(self.state_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Its own session: Ctrl-C in the terminal reaches riverbed, which
-            # then stops the supervisor in order (graceful consumer shutdown).
-            start_new_session=True,
+            Path(run_dir) / "logs" / "supervisor.log",
+            cwd=Path.cwd(),
         )
-        log.close()
         (self.state_dir / "supervisor.pid").write_text(f"{proc.pid}\n")
         return proc.pid
 
@@ -218,30 +224,71 @@ class LocalPlatform:
             )
         sig = SIGNALS[signal_name.upper()]
         reps = self.replicas()
-        if names:
-            unknown = [n for n in names if n not in reps]
-            if unknown:
-                raise HarnessError(
-                    f"No running consumer replica named {', '.join(unknown)}; running: "
-                    f"{', '.join(sorted(reps)) or 'none'}.",
-                    fix="use a name from the running replicas, or omit names to pick at random.",
-                )
-            targets = list(names)
-        else:
-            if count < 1:
-                raise HarnessError(f"count must be at least 1, got {count}.")
-            targets = random.Random(seed).sample(sorted(reps), min(count, len(reps)))
+        targets = pick_replicas(reps, count, names, seed)
+        return [name for name in targets if signal_replica(reps[name], sig)]
+
+    # ---- pauses --------------------------------------------------------------------------------
+    def pause_consumers(
+        self, count: int = 1, names: list[str] | None = None, seed: int | None = None
+    ) -> list[str]:
+        """Freeze consumer replicas (SIGSTOP to each one's whole process group): the
+        processes live on, holding their partitions and the records they fetched,
+        but neither process nor heartbeat. Returns the names paused.
+
+        The supervisor does not replace a paused replica (it is not dead); what is
+        paused is remembered in ``paused.json`` until :meth:`resume_consumers`.
+        """
+        reps = self.replicas()
+        targets = pick_replicas(reps, count, names, seed)
+        paused = self._paused()
         hit = []
         for name in targets:
-            with contextlib.suppress(ProcessLookupError):
-                rep = reps[name]
-                if rep.get("pgid"):
-                    # The whole process group: a user's command and everything it started.
-                    os.killpg(int(rep["pgid"]), sig)
-                else:
-                    os.kill(int(rep["pid"]), sig)
+            # Remembered first: a resume must find every group that may be stopped.
+            paused[name] = {
+                "pid": reps[name]["pid"],
+                "pgid": reps[name].get("pgid"),
+                "t": time.time(),
+            }
+            write_json(self.state_dir / "paused.json", paused)
+            if signal_replica(reps[name], signal.SIGSTOP):
                 hit.append(name)
         return hit
+
+    def resume_consumers(self, names: list[str] | None = None) -> list[str]:
+        """Let paused replicas continue (SIGCONT): ``names``, or every one paused.
+
+        Also continues any replica found stopped that ``paused.json`` does not
+        list (a pause whose bookkeeping was lost), so that nothing is left frozen.
+        Returns the names resumed.
+        """
+        paused = self._paused()
+        wanted = set(names) if names else None
+        resumed = []
+        for name, entry in sorted(paused.items()):
+            if wanted is not None and name not in wanted:
+                continue
+            if signal_replica(entry, signal.SIGCONT):
+                resumed.append(name)
+            paused.pop(name)
+        for name, rep in sorted(self.replicas().items()):
+            chosen = (wanted is None or name in wanted) and name not in resumed
+            if chosen and any(stopped(pid) for pid in _replica_pids(rep)):
+                signal_replica(rep, signal.SIGCONT)
+                resumed.append(name)
+        if (self.state_dir / "paused.json").exists() or paused:
+            write_json(self.state_dir / "paused.json", paused)
+        return resumed
+
+    def paused_consumers(self) -> list[str]:
+        """Replicas paused now (listed in ``paused.json`` and still running)."""
+        return sorted(n for n, e in self._paused().items() if replica_running(e))
+
+    def _paused(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads((self.state_dir / "paused.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def scale_consumers(
         self, replicas: int, wait: bool = True, timeout: float = 30.0
@@ -262,12 +309,14 @@ class LocalPlatform:
         if pid is None:
             self._kill_strays()
             return False
-        os.kill(pid, signal.SIGTERM)
+        # Paused replicas continue first: a stopped process cannot stop gracefully.
+        self.resume_consumers()
+        signal_pid(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        if alive(pid):
+            signal_pid(pid, signal.SIGKILL)
         self._kill_strays()
         with contextlib.suppress(OSError):
             (self.state_dir / "supervisor.pid").unlink()
@@ -294,27 +343,55 @@ class LocalPlatform:
                 # A user's command runs anything: only a group whose processes carry
                 # this run's environment is ours to kill.
                 if any(_of_run(m, run_dir) for m in group_members(int(pgid))):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(int(pgid), signal.SIGKILL)
-            elif _alive(pid) and "workloads." in settled_cmdline(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                    signal_group(int(pgid), signal.SIGKILL)
+            elif alive(pid) and "workloads." in settled_cmdline(pid):
+                signal_pid(pid, signal.SIGKILL)
+
+
+def pick_replicas(
+    reps: dict[str, dict[str, Any]], count: int, names: list[str] | None, seed: int | None
+) -> list[str]:
+    """The replicas a fault hits: ``names`` (each must run), else ``count`` picked at
+    random among the running ones (``seed`` makes the pick repeatable)."""
+    if names:
+        unknown = [n for n in names if n not in reps]
+        if unknown:
+            raise HarnessError(
+                f"No running consumer replica named {', '.join(unknown)}; running: "
+                f"{', '.join(sorted(reps)) or 'none'}.",
+                fix="use a name from the running replicas, or omit names to pick at random.",
+            )
+        return list(names)
+    if count < 1:
+        raise HarnessError(f"count must be at least 1, got {count}.")
+    return random.Random(seed).sample(sorted(reps), min(count, len(reps)))
+
+
+def _replica_pids(replica: dict[str, Any]) -> list[int]:
+    if replica.get("pgid"):
+        return group_members(int(replica["pgid"]))
+    return [int(replica["pid"])]
 
 
 def replica_running(replica: dict[str, Any]) -> bool:
-    """Whether a replica of ``replicas.json`` runs: any process of its group, else its pid."""
+    """Whether a replica of ``replicas.json`` runs (a paused one does): any process of
+    its group, else its pid."""
     if replica.get("pgid"):
         return group_alive(int(replica["pgid"]))
-    return _alive(int(replica["pid"]))
+    return alive(int(replica["pid"]))
+
+
+def signal_replica(replica: dict[str, Any], sig: int) -> bool:
+    """Signal a replica: its whole process group (a user's command and everything it
+    started), else its pid. False when it is gone."""
+    if replica.get("pgid"):
+        return signal_group(int(replica["pgid"]), sig)
+    return signal_pid(int(replica["pid"]), sig)
 
 
 def _of_run(pid: int, run_dir: str) -> bool:
     """Whether process ``pid`` is a workload of this platform: riverbed's own (by its
     command line) or a user's consumer of the run in ``run_dir`` (by its environment)."""
-    try:
-        if b"workloads." in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return True
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return bool(run_dir) and f"RIVERBED_RUN_DIR={run_dir}".encode() in environ
+    if "workloads." in cmdline(pid):
+        return True
+    return bool(run_dir) and environ(pid).get("RIVERBED_RUN_DIR") == run_dir
