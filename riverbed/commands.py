@@ -295,6 +295,13 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
 )
 @click.option("--group", default=None, help="Consumer group [default: riverbed-consumers-<time>].")
 @_user_consumer_options
+@click.option(
+    "--network-faults",
+    is_flag=True,
+    help="local: connect each consumer replica through its own Toxiproxy proxies, so that "
+    "experiments can delay, throttle, reset or cut its traffic (experiments/local/network-*.json; "
+    "`riverbed run` does this by itself when an experiment needs it). See docs/chaos.md.",
+)
 @click.pass_context
 @harness_errors
 def up(
@@ -316,6 +323,7 @@ def up(
     consumer_evidence: str | None,
     output_topic: str | None,
     join_timeout: str,
+    network_faults: bool = False,
 ) -> None:
     """Bring a platform up: Kafka, the data topic, consumer replicas and the group monitor.
 
@@ -384,13 +392,19 @@ def up(
         topic=topic,
         group=group,
         join_timeout_s=join_timeout_s,
+        network_faults=network_faults,
     )
     spec = _apply_user_consumer(spec, user).validate()
     local = LocalRunPlatform()
     with progress("starting the local platform") as update:
         from riverbed.kafka.admin import topic_exists
+        from riverbed.platforms.network import wanted_slots
 
-        cluster = local.platform.kafka_up(brokers, progress=update)
+        cluster = local.platform.kafka_up(
+            brokers,
+            progress=update,
+            proxy_slots=wanted_slots(consumers) if network_faults else 0,
+        )
         bootstrap = cluster.bootstrap_servers
         if topic_exists(bootstrap, topic):
             err.print(
@@ -430,6 +444,11 @@ def up(
             "inject faults with e.g. `chaos run experiments/local/kill-consumer.json`; "
             "`riverbed down` drains and stops everything."
         )
+        if network_faults and (network := local.platform.network()):
+            err.print(
+                f"network faults: each replica through its own proxies; for the experiments' "
+                f"rollbacks: export RIVERBED_TOXIPROXY_URL={network['toxiproxy_url']}"
+            )
 
 
 # ---- down -------------------------------------------------------------------------------------

@@ -243,9 +243,15 @@ class LocalRunPlatform:
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
         """Kafka up (reused when running), the run's data topic created. Returns bootstrap."""
         from riverbed.kafka.admin import create_topic
+        from riverbed.platforms.network import needs_network, wanted_slots
 
+        # Network faults need per-replica listeners on the brokers (and Toxiproxy later).
+        spec.network_faults = spec.network_faults or needs_network(spec.experiments)
         cluster = self.platform.kafka_up(
-            spec.brokers, progress=progress, base_port=self.kafka_base_port
+            spec.brokers,
+            progress=progress,
+            base_port=self.kafka_base_port,
+            proxy_slots=wanted_slots(spec.consumers) if spec.network_faults else 0,
         )
         if cluster.brokers < spec.replication_factor:
             raise HarnessError(
@@ -315,6 +321,7 @@ class LocalRunPlatform:
             processing_ms=spec.processing_ms,
             consumer_args=consumer_args(spec),
             user=user_consumer_of(spec),
+            network_faults=spec.network_faults,
         )
 
     def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
@@ -345,7 +352,12 @@ class LocalRunPlatform:
         wait_instrumented(self.platform, spec, run_dir, progress)
 
     def experiment_env(self) -> dict[str, str]:
-        return {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
+        env = {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
+        network = self.platform.network() if self._workloads else None
+        if network:
+            # chaostoolkit-toxiproxy's own actions (the rollbacks' reset) find the server here.
+            env["RIVERBED_TOXIPROXY_URL"] = str(network["toxiproxy_url"])
+        return env
 
     def stop_workloads(self) -> None:
         if self._workloads:

@@ -111,6 +111,9 @@ class RunSpec:
     chaos: list[dict[str, Any]] = field(default_factory=list)
     """Per experiment: journal path, chaos exit status, and why a fault did not land."""
     interrupted: bool = False
+    network_faults: bool = False
+    """Local platform: consumers connect through per-replica Toxiproxy proxies (set when
+    an experiment uses network faults, or by ``riverbed up --network-faults``)."""
     v: int = 1
 
     def validate(self) -> RunSpec:

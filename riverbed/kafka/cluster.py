@@ -15,6 +15,14 @@ Node ids are 1..N.  Broker ``i`` listens for clients on ``base_port + i - 1``
 and for the controller quorum on ``base_port + 100 + i - 1``; the quorum is
 static (``controller.quorum.voters``), every node is formatted with the same
 cluster id, and internal topics' replication factor fits the broker count.
+
+Network faults (``proxy_slots`` > 0) add one listener per consumer replica slot
+``r`` (1..8): ``REPLICA<r>`` on ``base_port + 20 + 10(r-1) + i - 1``, advertised
+as that replica's proxy for broker ``i`` on ``base_port + 120 + 10(r-1) + i - 1``
+(Toxiproxy, API on ``base_port + 110``). A client that bootstraps through a
+replica's proxies learns the proxies as the brokers' addresses, so all of that
+replica's traffic, and nobody else's, passes them (see
+:mod:`riverbed.platforms.network`). Everything stays in the cluster's 200-port range.
 """
 
 from __future__ import annotations
@@ -48,6 +56,11 @@ HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 19092
 CONTROLLER_PORT_OFFSET = 100
 DEFAULT_HEAP = "512m"
+#: Per-replica listener slots a cluster can have (network faults), and their port layout.
+MAX_PROXY_SLOTS = 8
+SLOT_PORT_OFFSET = 20
+PROXY_PORT_OFFSET = 120
+TOXIPROXY_PORT_OFFSET = 110
 
 Progress = Callable[[str], None]
 
@@ -110,7 +123,22 @@ def ephemeral_port_floor(default: int = 32768) -> int:
         return default
 
 
-def free_base_port(brokers: int = 3, start: int = 20092, step: int = 200) -> int:
+def cluster_ports(base: int, brokers: int, proxy_slots: int = 0) -> list[int]:
+    """Every port a cluster on ``base`` uses: client and controller listeners, and with
+    ``proxy_slots`` the replica listeners, their proxies and the Toxiproxy API."""
+    ports = [base + i for i in range(brokers)]
+    ports += [base + CONTROLLER_PORT_OFFSET + i for i in range(brokers)]
+    for r in range(proxy_slots):
+        ports += [base + SLOT_PORT_OFFSET + 10 * r + i for i in range(brokers)]
+        ports += [base + PROXY_PORT_OFFSET + 10 * r + i for i in range(brokers)]
+    if proxy_slots:
+        ports.append(base + TOXIPROXY_PORT_OFFSET)
+    return ports
+
+
+def free_base_port(
+    brokers: int = 3, start: int = 20092, step: int = 200, proxy_slots: int = 0
+) -> int:
     """A base port at or above ``start`` whose client and controller ports are all free.
 
     Candidates stay below the kernel's ephemeral range: a port there that is
@@ -121,14 +149,11 @@ def free_base_port(brokers: int = 3, start: int = 20092, step: int = 200) -> int
     """
     import random
 
-    ceiling = ephemeral_port_floor() - CONTROLLER_PORT_OFFSET - brokers
+    ceiling = ephemeral_port_floor() - step
     candidates = list(range(start, ceiling, step)) or list(range(start, 60000, step))
     random.shuffle(candidates)
     for base in candidates:
-        ports = [base + i for i in range(brokers)] + [
-            base + CONTROLLER_PORT_OFFSET + i for i in range(brokers)
-        ]
-        if not any(port_in_use(p) for p in ports):
+        if not any(port_in_use(p) for p in cluster_ports(base, brokers, proxy_slots)):
             return base
     raise HarnessError("No free port range found on 127.0.0.1 for a local Kafka cluster.")
 
@@ -156,9 +181,16 @@ class LocalKafkaCluster:
         base_port: int = DEFAULT_BASE_PORT,
         heap: str = DEFAULT_HEAP,
         config: dict[str, str] | None = None,
+        proxy_slots: int = 0,
     ) -> None:
         if brokers < 1:
             raise HarnessError(f"--brokers must be at least 1, got {brokers}.")
+        if not 0 <= proxy_slots <= MAX_PROXY_SLOTS:
+            raise HarnessError(
+                f"A local cluster has 0 to {MAX_PROXY_SLOTS} per-replica listener slots, "
+                f"got {proxy_slots}."
+            )
+        self.proxy_slots = proxy_slots
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
         self.brokers = brokers
         self.base_port = base_port
@@ -178,7 +210,14 @@ class LocalKafkaCluster:
                 f"No local Kafka cluster in {sd}.", fix="start one with `riverbed kafka up`."
             )
         data = json.loads(meta.read_text())
-        return cls(sd, data["brokers"], data["base_port"], data["heap"], data.get("config"))
+        return cls(
+            sd,
+            data["brokers"],
+            data["base_port"],
+            data["heap"],
+            data.get("config"),
+            proxy_slots=int(data.get("proxy_slots") or 0),
+        )
 
     @property
     def broker_ids(self) -> list[int]:
@@ -192,6 +231,24 @@ class LocalKafkaCluster:
 
     def address(self, broker_id: int) -> str:
         return f"{HOST}:{self.port(broker_id)}"
+
+    # ---- per-replica listeners (network faults) ------------------------------------------
+    def slot_port(self, slot: int, broker_id: int) -> int:
+        """Broker ``broker_id``'s listener for replica slot ``slot`` (1-based)."""
+        return self.base_port + SLOT_PORT_OFFSET + 10 * (slot - 1) + broker_id - 1
+
+    def proxy_port(self, slot: int, broker_id: int) -> int:
+        """Where replica slot ``slot``'s proxy for broker ``broker_id`` listens (advertised)."""
+        return self.base_port + PROXY_PORT_OFFSET + 10 * (slot - 1) + broker_id - 1
+
+    @property
+    def toxiproxy_port(self) -> int:
+        """The port of the Toxiproxy API that serves this cluster's replica proxies."""
+        return self.base_port + TOXIPROXY_PORT_OFFSET
+
+    def proxied_bootstrap(self, slot: int) -> str:
+        """Bootstrap servers of replica slot ``slot``: its proxies, one per broker."""
+        return ",".join(f"{HOST}:{self.proxy_port(slot, i)}" for i in self.broker_ids)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -274,6 +331,7 @@ class LocalKafkaCluster:
                     "base_port": self.base_port,
                     "heap": self.heap,
                     "config": self.config,
+                    "proxy_slots": self.proxy_slots,
                     "kafka_version": self.distribution.version,
                     "bootstrap_servers": self.bootstrap_servers,
                 },
@@ -287,15 +345,27 @@ class LocalKafkaCluster:
         rf = min(3, self.brokers)
         min_isr = min(2, rf)
         voters = ",".join(f"{i}@{HOST}:{self.controller_port(i)}" for i in self.broker_ids)
+        listeners = [
+            f"PLAINTEXT://{HOST}:{self.port(broker_id)}",
+            f"CONTROLLER://{HOST}:{self.controller_port(broker_id)}",
+        ]
+        advertised = [f"PLAINTEXT://{HOST}:{self.port(broker_id)}"]
+        protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+        for r in range(1, self.proxy_slots + 1):
+            # Replica r's own listener, advertised as its proxy: whoever bootstraps
+            # through the proxy is told the proxies' addresses for every broker.
+            listeners.append(f"REPLICA{r}://{HOST}:{self.slot_port(r, broker_id)}")
+            advertised.append(f"REPLICA{r}://{HOST}:{self.proxy_port(r, broker_id)}")
+            protocols.append(f"REPLICA{r}:PLAINTEXT")
         props = {
             "process.roles": "broker,controller",
             "node.id": str(broker_id),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)},CONTROLLER://{HOST}:{self.controller_port(broker_id)}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)}",
+            "listeners": ",".join(listeners),
+            "advertised.listeners": ",".join(advertised),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(protocols),
             "log.dirs": str(self.broker_dir(broker_id) / "data"),
             "offsets.topic.replication.factor": str(rf),
             # Fewer internal partitions than the default 50: the first consumer
@@ -407,10 +477,15 @@ class LocalKafkaCluster:
             )
 
     def _check_ports(self, broker_id: int) -> None:
-        for port, what in (
+        wanted = [
             (self.port(broker_id), "client listener"),
             (self.controller_port(broker_id), "controller listener"),
-        ):
+        ]
+        wanted += [
+            (self.slot_port(r, broker_id), f"listener for replica slot {r}")
+            for r in range(1, self.proxy_slots + 1)
+        ]
+        for port, what in wanted:
             if port_in_use(port):
                 holder = _port_holder(port)
                 raise HarnessError(
@@ -445,6 +520,17 @@ class LocalKafkaCluster:
                     fix="remove it with `riverbed kafka down --purge`, or use another --state-dir.",
                 )
             cluster_id = data["cluster_id"]
+            has = int(data.get("proxy_slots") or 0)
+            if self.proxy_slots > has and self.running():
+                raise HarnessError(
+                    f"The local Kafka cluster in {self.state_dir} is running without the "
+                    f"per-replica listeners network faults need ({has} slots, {self.proxy_slots} "
+                    "wanted).",
+                    fix="stop it with `riverbed down` (its data is kept) and run again: riverbed "
+                    "then starts it with the listeners.",
+                )
+            # A cluster with more slots than asked for serves a run that asks for fewer.
+            self.proxy_slots = max(self.proxy_slots, has)
         else:
             cluster_id = kafka_uuid()
 

@@ -95,12 +95,18 @@ class LocalPlatform:
 
     # ---- Kafka --------------------------------------------------------------------------------
     def kafka_up(
-        self, brokers: int, progress: Any = None, base_port: int | None = None
+        self,
+        brokers: int,
+        progress: Any = None,
+        base_port: int | None = None,
+        proxy_slots: int = 0,
     ) -> LocalKafkaCluster:
-        """Start the local Kafka cluster (or find it running) with ``brokers`` nodes."""
+        """Start the local Kafka cluster (or find it running) with ``brokers`` nodes;
+        ``proxy_slots`` per-replica listeners for network faults (see
+        :mod:`riverbed.platforms.network`)."""
         from riverbed.kafka.cluster import DEFAULT_BASE_PORT
 
-        kwargs: dict[str, Any] = {"brokers": brokers}
+        kwargs: dict[str, Any] = {"brokers": brokers, "proxy_slots": proxy_slots}
         if base_port is not None:
             kwargs["base_port"] = base_port
         else:
@@ -133,12 +139,15 @@ class LocalPlatform:
         consumer_args: list[str] | None = None,
         monitor: bool = True,
         user: UserConsumer | None = None,
+        network_faults: bool = False,
     ) -> int:
         """Start the supervisor (consumers + group monitor) writing evidence into ``run_dir``.
 
         ``user``: run the user's consumer command as the replicas instead of
         riverbed's reference consumer (``commit_mode``, ``assignor``,
         ``processing_ms`` and ``consumer_args`` are then unused).
+        ``network_faults``: start Toxiproxy first and connect each replica (up to the
+        cluster's listener slots) through its own proxies.
         """
         if (pid := self.supervisor_pid()) is not None:
             raise HarnessError(
@@ -171,6 +180,11 @@ class LocalPlatform:
                 "t_start": time.time(),
             },
         )
+        if network_faults:
+            # Before any consumer starts: each connects through its own proxies.
+            network = self._start_network(run_dir, consumers)
+            config = json.loads((self.state_dir / "platform.json").read_text())
+            write_json(self.state_dir / "platform.json", {**config, "network": network})
         write_json(self.state_dir / "desired.json", {"consumers": consumers})
         # Its own session: Ctrl-C in the terminal reaches riverbed, which
         # then stops the supervisor in order (graceful consumer shutdown).
@@ -181,6 +195,37 @@ class LocalPlatform:
         )
         (self.state_dir / "supervisor.pid").write_text(f"{proc.pid}\n")
         return proc.pid
+
+    # ---- network faults ------------------------------------------------------------------------
+    @property
+    def toxiproxy(self) -> Any:
+        """This platform's Toxiproxy server (:class:`riverbed.platforms.network.Toxiproxy`)."""
+        from riverbed.platforms.network import Toxiproxy
+
+        return Toxiproxy(self.state_dir, self.kafka)
+
+    def _start_network(self, run_dir: Path, consumers: int) -> dict[str, Any]:
+        """Start Toxiproxy with every replica slot's proxies; what platform.json records."""
+        cluster = self.kafka
+        slots = cluster.proxy_slots
+        pid = self.toxiproxy.start(slots, Path(run_dir) / "logs" / "toxiproxy.log")
+        return {
+            "toxiproxy_url": self.toxiproxy.url,
+            "toxiproxy_port": cluster.toxiproxy_port,
+            "toxiproxy_pid": pid,
+            "slots": slots,
+            # Replicas past the slots (a scale-out beyond them) connect directly.
+            "replica_bootstrap": {
+                f"consumer-{r}": cluster.proxied_bootstrap(r) for r in range(1, slots + 1)
+            },
+        }
+
+    def network(self) -> dict[str, Any] | None:
+        """What platform.json says of the network faults (None: started without them)."""
+        try:
+            return self.config.get("network")
+        except (OSError, ValueError):
+            return None
 
     def replicas(self) -> dict[str, dict[str, Any]]:
         """Running consumer replicas: name → {pid, pgid, incarnation, started, log}."""
@@ -308,6 +353,7 @@ class LocalPlatform:
         pid = self.supervisor_pid()
         if pid is None:
             self._kill_strays()
+            self._stop_network()
             return False
         # Paused replicas continue first: a stopped process cannot stop gracefully.
         self.resume_consumers()
@@ -318,9 +364,16 @@ class LocalPlatform:
         if alive(pid):
             signal_pid(pid, signal.SIGKILL)
         self._kill_strays()
+        self._stop_network()
         with contextlib.suppress(OSError):
             (self.state_dir / "supervisor.pid").unlink()
         return True
+
+    def _stop_network(self) -> None:
+        """Stop Toxiproxy after the consumers (they close through their proxies)."""
+        if (self.state_dir / "toxiproxy.pid").exists():
+            with contextlib.suppress(HarnessError, OSError, ValueError):
+                self.toxiproxy.stop()
 
     def _kill_strays(self) -> None:
         """Workload processes that outlived their supervisor (should not happen:

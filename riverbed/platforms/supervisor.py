@@ -111,6 +111,14 @@ class Supervisor:
     def user_consumer(self) -> bool:
         return bool(self.config.get("consumer_cmd"))
 
+    def bootstrap_servers(self, replica: str) -> str:
+        """The replica's bootstrap servers: its own proxies when the platform runs with
+        network faults (:mod:`riverbed.platforms.network`), else the brokers'."""
+        network = self.config.get("network") or {}
+        return str(
+            network.get("replica_bootstrap", {}).get(replica) or self.config["bootstrap_servers"]
+        )
+
     def consumer_command(self, replica: str) -> list[str]:
         c = self.config
         if self.user_consumer:
@@ -120,7 +128,7 @@ class Supervisor:
             "-m",
             "workloads.consumer",
             "--bootstrap-servers",
-            c["bootstrap_servers"],
+            self.bootstrap_servers(replica),
             "--topic",
             c["topic"],
             "--group",
@@ -172,7 +180,8 @@ class Supervisor:
             if self.user_consumer:
                 from riverbed.user_consumer import replica_env
 
-                env.update(replica_env(self.config, name, n))
+                config = {**self.config, "bootstrap_servers": self.bootstrap_servers(name)}
+                env.update(replica_env(config, name, n))
                 cwd = self.config.get("consumer_cwd") or None
         # A process group of its own: kills reach the whole tree of a user's
         # command (a shell and what it started), and the terminal's Ctrl-C none.

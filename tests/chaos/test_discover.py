@@ -24,7 +24,6 @@ EXPECTED = {
     },
     "riverbed.chaos.local.network": {
         "add_latency", "limit_bandwidth", "reset_connections", "partition_consumers",
-        "heal_network",
     },
     "riverbed.chaos.local.probes": {"consumer_replicas", "consumer_group_converged"},
 }  # fmt: skip

@@ -214,7 +214,10 @@ def test_pauses_always_send_sigcont() -> None:
     assert cont["provider"]["arguments"]["all"] is True
     # The pause outlasts the default 10 s session timeout: the member becomes a zombie.
     assert kind["configuration"]["pause_s"]["default"] > 10
-    assert pause["provider"]["arguments"]["request_timeout"] > kind["configuration"]["pause_s"]["default"]
+    assert (
+        pause["provider"]["arguments"]["request_timeout"]
+        > kind["configuration"]["pause_s"]["default"]
+    )
 
     local = load(EXPERIMENTS / "local" / "pause-consumer.json")
     (action,) = [a for a in local["method"] if a["type"] == "action"]
