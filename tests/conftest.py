@@ -25,7 +25,16 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKaf
     failed CI run keeps them.
     """
     state = tmp_path_factory.mktemp("kafka-cluster")
-    cluster = LocalKafkaCluster(state, brokers=3, base_port=free_base_port(3), heap="384m")
+    # Listener slots for network faults (each replica through its own proxies):
+    # unused listeners cost nothing, and the network-fault tests share this cluster.
+    slots = 4
+    cluster = LocalKafkaCluster(
+        state,
+        brokers=3,
+        base_port=free_base_port(3, proxy_slots=slots),
+        heap="384m",
+        proxy_slots=slots,
+    )
     try:
         cluster.up(timeout=240)
         yield cluster
