@@ -307,6 +307,8 @@ class KubePlatform:
         topic: str | None = None,
         group: str | None = None,
         evidence_topic: str | None = None,
+        consumer_image: str | None = None,
+        output_topic: str | None = None,
     ) -> dict[str, list[km.Manifest]]:
         """The manifests as riverbed applies them: per file, in kustomization order.
 
@@ -348,6 +350,8 @@ class KubePlatform:
                 )
         if consumer_env:
             km.set_env(workloads, "Deployment", "consumer", "consumer", consumer_env)
+        if consumer_image and workloads:
+            user_consumer(workloads, consumer_image, output_topic)
         if locust_workers is not None:
             km.set_replicas(rendered[km.LOCUST], "Deployment", "locust-worker", locust_workers)
         return rendered
@@ -366,6 +370,8 @@ class KubePlatform:
         topic: str = DATA_TOPIC,
         group: str = GROUP,
         evidence_topic: str = EVIDENCE_TOPIC,
+        consumer_image: str | None = None,
+        output_topic: str | None = None,
         kafka_timeout: float = 600.0,
         workload_timeout: float = 300.0,
         progress: Callable[[str], None] | None = None,
@@ -376,6 +382,9 @@ class KubePlatform:
         re-applied, existing topics are kept. ``tag`` defaults to a new unique
         tag; ``partitions`` etc. describe the data topic ``topic``; the
         consumers join ``group`` and record their evidence to ``evidence_topic``.
+        ``consumer_image``: the user's consumer image runs as Deployment ``consumer``
+        instead of riverbed's (kind loads it from this machine's Docker);
+        ``output_topic``: created with the data topic, for a service that writes one.
         """
         say = progress or (lambda _msg: None)
         if consumers < 0 or partitions < 1:
@@ -397,6 +406,15 @@ class KubePlatform:
                 # kind skips an image the node already holds with the same id.
                 say(f"loading {self.images.kafka_image} into kind cluster {self.cluster_name}")
                 self.load_image(self.images.kafka_image)
+            if consumer_image:
+                say(
+                    f"loading your consumer image {consumer_image} into kind cluster {self.cluster_name}"
+                )
+                self.load_image(
+                    consumer_image,
+                    fix=f"build {consumer_image} with docker first: "
+                    "kind loads it from this machine's Docker.",
+                )
 
         rendered = self.render(
             image=image,
@@ -405,6 +423,8 @@ class KubePlatform:
             topic=topic,
             group=group,
             evidence_topic=evidence_topic,
+            consumer_image=consumer_image,
+            output_topic=output_topic,
         )
         infra = [doc for name, docs in rendered.items() if name != km.WORKLOADS for doc in docs]
         say("applying namespace, Kafka and chaos RBAC")
@@ -422,6 +442,7 @@ class KubePlatform:
                 evidence_partitions=evidence_partitions,
                 topic=topic,
                 evidence_topic=evidence_topic,
+                output_topic=output_topic,
             )
 
         workloads = rendered[km.WORKLOADS]
@@ -573,10 +594,11 @@ class KubePlatform:
             "use offline images (`riverbed kind prepare --offline`, then --offline).",
         )
 
-    def load_image(self, image: str) -> None:
+    def load_image(self, image: str, fix: str | None = None) -> None:
         self.runner.run(
             [self.images.kind_bin, "load", "docker-image", image, "--name", self.cluster_name],
             timeout=600,
+            fix=fix,
         )
 
     def apply(self, docs: list[km.Manifest]) -> None:
@@ -626,11 +648,16 @@ class KubePlatform:
         evidence_partitions: int = 3,
         topic: str = DATA_TOPIC,
         evidence_topic: str = EVIDENCE_TOPIC,
+        output_topic: str | None = None,
     ) -> None:
-        """Create the data topic and the evidence topic (kept if they exist)."""
+        """Create the data topic and the evidence topic (kept if they exist), and the
+        output topic of a service that writes one (the data topic's partition count)."""
         from riverbed.kafka.admin import create_topic
 
-        for name, count in ((topic, partitions), (evidence_topic, evidence_partitions)):
+        topics = [(topic, partitions), (evidence_topic, evidence_partitions)]
+        if output_topic:
+            topics.append((output_topic, partitions))
+        for name, count in topics:
             self.runner.call(
                 "create_topic",
                 create_topic,
@@ -819,6 +846,44 @@ class KubePlatform:
                 shutil.copyfile(src, target)
                 copied.append(target)
         return copied
+
+
+#: Variables of riverbed's own consumer that mean nothing to a user's image.
+_REFERENCE_ENV = (
+    "RIVERBED_COMMIT_MODE",
+    "RIVERBED_ASSIGNOR",
+    "RIVERBED_PROCESSING_MS",
+    "RIVERBED_SESSION_TIMEOUT_MS",
+    "RIVERBED_EVIDENCE_TOPIC",
+    "RIVERBED_CLIENT",
+    "RIVERBED_GROUP_PROTOCOL",
+)
+
+
+def internal_bootstrap_servers() -> str:
+    """Every broker's internal listener, as pods reach them."""
+    return ",".join(
+        f"kafka-{i}.kafka-headless.{NAMESPACE}.svc.cluster.local:9092" for i in range(KAFKA_BROKERS)
+    )
+
+
+def user_consumer(docs: list[km.Manifest], image: str, output_topic: str | None) -> None:
+    """Deployment ``consumer`` runs the user's image (its own entrypoint) with the tutorial's
+    environment: ``KAFKA_BROKER`` (one address), ``KAFKA_BOOTSTRAP_SERVERS`` (all),
+    ``KAFKA_TOPIC``, ``KAFKA_GROUP`` and, for a service that writes one, ``KAFKA_OUTPUT_TOPIC``."""
+    spec = km.pod_spec(km.find(docs, "Deployment", "consumer")) or {}
+    (container,) = [c for c in spec.get("containers") or [] if c.get("name") == "consumer"]
+    container["image"] = image
+    # An image may write where it likes (it still runs as a non-root user, as the
+    # namespace's restricted Pod Security Standard requires).
+    container.setdefault("securityContext", {})["readOnlyRootFilesystem"] = False
+    container.pop("command", None)
+    container.pop("args", None)
+    container["env"] = [e for e in container.get("env") or [] if e["name"] not in _REFERENCE_ENV]
+    extra = {"KAFKA_BOOTSTRAP_SERVERS": internal_bootstrap_servers()}
+    if output_topic:
+        extra["KAFKA_OUTPUT_TOPIC"] = output_topic
+    km.set_env(docs, "Deployment", "consumer", "consumer", extra)
 
 
 def _check_kind_config(path: Path, reference: Path) -> None:
