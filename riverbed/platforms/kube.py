@@ -99,6 +99,32 @@ _INSTALL = {
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+#: What the workload images are built from (workloads/Dockerfile's context): a change to
+#: any of it makes a new content tag.
+IMAGE_INPUTS = ("pyproject.toml", "workloads", "locustfiles")
+
+
+def content_tag(root: Path, python_image: str | None = None) -> str:
+    """An image tag from what the images are built from: ``rc-<12 hex>``.
+
+    Two runs of the same sources get the same tag, so the second builds and loads
+    nothing; any change gives a new tag, so a node never runs a stale image under a
+    reused tag (what unique tags guaranteed, without rebuilding every run).
+    """
+    import hashlib
+
+    digest = hashlib.sha256((python_image or "python:3.11-slim").encode())
+    for name in IMAGE_INPUTS:
+        base = root / name
+        files = sorted(base.rglob("*")) if base.is_dir() else [base]
+        for path in files:
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return f"rc-{digest.hexdigest()[:12]}"
+
+
 def new_tag() -> str:
     """A unique image tag: time of the build plus 6 random hex digits.
 
@@ -391,14 +417,17 @@ class KubePlatform:
             raise HarnessError("consumers must be ≥ 0 and partitions ≥ 1.")
         if not self.dry_run:
             self.preflight()
-        tag = tag or new_tag()
+        tag = tag or content_tag(self.root, self.images.python_image)
         image = self.image or f"{WORKLOADS_IMAGE}:{tag}"
 
         if self.mode == "kind":
             self._ensure_cluster(say)
         if self.image is None:
-            say(f"building {image}")
-            self.build_image(image)
+            if self.image_exists(image):
+                say(f"{image} is built from these very sources: not rebuilding it")
+            else:
+                say(f"building {image}")
+                self.build_image(image)
         if self.mode == "kind":
             say(f"loading {image} into kind cluster {self.cluster_name}")
             self.load_image(image)
@@ -553,6 +582,13 @@ class KubePlatform:
                         fix="stop what listens there (a local Kafka cluster on the default ports: "
                         "`riverbed kafka down`) and retry.",
                     ) from None
+
+    def image_exists(self, image: str) -> bool:
+        """Whether Docker has ``image`` (always False in a dry run: the plan shows the build)."""
+        if self.dry_run:
+            return False
+        found = self.runner.run(["docker", "image", "inspect", image], check=False, timeout=60)
+        return found.ok
 
     def build_image(self, image: str, target: str = "workloads") -> None:
         """``docker build`` a target of workloads/Dockerfile from the project root.
@@ -797,8 +833,9 @@ class KubePlatform:
     # ---- Locust in the cluster ------------------------------------------------------------------
     def prepare_locust_image(self, tag: str | None = None) -> str:
         """Build the Locust image (workloads/Dockerfile, target locust) and, on kind, load it."""
-        image = f"{LOCUST_IMAGE}:{tag or new_tag()}"
-        self.build_image(image, target="locust")
+        image = f"{LOCUST_IMAGE}:{tag or content_tag(self.root, self.images.python_image)}"
+        if not self.image_exists(image):
+            self.build_image(image, target="locust")
         if self.mode == "kind":
             self.load_image(image)
         return image

@@ -256,7 +256,7 @@ def _example_image(example: str, tag: str) -> str:
         ["docker", "images", "riverbed-workloads", "--format", "{{.Tag}}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    base = f"riverbed-workloads:{next(t for t in tags if t.startswith('rb-'))}"
+    base = f"riverbed-workloads:{next(t for t in tags if t.startswith('rc-'))}"
     image = f"riverbed-example:{tag}"
     subprocess.run(
         [
