@@ -50,7 +50,7 @@ test-all: lint typecheck kafka-jars toxiproxy browser
 # The kind tests: a real cluster from the offline images (needs Docker; on a fresh CI
 # machine scripts/ci/kind-host.sh installs what is missing). ≈15 min the first time.
 test-kind: kafka-jars kind-images
-	bash scripts/pytest.sh -m kind tests/kind $(PYTEST_ARGS)
+	bash scripts/pytest.sh -m "kind and not slow" tests/kind $(PYTEST_ARGS)
 
 format: setup
 	$(BIN)/ruff format .

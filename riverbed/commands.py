@@ -173,6 +173,17 @@ def _user_consumer_options(f: Any) -> Any:
             help="Directory --consumer-cmd runs in [default: the current directory].",
         ),
         click.option(
+            "--consumer-image",
+            default=None,
+            metavar="IMAGE",
+            expose_value=False,
+            callback=_remember,
+            help="kind/k8s: test YOUR consumer image instead of riverbed's: the consumer "
+            "Deployment runs it (its own entrypoint) with KAFKA_BROKER, KAFKA_BOOTSTRAP_SERVERS, "
+            "KAFKA_TOPIC, KAFKA_GROUP (and KAFKA_OUTPUT_TOPIC) set; kind loads it from your Docker, "
+            "k8s must be able to pull it. Evidence: output-topic or offsets (default).",
+        ),
+        click.option(
             "--consumer-evidence",
             type=click.Choice(EVIDENCE_MODES),
             default=None,
@@ -215,13 +226,15 @@ def _checked_user_consumer(
         if name in ctx.params
         and ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
     )
+    image = ctx.meta.get("riverbed.consumer_image")
     return check_user_consumer(
         consumer_cmd,
         consumer_cwd,
         consumer_evidence,
         output_topic,
         platform=platform,
-        explicit_reference_options=explicit if consumer_cmd is not None else (),
+        explicit_reference_options=explicit if (consumer_cmd or image) is not None else (),
+        image=image,
     )
 
 
@@ -229,7 +242,8 @@ def _apply_user_consumer(spec: RunSpec, user: UserConsumer | None) -> RunSpec:
     """Put the user's consumer into the spec (the reference consumer's settings go)."""
     if user is not None:
         spec.consumer_cmd = user.cmd
-        spec.consumer_cwd = user.cwd
+        spec.consumer_image = user.image
+        spec.consumer_cwd = user.cwd or None
         spec.consumer_evidence = user.evidence
         spec.output_topic = user.output_topic
         spec.commit_mode = spec.assignor = spec.processing_ms = None
@@ -364,6 +378,8 @@ def up(
                 topic=topic,
                 group=group,
                 evidence_topic=evidence_topic_for(topic),
+                consumer_image=user.image if user else None,
+                output_topic=user.output_topic if user else None,
                 progress=update,
             )
         if dry_run:
@@ -434,7 +450,7 @@ def up(
     err.print(f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}")
     if consumers:
         what = (
-            f"your consumer `{user.cmd}` ({user.evidence} evidence)"
+            f"your consumer {user.what} ({user.evidence} evidence)"
             if user
             else f"riverbed's consumer ({commit_mode}, {client}, {group_protocol} protocol, "
             f"{assignor})"
@@ -756,8 +772,9 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type:
 
         platform = KubeRunPlatform(_kube(spec.platform, context, False))
     consumers = (
-        f"your consumer `{spec.consumer_cmd}` ({spec.consumer_evidence} evidence)"
-        if spec.consumer_cmd
+        f"your consumer {spec.consumer_cmd or spec.consumer_image} "
+        f"({spec.consumer_evidence} evidence)"
+        if spec.consumer_cmd or spec.consumer_image
         else f"{spec.commit_mode} consumers ({spec.client}, {spec.group_protocol} protocol, "
         f"{spec.assignor})"
     )

@@ -761,6 +761,8 @@ class KubeRunPlatform:
             topic=spec.topic,
             group=spec.group,
             evidence_topic=spec.evidence_topic,
+            consumer_image=spec.consumer_image,
+            output_topic=spec.output_topic if spec.consumer_evidence == "output-topic" else None,
             progress=progress,
         )
         if spec.load.workers:

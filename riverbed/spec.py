@@ -133,7 +133,7 @@ class RunSpec:
                 "consumer_evidence 'reference' means riverbed's own consumer, not yours.",
                 fix="use instrumented, output-topic or offsets evidence with your consumer.",
             )
-        if self.consumer_cmd is not None:
+        if self.consumer_cmd is not None or self.consumer_image is not None:
             return self._validate_common()
         if self.commit_mode not in COMMIT_MODES:
             raise HarnessError(
