@@ -739,6 +739,7 @@ class KubeRunPlatform:
         self._workloads = False
         self._locust_image: str | None = None
         self._cluster_load: Any = None
+        self._run_dir: Path | None = None
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
         spec.evidence_topic = spec.evidence_topic or evidence_topic_for(spec.topic)
@@ -775,6 +776,7 @@ class KubeRunPlatform:
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         """The consumer Deployment and the monitor were applied by ``prepare``."""
+        self._run_dir = run_dir
 
     def health(self, spec: RunSpec) -> None:
         """Pods that crash are restarted by Kubernetes; the join deadline catches the rest."""
@@ -808,6 +810,13 @@ class KubeRunPlatform:
         if not self._workloads:
             return
         self._workloads = False
+        if self._run_dir is not None:
+            # The consumer pods' logs go with the pods: keep them first (a consumer
+            # that stalled or crashed is explained there).
+            try:
+                self.kube.save_logs(self._run_dir)
+            except Exception as exc:  # noqa: BLE001 - never block the teardown on logs
+                print(f"warning: could not save the pods' logs: {exc}", file=sys.stderr)
         self.kube.stop_consumers()
 
     def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:

@@ -7,9 +7,18 @@ At output-topic strength the output drain must have finished too
 (``output_drain``); at output-topic and offsets strength the group snapshots
 must exist (they are the only view of the group). A ``consumer_evidence``
 this riverbed does not know proves nothing either.
+
+An experiment of the run that did not do what it planned (spec.json ``chaos``
+entries with ``inconclusive_reasons``: its steady state was not met before the
+method so no fault was injected, an action failed or hit nothing, a rollback
+failed, the run was interrupted) makes the run inconclusive too: a pass would
+claim survival of a fault that never happened, and a group that was not steady
+before a fault is itself something to look at.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from reports.checks.common import plural
 from reports.evidence import Evidence
@@ -44,6 +53,8 @@ def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
             f"no group snapshots (evidence/group.jsonl): at {ev.strength.name} strength "
             f"they are the only view of the group"
         )
+    for name, why in experiments_not_as_planned(ev.spec):
+        reasons.append(f"experiment {name}: {why}")
     for key, what in drains:
         drain = ev.spec.get(key)
         if not isinstance(drain, dict) or "finished" not in drain:
@@ -54,6 +65,17 @@ def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
                 f"{what} did not finish before its deadline" + (f" ({detail})" if detail else "")
             )
     return reasons
+
+
+def experiments_not_as_planned(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(experiment name, reason) for each reason spec.json's ``chaos`` entries give."""
+    out = []
+    for entry in spec.get("chaos") or ():
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("name") or entry.get("experiment") or "?")
+        out += [(name, str(r)) for r in entry.get("inconclusive_reasons") or ()]
+    return out
 
 
 def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
