@@ -16,7 +16,7 @@ INCONCLUSIVE = "inconclusive"
 #: see what it judges: it neither passes nor fails the run.
 NOT_APPLICABLE = "n/a"
 
-#: Exit code per run verdict (DESIGN.md): 0 pass, 1 fail, 2 inconclusive.
+#: Exit code per run verdict (docs/report.md): 0 pass, 1 fail, 2 inconclusive.
 EXIT_CODES = {PASS: 0, FAIL: 1, INCONCLUSIVE: 2}
 
 #: Examples kept per check (the counts are always complete).

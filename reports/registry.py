@@ -68,7 +68,7 @@ class CheckSpec:
     """One check: what it is called, what a pass proves, and how it is judged."""
 
     name: str
-    """The check's name in the verdict vocabulary (DESIGN.md)."""
+    """The check's name in the verdict vocabulary (docs/report.md, "The checks")."""
     proves: str
     """What a pass proves, in one line (``riverbed report --help``, the report's table)."""
     judges: Mapping[str, Judge]

@@ -32,7 +32,7 @@ from workloads.evidence.schema import (
 from workloads.evidence.sinks import FileSink
 from workloads.producer.sending import describe
 
-#: Contract v1 as DESIGN.md fixes it: the fields a reader requires of each record type.
+#: Contract v1 as first published: the fields a reader requires of each record type.
 CONTRACT_V1 = {
     "send": ("producer", "key", "seq", "status", "partition", "offset", "t_send", "t_ack", "error"),
     "start": ("member", "replica", "pid", "host", "t"),
