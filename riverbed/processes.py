@@ -17,6 +17,7 @@ broker) is alive: pausing is not killing. Inspection goes through psutil.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -30,6 +31,8 @@ from riverbed.paths import PROJECT_ROOT
 
 #: Process states that are not a running (or stopped) process.
 _GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+#: prctl(2) option: the signal a child gets when its parent thread exits.
+_PR_SET_PDEATHSIG = 1
 
 
 def spawn(
@@ -59,6 +62,14 @@ def spawn(
             start_new_session=True,
             preexec_fn=preexec_fn,
         )
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """``preexec_fn`` for :func:`spawn`: the child gets SIGTERM when its parent dies
+    (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing happens)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def alive(pid: int) -> bool:
@@ -185,6 +196,41 @@ def wait_gone(
     return sorted(remaining)
 
 
+def wait_groups_gone(
+    pgids: Iterable[int], timeout: float, poll: Callable[[], object] | None = None
+) -> list[int]:
+    """Wait until no process of the groups ``pgids`` is alive; returns the groups
+    still alive at ``timeout``. ``poll`` as for :func:`wait_gone`."""
+    remaining = set(pgids)
+    deadline = time.monotonic() + timeout
+    while remaining:
+        if poll is not None:
+            poll()
+        remaining = {g for g in remaining if group_alive(g)}
+        if not remaining or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return sorted(remaining)
+
+
+def terminate(
+    pid: int, timeout: float, poll: Callable[[], object] | None = None, kill_wait_s: float = 10.0
+) -> bool:
+    """Stop one process: SIGTERM (a paused one is continued), SIGKILL if it is still
+    alive after ``timeout`` seconds; waits up to ``kill_wait_s`` more for it to go.
+
+    Returns whether it had to be killed. ``poll`` as for :func:`wait_gone` (reap it
+    when it is our own child).
+    """
+    if not signal_pid(pid, signal.SIGTERM):
+        return False
+    if not wait_gone([pid], timeout, poll=poll):
+        return False
+    signal_pid(pid, signal.SIGKILL)
+    wait_gone([pid], kill_wait_s, poll=poll)
+    return True
+
+
 def stop_group(
     proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 30.0
 ) -> int | None:
@@ -215,3 +261,17 @@ def find(predicate: Callable[[str], bool]) -> list[int]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def port_holder(port: int) -> str | None:
+    """Best effort: ``pid 123 (java)`` for the process listening on TCP ``port``."""
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            listening = conn.laddr and conn.status == psutil.CONN_LISTEN
+            if listening and conn.laddr.port == port and conn.pid:
+                with contextlib.suppress(psutil.Error):
+                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+                return f"pid {conn.pid}"
+    except (psutil.Error, OSError):
+        return None
+    return None

@@ -22,6 +22,7 @@ from reports.checks.common import gaps, log_identity, missing, plural
 from reports.evidence import Evidence
 from reports.facts import Facts, contains, lookup
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict, status_of
+from reports.registry import INDETERMINATE, LOST_FROM_LOG, NEVER_PROCESSED
 
 IDENTITY = ["producer", "key", "seq"]
 
@@ -64,7 +65,7 @@ def lost_cases(
 
 
 def check_lost_from_log(ev: Evidence, facts: Facts) -> Verdict:
-    name = "lost-from-log"
+    name = LOST_FROM_LOG
     if (v := missing(name, ev, "acks", "log")) is not None:
         return v
     absent, other = lost_cases(ev, facts)
@@ -140,7 +141,7 @@ def never_processed_cases(ev: Evidence, facts: Facts) -> tuple[pl.DataFrame, pl.
 
 
 def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
-    name = "never-processed"
+    name = NEVER_PROCESSED
     if (v := missing(name, ev, "log", "consumed")) is not None:
         return v
     never, backlog = never_processed_cases(ev, facts)
@@ -242,7 +243,7 @@ def indeterminate_cases(ev: Evidence, facts: Facts) -> tuple[pl.DataFrame, pl.Da
 
 
 def check_indeterminate(ev: Evidence, facts: Facts) -> Verdict:
-    name = "indeterminate"
+    name = INDETERMINATE
     if (v := missing(name, ev, "acks")) is not None:
         return v
     best, found = indeterminate_cases(ev, facts)

@@ -24,6 +24,7 @@ from reports.checks.common import plural
 from reports.evidence import Evidence
 from reports.facts import Facts
 from reports.model import INCONCLUSIVE, PASS, Verdict
+from reports.registry import VACUITY
 from reports.strength import OFFSETS, OUTPUT_TOPIC
 
 
@@ -84,7 +85,7 @@ def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
     counts = {"faults-landed": landed, "acknowledged": facts.acknowledged, "reasons": len(reasons)}
     if reasons:
         return Verdict(
-            "vacuity",
+            VACUITY,
             INCONCLUSIVE,
             len(reasons),
             "the run proves nothing: " + "; ".join(reasons),
@@ -92,7 +93,7 @@ def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
             examples=tuple({"detail": r} for r in reasons),
         )
     return Verdict(
-        "vacuity",
+        VACUITY,
         PASS,
         0,
         f"{plural(landed, 'fault')} landed, {facts.acknowledged} messages acknowledged, "

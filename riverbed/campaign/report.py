@@ -13,23 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
+from reports.registry import CHECK_NAMES
+
 if TYPE_CHECKING:
     from riverbed.campaign.runner import RunRecord
 
 #: The checks in the report's order (columns of the matrix).
-CHECK_ORDER = (
-    "lost-from-log",
-    "never-processed",
-    "indeterminate",
-    "duplicate-in-log",
-    "redelivered",
-    "partition-order",
-    "key-order",
-    "corruption",
-    "invalid-handling",
-    "rebalance",
-    "vacuity",
-)
+CHECK_ORDER = CHECK_NAMES
 #: Counts shown per run.
 COUNTS = ("acknowledged", "never-processed", "redelivered", "indeterminate", "zombie_overlaps")
 

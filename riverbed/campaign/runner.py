@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from reports.registry import REBALANCE
 from riverbed.campaign.experiments import write_experiments
 from riverbed.campaign.schedule import Schedule, expected_seconds
 from riverbed.errors import HarnessError
@@ -108,7 +109,7 @@ def summarize(record: RunRecord) -> None:
         name: str(check.get("status")) for name, check in (summary.get("checks") or {}).items()
     }
     record.counts = dict(summary.get("counts") or {})
-    rb = (summary.get("checks") or {}).get("rebalance", {}).get("counts", {})
+    rb = (summary.get("checks") or {}).get(REBALANCE, {}).get("counts", {})
     record.counts["zombie_overlaps"] = rb.get("zombie_overlaps")
     record.reasons = list(summary.get("reasons") or [])
 

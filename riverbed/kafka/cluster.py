@@ -45,10 +45,12 @@ from riverbed.paths import state_dir as default_state_root
 from riverbed.processes import (
     alive,
     find,
+    port_holder,
     settled_cmdline,
     signal_pid,
     spawn,
     stopped,
+    terminate,
     wait_gone,
 )
 
@@ -487,7 +489,7 @@ class LocalKafkaCluster:
         ]
         for port, what in wanted:
             if port_in_use(port):
-                holder = _port_holder(port)
+                holder = port_holder(port)
                 raise HarnessError(
                     f"Port {port} on {HOST} (broker {broker_id}'s {what}) is already in use"
                     + (f" by {holder}" if holder else "")
@@ -647,15 +649,16 @@ class LocalKafkaCluster:
             with contextlib.suppress(Exception):
                 child.wait(timeout=5)
 
+    def _poll(self, *broker_ids: int) -> None:
+        """Reap the brokers' JVMs this object started, once they exited (else they
+        stay zombies, which count as gone but hold their pid)."""
+        for bid in broker_ids:
+            if (child := self._children.get(bid)) is not None:
+                child.poll()
+
     def _wait_gone(self, pids: dict[int, int], timeout: float) -> list[int]:
         """Wait until the brokers' JVMs exited; the broker ids still alive at ``timeout``."""
-
-        def reap() -> None:
-            for bid in pids:
-                if (child := self._children.get(bid)) is not None:
-                    child.poll()
-
-        left = set(wait_gone(pids.values(), timeout, poll=reap))
+        left = set(wait_gone(pids.values(), timeout, poll=lambda: self._poll(*pids)))
         return [bid for bid, pid in pids.items() if pid in left]
 
     def stop_broker(self, broker_id: int, timeout: float = 60.0) -> int | None:
@@ -663,12 +666,10 @@ class LocalKafkaCluster:
         away first). Escalates to SIGKILL after ``timeout`` seconds. Returns the
         pid that was stopped, or ``None`` if it was not running."""
         self._check_id(broker_id)
-        pid = self._signal(broker_id, signal.SIGTERM)
+        pid = self.pid(broker_id)
         if pid is None:
             return None
-        if self._wait_gone({broker_id: pid}, timeout):
-            self._signal(broker_id, signal.SIGKILL)
-            self._wait_gone({broker_id: pid}, 10)
+        terminate(pid, timeout, poll=lambda: self._poll(broker_id))
         self._reap(broker_id)
         self._remove_pid_file(broker_id)
         return pid
@@ -819,19 +820,3 @@ class LocalKafkaCluster:
             config=config,
             timeout=timeout,
         )
-
-
-def _port_holder(port: int) -> str | None:
-    """Best effort: 'pid 123 (java)' for the process listening on ``port``."""
-    try:
-        import psutil
-
-        for conn in psutil.net_connections(kind="tcp"):
-            listening = conn.laddr and conn.status == psutil.CONN_LISTEN
-            if listening and conn.laddr.port == port and conn.pid:
-                with contextlib.suppress(Exception):
-                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-                return f"pid {conn.pid}"
-    except Exception:
-        return None
-    return None

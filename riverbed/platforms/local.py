@@ -44,6 +44,7 @@ from riverbed.processes import (
     signal_pid,
     spawn,
     stopped,
+    terminate,
 )
 from riverbed.user_consumer import UserConsumer
 
@@ -357,12 +358,7 @@ class LocalPlatform:
             return False
         # Paused replicas continue first: a stopped process cannot stop gracefully.
         self.resume_consumers()
-        signal_pid(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if alive(pid):
-            signal_pid(pid, signal.SIGKILL)
+        terminate(pid, timeout)
         self._kill_strays()
         self._stop_network()
         with contextlib.suppress(OSError):

@@ -35,7 +35,7 @@ from typing import Any
 
 from riverbed.errors import HarnessError
 from riverbed.kafka.cluster import HOST, LocalKafkaCluster
-from riverbed.processes import alive, settled_cmdline, signal_pid, spawn, wait_gone
+from riverbed.processes import alive, settled_cmdline, spawn, terminate
 
 #: Modules whose activities act on Toxiproxy: a run using them needs network faults.
 NETWORK_MODULES = ("riverbed.chaos.local.network", "chaostoxi")
@@ -186,10 +186,7 @@ class Toxiproxy:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        signal_pid(pid, 15)
-        if wait_gone([pid], timeout):
-            signal_pid(pid, 9)
-            wait_gone([pid], 5)
+        terminate(pid, timeout, kill_wait_s=5)
         self.pid_file.unlink(missing_ok=True)
         return True
 

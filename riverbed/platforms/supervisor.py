@@ -28,7 +28,6 @@ supervisor itself die (PR_SET_PDEATHSIG), so no process is left behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -39,19 +38,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from riverbed.processes import group_alive, signal_group, spawn
+from riverbed.processes import (
+    die_with_parent,
+    group_alive,
+    signal_group,
+    spawn,
+    wait_groups_gone,
+)
 
 TICK_S = 0.2
 GRACE_S = 20.0
 #: An incarnation that lives less than this is a crash at start-up (for the back-off).
 QUICK_EXIT_S = 5.0
 MAX_BACKOFF_S = 10.0
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -190,7 +189,7 @@ class Supervisor:
             log,
             env=env,
             cwd=Path(cwd) if cwd else Path.cwd(),
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             inherit_env=False,
         )
         self.children[name] = Child(name, n, proc, log)
@@ -292,11 +291,14 @@ class Supervisor:
 
     def _wait(self, children: list[Child], timeout: float) -> None:
         """Wait for the children's process groups to end; SIGKILL what is left at ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(c.running() for c in children):
-            time.sleep(0.05)
+
+        def poll() -> None:  # reap the leaders that exited (a zombie leader is gone)
+            for c in children:
+                c.proc.poll()
+
+        left = set(wait_groups_gone([c.pgid for c in children], timeout, poll=poll))
         for c in children:
-            if c.running():
+            if c.pgid in left:
                 c.send(signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     c.proc.wait(timeout=5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reports import build
-from reports.synthetic import Fault, Scenario, generate
+from tests.support.synthetic import Fault, Scenario, generate
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
