@@ -41,8 +41,7 @@ lint: setup
 # The instrumentation (workloads/instrument/pythonpath) is not in yet: its client patches
 # need typing work of their own.
 typecheck: setup
-	$(BIN)/mypy reports workloads/evidence workloads/consumer workloads/producer \
-		workloads/monitor.py workloads/drain.py locustfiles/acks.py tests/support
+	$(BIN)/mypy riverbed workloads locustfiles reports benchmarks tests/support
 
 test: lint typecheck kafka-jars toxiproxy browser
 	bash scripts/pytest.sh -m "not slow and not kind" $(PYTEST_ARGS)

@@ -250,7 +250,7 @@ def _apply_user_consumer(spec: RunSpec, user: UserConsumer | None) -> RunSpec:
     return spec
 
 
-def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no-untyped-def]
+def _kube(platform: str, context: str | None, dry_run: bool):
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
     if platform == "k8s" and not context:
@@ -274,7 +274,7 @@ def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no
     )
 
 
-def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
+def _print_plan(kube) -> None:
     """The dry-run plan: one line per command (manifests piped to kubectl are not shown)."""
     from riverbed.platforms.kube_runner import describe
 
@@ -760,7 +760,7 @@ def run(
     raise SystemExit(result.exit_code)
 
 
-def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type: ignore[no-untyped-def]
+def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
     """Run a validated spec and print its summary; returns the RunResult."""
     from riverbed.runner import LocalRunPlatform, RunPlatform, execute
 

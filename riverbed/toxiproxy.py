@@ -39,7 +39,7 @@ def server_path(version: str = TOXIPROXY_VERSION) -> Path | None:
     return path if path.is_file() and os.access(path, os.X_OK) else None
 
 
-def resolve(version: str = TOXIPROXY_VERSION, progress=None) -> Path:  # type: ignore[no-untyped-def]
+def resolve(version: str = TOXIPROXY_VERSION, progress=None) -> Path:
     """The Toxiproxy server binary, built with ``go install`` on first use."""
     if (found := server_path(version)) is not None:
         if not found.is_file():

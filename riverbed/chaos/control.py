@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,17 @@ def fault_record(
 ) -> dict[str, Any]:
     """One faults.jsonl record from an activity and its journal run."""
     status = "succeeded" if run.get("status") == "succeeded" else "failed"
+    # chaostoolkit writes both times for every run; the contract needs both, so a
+    # missing one takes the other's value (and "now" only if both are missing).
+    t_start, t_end = epoch(run.get("start")), epoch(run.get("end"))
+    t_start = t_start if t_start is not None else t_end if t_end is not None else time.time()
+    t_end = t_end if t_end is not None else t_start
     return Fault(
         experiment,
         str(activity.get("name")),
         "action" if activity.get("type") == "action" else "probe",
-        epoch(run.get("start")),
-        epoch(run.get("end")),
+        t_start,
+        t_end,
         status,
         jsonable(run.get("output")),
         landed=landed(activity, status, run.get("output")),

@@ -156,8 +156,8 @@ def bootstrap(state_dir: Path | None) -> None:
     click.echo(LocalKafkaCluster.open(state_dir).bootstrap_servers)
 
 
-def _broker_command(verb: str):  # type: ignore[no-untyped-def]
-    def decorate(fn):  # type: ignore[no-untyped-def]
+def _broker_command(verb: str):
+    def decorate(fn):
         fn = harness_errors(fn)
         fn = state_dir_option(fn)
         fn = click.argument("broker_id", type=int, metavar="ID")(fn)

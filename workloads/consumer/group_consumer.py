@@ -193,7 +193,7 @@ def keep_join_awaited(consumer: Any) -> None:
     same join until it completes (the library clears the flag then). No effect on
     a client whose internals differ.
     """
-    coordinator = getattr(consumer, "_coordinator", None)
+    coordinator: Any = getattr(consumer, "_coordinator", None)
     task = getattr(coordinator, "_join_task", None)
     if (
         task is None
