@@ -273,7 +273,9 @@ def resume_broker(
 ) -> dict:
     """
     Let paused brokers continue (SIGCONT): `broker_id`, or null for every
-    broker that is paused. Meant for rollbacks. Returns `{"resumed": [ids]}`.
+    broker that is paused. Meant for rollbacks, so that an experiment stopped
+    mid-pause never leaves a frozen broker behind (`pause_broker` resumes by
+    itself after its duration). Returns `{"resumed": [ids]}`.
     """
     cluster = _platform.cluster(kafka_state_dir, state_dir)
     ids = cluster.paused() if broker_id in (None, "") else [int(broker_id)]
