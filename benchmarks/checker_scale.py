@@ -29,7 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from reports.synthetic import Fault, Scenario, generate
+# The simulator is test machinery, importable from a checkout (not from an installed riverbed).
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.synthetic import Fault, Scenario, generate  # noqa: E402
 
 TARGET_S = 60.0
 TARGET_GB = 3.0

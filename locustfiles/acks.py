@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workloads.evidence.schema import VERSION, RunLayout
+from workloads.evidence.schema import RunLayout, Send
+from workloads.evidence.schema import error_text as error_text  # the users' error text
 from workloads.evidence.sinks import FileSink
 from workloads.message import producer_id as make_producer_id
 
@@ -38,20 +39,6 @@ def make_body(size: int, seed: int = 0) -> str:
     rng = random.Random(seed)
     alphabet = string.ascii_letters + string.digits
     return "".join(rng.choice(alphabet) for _ in range(size))
-
-
-def error_text(error: BaseException | str | None) -> str | None:
-    """``"<ExceptionType>: <message>"`` as written to the ``error`` field."""
-    if error is None:
-        return None
-    if isinstance(error, str):
-        return error
-    name = type(error).__name__
-    text = str(error)
-    if not text:
-        return name
-    # kafka-python's errors already start with their class name
-    return text if text.startswith(name) else f"{name}: {text}"
 
 
 class AckRecorder:
@@ -108,20 +95,17 @@ class AckRecorder:
         ``status`` is ``ok`` (``partition``/``offset`` given), ``fail``
         (definitely not written) or ``unknown``; ``error`` says why it is not ok.
         """
-        ok = status == OK
-        rec = {
-            "v": VERSION,  # given here, the sink does not copy the record to add it
-            "type": "send",
-            "producer": self.producer,
-            "key": key,
-            "seq": seq,
-            "status": status,
-            "partition": partition if ok else None,
-            "offset": offset if ok else None,
-            "t_send": t_send,
-            "t_ack": time.time() if t_ack is None else t_ack,
-            "error": None if ok else (error or status),
-        }
+        rec = Send(
+            self.producer,
+            key,
+            seq,
+            status,
+            partition,
+            offset,
+            t_send,
+            time.time() if t_ack is None else t_ack,
+            error,
+        ).to_dict(v=True)  # "v" given here: the sink does not copy the record to add it
         if self.closed:  # a late outcome after close: nowhere safe to write it
             return rec
         if self._sink is None:
@@ -129,7 +113,7 @@ class AckRecorder:
         self._sink.write(rec)
         self.counts[status] += 1
         if self.report is not None:
-            exc = None if ok else SendFailed(f"{status}: {rec['error']}")
+            exc = None if status == OK else SendFailed(f"{status}: {rec['error']}")
             self.report(rec, response_time_ms, size, exc)
         return rec
 

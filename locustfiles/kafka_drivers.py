@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from locustfiles.acks import error_text
 from locustfiles.settings import KafkaSettings
 from workloads import client_config
+from workloads.evidence.schema import error_text
 
 log = logging.getLogger("riverbed.load")
 

@@ -26,9 +26,10 @@ import gevent
 from gevent.event import Event
 from gevent.lock import BoundedSemaphore, Semaphore
 
-from locustfiles.acks import FAIL, OK, UNKNOWN, AckRecorder, error_text
+from locustfiles.acks import FAIL, OK, UNKNOWN, AckRecorder
 from locustfiles.kafka_drivers import DRIVERS, NotSent
 from locustfiles.settings import KafkaSettings
+from workloads.evidence.schema import error_text
 from workloads.message import encode
 
 log = logging.getLogger("riverbed.load")

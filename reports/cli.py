@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -12,14 +13,26 @@ from rich.table import Table
 from rich.text import Text
 
 from reports.model import FAIL, INCONCLUSIVE, MAX_EXAMPLES, NOT_APPLICABLE, PASS, Summary
+from reports.registry import CHECKS
 
 STYLE = {PASS: "bold green", FAIL: "bold red", INCONCLUSIVE: "bold yellow", NOT_APPLICABLE: "dim"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _listing_checks(command: F) -> F:
+    """Fill the help's ``{checks}`` with the registry's checks (one per line)."""
+    width = max(len(c.name) for c in CHECKS)
+    lines = "\n".join(f"      {c.name:<{width}}  {c.proves}" for c in CHECKS)
+    command.__doc__ = (command.__doc__ or "").replace("    {checks}", lines)
+    return command
 
 
 @click.command(
     "report",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+@_listing_checks
 @click.argument(
     "run_dir", type=click.Path(path_type=Path, file_okay=True, dir_okay=True), metavar="RUN_DIR"
 )
@@ -58,10 +71,12 @@ def report(
     offline, any time, with the same result.
 
     \b
-    Checks: lost-from-log, never-processed, indeterminate, duplicate-in-log,
-    redelivered, partition-order, key-order, corruption, invalid-handling,
-    rebalance, vacuity (a run where no fault landed, nothing was acknowledged
-    or a drain did not finish proves nothing: inconclusive).
+    Checks, and what a pass of each proves:
+    {checks}
+
+    What a check finds but Kafka permits (a redelivery after a hard stop, a
+    zombie owner, keys moved by added partitions) is allowed, counted and
+    listed in the report; everything else fails.
 
     \b
     The verdicts rest on the run's evidence strength (spec.json

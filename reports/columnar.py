@@ -18,19 +18,84 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from workloads.evidence.fields import fields_of
 from workloads.evidence.reader import ReadIssue
-from workloads.evidence.schema import FILE_TYPES, EvidenceError, check
+from workloads.evidence.schema import FILE_TYPES, EvidenceError, EvidenceRecord, check
 
 #: Bytes per parsed block: large enough for polars to parallelise, small
 #: enough that a block and its frame stay far below the memory budget.
 BLOCK_BYTES = 32 << 20
+
+
+#: The envelope every evidence line has.
+ENVELOPE: dict[str, pl.DataType] = {"v": pl.Int64(), "type": pl.String()}
+
+
+def dtype_of(hint: Any) -> pl.DataType:
+    """The polars type a record field is read as, from its type hint in the schema.
+
+    Scalars map to their polars type; a list of scalars of one type to a list of
+    it; a tuple of mixed scalars (``[offset, producer, key, seq]``) to a list of
+    strings (polars reads mixed JSON arrays as text); an object or ``Any`` to a
+    string holding its JSON.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in args if a is not type(None)]
+        return dtype_of(inner)
+    if hint in _SCALAR_DTYPES:
+        return _SCALAR_DTYPES[hint]
+    if hint is Any or (isinstance(origin, type) and issubclass(origin, Mapping)):
+        return pl.String()
+    if origin is tuple:
+        kinds = {repr(dtype_of(a)) for a in args}
+        return pl.List(dtype_of(args[0]) if len(kinds) == 1 else pl.String())
+    if isinstance(origin, type) and issubclass(origin, Sequence):
+        return pl.List(dtype_of(args[0]))
+    raise TypeError(f"no polars type for {hint!r}")
+
+
+_SCALAR_DTYPES: dict[Any, pl.DataType] = {
+    str: pl.String(),
+    int: pl.Int64(),
+    float: pl.Float64(),
+    bool: pl.Boolean(),
+}
+
+
+def frame_schema(
+    records: type[EvidenceRecord] | Iterable[type[EvidenceRecord]], *names: str
+) -> dict[str, pl.DataType]:
+    """Columns and polars types to read evidence lines of ``records`` into.
+
+    Every field of the record types (their union, in order of first appearance),
+    or only ``names``. A name no record type has, or that two of them type
+    differently, is an error: the reader and the writers share one schema.
+    """
+    classes = [records] if isinstance(records, type) else list(records)
+    found: dict[str, pl.DataType] = {}
+    for cls in classes:
+        for f in fields_of(cls):
+            dtype = dtype_of(f.hint)
+            if f.name in found and found[f.name] != dtype:
+                raise TypeError(f"field {f.name!r} has two types: {found[f.name]} and {dtype}")
+            found.setdefault(f.name, dtype)
+    if not names:
+        return found
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        kinds = ", ".join(c.TYPE for c in classes)
+        raise KeyError(f"{', '.join(unknown)}: not a field of {kinds}")
+    return {n: found[n] for n in names}
 
 
 @dataclass
@@ -67,7 +132,7 @@ def iter_blocks(
     problems are appended to ``issues``.
     """
     allowed = FILE_TYPES[file_kind]
-    schema = {"v": pl.Int64(), "type": pl.String(), **schema}
+    schema = {**ENVELOPE, **schema}
     lines_before = 0
     rows_before = 0
     carry = b""
@@ -117,7 +182,7 @@ def read_frame(
         iter_blocks(path, file_kind, schema, issues, not_null=not_null, block_bytes=block_bytes)
     )
     if not frames:
-        empty = pl.DataFrame(schema={"v": pl.Int64(), "type": pl.String(), **schema})
+        empty = pl.DataFrame(schema={**ENVELOPE, **schema})
         frames.append(_with_row(empty, 0))
     out = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
     return FileRead(path, out, issues)

@@ -16,67 +16,52 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from reports.columnar import iter_blocks
+from reports.columnar import frame_schema, iter_blocks
 from reports.model import Issue
 from reports.ownership import Ownership, build_ownership
 from reports.strength import CONSUMER_EVENTS, OUTPUT_TOPIC, Strength, strength_of
 from workloads.evidence.reader import ReadIssue, read_jsonl
-from workloads.evidence.schema import SEND_STATUSES, EvidenceError, RunLayout
+from workloads.evidence.schema import (
+    SEND_STATUSES,
+    EvidenceError,
+    LogRecord,
+    Output,
+    RunLayout,
+    Send,
+    records_of,
+)
 
 T = TypeVar("T")
 
 #: A record's position on the log as one integer: partition << 40 | offset.
 POS_SHIFT = 1 << 40
 
-ACKS_SCHEMA: dict[str, pl.DataType] = {
-    "producer": pl.String(),
-    "key": pl.String(),
-    "seq": pl.Int64(),
-    "status": pl.String(),
-    "partition": pl.Int64(),
-    "offset": pl.Int64(),
-    "t_send": pl.Float64(),
-    "t_ack": pl.Float64(),
-}
-LOG_SCHEMA: dict[str, pl.DataType] = {
-    "partition": pl.Int64(),
-    "offset": pl.Int64(),
-    "producer": pl.String(),
-    "key": pl.String(),
-    "seq": pl.Int64(),
-    "sha_ok": pl.Boolean(),
-    "reason": pl.String(),
-}
-OUTPUT_SCHEMA: dict[str, pl.DataType] = {
-    "partition": pl.Int64(),
-    "offset": pl.Int64(),
-    "producer": pl.String(),
-    "key": pl.String(),
-    "seq": pl.Int64(),
-    "sha_ok": pl.Boolean(),
-    "identity": pl.String(),
-    "t": pl.Float64(),
-    "reason": pl.String(),
-}
-CONSUMED_SCHEMA: dict[str, pl.DataType] = {
-    "member": pl.String(),
-    "t": pl.Float64(),
-    "partition": pl.Int64(),
-    "records": pl.List(pl.List(pl.String())),
-    "offsets": pl.String(),
-    "ok": pl.Boolean(),
-    "partitions": pl.List(pl.Int64()),
-    "generation": pl.Int64(),
-    "reason": pl.String(),
-    "offset": pl.Int64(),
-    "replica": pl.String(),
-    "host": pl.String(),
-    "commit_mode": pl.String(),
-    "member_id": pl.String(),
-    "client_id": pl.String(),
-    "error": pl.String(),
-    "fatal": pl.Boolean(),
-}
+#: The columns each reader keeps, typed from the records' fields (workloads/evidence/schema.py).
+ACKS_SCHEMA = frame_schema(
+    Send, "producer", "key", "seq", "status", "partition", "offset", "t_send", "t_ack"
+)
+LOG_SCHEMA = frame_schema(LogRecord)
+OUTPUT_SCHEMA = frame_schema(Output)
+CONSUMED_SCHEMA = frame_schema(
+    records_of("consumed"),
+    "member",
+    "t",
+    "partition",
+    "records",
+    "offsets",
+    "ok",
+    "partitions",
+    "generation",
+    "reason",
+    "offset",
+    "replica",
+    "host",
+    "commit_mode",
+    "member_id",
+    "client_id",
+    "error",
+    "fatal",
+)
 
 
 def pos_expr(partition: str = "partition", offset: str = "offset") -> pl.Expr:
@@ -488,23 +473,8 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
         block = block.with_columns((pl.col("row") + base).alias("line"))
         head = block.select(
             "line",
-            "member",
             "type",
-            "t",
-            "partition",
-            "partitions",
-            "offsets",
-            "ok",
-            "generation",
-            "reason",
-            "offset",
-            "replica",
-            "host",
-            "commit_mode",
-            "member_id",
-            "client_id",
-            "error",
-            "fatal",
+            *[c for c in CONSUMED_SCHEMA if c != "records"],
             pl.col("records").list.len().alias("n"),
             _field(pl.col("records").list.first(), 0, pl.Int64).alias("first"),
             _field(pl.col("records").list.last(), 0, pl.Int64).alias("last"),

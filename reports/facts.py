@@ -15,7 +15,7 @@ import polars as pl
 
 from reports.evidence import POS_SHIFT, Evidence, offset_expr, partition_expr
 from reports.model import MAX_EXAMPLES
-from reports.ownership import END_KILLED, Commit, Period
+from reports.ownership import END_ERROR, END_KILLED, END_LOST, Commit, Period
 
 if TYPE_CHECKING:
     from reports.group_view import BrokerView
@@ -27,6 +27,8 @@ IDENTITY = ["producer", "key", "seq"]
 SNAPSHOT_MARGIN_S = 0.5
 #: A member a fault hit wrote nothing later than this after the fault ended.
 DEATH_MARGIN_S = 1.0
+#: Ownership overlaps shorter than this are clock noise between hosts, not two owners.
+OVERLAP_TOLERANCE_S = 0.25
 
 
 class Facts:
@@ -215,10 +217,20 @@ class Facts:
 
     @cached_property
     def handled_sorted(self) -> pl.Series:
-        """Every position processed or refused (``invalid``) by some member, sorted."""
+        """Every position processed or refused (``invalid``) by some member, sorted.
+
+        Processing by a zombie after its partition moved on (:attr:`zombie_moves`)
+        does not count: the group had handed the partition to another member, whose
+        committed offset is what the group goes on from. A record only a zombie
+        processed is one the group skipped (a before-process consumer paused past its
+        session timeout: it had committed what it then processed as a zombie).
+        """
         parts = []
         if self.ev.processed is not None:
-            parts.append(self.ev.processed["pos"])
+            proc = self.ev.processed
+            if self.zombie_moves:
+                proc = proc.filter(~self.zombie_row_mask)
+            parts.append(proc["pos"])
         if self.ev.invalid is not None:
             parts.append(self.ev.invalid["pos"])
         if not parts:
@@ -412,8 +424,14 @@ class Facts:
     def legal_from(self, per: Period) -> int:
         """The first offset of the period's uncommitted window (what may be redelivered)."""
         marks = [per.committed]
-        if per.end_t is not None:
-            marks.append(self.committed_between(per.partition, per.start_t, per.end_t))
+        end = per.end_t
+        if per.id in self.zombie_moves:
+            # A zombie's window closes when its partition moved on: what the group
+            # committed after that is the new owner's progress, not the zombie's.
+            t_move = self.zombie_moves[per.id][0]
+            end = t_move if end is None else min(end, t_move)
+        if end is not None:
+            marks.append(self.committed_between(per.partition, per.start_t, end))
         known = [m for m in marks if m is not None]
         if known:
             return max(known)
@@ -421,6 +439,79 @@ class Facts:
         # the lowest offset it processed (not its first: that may be out of order).
         low = self.period_low.get(per.id, per.first_offset)
         return low if low is not None else 0
+
+    # --- zombies ----------------------------------------------------------------
+
+    def fenced_after(self, per: Period, t_move: float) -> bool:
+        """Whether the coordinator had fenced ``per``'s member when its partition moved on
+        at ``t_move``: the period ended with ``lost`` (the client learnt it had been
+        evicted) or on an error, or every commit it attempted after the move was refused."""
+        if per.end in (END_LOST, END_ERROR):
+            return True
+        after = [c for c in per.commits if c.t >= t_move - OVERLAP_TOLERANCE_S]
+        return bool(after) and not any(c.ok for c in after)
+
+    @cached_property
+    def zombie_moves(self) -> dict[int, tuple[float, str]]:
+        """Per period id of a zombie: when its partition moved on, and to which member.
+
+        A zombie is a member the coordinator evicted (its session expired while it
+        was paused, or it lost the coordinator) that has not noticed yet: another
+        member is assigned its partition while it still owns it by its own evidence,
+        and it was fenced (:meth:`fenced_after`). What it processes after the move is
+        *zombie processing*: Kafka's known hazard, counted and shown, never the
+        group's processing of a record.
+        """
+        by_p: dict[int, list[Period]] = {}
+        for per in self.periods:
+            if not per.implicit:
+                by_p.setdefault(per.partition, []).append(per)
+        out: dict[int, tuple[float, str]] = {}
+        for ps in by_p.values():
+            ps.sort(key=lambda x: (x.start_t, x.start_line))
+            for i, a in enumerate(ps):
+                end = a.end_t if a.end_t is not None else math.inf
+                for b in ps[i + 1 :]:
+                    if b.start_t >= end - OVERLAP_TOLERANCE_S:
+                        break
+                    if b.member == a.member or b.start_t <= a.start_t:
+                        continue
+                    if self.fenced_after(a, b.start_t):
+                        out[a.id] = (b.start_t, b.member)
+                    break
+        return out
+
+    @cached_property
+    def zombie_row_mask(self) -> pl.Series:
+        """Per processed row: processed by a zombie after its partition moved on."""
+        assert self.ev.processed is not None
+        proc = self.ev.processed
+        moves = self.zombie_moves
+        if not moves or self.ev.lines is None:
+            return pl.Series("zombie", [False] * proc.height, dtype=pl.Boolean)
+        lines = self.ev.lines
+        t_move = pl.DataFrame(
+            {"period": list(moves), "t_move": [t for t, _ in moves.values()]},
+            schema={"period": pl.Int32, "t_move": pl.Float64},
+        )
+        zombie_lines = (
+            lines.join(t_move, on="period", how="inner")
+            .filter(pl.col("t") > pl.col("t_move"))
+            .select("trank")["trank"]
+        )
+        return proc["trank"].is_in(zombie_lines.implode()).fill_null(False).alias("zombie")
+
+    @cached_property
+    def zombie_processed(self) -> dict[str, int]:
+        """Records processed by zombies after their partitions moved on (``records``), and
+        how many of them no other member processed (``only-zombie``)."""
+        if self.ev.processed is None or not self.zombie_moves:
+            return {"records": 0, "only-zombie": 0}
+        mask = self.zombie_row_mask
+        zombie_pos = self.ev.processed.filter(mask)["pos"]
+        others = self.ev.processed.filter(~mask)["pos"].sort()
+        only = zombie_pos.unique().filter(~contains(others, zombie_pos.unique()))
+        return {"records": int(mask.sum()), "only-zombie": only.len()}
 
     @cached_property
     def period_low(self) -> dict[int, int]:

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The checks, in the report's order: declared in reports.registry.
+from reports.registry import CHECK_NAMES as CHECK_NAMES
+
 PASS = "pass"
 FAIL = "fail"
 INCONCLUSIVE = "inconclusive"
@@ -13,26 +16,23 @@ INCONCLUSIVE = "inconclusive"
 #: see what it judges: it neither passes nor fails the run.
 NOT_APPLICABLE = "n/a"
 
-#: Exit code per run verdict (DESIGN.md): 0 pass, 1 fail, 2 inconclusive.
+#: Exit code per run verdict (docs/report.md): 0 pass, 1 fail, 2 inconclusive.
 EXIT_CODES = {PASS: 0, FAIL: 1, INCONCLUSIVE: 2}
-
-#: The checks, in the order the report shows them.
-CHECK_NAMES = (
-    "lost-from-log",
-    "never-processed",
-    "indeterminate",
-    "duplicate-in-log",
-    "redelivered",
-    "partition-order",
-    "key-order",
-    "corruption",
-    "invalid-handling",
-    "rebalance",
-    "vacuity",
-)
 
 #: Examples kept per check (the counts are always complete).
 MAX_EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """Anomalies a check found and an allowance let pass (:mod:`reports.allowances`)."""
+
+    allowance: str
+    """The allowance's name (``uncommitted-window``, ``zombie-window``, …)."""
+    count: int
+    """How many anomalies it let pass (0: its condition never held)."""
+    examples: tuple[dict[str, Any], ...] = ()
+    """Up to ``MAX_EXAMPLES`` of them, located like the check's own examples."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class Verdict:
     """Every number the check computed (anomalies, hazards, what it looked at)."""
     examples: tuple[dict[str, Any], ...] = ()
     """Up to ``MAX_EXAMPLES`` located anomalies: key, seq, partition, offset, member, times."""
+    allowed: tuple[Allowed, ...] = ()
+    """What the check found and let pass, per allowance it consulted."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +123,9 @@ class Summary:
     evidence_strength: dict[str, str] = field(default_factory=dict)
     """What the verdicts rest on: ``name`` (reference, instrumented, output-topic,
     offsets), ``title``, ``proves``, ``cannot``, ``assumption``."""
+    allowances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Every allowance applied in the run (name → check, anomaly, condition, reason,
+    count, examples); an allowance not listed let nothing pass."""
 
     @property
     def exit_code(self) -> int:
@@ -146,4 +151,5 @@ class Summary:
             "latency": self.latency,
             "issues": [i.to_json() for i in self.issues],
             "reasons": self.reasons,
+            "allowances": self.allowances,
         }

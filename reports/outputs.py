@@ -8,13 +8,13 @@ of one key were written. The checks in :mod:`reports.checks.outputs` judge.
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import polars as pl
 
+from reports.allowances import output_rebalance_window
 from reports.evidence import Evidence
 from reports.facts import Facts
 from reports.group_view import FRESH_S
@@ -154,22 +154,7 @@ class OutputMatch:
         return out
 
     def duplicate_allowed(self, ipos: int, first_t: float, t: float) -> tuple[bool, str]:
-        """Whether a second output of the input at ``ipos`` may follow one at ``first_t``.
-
-        Only across a possible change of the input partition's owner between the
-        two outputs, and only for an input the group had not committed before it.
-        """
+        """Whether a second output of the input at ``ipos`` may follow one at ``first_t``,
+        and why: the ``output-rebalance-window`` allowance (:mod:`reports.allowances`)."""
         p, o = divmod(ipos, 1 << 40)
-        windows = self.windows.get(p, [])
-        starts = [w.t0 for w in windows]
-        hi = bisect.bisect_left(starts, t + SKEW_S)
-        below = None
-        for w in windows[:hi]:
-            if w.t1 <= first_t - SKEW_S:
-                continue
-            if w.committed is None or o >= w.committed:
-                return True, "across a rebalance of its partition, before the input was committed"
-            below = w.committed if below is None else below
-        if below is not None:
-            return False, f"the input was committed (offset {below}) before the rebalance"
-        return False, "no rebalance of the input's partition between the two outputs"
+        return output_rebalance_window(self.windows.get(p, []), o, first_t, t, SKEW_S)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reports.allowances import applied
 from reports.checks import run_checks
 from reports.evidence import Evidence, load
 from reports.facts import Facts
 from reports.metrics import Metrics, compute_metrics
 from reports.model import INCONCLUSIVE, MAX_EXAMPLES, Summary, Verdict, combine
-from reports.strength import OFFSETS, OUTPUT_TOPIC
+from reports.registry import NEVER_PROCESSED, summary_counts
+from reports.strength import OFFSETS
 
 
 def analyse(
@@ -31,25 +33,19 @@ def analyse(
         else []
     )
     by_name = {v.name: v for v in verdicts}
-    never = by_name.get("never-processed")
+    never = by_name.get(NEVER_PROCESSED)
     processed = never.counts.get("processed") if never is not None else None
     counts: dict[str, int | None] = {
         "acknowledged": facts.acknowledged,
-        "processed": processed if isinstance(processed, int) else facts.processed_count,
-        "lost-from-log": _count(by_name, "lost-from-log", "lost-from-log"),
-        "never-processed": _count(by_name, "never-processed", "never-processed"),
-        "backlog": _count(by_name, "never-processed", "backlog"),
-        "indeterminate": _count(by_name, "indeterminate", "indeterminate"),
-        "recovered": _count(by_name, "indeterminate", "recovered"),
-        "duplicate-in-log": _count(by_name, "duplicate-in-log", "duplicate-in-log"),
-        "redelivered": _count(by_name, "redelivered", "redelivered"),
-        "invalid": _count(by_name, "invalid-handling", "invalid"),
+        # Processing is invisible at offsets strength: unknown, not zero.
+        "processed": None
+        if ev.strength.name == OFFSETS
+        else processed
+        if isinstance(processed, int)
+        else facts.processed_count,
     }
-    if ev.strength.name == OFFSETS:
-        counts["processed"] = None  # invisible at this strength, not zero
-    if ev.strength.name == OUTPUT_TOPIC:
-        counts["outputs"] = _count(by_name, "never-processed", "outputs")
-        counts["unidentified-outputs"] = _count(by_name, "never-processed", "unidentified-outputs")
+    for key, check, source in summary_counts(ev.strength.name):
+        counts[key] = _count(by_name, check, source)
     summary = Summary(
         run_dir=run_dir,
         out_dir=run_dir,
@@ -62,6 +58,7 @@ def analyse(
         latency=metrics.latency,
         reasons=reasons,
         evidence_strength=ev.strength.to_json(),
+        allowances=applied(verdicts),
     )
     return summary, ev, metrics
 

@@ -70,6 +70,10 @@ from riverbed.demo import demo  # noqa: E402
 
 main.add_command(demo)
 
+from riverbed.campaign.cli import campaign  # noqa: E402
+
+main.add_command(campaign)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -186,6 +186,17 @@ def _user_consumer_options(f: Any) -> Any:
             help="Directory --consumer-cmd runs in [default: the current directory].",
         ),
         click.option(
+            "--consumer-image",
+            default=None,
+            metavar="IMAGE",
+            expose_value=False,
+            callback=_remember,
+            help="kind/k8s: test YOUR consumer image instead of riverbed's: the consumer "
+            "Deployment runs it (its own entrypoint) with KAFKA_BROKER, KAFKA_BOOTSTRAP_SERVERS, "
+            "KAFKA_TOPIC, KAFKA_GROUP (and KAFKA_OUTPUT_TOPIC) set; kind loads it from your Docker, "
+            "k8s must be able to pull it. Evidence: output-topic or offsets (default).",
+        ),
+        click.option(
             "--consumer-evidence",
             type=click.Choice(EVIDENCE_MODES),
             default=None,
@@ -228,13 +239,15 @@ def _checked_user_consumer(
         if name in ctx.params
         and ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
     )
+    image = ctx.meta.get("riverbed.consumer_image")
     return check_user_consumer(
         consumer_cmd,
         consumer_cwd,
         consumer_evidence,
         output_topic,
         platform=platform,
-        explicit_reference_options=explicit if consumer_cmd is not None else (),
+        explicit_reference_options=explicit if (consumer_cmd or image) is not None else (),
+        image=image,
     )
 
 
@@ -242,14 +255,15 @@ def _apply_user_consumer(spec: RunSpec, user: UserConsumer | None) -> RunSpec:
     """Put the user's consumer into the spec (the reference consumer's settings go)."""
     if user is not None:
         spec.consumer_cmd = user.cmd
-        spec.consumer_cwd = user.cwd
+        spec.consumer_image = user.image
+        spec.consumer_cwd = user.cwd or None
         spec.consumer_evidence = user.evidence
         spec.output_topic = user.output_topic
         spec.commit_mode = spec.assignor = spec.processing_ms = None
     return spec
 
 
-def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no-untyped-def]
+def _kube(platform: str, context: str | None, dry_run: bool):
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
     if platform == "k8s" and not context:
@@ -273,7 +287,7 @@ def _kube(platform: str, context: str | None, dry_run: bool):  # type: ignore[no
     )
 
 
-def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
+def _print_plan(kube) -> None:
     """The dry-run plan: one line per command (manifests piped to kubectl are not shown)."""
     from riverbed.platforms.kube_runner import describe
 
@@ -310,6 +324,13 @@ def _print_plan(kube) -> None:  # type: ignore[no-untyped-def]
 @_user_consumer_options
 @kafka_options
 @keep_topics_option
+@click.option(
+    "--network-faults",
+    is_flag=True,
+    help="local: connect each consumer replica through its own Toxiproxy proxies, so that "
+    "experiments can delay, throttle, reset or cut its traffic (experiments/local/network-*.json; "
+    "`riverbed run` does this by itself when an experiment needs it). See docs/chaos.md.",
+)
 @click.pass_context
 @harness_errors
 def up(
@@ -334,6 +355,7 @@ def up(
     kafka_bootstrap: str | None,
     kafka_config: tuple[str, ...],
     keep_topics: bool,
+    network_faults: bool = False,
 ) -> None:
     """Bring a platform up: Kafka, the data topic, consumer replicas and the group monitor.
 
@@ -391,6 +413,8 @@ def up(
                 topic=topic,
                 group=group,
                 evidence_topic=evidence_topic_for(topic),
+                consumer_image=user.image if user else None,
+                output_topic=user.output_topic if user else None,
                 progress=update,
             )
         if dry_run:
@@ -408,7 +432,7 @@ def up(
     with connection_settings(external.settings if external else {}):
         _up_here(
             external, run_id, brokers, partitions, consumers, commit_mode, assignor, client,
-            group_protocol, topic, group, user, join_timeout_s,
+            group_protocol, topic, group, user, join_timeout_s, network_faults,
         )  # fmt: skip
 
 
@@ -426,11 +450,18 @@ def _up_here(
     group: str,
     user: UserConsumer | None,
     join_timeout_s: float,
+    network_faults: bool = False,
 ) -> None:
     """`riverbed up` with the workloads on this machine: riverbed's Kafka, or an external one."""
     from riverbed.consumer_settings import apply_group_configs
     from riverbed.runner import LocalRunPlatform, startup_checks, wait_group_ready
 
+    if external is not None and network_faults:
+        raise HarnessError(
+            "--network-faults needs a listener per consumer replica on the brokers, which only "
+            "a cluster riverbed runs has (not --platform external).",
+            fix="drop --network-faults, or use --platform local.",
+        )
     if external is not None:
         brokers = _check_external(external).brokers
     spec = RunSpec(
@@ -451,6 +482,7 @@ def _up_here(
         topic=topic,
         group=group,
         join_timeout_s=join_timeout_s,
+        network_faults=network_faults,
     )
     spec = _apply_user_consumer(spec, user).validate()
     local: LocalRunPlatform
@@ -462,13 +494,18 @@ def _up_here(
         local = LocalRunPlatform()
     with progress(f"starting the {spec.platform} platform") as update:
         from riverbed.kafka.admin import topic_exists
+        from riverbed.platforms.network import wanted_slots
 
         if external is not None:
             # Only topics of its own: an existing one (a --topic given) is refused.
             bootstrap = local.prepare(spec, update)
             kafka_line = f"Kafka: {bootstrap} (external, {brokers} brokers); topic {topic}"
         else:
-            cluster = local.platform.kafka_up(brokers, progress=update)
+            cluster = local.platform.kafka_up(
+                brokers,
+                progress=update,
+                proxy_slots=wanted_slots(consumers) if network_faults else 0,
+            )
             bootstrap = cluster.bootstrap_servers
             kafka_line = f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}"
             if topic_exists(bootstrap, topic):
@@ -501,7 +538,7 @@ def _up_here(
     err.print(kafka_line)
     if consumers:
         what = (
-            f"your consumer `{user.cmd}` ({user.evidence} evidence)"
+            f"your consumer {user.what} ({user.evidence} evidence)"
             if user
             else f"riverbed's consumer ({commit_mode}, {client}, {group_protocol} protocol, "
             f"{assignor})"
@@ -512,6 +549,11 @@ def _up_here(
             "inject faults with e.g. `chaos run experiments/local/kill-consumer.json`; "
             f"`{down}` drains and stops everything."
         )
+        if network_faults and (network := local.platform.network()):
+            err.print(
+                f"network faults: each replica through its own proxies; for the experiments' "
+                f"rollbacks: export RIVERBED_TOXIPROXY_URL={network['toxiproxy_url']}"
+            )
 
 
 def _check_external(external: ExternalKafka) -> Any:
@@ -1002,7 +1044,7 @@ def run(
     raise SystemExit(result.exit_code)
 
 
-def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type: ignore[no-untyped-def]
+def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
     """Run a validated spec and print its summary; returns the RunResult.
 
     An external spec needs its connection settings in ``RIVERBED_KAFKA_CONFIG``
@@ -1021,8 +1063,9 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):  # type:
 
         platform = KubeRunPlatform(_kube(spec.platform, context, False))
     consumers = (
-        f"your consumer `{spec.consumer_cmd}` ({spec.consumer_evidence} evidence)"
-        if spec.consumer_cmd
+        f"your consumer {spec.consumer_cmd or spec.consumer_image} "
+        f"({spec.consumer_evidence} evidence)"
+        if spec.consumer_cmd or spec.consumer_image
         else f"{spec.commit_mode} consumers ({spec.client}, {spec.group_protocol} protocol, "
         f"{spec.assignor})"
     )

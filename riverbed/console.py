@@ -30,7 +30,7 @@ def progress(initial: str) -> Iterator[Callable[[str], None]]:
     else:
         import time
 
-        last = {"kind": "", "t": 0.0}
+        last: dict[str, Any] = {"kind": "", "t": 0.0}
 
         def update(text: str) -> None:
             # Without a terminal, print when the message changes in kind (its

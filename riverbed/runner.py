@@ -252,9 +252,15 @@ class LocalRunPlatform:
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
         """Kafka up (reused when running), the run's data topic created. Returns bootstrap."""
         from riverbed.kafka.admin import create_topic
+        from riverbed.platforms.network import needs_network, wanted_slots
 
+        # Network faults need per-replica listeners on the brokers (and Toxiproxy later).
+        spec.network_faults = spec.network_faults or needs_network(spec.experiments)
         cluster = self.platform.kafka_up(
-            spec.brokers, progress=progress, base_port=self.kafka_base_port
+            spec.brokers,
+            progress=progress,
+            base_port=self.kafka_base_port,
+            proxy_slots=wanted_slots(spec.consumers) if spec.network_faults else 0,
         )
         if cluster.brokers < spec.replication_factor:
             raise HarnessError(
@@ -330,6 +336,7 @@ class LocalRunPlatform:
             consumer_args=consumer_args(spec),
             user=user_consumer_of(spec),
             kafka=self.kafka_record(),
+            network_faults=spec.network_faults,
         )
 
     def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
@@ -360,7 +367,12 @@ class LocalRunPlatform:
         wait_instrumented(self.platform, spec, run_dir, progress)
 
     def experiment_env(self) -> dict[str, str]:
-        return {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
+        env = {"RIVERBED_LOCAL_STATE_DIR": str(self.platform.state_dir)}
+        network = self.platform.network() if self._workloads else None
+        if network:
+            # chaostoolkit-toxiproxy's own actions (the rollbacks' reset) find the server here.
+            env["RIVERBED_TOXIPROXY_URL"] = str(network["toxiproxy_url"])
+        return env
 
     def stop_workloads(self) -> None:
         if self._workloads:
@@ -371,7 +383,12 @@ class LocalRunPlatform:
         """Local consumers write their evidence files directly: nothing to collect."""
 
     def close(self) -> None:
-        """Kafka stays up for the next run (`riverbed down` stops it)."""
+        """Kafka stays up for the next run (`riverbed down` stops it), never paused:
+        a broker an interrupted experiment left frozen (SIGSTOP) continues."""
+        with contextlib.suppress(HarnessError, OSError):
+            cluster = self.platform.kafka
+            for bid in cluster.paused():
+                cluster.resume_broker(bid)
 
 
 def user_consumer_of(spec: RunSpec) -> Any:
@@ -738,6 +755,7 @@ class KubeRunPlatform:
         self._workloads = False
         self._locust_image: str | None = None
         self._cluster_load: Any = None
+        self._run_dir: Path | None = None
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
         spec.evidence_topic = spec.evidence_topic or evidence_topic_for(spec.topic)
@@ -760,6 +778,8 @@ class KubeRunPlatform:
             topic=spec.topic,
             group=spec.group,
             evidence_topic=spec.evidence_topic,
+            consumer_image=spec.consumer_image,
+            output_topic=spec.output_topic if spec.consumer_evidence == "output-topic" else None,
             progress=progress,
         )
         if spec.load.workers:
@@ -772,6 +792,7 @@ class KubeRunPlatform:
 
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         """The consumer Deployment and the monitor were applied by ``prepare``."""
+        self._run_dir = run_dir
 
     def health(self, spec: RunSpec) -> None:
         """Pods that crash are restarted by Kubernetes; the join deadline catches the rest."""
@@ -805,6 +826,13 @@ class KubeRunPlatform:
         if not self._workloads:
             return
         self._workloads = False
+        if self._run_dir is not None:
+            # The consumer pods' logs go with the pods: keep them first (a consumer
+            # that stalled or crashed is explained there).
+            try:
+                self.kube.save_logs(self._run_dir)
+            except Exception as exc:  # noqa: BLE001 - never block the teardown on logs
+                print(f"warning: could not save the pods' logs: {exc}", file=sys.stderr)
         self.kube.stop_consumers()
 
     def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:

@@ -121,6 +121,9 @@ class RunSpec:
     chaos: list[dict[str, Any]] = field(default_factory=list)
     """Per experiment: journal path, chaos exit status, and why a fault did not land."""
     interrupted: bool = False
+    network_faults: bool = False
+    """Local platform: consumers connect through per-replica Toxiproxy proxies (set when
+    an experiment uses network faults, or by ``riverbed up --network-faults``)."""
     v: int = 1
 
     def validate(self) -> RunSpec:
@@ -145,7 +148,7 @@ class RunSpec:
                 "--platform external needs the cluster's bootstrap servers.",
                 fix="pass --kafka-bootstrap HOST:PORT[,HOST:PORT…].",
             )
-        if self.consumer_cmd is not None:
+        if self.consumer_cmd is not None or self.consumer_image is not None:
             return self._validate_common()
         if self.commit_mode not in COMMIT_MODES:
             raise HarnessError(

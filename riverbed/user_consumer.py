@@ -70,18 +70,30 @@ def default_evidence(cmd: str) -> str:
     return "instrumented" if runs_python(cmd) else "offsets"
 
 
+#: Where a consumer image runs.
+KUBE_PLATFORMS = ("kind", "k8s")
+
+
 @dataclass(frozen=True)
 class UserConsumer:
-    """A validated ``--consumer-cmd`` with how riverbed gathers its evidence."""
+    """A validated ``--consumer-cmd`` (or ``--consumer-image``) with how riverbed gathers
+    its evidence."""
 
-    cmd: str
-    """The shell command line of one replica."""
+    cmd: str | None
+    """The shell command line of one replica (None: the consumer is an image)."""
     cwd: str
     """Absolute working directory of the command."""
     evidence: str
     """``instrumented``, ``output-topic`` or ``offsets``."""
     output_topic: str | None = None
     """The topic the service writes its outputs to (output-topic mode)."""
+    image: str | None = None
+    """kind/k8s: the image the consumer Deployment runs instead of riverbed's consumer."""
+
+    @property
+    def what(self) -> str:
+        """How to name it to users: its command, or its image."""
+        return f"`{self.cmd}`" if self.cmd is not None else f"image {self.image}"
 
 
 def check_user_consumer(
@@ -91,13 +103,14 @@ def check_user_consumer(
     output_topic: str | None,
     platform: str = "local",
     explicit_reference_options: tuple[str, ...] = (),
+    image: str | None = None,
 ) -> UserConsumer | None:
     """Validate the user-consumer options together; None when riverbed's own consumer runs.
 
     Raises :class:`HarnessError` (exit 2, before anything starts) on a
     combination that cannot work.
     """
-    if cmd is None:
+    if cmd is None and image is None:
         for flag, value in (
             ("--consumer-cwd", cwd),
             ("--consumer-evidence", evidence),
@@ -105,10 +118,21 @@ def check_user_consumer(
         ):
             if value:
                 raise HarnessError(
-                    f"{flag} applies to a consumer given with --consumer-cmd.",
-                    fix='add --consumer-cmd "…", or drop the option.',
+                    f"{flag} applies to a consumer given with --consumer-cmd or --consumer-image.",
+                    fix='add --consumer-cmd "…" (or --consumer-image on kind/k8s), or drop the option.',
                 )
         return None
+    if cmd is not None and image is not None:
+        raise HarnessError(
+            "--consumer-cmd and --consumer-image name two consumers; give one.",
+            fix="--consumer-cmd runs a command on this machine (local platform), "
+            "--consumer-image an image in the cluster (kind, k8s).",
+        )
+    if image is not None:
+        return _check_image(
+            image, cwd, evidence, output_topic, platform, explicit_reference_options
+        )
+    assert cmd is not None
     if platform not in ("local", "external"):
         raise HarnessError(
             f"--consumer-cmd runs on this machine: the local platform only, or external "
@@ -152,6 +176,63 @@ def check_user_consumer(
         )
     command_words(cmd)
     return UserConsumer(cmd, str(directory.resolve()), mode, output_topic or None)
+
+
+def _check_image(
+    image: str,
+    cwd: str | None,
+    evidence: str | None,
+    output_topic: str | None,
+    platform: str,
+    explicit_reference_options: tuple[str, ...],
+) -> UserConsumer:
+    """``--consumer-image``: the user's image as the consumer Deployment (kind, k8s)."""
+    if platform not in KUBE_PLATFORMS:
+        raise HarnessError(
+            f"--consumer-image runs your image in a Kubernetes cluster (got --platform {platform}).",
+            fix='use --platform kind or k8s, or --consumer-cmd "…" to run it on this machine.',
+        )
+    if not image.strip() or any(c.isspace() for c in image):
+        raise HarnessError(
+            f"--consumer-image {image!r} is not an image reference.",
+            fix="give it as you would to docker, e.g. registry.example/team/orders-consumer:1.4.",
+        )
+    if cwd:
+        raise HarnessError(
+            "--consumer-cwd is for --consumer-cmd; an image brings its own working directory.",
+            fix="drop --consumer-cwd.",
+        )
+    if explicit_reference_options:
+        flags = ", ".join("--" + name.replace("_", "-") for name in explicit_reference_options)
+        raise HarnessError(
+            f"{flags} configure riverbed's reference consumer, not your image.",
+            fix=f"drop {flags}.",
+        )
+    mode = evidence or "offsets"
+    if mode == "instrumented":
+        raise HarnessError(
+            "Instrumented evidence needs your consumer's process on this machine "
+            "(--consumer-cmd); in a cluster, riverbed judges an image by its output topic or "
+            "its committed offsets.",
+            fix="use --consumer-evidence output-topic --output-topic NAME, or offsets.",
+        )
+    if mode not in EVIDENCE_MODES:
+        raise HarnessError(
+            f"Unknown --consumer-evidence {mode!r}.", fix=f"use one of {', '.join(EVIDENCE_MODES)}."
+        )
+    if output_topic and mode != "output-topic":
+        raise HarnessError(
+            f"--output-topic is for --consumer-evidence output-topic (this run uses {mode}).",
+            fix="add --consumer-evidence output-topic, or drop --output-topic.",
+        )
+    if mode == "output-topic" and not output_topic:
+        raise HarnessError(
+            "--consumer-evidence output-topic needs --output-topic NAME: the topic your "
+            "service writes one output record per input to.",
+            fix="add --output-topic NAME (riverbed creates it; your service reads it from "
+            "$KAFKA_OUTPUT_TOPIC).",
+        )
+    return UserConsumer(None, "", mode, output_topic or None, image=image.strip())
 
 
 def member_name(replica: str, incarnation: int) -> str:

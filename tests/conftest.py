@@ -32,11 +32,15 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKaf
     test-artifacts/kafka-logs/ at the end, so a failed CI run keeps them.
     """
     state = tmp_path_factory.mktemp("kafka-cluster")
+    # Listener slots for network faults (each replica through its own proxies):
+    # unused listeners cost nothing, and the network-fault tests share this cluster.
+    slots = 4
     cluster = LocalKafkaCluster(
         state,
         brokers=3,
-        base_port=free_base_port(3, sasl_ssl=True),
+        base_port=free_base_port(3, proxy_slots=slots, sasl_ssl=True),
         heap="384m",
+        proxy_slots=slots,
         sasl_ssl_users={SASL_USER: f"pw {uuid.uuid4().hex}"},
     )
     try:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workloads.cli_support import EnvArgumentParser, report_result, setup_logging
+from workloads.evidence.schema import LogRecord, Output
 from workloads.evidence.sinks import FileSink
 from workloads.message import InvalidRecord, body_sha, decode
 from workloads.topic_reader import Batch, TopicRecord, read_topic, read_topic_records
@@ -41,31 +42,15 @@ def log_record(partition: int, offset: int, value: bytes | None) -> dict[str, An
     """One ``record`` evidence line for a record of the data topic."""
     try:
         m = decode(value)
-        return {
-            "type": "record",
-            "partition": partition,
-            "offset": offset,
-            "producer": m.producer,
-            "key": m.key,
-            "seq": m.seq,
-            "sha_ok": True,
-        }
+        return LogRecord(partition, offset, m.producer, m.key, m.seq, True).to_dict()
     except InvalidRecord as exc:
-        record: dict[str, Any] = {
-            "type": "record",
-            "partition": partition,
-            "offset": offset,
-            "producer": None,
-            "key": None,
-            "seq": None,
-            "sha_ok": False,
-            "reason": exc.reason,
-        }
         if exc.reason == "corrupt":
             # The value decodes; only the body was altered: keep the message's identity.
             fields = json.loads(value or b"{}")
-            record.update(producer=fields["producer"], key=fields["key"], seq=fields["seq"])
-        return record
+            identity = fields["producer"], fields["key"], fields["seq"]
+        else:
+            identity = None, None, None
+        return LogRecord(partition, offset, *identity, False, reason=exc.reason).to_dict()
 
 
 def drain_log(
@@ -160,22 +145,22 @@ def output_record(
                 if identity is None:
                     reason = f"header {IDENTITY_HEADER} does not hold producer, key and seq"
                 break
-    record: dict[str, Any] = {
-        "type": "output",
-        "partition": partition,
-        "offset": offset,
-        "producer": identity[0] if identity else None,
-        "key": identity[1] if identity else None,
-        "seq": identity[2] if identity else None,
-        "sha_ok": sha_ok,
-        "identity": source if identity else None,
-        "t": timestamp_ms / 1000.0 if timestamp_ms is not None and timestamp_ms >= 0 else None,
-    }
     if identity is None:
-        record["reason"] = reason or (
+        reason = reason or (
             f"neither the value nor a {IDENTITY_HEADER} header names producer, key and seq"
         )
-    return record
+    producer, key, seq = identity or (None, None, None)
+    return Output(
+        partition,
+        offset,
+        producer,
+        key,
+        seq,
+        sha_ok,
+        source if identity else None,
+        timestamp_ms / 1000.0 if timestamp_ms is not None and timestamp_ms >= 0 else None,
+        reason=None if identity else reason,
+    ).to_dict()
 
 
 def drain_output_topic(

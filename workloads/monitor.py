@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from workloads.cli_support import EnvArgumentParser, StopSignal, positive_float, setup_logging
+from workloads.evidence.schema import Group
 from workloads.evidence.sinks import FileSink, Sink, TeeSink
 from workloads.group_describe import describe_group
 from workloads.group_members import decode_members, group_type
@@ -53,24 +54,23 @@ def group_snapshot(
 ) -> dict[str, Any]:
     """One ``group`` evidence record."""
     members = decode_members(description, topic)
-    record: dict[str, Any] = {
-        "type": "group",
-        "t": t,
-        "state": description.get("group_state") or "Unknown",
-        "generation": None,
-        "members": {m: list(g.partitions) for m, g in members.items()},
-        "member_info": {m: g.info() for m, g in members.items()},
-        "committed": {str(p): o for p, o in sorted(committed.items()) if o is not None and o >= 0},
-        "end_offsets": {str(p): o for p, o in sorted(end_offsets.items())},
-        "partitions": partitions,
-        "group_type": group_type(description),
-    }
-    if record["group_type"] == "consumer":
-        record["target"] = {m: list(g.target) for m, g in members.items() if g.target is not None}
-        record["assignor"] = description.get("assignor")
-        if description.get("state_derived"):
-            record["state_derived"] = True
-    return record
+    consumer = group_type(description) == "consumer"
+    return Group(
+        t,
+        state=description.get("group_state") or "Unknown",
+        generation=None,
+        members={m: list(g.partitions) for m, g in members.items()},
+        committed={str(p): o for p, o in sorted(committed.items()) if o is not None and o >= 0},
+        end_offsets={str(p): o for p, o in sorted(end_offsets.items())},
+        partitions=partitions,
+        member_info={m: g.info() for m, g in members.items()},
+        group_type=group_type(description),
+        target={m: list(g.target) for m, g in members.items() if g.target is not None}
+        if consumer
+        else None,
+        assignor=description.get("assignor") if consumer else None,
+        state_derived=True if consumer and description.get("state_derived") else None,
+    ).to_dict()
 
 
 class GroupMonitor:

@@ -5,7 +5,10 @@
 - ``redelivered``: an offset processed more than once. Legal only inside the
   uncommitted window that an ownership period left behind when it ended
   hard (killed, lost partitions, stopped on an error) or when its final
-  commit was refused: offsets at or past the last commit that landed. Every
+  commit was refused: offsets at or past the last commit that landed (the
+  ``uncommitted-window`` allowance, :mod:`reports.allowances`); and for a
+  zombie finishing what it held after its partition moved on, at or past its
+  own last commit (the ``zombie-processing`` allowance). Every
   other redelivery fails — after a graceful revoke or stop the consumer must
   have committed what it processed. All of them are counted and located.
 """
@@ -14,10 +17,17 @@ from __future__ import annotations
 
 import polars as pl
 
+from reports.allowances import (
+    UNCOMMITTED_WINDOW,
+    ZOMBIE_PROCESSING,
+    uncommitted_window,
+    zombie_processing,
+)
 from reports.checks.common import gaps, missing, plural
 from reports.evidence import POS_SHIFT, Evidence, offset_expr
 from reports.facts import Facts
 from reports.model import INCONCLUSIVE, Verdict, status_of
+from reports.registry import DUPLICATE_IN_LOG, REDELIVERED
 
 IDENTITY = ["producer", "key", "seq"]
 
@@ -47,7 +57,7 @@ def duplicate_cases(ev: Evidence) -> pl.DataFrame:
 
 
 def check_duplicate_in_log(ev: Evidence, facts: Facts) -> Verdict:
-    name = "duplicate-in-log"
+    name = DUPLICATE_IN_LOG
     if (v := missing(name, ev, "log")) is not None:
         return v
     dups = duplicate_cases(ev)
@@ -82,8 +92,8 @@ def check_duplicate_in_log(ev: Evidence, facts: Facts) -> Verdict:
 def redelivery_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
     """Every repeated processing of an offset, with the period that processed it before.
 
-    Columns: pos, producer, key, seq, trank, period, prev_period, prev_t,
-    prev_end, legal, why.
+    Columns: pos, producer, key, seq, trank, period, zombie, prev_period, prev_t,
+    prev_end, legal, why, allowance (the one that let it pass, :mod:`reports.allowances`).
     """
     assert ev.processed is not None
     again = ev.processed.filter(pl.col("pos").is_in(facts.redelivered_pos.implode()))
@@ -95,7 +105,12 @@ def redelivery_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
             pl.lit(None, pl.String).alias("prev_end"),
             pl.lit(None, pl.Boolean).alias("legal"),
             pl.lit(None, pl.String).alias("why"),
+            pl.lit(None, pl.String).alias("allowance"),
         )
+    # Which processings a zombie made after its partition moved on (see Facts.zombie_moves).
+    again = ev.processed.with_columns(facts.zombie_row_mask).filter(
+        pl.col("pos").is_in(facts.redelivered_pos.implode())
+    )
     again = again.sort(["pos", "trank"], maintain_order=True)
     again = again.with_columns(facts.t_of(again["trank"]).alias("t")).with_columns(
         pl.col("period").shift(1).over("pos").alias("prev_period"),
@@ -108,33 +123,35 @@ def redelivery_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
         pl.col("allowed").alias("prev_allowed"),
         pl.col("legal_from").alias("prev_legal_from"),
     )
-    rows = rows.join(prev, on="prev_period", how="left").with_columns(offset_expr())
-    same = pl.col("period") == pl.col("prev_period")
-    allowed = pl.col("prev_allowed").fill_null(False)
-    in_window = pl.col("offset") >= pl.col("prev_legal_from")
-    legal = ~same & allowed & in_window
-    why = (
-        pl.when(same)
-        .then(pl.lit("processed twice by the same owner"))
-        .when(~allowed)
-        .then(pl.format("after a graceful {} with its offsets committed", pl.col("prev_end")))
-        .when(~in_window)
-        .then(
-            pl.format(
-                "below the last commit ({}) before the {}",
-                pl.col("prev_legal_from"),
-                pl.col("prev_end"),
-            )
-        )
-        .otherwise(
-            pl.format("uncommitted window after the previous owner was {}", pl.col("prev_end"))
-        )
+    own = facts.periods_frame.select("period", pl.col("legal_from").alias("zombie_legal_from"))
+    rows = (
+        rows.join(prev, on="prev_period", how="left")
+        .join(own, on="period", how="left")
+        .with_columns(offset_expr())
     )
-    return rows.with_columns(legal.alias("legal"), why.alias("why")).drop("offset")
+    window_ok, window_why = uncommitted_window()
+    zombie_ok, zombie_why = zombie_processing()
+    # A zombie's processing is judged by its own window first; the reason shown is
+    # that of the allowance that let it pass, or of the one that came closest.
+    why = (
+        pl.when(window_ok & ~zombie_ok)
+        .then(window_why)
+        .otherwise(pl.coalesce(zombie_why, window_why))
+    )
+    allowance = (
+        pl.when(zombie_ok)
+        .then(pl.lit(ZOMBIE_PROCESSING.name))
+        .when(window_ok)
+        .then(pl.lit(UNCOMMITTED_WINDOW.name))
+        .otherwise(pl.lit(None, pl.String))
+    )
+    return rows.with_columns(
+        (window_ok | zombie_ok).alias("legal"), why.alias("why"), allowance.alias("allowance")
+    ).drop("offset", "zombie_legal_from")
 
 
 def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
-    name = "redelivered"
+    name = REDELIVERED
     if (v := missing(name, ev, "consumed")) is not None:
         return v
     rows = redelivery_cases(ev, facts)
@@ -161,14 +178,22 @@ def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
         )
 
     examples = facts.examples(shown(illegal), ["pos", "t"])
+    allowed = facts.examples(shown(legal), ["pos", "t"])
     if len(examples) < facts.max_examples:
-        examples += facts.examples(shown(legal), ["pos", "t"])[: facts.max_examples - len(examples)]
+        examples += allowed[: facts.max_examples - len(examples)]
+    applied = tuple(
+        a.applied(part.height, facts.examples(shown(part), ["pos", "t"]))
+        for a in (UNCOMMITTED_WINDOW, ZOMBIE_PROCESSING)
+        for part in [legal.filter(pl.col("allowance") == a.name)]
+    )
     offsets = rows["pos"].n_unique() if rows.height else 0
     if rows.height:
         explanation = (
             f"{plural(rows.height, 'redelivery', 'redeliveries')} of {plural(offsets, 'offset')}: "
             f"{legal.height} inside an uncommitted window after a hard stop or lost partitions"
         )
+        if n_zombie := legal.filter(pl.col("zombie").fill_null(False)).height:
+            explanation += f" ({n_zombie} by a zombie finishing what it held)"
         if n_illegal:
             explanation += f", {n_illegal} not allowed"
     else:
@@ -190,7 +215,9 @@ def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
             "offsets": offsets,
             "legal": legal.height,
             "illegal": n_illegal,
+            "zombie": legal.filter(pl.col("zombie").fill_null(False)).height if rows.height else 0,
             "after": by_end,
         },
         examples=tuple(examples),
+        allowed=applied,
     )

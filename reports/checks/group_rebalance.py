@@ -26,6 +26,7 @@ from reports.checks.rebalance import (
 from reports.evidence import Evidence
 from reports.facts import Facts
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
+from reports.registry import REBALANCE
 
 
 def _rounds(ev: Evidence) -> list[float]:
@@ -40,7 +41,7 @@ def _rounds(ev: Evidence) -> list[float]:
 
 
 def check_group_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
-    name = "rebalance"
+    name = REBALANCE
     faults = landed_faults(ev)
     broker = facts.broker
     snaps = broker.snaps

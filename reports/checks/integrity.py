@@ -20,6 +20,7 @@ from reports.checks.common import gaps, log_identity, missing, plural
 from reports.evidence import Evidence, offset_expr
 from reports.facts import Facts, lookup
 from reports.model import FAIL, INCONCLUSIVE, Verdict, status_of
+from reports.registry import CORRUPTION, INVALID_HANDLING
 
 IDENTITY = ["producer", "key", "seq"]
 
@@ -72,7 +73,7 @@ def corruption_cases(ev: Evidence, facts: Facts, chunk: int = 2_000_000) -> dict
 
 
 def check_corruption(ev: Evidence, facts: Facts) -> Verdict:
-    name = "corruption"
+    name = CORRUPTION
     if (v := missing(name, ev, "log")) is not None:
         return v
     cases = corruption_cases(ev, facts)
@@ -155,7 +156,7 @@ def invalid_handling_cases(ev: Evidence, facts: Facts) -> dict[str, pl.DataFrame
 
 
 def check_invalid_handling(ev: Evidence, facts: Facts) -> Verdict:
-    name = "invalid-handling"
+    name = INVALID_HANDLING
     if (v := missing(name, ev, "log", "consumed")) is not None:
         return v
     assert ev.invalid is not None

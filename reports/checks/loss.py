@@ -6,6 +6,8 @@
 - ``never-processed``: a valid log record below the group's final committed
   offset that no member processed or refused: the group skipped it
   (consumer-side loss, e.g. committing before processing and being killed).
+  Processing by a zombie after its partition moved on does not count: a
+  record only a zombie processed is one the group skipped.
   Records at or beyond the committed offset are *backlog*: the drain did not
   finish, the run is inconclusive.
 - ``indeterminate``: sends that ended ``unknown``; found in the log they are
@@ -20,6 +22,7 @@ from reports.checks.common import gaps, log_identity, missing, plural
 from reports.evidence import Evidence
 from reports.facts import Facts, contains, lookup
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict, status_of
+from reports.registry import INDETERMINATE, LOST_FROM_LOG, NEVER_PROCESSED
 
 IDENTITY = ["producer", "key", "seq"]
 
@@ -62,7 +65,7 @@ def lost_cases(
 
 
 def check_lost_from_log(ev: Evidence, facts: Facts) -> Verdict:
-    name = "lost-from-log"
+    name = LOST_FROM_LOG
     if (v := missing(name, ev, "acks", "log")) is not None:
         return v
     absent, other = lost_cases(ev, facts)
@@ -138,7 +141,7 @@ def never_processed_cases(ev: Evidence, facts: Facts) -> tuple[pl.DataFrame, pl.
 
 
 def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
-    name = "never-processed"
+    name = NEVER_PROCESSED
     if (v := missing(name, ev, "log", "consumed")) is not None:
         return v
     never, backlog = never_processed_cases(ev, facts)
@@ -150,7 +153,20 @@ def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
         status = INCONCLUSIVE
     else:
         status = PASS
-    examples = facts.examples(never, ["pos"], detail="committed past, never processed")
+    zombie_only = 0
+    if n and facts.zombie_moves and ev.processed is not None:
+        zombie_pos = ev.processed.filter(facts.zombie_row_mask)["pos"].unique().sort()
+        by_zombie = contains(zombie_pos, never["pos"])
+        zombie_only = int(by_zombie.sum())
+        never = never.with_columns(
+            pl.when(by_zombie)
+            .then(pl.lit("committed past; processed only by a zombie after its partition moved on"))
+            .otherwise(pl.lit("committed past, never processed"))
+            .alias("detail")
+        )
+        examples = facts.examples(never, ["pos"])
+    else:
+        examples = facts.examples(never, ["pos"], detail="committed past, never processed")
     if not examples:
         examples = facts.examples(backlog, ["pos"], detail="backlog")
     if n:
@@ -158,6 +174,10 @@ def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
             f"{plural(n, 'log record')} below the group's committed offset were never "
             f"processed nor refused: the group skipped them"
         )
+        if zombie_only:
+            explanation += (
+                f" ({zombie_only} processed only by a zombie after its partition moved on)"
+            )
     else:
         explanation = "every log record below the committed offsets was processed or refused"
     if b:
@@ -174,6 +194,7 @@ def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
         explanation,
         counts={
             "never-processed": n,
+            "zombie-only": zombie_only,
             "backlog": b,
             "processed": facts.processed_count,
             "log-records": ev.log.height if ev.log is not None else 0,
@@ -222,7 +243,7 @@ def indeterminate_cases(ev: Evidence, facts: Facts) -> tuple[pl.DataFrame, pl.Da
 
 
 def check_indeterminate(ev: Evidence, facts: Facts) -> Verdict:
-    name = "indeterminate"
+    name = INDETERMINATE
     if (v := missing(name, ev, "acks")) is not None:
         return v
     best, found = indeterminate_cases(ev, facts)

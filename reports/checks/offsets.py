@@ -24,9 +24,11 @@ from typing import Any
 import polars as pl
 
 from reports.checks.common import gaps, missing, plural
+from reports.checks.integrity import check_corruption
 from reports.evidence import POS_SHIFT, Evidence
 from reports.facts import Facts
 from reports.model import FAIL, INCONCLUSIVE, Verdict
+from reports.registry import NEVER_PROCESSED, REDELIVERED
 
 #: Clock difference tolerated between the producers' hosts and the monitor's.
 SKEW_S = 1.0
@@ -114,7 +116,7 @@ def skip_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
 
 
 def check_offsets_never_processed(ev: Evidence, facts: Facts) -> Verdict:
-    name = "never-processed"
+    name = NEVER_PROCESSED
     if (v := missing(name, ev, "log", "group")) is not None:
         return Verdict(
             name,
@@ -166,7 +168,7 @@ def check_offsets_never_processed(ev: Evidence, facts: Facts) -> Verdict:
 
 
 def check_offsets_redelivered(ev: Evidence, facts: Facts) -> Verdict:
-    name = "redelivered"
+    name = REDELIVERED
     if (v := missing(name, ev, "group")) is not None:
         return v
     rewinds = rewind_cases(ev)
@@ -194,4 +196,17 @@ def check_offsets_redelivered(ev: Evidence, facts: Facts) -> Verdict:
         examples=tuple(
             sorted(rewinds, key=lambda r: (r["t"], r["partition"]))[: facts.max_examples]
         ),
+    )
+
+
+def check_offsets_corruption(ev: Evidence, facts: Facts) -> Verdict:
+    """Corruption as far as the log shows it: what the group processed is invisible."""
+    v = check_corruption(ev, facts)
+    return Verdict(
+        v.name,
+        v.status,
+        v.count,
+        v.explanation + " (acknowledged records only: what the group processed is invisible)",
+        counts=v.counts,
+        examples=v.examples,
     )

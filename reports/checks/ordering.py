@@ -9,8 +9,9 @@
 - ``key-order``: per (producer, key), the first processing of each message
   follows seq order. A violation where the key's earlier message sat on
   another partition, in a run whose partition count changed, is Kafka's
-  known hazard (keys move when partitions are added): reported as such and
-  not failed. Every other violation fails.
+  known hazard (keys move when partitions are added): the
+  ``partition-change-hazard`` allowance (:mod:`reports.allowances`) lets it
+  pass, counted. Every other violation fails.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any
 
 import polars as pl
 
+from reports.allowances import PARTITION_CHANGE_HAZARD, partition_change_hazard
 from reports.checks.common import gaps, missing, plural
 from reports.evidence import POS_SHIFT, Evidence, partition_expr
 from reports.facts import Facts
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
+from reports.registry import KEY_ORDER, PARTITION_ORDER
 
 IDENTITY = ["producer", "key", "seq"]
 
@@ -152,7 +155,7 @@ def start_cases(ev: Evidence, facts: Facts) -> list[dict[str, Any]]:
 
 
 def check_partition_order(ev: Evidence, facts: Facts) -> Verdict:
-    name = "partition-order"
+    name = PARTITION_ORDER
     if (v := missing(name, ev, "consumed")) is not None:
         return v
     within, judged = within_period_cases(ev, facts)
@@ -269,12 +272,12 @@ def _late(firsts: pl.DataFrame, partitions_changed: bool) -> pl.DataFrame:
         .then(pl.col("partition"))
         .otherwise((pl.col("prev_max") % (1 << PART_BITS)).cast(pl.Int32))
         .alias("after_partition"),
-        (~same & pl.lit(partitions_changed)).alias("hazard"),
+        partition_change_hazard(~same, partitions_changed).alias("hazard"),
     ).drop("prev_max", "prev_same")
 
 
 def check_key_order(ev: Evidence, facts: Facts) -> Verdict:
-    name = "key-order"
+    name = KEY_ORDER
     if (v := missing(name, ev, "consumed")) is not None:
         return v
     cases = key_order_cases(ev, facts)
@@ -297,9 +300,8 @@ def check_key_order(ev: Evidence, facts: Facts) -> Verdict:
         )
 
     examples = shown(real, "processed after seq {} (partition {})")
-    examples += shown(
-        hazard, "after seq {} on partition {}: the key moved when partitions were added"
-    )
+    moved = shown(hazard, "after seq {} on partition {}: the key moved when partitions were added")
+    examples += moved
     keys = cases.select("producer", "key").unique().height if cases.height else 0
     if real.height:
         explanation = f"{plural(real.height, 'message')} processed after a later seq of its key"
@@ -324,4 +326,5 @@ def check_key_order(ev: Evidence, facts: Facts) -> Verdict:
             "partition-count-changed": facts.partitions_changed,
         },
         examples=tuple(examples[: facts.max_examples]),
+        allowed=(PARTITION_CHANGE_HAZARD.applied(hazard.height, moved),),
     )

@@ -7,15 +7,17 @@ Each output names its input by (producer, key, seq) (see docs/evidence.md,
 - ``never-processed``: a valid input below the group's final committed offset
   with no output — the group moved past it and the service never answered it
   (consumer-side loss). Inputs at or beyond the committed offset are backlog.
-- ``redelivered``: an input with several outputs. Allowed only across a
-  possible change of owner of the input's partition (a rebalance the group's
-  view shows, or a stretch it does not cover) and only for an input the group
-  had not committed before it. A graceful handover cannot be told from a hard
-  stop here, so this window is wider than the consumer-event check's.
+- ``redelivered``: an input with several outputs. The ``output-rebalance-window``
+  allowance (:mod:`reports.allowances`) lets it pass only across a possible
+  change of owner of the input's partition (a rebalance the group's view shows,
+  or a stretch it does not cover) and only for an input the group had not
+  committed before it. A graceful handover cannot be told from a hard stop
+  here, so this window is wider than the consumer-event check's.
 - ``key-order``: per (producer, key), the first output of each message follows
   seq order (output order: offsets within an output partition, timestamps
   across). Reorderings where the key's inputs sat on different partitions of
-  a topic whose partition count changed are the known Kafka hazard.
+  a topic whose partition count changed are the known Kafka hazard (the
+  ``partition-change-hazard`` allowance).
 - ``corruption``: acknowledged inputs corrupt in the log, outputs whose body
   does not match their sha, and outputs naming an input the log does not hold.
 
@@ -29,12 +31,14 @@ from typing import Any
 
 import polars as pl
 
+from reports.allowances import OUTPUT_REBALANCE_WINDOW, PARTITION_CHANGE_HAZARD
 from reports.checks.common import gaps, missing, plural
 from reports.checks.integrity import corruption_cases
 from reports.checks.ordering import _late
 from reports.evidence import POS_SHIFT, Evidence
 from reports.facts import Facts
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
+from reports.registry import CORRUPTION, KEY_ORDER, NEVER_PROCESSED, REDELIVERED
 
 IDENTITY = ["producer", "key", "seq"]
 
@@ -69,7 +73,7 @@ def _output_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def check_output_never_processed(ev: Evidence, facts: Facts) -> Verdict:
-    name = "never-processed"
+    name = NEVER_PROCESSED
     if (v := missing(name, ev, "log", "output")) is not None:
         return v
     match = facts.output_match
@@ -166,7 +170,7 @@ def output_duplicate_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
 
 
 def check_output_redelivered(ev: Evidence, facts: Facts) -> Verdict:
-    name = "redelivered"
+    name = REDELIVERED
     if (v := missing(name, ev, "output")) is not None:
         return v
     rows = output_duplicate_cases(ev, facts)
@@ -196,7 +200,8 @@ def check_output_redelivered(ev: Evidence, facts: Facts) -> Verdict:
             ["pos", "t"],
         )
 
-    examples = shown(illegal) + shown(unjudged) + shown(legal)
+    allowed = shown(legal)
+    examples = shown(illegal) + shown(unjudged) + allowed
     examples = examples[: facts.max_examples]
     if len(examples) < facts.max_examples and unidentified:
         examples += _unidentified_examples(facts)[: facts.max_examples - len(examples)]
@@ -231,11 +236,12 @@ def check_output_redelivered(ev: Evidence, facts: Facts) -> Verdict:
             "unidentified-outputs": unidentified,
         },
         examples=tuple(examples),
+        allowed=(OUTPUT_REBALANCE_WINDOW.applied(legal.height, allowed),),
     )
 
 
 def check_output_key_order(ev: Evidence, facts: Facts) -> Verdict:
-    name = "key-order"
+    name = KEY_ORDER
     if (v := missing(name, ev, "output", "log")) is not None:
         return v
     match = facts.output_match
@@ -269,9 +275,10 @@ def check_output_key_order(ev: Evidence, facts: Facts) -> Verdict:
         )
 
     examples = shown(real, "first output after the output of seq {} (input partition {})")
-    examples += shown(
+    moved = shown(
         hazard, "after seq {} on input partition {}: the key moved when partitions were added"
     )
+    examples += moved
     if real.height:
         explanation = (
             f"{plural(real.height, 'message')} first answered after a later seq of its key"
@@ -299,11 +306,12 @@ def check_output_key_order(ev: Evidence, facts: Facts) -> Verdict:
             "partition-count-changed": facts.partitions_changed,
         },
         examples=tuple(examples[: facts.max_examples]),
+        allowed=(PARTITION_CHANGE_HAZARD.applied(hazard.height, moved[: facts.max_examples]),),
     )
 
 
 def check_output_corruption(ev: Evidence, facts: Facts) -> Verdict:
-    name = "corruption"
+    name = CORRUPTION
     if (v := missing(name, ev, "log", "output")) is not None:
         return v
     acked = corruption_cases(ev, facts).get("acknowledged")

@@ -11,9 +11,12 @@ Per landed fault (an action of the experiment's method that had an effect):
 - ``max_processing_gap_s``: on each partition left without an owner, the time
   between the last processing before and the first after (``resume_s``: from
   the fault to that first processing).
-- ``overlaps``: two members owning one partition at the same time. After the
-  older owner's ``lost`` this is Kafka's zombie window (counted); otherwise
-  it is a split brain (fails).
+- ``overlaps``: two members owning one partition at the same time. When the
+  older owner had been fenced (it ended with ``lost`` or on an error, or the
+  commits it tried after the move were refused) this is Kafka's zombie window
+  (the ``zombie-window`` allowance, :mod:`reports.allowances`: counted, with
+  what the zombie processed after the move); otherwise it is a split brain
+  (fails).
 - ``balance``: partitions per member once ownership is complete again.
 - ``spurious_rebalances``: rebalance rounds nothing explains — no fault, no
   member joining or leaving, no partition change shortly before.
@@ -44,6 +47,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from reports.allowances import ZOMBIE_WINDOW, zombie_window
 from reports.checks.common import missing, plural
 from reports.checks.incremental import (
     Interval,
@@ -54,12 +58,11 @@ from reports.checks.incremental import (
     summarize_impact,
 )
 from reports.evidence import Evidence, Fault, GroupSnapshot
-from reports.facts import Facts
+from reports.facts import OVERLAP_TOLERANCE_S, Facts
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
 from reports.ownership import END_KILLED, END_LOST, Period
+from reports.registry import REBALANCE
 
-#: Assignment overlaps shorter than this are clock noise between hosts, not two owners.
-OVERLAP_TOLERANCE_S = 0.25
 #: How long after a cause a rebalance round still counts as explained by it.
 CAUSE_WINDOW_S = {"fault": 60.0, "join": 30.0, "leave": 60.0, "partitions": 330.0}
 #: Limits a spec may set, and the per-fault figure each one bounds.
@@ -249,7 +252,12 @@ def processing_times_by_member(ev: Evidence, facts: Facts) -> dict[str, list[flo
     return out
 
 
-def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
+def _overlaps(cov: _Coverage, facts: Facts) -> list[dict[str, Any]]:
+    """Two members owning one partition at once. A *zombie* overlap is Kafka's known
+    hazard: the older owner had been fenced (evicted: its ``lost``, or the commits it
+    tried after the move were rejected) and had not noticed yet; it is counted, with
+    what the zombie processed after the move. Any other overlap is a split brain."""
+    zombie_records = _zombie_records_by_period(facts)
     out = []
     for p, ivs in sorted(cov.by_p.items()):
         ivs = sorted(ivs, key=lambda x: x[0])
@@ -262,7 +270,8 @@ def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
                 overlap = min(e1, e2) - s2
                 if overlap <= OVERLAP_TOLERANCE_S:
                     continue
-                zombie = a.end == END_LOST
+                zombie = zombie_window(a, facts.zombie_moves)
+                after = zombie_records.get(a.id, 0)
                 out.append(
                     {
                         "partition": p,
@@ -271,17 +280,36 @@ def _overlaps(cov: _Coverage) -> list[dict[str, Any]]:
                         "t": round(s2, 6),
                         "overlap_s": round(overlap, 3) if overlap != math.inf else None,
                         "kind": "zombie" if zombie else "split",
+                        "zombie_processed": after if zombie else None,
                         "detail": (
                             f"{b.member} was assigned partition {p} while {a.member} "
-                            + ("had not yet learnt it lost it" if zombie else "still owned it")
+                            + (
+                                "had not yet learnt it lost it"
+                                + (
+                                    f" (it processed {after} records after the move)"
+                                    if after
+                                    else ""
+                                )
+                                if zombie
+                                else "still owned it"
+                            )
                         ),
                     }
                 )
     return out
 
 
+def _zombie_records_by_period(facts: Facts) -> dict[int, int]:
+    """Per zombie period: records it processed after its partition moved on."""
+    ev = facts.ev
+    if not facts.zombie_moves or ev.processed is None:
+        return {}
+    rows = ev.processed.filter(facts.zombie_row_mask).group_by("period").len()
+    return {int(p): int(n) for p, n in rows.iter_rows() if p is not None}
+
+
 def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
-    name = "rebalance"
+    name = REBALANCE
     if (v := missing(name, ev, "consumed")) is not None:
         return RebalanceReport(v)
     faults = landed_faults(ev)
@@ -291,7 +319,7 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     end = run_end(ev, facts)
     rounds = _rounds(periods)
     spurious = _unexplained(ev, facts, rounds)
-    overlaps = _overlaps(cov)
+    overlaps = _overlaps(cov, facts)
     limits = ev.spec.get("limits") if isinstance(ev.spec.get("limits"), dict) else {}
     failures: list[dict[str, Any]] = [o for o in overlaps if o["kind"] == "split"]
     group_splits = facts.broker.double_owners()
@@ -359,6 +387,7 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         "spurious_rebalances": len(spurious),
         "split_overlaps": len(overlaps) - zombies,
         "zombie_overlaps": zombies,
+        "zombie_processed": facts.zombie_processed["records"],
         "group_double_owners": len(group_splits),
         "unproven_orphans": len(uncertain),
         "failures": n,
@@ -403,7 +432,8 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
             explanation += "; inconclusive: consumer events are incomplete (see issues)"
     examples = sorted(failures, key=lambda x: (x.get("t") or 0, str(x.get("partition", ""))))
     examples += uncertain
-    examples += [o for o in overlaps if o["kind"] == "zombie"]
+    zombie_overlaps = [o for o in overlaps if o["kind"] == "zombie"]
+    examples += zombie_overlaps
     verdict = Verdict(
         name,
         status,
@@ -411,6 +441,11 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         explanation,
         counts=counts,
         examples=tuple(_clean(e) for e in examples[: facts.max_examples]),
+        allowed=(
+            ZOMBIE_WINDOW.applied(
+                zombies, [_clean(o) for o in zombie_overlaps[: facts.max_examples]]
+            ),
+        ),
     )
     return RebalanceReport(verdict, rows, rounds, spurious)
 

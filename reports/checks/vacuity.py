@@ -7,14 +7,24 @@ At output-topic strength the output drain must have finished too
 (``output_drain``); at output-topic and offsets strength the group snapshots
 must exist (they are the only view of the group). A ``consumer_evidence``
 this riverbed does not know proves nothing either.
+
+An experiment of the run that did not do what it planned (spec.json ``chaos``
+entries with ``inconclusive_reasons``: its steady state was not met before the
+method so no fault was injected, an action failed or hit nothing, a rollback
+failed, the run was interrupted) makes the run inconclusive too: a pass would
+claim survival of a fault that never happened, and a group that was not steady
+before a fault is itself something to look at.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from reports.checks.common import plural
 from reports.evidence import Evidence
 from reports.facts import Facts
 from reports.model import INCONCLUSIVE, PASS, Verdict
+from reports.registry import VACUITY
 from reports.strength import OFFSETS, OUTPUT_TOPIC
 
 
@@ -44,6 +54,8 @@ def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
             f"no group snapshots (evidence/group.jsonl): at {ev.strength.name} strength "
             f"they are the only view of the group"
         )
+    for name, why in experiments_not_as_planned(ev.spec):
+        reasons.append(f"experiment {name}: {why}")
     for key, what in drains:
         drain = ev.spec.get(key)
         if not isinstance(drain, dict) or "finished" not in drain:
@@ -56,13 +68,24 @@ def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
     return reasons
 
 
+def experiments_not_as_planned(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(experiment name, reason) for each reason spec.json's ``chaos`` entries give."""
+    out = []
+    for entry in spec.get("chaos") or ():
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("name") or entry.get("experiment") or "?")
+        out += [(name, str(r)) for r in entry.get("inconclusive_reasons") or ()]
+    return out
+
+
 def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
     reasons = vacuity_reasons(ev, facts)
     landed = sum(1 for f in ev.faults or () if f.is_fault and f.landed)
     counts = {"faults-landed": landed, "acknowledged": facts.acknowledged, "reasons": len(reasons)}
     if reasons:
         return Verdict(
-            "vacuity",
+            VACUITY,
             INCONCLUSIVE,
             len(reasons),
             "the run proves nothing: " + "; ".join(reasons),
@@ -70,7 +93,7 @@ def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
             examples=tuple({"detail": r} for r in reasons),
         )
     return Verdict(
-        "vacuity",
+        VACUITY,
         PASS,
         0,
         f"{plural(landed, 'fault')} landed, {facts.acknowledged} messages acknowledged, "

@@ -2,7 +2,8 @@
 
 Top: the verdict and one line per check. Then the timeline (rates and lag,
 faults shaded, rebalances marked), partition ownership, rebalances per
-fault, latency, the anomalies with examples, the Chaos Toolkit and Locust
+fault, latency, the anomalies with examples, the allowances applied (what
+the checks found and let pass, and why), the Chaos Toolkit and Locust
 summaries, the evidence read and the run spec.
 """
 
@@ -18,6 +19,7 @@ from reports.evidence import Evidence
 from reports.extras import chaos_journals, locust_summary
 from reports.metrics import Metrics
 from reports.model import Summary
+from reports.registry import CHECKS
 
 PALETTE = (
     "#4c78a8",
@@ -72,6 +74,7 @@ def report_html(summary: Summary, ev: Evidence, metrics: Metrics) -> str:
         m=metrics,
         checks=summary.checks,
         anomalies=[v for v in summary.checks if v.examples],
+        proves={c.name: c.proves for c in CHECKS},
         journals=journals,
         chaos_notes=chaos_notes,
         locust=locust,

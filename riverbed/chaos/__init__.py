@@ -5,8 +5,12 @@ Activities (Python providers in experiments):
 - ``riverbed.chaos.kafka.actions``: ``add_partitions``, ``inject_poison_records``
 - ``riverbed.chaos.kafka.probes``: ``consumer_group_stable``, ``consumer_lag_below``,
   ``partition_count``, ``brokers_in_isr``
-- ``riverbed.chaos.local.actions``: ``kill_consumers``, ``scale_consumers``,
-  ``restore_consumers``, ``stop_broker``, ``kill_broker``, ``start_broker``
+- ``riverbed.chaos.local.actions``: ``kill_consumers``, ``pause_consumers``,
+  ``resume_consumers``, ``scale_consumers``, ``restore_consumers``, ``stop_broker``,
+  ``kill_broker``, ``pause_broker``, ``resume_broker``, ``start_broker``
+- ``riverbed.chaos.local.network``: ``add_latency``, ``limit_bandwidth``,
+  ``reset_connections``, ``partition_consumers`` (Toxiproxy toxics on one replica's
+  traffic, healed after their duration)
 - ``riverbed.chaos.local.probes``: ``consumer_replicas``, ``consumer_group_converged``
 
 The control ``riverbed.chaos.control`` writes every activity to
@@ -35,6 +39,7 @@ ACTIVITY_MODULES = (
     ("riverbed.chaos.kafka.actions", "action"),
     ("riverbed.chaos.kafka.probes", "probe"),
     ("riverbed.chaos.local.actions", "action"),
+    ("riverbed.chaos.local.network", "action"),
     ("riverbed.chaos.local.probes", "probe"),
 )
 

@@ -44,11 +44,13 @@ import logging
 import os
 import re
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from riverbed.chaos.landing import landed, provider_target
+from workloads.evidence.schema import Fault
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -122,28 +124,25 @@ def fault_record(
     experiment: str, activity: dict[str, Any], run: dict[str, Any], phase: str | None
 ) -> dict[str, Any]:
     """One faults.jsonl record from an activity and its journal run."""
-    status = str(run.get("status") or "failed")
-    output = jsonable(run.get("output"))
-    record: dict[str, Any] = {
-        "v": 1,
-        "type": "fault",
-        "experiment": experiment,
-        "activity": str(activity.get("name")),
-        "kind": "action" if activity.get("type") == "action" else "probe",
-        "t_start": epoch(run.get("start")),
-        "t_end": epoch(run.get("end")),
-        "status": "succeeded" if status == "succeeded" else "failed",
-        "output": output,
-    }
-    has_landed = landed(activity, status, run.get("output"))
-    if has_landed is not None:
-        record["landed"] = has_landed
-    if phase:
-        record["phase"] = phase
-    record["func"] = provider_target(activity)
-    if record["status"] == "failed":
-        record["error"] = error_message(run)
-    return record
+    status = "succeeded" if run.get("status") == "succeeded" else "failed"
+    # chaostoolkit writes both times for every run; the contract needs both, so a
+    # missing one takes the other's value (and "now" only if both are missing).
+    t_start, t_end = epoch(run.get("start")), epoch(run.get("end"))
+    t_start = t_start if t_start is not None else t_end if t_end is not None else time.time()
+    t_end = t_end if t_end is not None else t_start
+    return Fault(
+        experiment,
+        str(activity.get("name")),
+        "action" if activity.get("type") == "action" else "probe",
+        t_start,
+        t_end,
+        status,
+        jsonable(run.get("output")),
+        landed=landed(activity, status, run.get("output")),
+        phase=phase or None,
+        func=provider_target(activity),
+        error=error_message(run) if status == "failed" else None,
+    ).to_dict(v=True)
 
 
 def resolve_run_dir() -> Path | None:

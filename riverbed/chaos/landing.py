@@ -33,6 +33,11 @@ def _anything(output: Any) -> bool:
     return True
 
 
+def _toxics(output: Any) -> bool:
+    """A network fault landed when it added toxics to at least one proxy."""
+    return isinstance(output, Mapping) and _nonempty_list(output.get("toxics"))
+
+
 #: ``module.func`` → whether its (succeeded) output means it had an effect.
 RULES: dict[str, Callable[[Any], bool]] = {
     # riverbed's actions
@@ -41,9 +46,19 @@ RULES: dict[str, Callable[[Any], bool]] = {
     "riverbed.chaos.local.actions.restore_consumers": _changed,
     "riverbed.chaos.local.actions.stop_broker": _flag("stopped"),
     "riverbed.chaos.local.actions.kill_broker": _flag("killed"),
+    "riverbed.chaos.local.actions.pause_consumers": _nonempty_list,
+    "riverbed.chaos.local.actions.resume_consumers": _nonempty_list,
+    "riverbed.chaos.local.actions.pause_broker": _flag("paused"),
+    "riverbed.chaos.local.actions.resume_broker": lambda o: _nonempty_list(
+        o.get("resumed") if isinstance(o, Mapping) else None
+    ),
     "riverbed.chaos.local.actions.start_broker": lambda o: _nonempty_list(
         o.get("started") if isinstance(o, Mapping) else None
     ),
+    "riverbed.chaos.local.network.add_latency": _toxics,
+    "riverbed.chaos.local.network.limit_bandwidth": _toxics,
+    "riverbed.chaos.local.network.reset_connections": _toxics,
+    "riverbed.chaos.local.network.partition_consumers": _toxics,
     "riverbed.chaos.kafka.actions.add_partitions": _positive("added"),
     "riverbed.chaos.kafka.actions.inject_poison_records": _positive("injected"),
     # chaostoolkit-kubernetes: terminate_pods returns the names of the pods it

@@ -80,6 +80,18 @@ def broker_activities(experiment: dict[str, Any]) -> list[str]:
     ]
 
 
+def network_activities(experiment: dict[str, Any]) -> list[str]:
+    """Names of the experiment's activities that fault a replica's network (Toxiproxy)."""
+    return [
+        str(a.get("name") or "?")
+        for a in _activities(experiment)
+        if isinstance(a.get("provider"), dict)
+        and str(a["provider"].get("module") or "").startswith(
+            ("riverbed.chaos.local.network", "chaostoxi")
+        )
+    ]
+
+
 def load_experiment(path: str | Path) -> dict[str, Any]:
     """The experiment as JSON; a HarnessError naming the file and the line otherwise."""
     path = Path(path)
@@ -141,6 +153,13 @@ def check_experiment(
             "touches nothing else.",
             fix="drop this experiment (consumer kills, scaling, partition changes and poison "
             "records work on any cluster), or run it on --platform local.",
+        )
+    if platform in FOREIGN_KAFKA and (names := network_activities(experiment)):
+        raise HarnessError(
+            f"Experiment {path} faults the network between consumers and brokers "
+            f"({', '.join(names)}); that needs a listener per consumer replica on the brokers, "
+            f"which only a cluster riverbed runs has (not --platform {platform}).",
+            fix="run network experiments on --platform local.",
         )
     # chaoslib logs every validation step at INFO; the caller reports the outcome.
     chaos_log = logging.getLogger("chaostoolkit")

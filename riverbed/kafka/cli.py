@@ -211,8 +211,8 @@ def bootstrap(state_dir: Path | None, sasl_ssl: bool) -> None:
     click.echo(cluster.sasl_ssl_bootstrap_servers if sasl_ssl else cluster.bootstrap_servers)
 
 
-def _broker_command(verb: str):  # type: ignore[no-untyped-def]
-    def decorate(fn):  # type: ignore[no-untyped-def]
+def _broker_command(verb: str):
+    def decorate(fn):
         fn = harness_errors(fn)
         fn = state_dir_option(fn)
         fn = click.argument("broker_id", type=int, metavar="ID")(fn)

@@ -21,6 +21,14 @@ With ``sasl_ssl_users`` the brokers also listen for SASL_SSL clients on
 SASL/PLAIN and SCRAM-SHA-256/512 for the given users), as a staging cluster
 would: the way to try ``riverbed run --platform external`` on one machine.
 Brokers still talk to each other over PLAINTEXT.
+
+Network faults (``proxy_slots`` > 0) add one listener per consumer replica slot
+``r`` (1..8): ``REPLICA<r>`` on ``base_port + 20 + 10(r-1) + i - 1``, advertised
+as that replica's proxy for broker ``i`` on ``base_port + 120 + 10(r-1) + i - 1``
+(Toxiproxy, API on ``base_port + 110``). A client that bootstraps through a
+replica's proxies learns the proxies as the brokers' addresses, so all of that
+replica's traffic, and nobody else's, passes them (see
+:mod:`riverbed.platforms.network`). Everything stays in the cluster's 200-port range.
 """
 
 from __future__ import annotations
@@ -28,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -42,6 +49,17 @@ from riverbed.errors import HarnessError
 from riverbed.kafka.distribution import KafkaDistribution, resolve
 from riverbed.kafka.tls import TlsFiles, ensure_tls
 from riverbed.paths import state_dir as default_state_root
+from riverbed.processes import (
+    alive,
+    find,
+    port_holder,
+    settled_cmdline,
+    signal_pid,
+    spawn,
+    stopped,
+    terminate,
+    wait_gone,
+)
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 19092
@@ -51,6 +69,11 @@ SASL_SSL_PORT_OFFSET = 200
 #: The SASL mechanisms the SASL_SSL listener offers.
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 DEFAULT_HEAP = "512m"
+#: Per-replica listener slots a cluster can have (network faults), and their port layout.
+MAX_PROXY_SLOTS = 8
+SLOT_PORT_OFFSET = 20
+PROXY_PORT_OFFSET = 120
+TOXIPROXY_PORT_OFFSET = 110
 
 Progress = Callable[[str], None]
 
@@ -113,11 +136,32 @@ def ephemeral_port_floor(default: int = 32768) -> int:
         return default
 
 
+def cluster_ports(
+    base: int, brokers: int, proxy_slots: int = 0, sasl_ssl: bool = False
+) -> list[int]:
+    """Every port a cluster on ``base`` uses: client and controller listeners, with
+    ``proxy_slots`` the replica listeners, their proxies and the Toxiproxy API, and with
+    ``sasl_ssl`` the SASL_SSL listeners."""
+    ports = [base + i for i in range(brokers)]
+    ports += [base + CONTROLLER_PORT_OFFSET + i for i in range(brokers)]
+    for r in range(proxy_slots):
+        ports += [base + SLOT_PORT_OFFSET + 10 * r + i for i in range(brokers)]
+        ports += [base + PROXY_PORT_OFFSET + 10 * r + i for i in range(brokers)]
+    if proxy_slots:
+        ports.append(base + TOXIPROXY_PORT_OFFSET)
+    if sasl_ssl:
+        ports += [base + SASL_SSL_PORT_OFFSET + i for i in range(brokers)]
+    return ports
+
+
 def free_base_port(
-    brokers: int = 3, start: int = 20092, step: int = 300, sasl_ssl: bool = False
+    brokers: int = 3,
+    start: int = 20092,
+    step: int = 300,
+    proxy_slots: int = 0,
+    sasl_ssl: bool = False,
 ) -> int:
-    """A base port at or above ``start`` whose client and controller ports (and with
-    ``sasl_ssl`` the SASL_SSL listeners' ports) are all free.
+    """A base port at or above ``start`` whose ports (:func:`cluster_ports`) are all free.
 
     Candidates stay below the kernel's ephemeral range: a port there that is
     free now may be taken a moment later as the local end of some client's
@@ -127,53 +171,13 @@ def free_base_port(
     """
     import random
 
-    offsets = [0, CONTROLLER_PORT_OFFSET] + ([SASL_SSL_PORT_OFFSET] if sasl_ssl else [])
-    ceiling = ephemeral_port_floor() - max(offsets) - brokers
+    ceiling = ephemeral_port_floor() - step
     candidates = list(range(start, ceiling, step)) or list(range(start, 60000, step))
     random.shuffle(candidates)
     for base in candidates:
-        ports = [base + offset + i for offset in offsets for i in range(brokers)]
-        if not any(port_in_use(p) for p in ports):
+        if not any(port_in_use(p) for p in cluster_ports(base, brokers, proxy_slots, sasl_ssl)):
             return base
     raise HarnessError("No free port range found on 127.0.0.1 for a local Kafka cluster.")
-
-
-def _proc_cmdline(pid: int) -> str:
-    try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
-
-
-def settled_cmdline(pid: int, wait_s: float = 1.0) -> str:
-    """The command line of ``pid``, waiting briefly while it reads empty.
-
-    Right after ``exec`` a process's command line is empty for a moment (the
-    kernel fills it in after the parent already saw the exec succeed), so a
-    broker just spawned would otherwise look like a stranger. Kernel threads
-    stay empty: after ``wait_s`` the empty answer stands.
-    """
-    deadline = time.monotonic() + wait_s
-    while not (cmd := _proc_cmdline(pid)) and time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.02)
-    return cmd
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (our own exited child not yet reaped) is not alive.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _tail(path: Path, lines: int = 20, width: int = 300) -> str:
@@ -200,11 +204,18 @@ class LocalKafkaCluster:
         heap: str = DEFAULT_HEAP,
         config: dict[str, str] | None = None,
         sasl_ssl_users: dict[str, str] | None = None,
+        proxy_slots: int = 0,
     ) -> None:
         """``sasl_ssl_users``: user name → password of the SASL_SSL listener (None: no
         such listener). A cluster started earlier keeps the listener it was created with."""
         if brokers < 1:
             raise HarnessError(f"--brokers must be at least 1, got {brokers}.")
+        if not 0 <= proxy_slots <= MAX_PROXY_SLOTS:
+            raise HarnessError(
+                f"A local cluster has 0 to {MAX_PROXY_SLOTS} per-replica listener slots, "
+                f"got {proxy_slots}."
+            )
+        self.proxy_slots = proxy_slots
         self.state_dir = Path(state_dir) if state_dir else default_state_dir()
         self.brokers = brokers
         self.base_port = base_port
@@ -241,6 +252,7 @@ class LocalKafkaCluster:
             data["heap"],
             data.get("config"),
             (data.get("sasl_ssl") or {}).get("users"),
+            proxy_slots=int(data.get("proxy_slots") or 0),
         )
 
     @property
@@ -255,6 +267,24 @@ class LocalKafkaCluster:
 
     def address(self, broker_id: int) -> str:
         return f"{HOST}:{self.port(broker_id)}"
+
+    # ---- per-replica listeners (network faults) ------------------------------------------
+    def slot_port(self, slot: int, broker_id: int) -> int:
+        """Broker ``broker_id``'s listener for replica slot ``slot`` (1-based)."""
+        return self.base_port + SLOT_PORT_OFFSET + 10 * (slot - 1) + broker_id - 1
+
+    def proxy_port(self, slot: int, broker_id: int) -> int:
+        """Where replica slot ``slot``'s proxy for broker ``broker_id`` listens (advertised)."""
+        return self.base_port + PROXY_PORT_OFFSET + 10 * (slot - 1) + broker_id - 1
+
+    @property
+    def toxiproxy_port(self) -> int:
+        """The port of the Toxiproxy API that serves this cluster's replica proxies."""
+        return self.base_port + TOXIPROXY_PORT_OFFSET
+
+    def proxied_bootstrap(self, slot: int) -> str:
+        """Bootstrap servers of replica slot ``slot``: its proxies, one per broker."""
+        return ",".join(f"{HOST}:{self.proxy_port(slot, i)}" for i in self.broker_ids)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -344,7 +374,7 @@ class LocalKafkaCluster:
         except (OSError, ValueError):
             return None
         props = str(self.broker_dir(broker_id) / "server.properties")
-        if _alive(pid) and "kafka.Kafka" in (cmd := settled_cmdline(pid)) and props in cmd:
+        if alive(pid) and "kafka.Kafka" in (cmd := settled_cmdline(pid)) and props in cmd:
             return pid
         with contextlib.suppress(OSError):
             pid_file.unlink()
@@ -380,6 +410,7 @@ class LocalKafkaCluster:
                     "base_port": self.base_port,
                     "heap": self.heap,
                     "config": self.config,
+                    "proxy_slots": self.proxy_slots,
                     "kafka_version": self.distribution.version,
                     "bootstrap_servers": self.bootstrap_servers,
                     # The brokers' own configuration holds these too (server.properties).
@@ -395,15 +426,31 @@ class LocalKafkaCluster:
         rf = min(3, self.brokers)
         min_isr = min(2, rf)
         voters = ",".join(f"{i}@{HOST}:{self.controller_port(i)}" for i in self.broker_ids)
+        listeners = [
+            f"PLAINTEXT://{HOST}:{self.port(broker_id)}",
+            f"CONTROLLER://{HOST}:{self.controller_port(broker_id)}",
+        ]
+        advertised = [f"PLAINTEXT://{HOST}:{self.port(broker_id)}"]
+        protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+        for r in range(1, self.proxy_slots + 1):
+            # Replica r's own listener, advertised as its proxy: whoever bootstraps
+            # through the proxy is told the proxies' addresses for every broker.
+            listeners.append(f"REPLICA{r}://{HOST}:{self.slot_port(r, broker_id)}")
+            advertised.append(f"REPLICA{r}://{HOST}:{self.proxy_port(r, broker_id)}")
+            protocols.append(f"REPLICA{r}:PLAINTEXT")
+        if self.sasl_ssl_users:
+            listeners.append(f"SASL_SSL://{HOST}:{self.sasl_ssl_port(broker_id)}")
+            advertised.append(f"SASL_SSL://{HOST}:{self.sasl_ssl_port(broker_id)}")
+            protocols.append("SASL_SSL:SASL_SSL")
         props = {
             "process.roles": "broker,controller",
             "node.id": str(broker_id),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)},CONTROLLER://{HOST}:{self.controller_port(broker_id)}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)}",
+            "listeners": ",".join(listeners),
+            "advertised.listeners": ",".join(advertised),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(protocols),
             "log.dirs": str(self.broker_dir(broker_id) / "data"),
             "offsets.topic.replication.factor": str(rf),
             # Fewer internal partitions than the default 50: the first consumer
@@ -445,15 +492,10 @@ class LocalKafkaCluster:
         users in the JAAS configuration, SCRAM with the credentials formatted into the
         metadata log (``--add-scram``)."""
         users = self.sasl_ssl_users or {}
-        address = f"SASL_SSL://{HOST}:{self.sasl_ssl_port(broker_id)}"
         plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
         prefix = "listener.name.sasl_ssl."
+        # The listener itself is in server_properties' listener lists.
         return {
-            "listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)},{address},"
-            f"CONTROLLER://{HOST}:{self.controller_port(broker_id)}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port(broker_id)},{address}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-            "SASL_SSL:SASL_SSL",
             f"{prefix}sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
             f"{prefix}plain.sasl.jaas.config": "org.apache.kafka.common.security.plain."
             f"PlainLoginModule required {plain_users};",
@@ -550,15 +592,19 @@ class LocalKafkaCluster:
             )
 
     def _check_ports(self, broker_id: int) -> None:
-        listeners = [
+        wanted = [
             (self.port(broker_id), "client listener"),
             (self.controller_port(broker_id), "controller listener"),
         ]
         if self.sasl_ssl_users:
-            listeners.append((self.sasl_ssl_port(broker_id), "SASL_SSL listener"))
-        for port, what in listeners:
+            wanted.append((self.sasl_ssl_port(broker_id), "SASL_SSL listener"))
+        wanted += [
+            (self.slot_port(r, broker_id), f"listener for replica slot {r}")
+            for r in range(1, self.proxy_slots + 1)
+        ]
+        for port, what in wanted:
             if port_in_use(port):
-                holder = _port_holder(port)
+                holder = port_holder(port)
                 raise HarnessError(
                     f"Port {port} on {HOST} (broker {broker_id}'s {what}) is already in use"
                     + (f" by {holder}" if holder else "")
@@ -595,6 +641,17 @@ class LocalKafkaCluster:
             self.config = self.config or dict(data.get("config") or {})
             stored = (data.get("sasl_ssl") or {}).get("users")
             self.sasl_ssl_users = self.sasl_ssl_users or (dict(stored) if stored else None)
+            has = int(data.get("proxy_slots") or 0)
+            if self.proxy_slots > has and self.running():
+                raise HarnessError(
+                    f"The local Kafka cluster in {self.state_dir} is running without the "
+                    f"per-replica listeners network faults need ({has} slots, {self.proxy_slots} "
+                    "wanted).",
+                    fix="stop it with `riverbed down` (its data is kept) and run again: riverbed "
+                    "then starts it with the listeners.",
+                )
+            # A cluster with more slots than asked for serves a run that asks for fewer.
+            self.proxy_slots = max(self.proxy_slots, has)
         else:
             cluster_id = kafka_uuid()
 
@@ -635,7 +692,6 @@ class LocalKafkaCluster:
         dist = self.distribution
         d = self.broker_dir(broker_id)
         props = self._write_config(broker_id)
-        stdout = (d / "stdout.log").open("ab")
         cmd = [
             dist.java,
             f"-Xms{self.heap}",
@@ -655,17 +711,9 @@ class LocalKafkaCluster:
             "kafka.Kafka",
             str(props),
         ]
-        proc = subprocess.Popen(
-            cmd,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=d,
-            # Its own session: the broker outlives the CLI that started it and
-            # does not get the terminal's Ctrl-C.
-            start_new_session=True,
-        )
-        stdout.close()
+        # Its own session (processes.spawn): the broker outlives the CLI that started
+        # it and does not get the terminal's Ctrl-C.
+        proc = spawn(cmd, d / "stdout.log", cwd=d, env={"PYTHONUNBUFFERED": "1"})
         self._children[broker_id] = proc
         (d / "broker.pid").write_text(f"{proc.pid}\n")
         return proc.pid
@@ -693,9 +741,29 @@ class LocalKafkaCluster:
         pid = self.pid(broker_id)
         if pid is None:
             return None
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+        # A stop request to a paused broker is followed by SIGCONT (processes.signal_pid).
+        signal_pid(pid, sig)
         return pid
+
+    def pause_broker(self, broker_id: int) -> int | None:
+        """Freeze one broker (SIGSTOP): alive, holding its sockets, answering nothing.
+
+        Its peers see a stalled node, not a dead one: requests to it time out,
+        the controller fences it once its broker session expires and moves
+        leadership to the other in-sync replicas. Returns the pid, or ``None``
+        if the broker was not running. :meth:`resume_broker` undoes it.
+        """
+        self._check_id(broker_id)
+        return self._signal(broker_id, signal.SIGSTOP)
+
+    def resume_broker(self, broker_id: int) -> int | None:
+        """Let a paused broker continue (SIGCONT); harmless for a running one."""
+        self._check_id(broker_id)
+        return self._signal(broker_id, signal.SIGCONT)
+
+    def paused(self) -> list[int]:
+        """The brokers that are stopped (SIGSTOP) now."""
+        return [i for i in self.broker_ids if (pid := self.pid(i)) is not None and stopped(pid)]
 
     def _reap(self, broker_id: int) -> None:
         child = self._children.pop(broker_id, None)
@@ -703,31 +771,27 @@ class LocalKafkaCluster:
             with contextlib.suppress(Exception):
                 child.wait(timeout=5)
 
+    def _poll(self, *broker_ids: int) -> None:
+        """Reap the brokers' JVMs this object started, once they exited (else they
+        stay zombies, which count as gone but hold their pid)."""
+        for bid in broker_ids:
+            if (child := self._children.get(bid)) is not None:
+                child.poll()
+
     def _wait_gone(self, pids: dict[int, int], timeout: float) -> list[int]:
-        deadline = time.monotonic() + timeout
-        remaining = dict(pids)
-        while remaining and time.monotonic() < deadline:
-            for bid, pid in list(remaining.items()):
-                child = self._children.get(bid)
-                if child is not None:
-                    child.poll()
-                if not _alive(pid):
-                    remaining.pop(bid)
-            if remaining:
-                time.sleep(0.1)
-        return list(remaining)
+        """Wait until the brokers' JVMs exited; the broker ids still alive at ``timeout``."""
+        left = set(wait_gone(pids.values(), timeout, poll=lambda: self._poll(*pids)))
+        return [bid for bid, pid in pids.items() if pid in left]
 
     def stop_broker(self, broker_id: int, timeout: float = 60.0) -> int | None:
         """Stop one broker cleanly (SIGTERM: controlled shutdown, leadership moves
         away first). Escalates to SIGKILL after ``timeout`` seconds. Returns the
         pid that was stopped, or ``None`` if it was not running."""
         self._check_id(broker_id)
-        pid = self._signal(broker_id, signal.SIGTERM)
+        pid = self.pid(broker_id)
         if pid is None:
             return None
-        if self._wait_gone({broker_id: pid}, timeout):
-            self._signal(broker_id, signal.SIGKILL)
-            self._wait_gone({broker_id: pid}, 10)
+        terminate(pid, timeout, poll=lambda: self._poll(broker_id))
         self._reap(broker_id)
         self._remove_pid_file(broker_id)
         return pid
@@ -767,8 +831,7 @@ class LocalKafkaCluster:
                 self._reap(i)
                 self._remove_pid_file(i)
             for pid in self._strays():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                signal_pid(pid, signal.SIGKILL)
         if purge:
             import shutil
 
@@ -778,13 +841,7 @@ class LocalKafkaCluster:
     def _strays(self) -> list[int]:
         """JVMs started from this state directory that no pid file points to."""
         marker = str(self.state_dir / "broker-")
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                cmd = _proc_cmdline(int(entry.name))
-                if "kafka.Kafka" in cmd and marker in cmd and _alive(int(entry.name)):
-                    found.append(int(entry.name))
-        return found
+        return find(lambda cmd: "kafka.Kafka" in cmd and marker in cmd)
 
     # ---- readiness -----------------------------------------------------------------------------
     def broker_answers(
@@ -885,19 +942,3 @@ class LocalKafkaCluster:
             config=config,
             timeout=timeout,
         )
-
-
-def _port_holder(port: int) -> str | None:
-    """Best effort: 'pid 123 (java)' for the process listening on ``port``."""
-    try:
-        import psutil
-
-        for conn in psutil.net_connections(kind="tcp"):
-            listening = conn.laddr and conn.status == psutil.CONN_LISTEN
-            if listening and conn.laddr.port == port and conn.pid:
-                with contextlib.suppress(Exception):
-                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-                return f"pid {conn.pid}"
-    except Exception:
-        return None
-    return None

@@ -99,6 +99,32 @@ _INSTALL = {
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+#: What the workload images are built from (workloads/Dockerfile's context): a change to
+#: any of it makes a new content tag.
+IMAGE_INPUTS = ("pyproject.toml", "workloads", "locustfiles")
+
+
+def content_tag(root: Path, python_image: str | None = None) -> str:
+    """An image tag from what the images are built from: ``rc-<12 hex>``.
+
+    Two runs of the same sources get the same tag, so the second builds and loads
+    nothing; any change gives a new tag, so a node never runs a stale image under a
+    reused tag (what unique tags guaranteed, without rebuilding every run).
+    """
+    import hashlib
+
+    digest = hashlib.sha256((python_image or "python:3.11-slim").encode())
+    for name in IMAGE_INPUTS:
+        base = root / name
+        files = sorted(base.rglob("*")) if base.is_dir() else [base]
+        for path in files:
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return f"rc-{digest.hexdigest()[:12]}"
+
+
 def new_tag() -> str:
     """A unique image tag: time of the build plus 6 random hex digits.
 
@@ -307,6 +333,8 @@ class KubePlatform:
         topic: str | None = None,
         group: str | None = None,
         evidence_topic: str | None = None,
+        consumer_image: str | None = None,
+        output_topic: str | None = None,
     ) -> dict[str, list[km.Manifest]]:
         """The manifests as riverbed applies them: per file, in kustomization order.
 
@@ -348,6 +376,8 @@ class KubePlatform:
                 )
         if consumer_env:
             km.set_env(workloads, "Deployment", "consumer", "consumer", consumer_env)
+        if consumer_image and workloads:
+            user_consumer(workloads, consumer_image, output_topic)
         if locust_workers is not None:
             km.set_replicas(rendered[km.LOCUST], "Deployment", "locust-worker", locust_workers)
         return rendered
@@ -366,6 +396,8 @@ class KubePlatform:
         topic: str = DATA_TOPIC,
         group: str = GROUP,
         evidence_topic: str = EVIDENCE_TOPIC,
+        consumer_image: str | None = None,
+        output_topic: str | None = None,
         kafka_timeout: float = 600.0,
         workload_timeout: float = 300.0,
         progress: Callable[[str], None] | None = None,
@@ -376,20 +408,26 @@ class KubePlatform:
         re-applied, existing topics are kept. ``tag`` defaults to a new unique
         tag; ``partitions`` etc. describe the data topic ``topic``; the
         consumers join ``group`` and record their evidence to ``evidence_topic``.
+        ``consumer_image``: the user's consumer image runs as Deployment ``consumer``
+        instead of riverbed's (kind loads it from this machine's Docker);
+        ``output_topic``: created with the data topic, for a service that writes one.
         """
         say = progress or (lambda _msg: None)
         if consumers < 0 or partitions < 1:
             raise HarnessError("consumers must be ≥ 0 and partitions ≥ 1.")
         if not self.dry_run:
             self.preflight()
-        tag = tag or new_tag()
+        tag = tag or content_tag(self.root, self.images.python_image)
         image = self.image or f"{WORKLOADS_IMAGE}:{tag}"
 
         if self.mode == "kind":
             self._ensure_cluster(say)
         if self.image is None:
-            say(f"building {image}")
-            self.build_image(image)
+            if self.image_exists(image):
+                say(f"{image} is built from these very sources: not rebuilding it")
+            else:
+                say(f"building {image}")
+                self.build_image(image)
         if self.mode == "kind":
             say(f"loading {image} into kind cluster {self.cluster_name}")
             self.load_image(image)
@@ -397,6 +435,15 @@ class KubePlatform:
                 # kind skips an image the node already holds with the same id.
                 say(f"loading {self.images.kafka_image} into kind cluster {self.cluster_name}")
                 self.load_image(self.images.kafka_image)
+            if consumer_image:
+                say(
+                    f"loading your consumer image {consumer_image} into kind cluster {self.cluster_name}"
+                )
+                self.load_image(
+                    consumer_image,
+                    fix=f"build {consumer_image} with docker first: "
+                    "kind loads it from this machine's Docker.",
+                )
 
         rendered = self.render(
             image=image,
@@ -405,6 +452,8 @@ class KubePlatform:
             topic=topic,
             group=group,
             evidence_topic=evidence_topic,
+            consumer_image=consumer_image,
+            output_topic=output_topic,
         )
         infra = [doc for name, docs in rendered.items() if name != km.WORKLOADS for doc in docs]
         say("applying namespace, Kafka and chaos RBAC")
@@ -422,6 +471,7 @@ class KubePlatform:
                 evidence_partitions=evidence_partitions,
                 topic=topic,
                 evidence_topic=evidence_topic,
+                output_topic=output_topic,
             )
 
         workloads = rendered[km.WORKLOADS]
@@ -533,6 +583,13 @@ class KubePlatform:
                         "`riverbed kafka down`) and retry.",
                     ) from None
 
+    def image_exists(self, image: str) -> bool:
+        """Whether Docker has ``image`` (always False in a dry run: the plan shows the build)."""
+        if self.dry_run:
+            return False
+        found = self.runner.run(["docker", "image", "inspect", image], check=False, timeout=60)
+        return found.ok
+
     def build_image(self, image: str, target: str = "workloads") -> None:
         """``docker build`` a target of workloads/Dockerfile from the project root.
 
@@ -573,10 +630,11 @@ class KubePlatform:
             "use offline images (`riverbed kind prepare --offline`, then --offline).",
         )
 
-    def load_image(self, image: str) -> None:
+    def load_image(self, image: str, fix: str | None = None) -> None:
         self.runner.run(
             [self.images.kind_bin, "load", "docker-image", image, "--name", self.cluster_name],
             timeout=600,
+            fix=fix,
         )
 
     def apply(self, docs: list[km.Manifest]) -> None:
@@ -626,11 +684,16 @@ class KubePlatform:
         evidence_partitions: int = 3,
         topic: str = DATA_TOPIC,
         evidence_topic: str = EVIDENCE_TOPIC,
+        output_topic: str | None = None,
     ) -> None:
-        """Create the data topic and the evidence topic (kept if they exist)."""
+        """Create the data topic and the evidence topic (kept if they exist), and the
+        output topic of a service that writes one (the data topic's partition count)."""
         from riverbed.kafka.admin import create_topic
 
-        for name, count in ((topic, partitions), (evidence_topic, evidence_partitions)):
+        topics = [(topic, partitions), (evidence_topic, evidence_partitions)]
+        if output_topic:
+            topics.append((output_topic, partitions))
+        for name, count in topics:
             self.runner.call(
                 "create_topic",
                 create_topic,
@@ -770,8 +833,9 @@ class KubePlatform:
     # ---- Locust in the cluster ------------------------------------------------------------------
     def prepare_locust_image(self, tag: str | None = None) -> str:
         """Build the Locust image (workloads/Dockerfile, target locust) and, on kind, load it."""
-        image = f"{LOCUST_IMAGE}:{tag or new_tag()}"
-        self.build_image(image, target="locust")
+        image = f"{LOCUST_IMAGE}:{tag or content_tag(self.root, self.images.python_image)}"
+        if not self.image_exists(image):
+            self.build_image(image, target="locust")
         if self.mode == "kind":
             self.load_image(image)
         return image
@@ -819,6 +883,44 @@ class KubePlatform:
                 shutil.copyfile(src, target)
                 copied.append(target)
         return copied
+
+
+#: Variables of riverbed's own consumer that mean nothing to a user's image.
+_REFERENCE_ENV = (
+    "RIVERBED_COMMIT_MODE",
+    "RIVERBED_ASSIGNOR",
+    "RIVERBED_PROCESSING_MS",
+    "RIVERBED_SESSION_TIMEOUT_MS",
+    "RIVERBED_EVIDENCE_TOPIC",
+    "RIVERBED_CLIENT",
+    "RIVERBED_GROUP_PROTOCOL",
+)
+
+
+def internal_bootstrap_servers() -> str:
+    """Every broker's internal listener, as pods reach them."""
+    return ",".join(
+        f"kafka-{i}.kafka-headless.{NAMESPACE}.svc.cluster.local:9092" for i in range(KAFKA_BROKERS)
+    )
+
+
+def user_consumer(docs: list[km.Manifest], image: str, output_topic: str | None) -> None:
+    """Deployment ``consumer`` runs the user's image (its own entrypoint) with the tutorial's
+    environment: ``KAFKA_BROKER`` (one address), ``KAFKA_BOOTSTRAP_SERVERS`` (all),
+    ``KAFKA_TOPIC``, ``KAFKA_GROUP`` and, for a service that writes one, ``KAFKA_OUTPUT_TOPIC``."""
+    spec = km.pod_spec(km.find(docs, "Deployment", "consumer")) or {}
+    (container,) = [c for c in spec.get("containers") or [] if c.get("name") == "consumer"]
+    container["image"] = image
+    # An image may write where it likes (it still runs as a non-root user, as the
+    # namespace's restricted Pod Security Standard requires).
+    container.setdefault("securityContext", {})["readOnlyRootFilesystem"] = False
+    container.pop("command", None)
+    container.pop("args", None)
+    container["env"] = [e for e in container.get("env") or [] if e["name"] not in _REFERENCE_ENV]
+    extra = {"KAFKA_BOOTSTRAP_SERVERS": internal_bootstrap_servers()}
+    if output_topic:
+        extra["KAFKA_OUTPUT_TOPIC"] = output_topic
+    km.set_env(docs, "Deployment", "consumer", "consumer", extra)
 
 
 def _check_kind_config(path: Path, reference: Path) -> None:

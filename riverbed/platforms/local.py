@@ -24,16 +24,28 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from riverbed.errors import HarnessError
-from riverbed.kafka.cluster import LocalKafkaCluster, _alive, settled_cmdline
+from riverbed.kafka.cluster import LocalKafkaCluster
 from riverbed.paths import state_dir as state_root
-from riverbed.platforms.supervisor import group_alive, group_members, write_json
+from riverbed.platforms.supervisor import write_json
+from riverbed.processes import (
+    alive,
+    cmdline,
+    environ,
+    group_alive,
+    group_members,
+    settled_cmdline,
+    signal_group,
+    signal_pid,
+    spawn,
+    stopped,
+    terminate,
+)
 from riverbed.user_consumer import UserConsumer
 
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
@@ -84,12 +96,18 @@ class LocalPlatform:
 
     # ---- Kafka --------------------------------------------------------------------------------
     def kafka_up(
-        self, brokers: int, progress: Any = None, base_port: int | None = None
+        self,
+        brokers: int,
+        progress: Any = None,
+        base_port: int | None = None,
+        proxy_slots: int = 0,
     ) -> LocalKafkaCluster:
-        """Start the local Kafka cluster (or find it running) with ``brokers`` nodes."""
+        """Start the local Kafka cluster (or find it running) with ``brokers`` nodes;
+        ``proxy_slots`` per-replica listeners for network faults (see
+        :mod:`riverbed.platforms.network`)."""
         from riverbed.kafka.cluster import DEFAULT_BASE_PORT
 
-        kwargs: dict[str, Any] = {"brokers": brokers}
+        kwargs: dict[str, Any] = {"brokers": brokers, "proxy_slots": proxy_slots}
         if base_port is not None:
             kwargs["base_port"] = base_port
         else:
@@ -105,7 +123,7 @@ class LocalPlatform:
             pid = int((self.state_dir / "supervisor.pid").read_text())
         except (OSError, ValueError):
             return None
-        if _alive(pid) and "riverbed.platforms.supervisor" in settled_cmdline(pid):
+        if alive(pid) and "riverbed.platforms.supervisor" in settled_cmdline(pid):
             return pid
         return None
 
@@ -123,6 +141,7 @@ class LocalPlatform:
         monitor: bool = True,
         user: UserConsumer | None = None,
         kafka: dict[str, Any] | None = None,
+        network_faults: bool = False,
     ) -> int:
         """Start the supervisor (consumers + group monitor) writing evidence into ``run_dir``.
 
@@ -133,6 +152,8 @@ class LocalPlatform:
         external``): recorded in platform.json (``{"platform": "external", …}``; never
         a secret: the supervisor and its children get the connection settings from
         the environment, ``RIVERBED_KAFKA_CONFIG``).
+        ``network_faults``: start Toxiproxy first and connect each replica (up to the
+        cluster's listener slots) through its own proxies.
         """
         if (pid := self.supervisor_pid()) is not None:
             raise HarnessError(
@@ -141,7 +162,7 @@ class LocalPlatform:
                 fix="stop them with `riverbed down` first.",
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for stale in ("replicas.json", "desired.json", "events.jsonl"):
+        for stale in ("replicas.json", "desired.json", "events.jsonl", "paused.json"):
             with contextlib.suppress(OSError):
                 (self.state_dir / stale).unlink()
         write_json(
@@ -167,21 +188,52 @@ class LocalPlatform:
                 **(kafka or {}),
             },
         )
+        if network_faults:
+            # Before any consumer starts: each connects through its own proxies.
+            network = self._start_network(run_dir, consumers)
+            config = json.loads((self.state_dir / "platform.json").read_text())
+            write_json(self.state_dir / "platform.json", {**config, "network": network})
         write_json(self.state_dir / "desired.json", {"consumers": consumers})
-        (Path(run_dir) / "logs").mkdir(parents=True, exist_ok=True)
-        log = (Path(run_dir) / "logs" / "supervisor.log").open("ab")
-        proc = subprocess.Popen(
+        # Its own session: Ctrl-C in the terminal reaches riverbed, which
+        # then stops the supervisor in order (graceful consumer shutdown).
+        proc = spawn(
             [sys.executable, "-m", "riverbed.platforms.supervisor", str(self.state_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Its own session: Ctrl-C in the terminal reaches riverbed, which
-            # then stops the supervisor in order (graceful consumer shutdown).
-            start_new_session=True,
+            Path(run_dir) / "logs" / "supervisor.log",
+            cwd=Path.cwd(),
         )
-        log.close()
         (self.state_dir / "supervisor.pid").write_text(f"{proc.pid}\n")
         return proc.pid
+
+    # ---- network faults ------------------------------------------------------------------------
+    @property
+    def toxiproxy(self) -> Any:
+        """This platform's Toxiproxy server (:class:`riverbed.platforms.network.Toxiproxy`)."""
+        from riverbed.platforms.network import Toxiproxy
+
+        return Toxiproxy(self.state_dir, self.kafka)
+
+    def _start_network(self, run_dir: Path, consumers: int) -> dict[str, Any]:
+        """Start Toxiproxy with every replica slot's proxies; what platform.json records."""
+        cluster = self.kafka
+        slots = cluster.proxy_slots
+        pid = self.toxiproxy.start(slots, Path(run_dir) / "logs" / "toxiproxy.log")
+        return {
+            "toxiproxy_url": self.toxiproxy.url,
+            "toxiproxy_port": cluster.toxiproxy_port,
+            "toxiproxy_pid": pid,
+            "slots": slots,
+            # Replicas past the slots (a scale-out beyond them) connect directly.
+            "replica_bootstrap": {
+                f"consumer-{r}": cluster.proxied_bootstrap(r) for r in range(1, slots + 1)
+            },
+        }
+
+    def network(self) -> dict[str, Any] | None:
+        """What platform.json says of the network faults (None: started without them)."""
+        try:
+            return self.config.get("network")
+        except (OSError, ValueError):
+            return None
 
     def replicas(self) -> dict[str, dict[str, Any]]:
         """Running consumer replicas: name → {pid, pgid, incarnation, started, log}."""
@@ -225,30 +277,71 @@ class LocalPlatform:
             )
         sig = SIGNALS[signal_name.upper()]
         reps = self.replicas()
-        if names:
-            unknown = [n for n in names if n not in reps]
-            if unknown:
-                raise HarnessError(
-                    f"No running consumer replica named {', '.join(unknown)}; running: "
-                    f"{', '.join(sorted(reps)) or 'none'}.",
-                    fix="use a name from the running replicas, or omit names to pick at random.",
-                )
-            targets = list(names)
-        else:
-            if count < 1:
-                raise HarnessError(f"count must be at least 1, got {count}.")
-            targets = random.Random(seed).sample(sorted(reps), min(count, len(reps)))
+        targets = pick_replicas(reps, count, names, seed)
+        return [name for name in targets if signal_replica(reps[name], sig)]
+
+    # ---- pauses --------------------------------------------------------------------------------
+    def pause_consumers(
+        self, count: int = 1, names: list[str] | None = None, seed: int | None = None
+    ) -> list[str]:
+        """Freeze consumer replicas (SIGSTOP to each one's whole process group): the
+        processes live on, holding their partitions and the records they fetched,
+        but neither process nor heartbeat. Returns the names paused.
+
+        The supervisor does not replace a paused replica (it is not dead); what is
+        paused is remembered in ``paused.json`` until :meth:`resume_consumers`.
+        """
+        reps = self.replicas()
+        targets = pick_replicas(reps, count, names, seed)
+        paused = self._paused()
         hit = []
         for name in targets:
-            with contextlib.suppress(ProcessLookupError):
-                rep = reps[name]
-                if rep.get("pgid"):
-                    # The whole process group: a user's command and everything it started.
-                    os.killpg(int(rep["pgid"]), sig)
-                else:
-                    os.kill(int(rep["pid"]), sig)
+            # Remembered first: a resume must find every group that may be stopped.
+            paused[name] = {
+                "pid": reps[name]["pid"],
+                "pgid": reps[name].get("pgid"),
+                "t": time.time(),
+            }
+            write_json(self.state_dir / "paused.json", paused)
+            if signal_replica(reps[name], signal.SIGSTOP):
                 hit.append(name)
         return hit
+
+    def resume_consumers(self, names: list[str] | None = None) -> list[str]:
+        """Let paused replicas continue (SIGCONT): ``names``, or every one paused.
+
+        Also continues any replica found stopped that ``paused.json`` does not
+        list (a pause whose bookkeeping was lost), so that nothing is left frozen.
+        Returns the names resumed.
+        """
+        paused = self._paused()
+        wanted = set(names) if names else None
+        resumed = []
+        for name, entry in sorted(paused.items()):
+            if wanted is not None and name not in wanted:
+                continue
+            if signal_replica(entry, signal.SIGCONT):
+                resumed.append(name)
+            paused.pop(name)
+        for name, rep in sorted(self.replicas().items()):
+            chosen = (wanted is None or name in wanted) and name not in resumed
+            if chosen and any(stopped(pid) for pid in _replica_pids(rep)):
+                signal_replica(rep, signal.SIGCONT)
+                resumed.append(name)
+        if (self.state_dir / "paused.json").exists() or paused:
+            write_json(self.state_dir / "paused.json", paused)
+        return resumed
+
+    def paused_consumers(self) -> list[str]:
+        """Replicas paused now (listed in ``paused.json`` and still running)."""
+        return sorted(n for n, e in self._paused().items() if replica_running(e))
+
+    def _paused(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads((self.state_dir / "paused.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def scale_consumers(
         self, replicas: int, wait: bool = True, timeout: float = 30.0
@@ -268,17 +361,22 @@ class LocalPlatform:
         pid = self.supervisor_pid()
         if pid is None:
             self._kill_strays()
+            self._stop_network()
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        # Paused replicas continue first: a stopped process cannot stop gracefully.
+        self.resume_consumers()
+        terminate(pid, timeout)
         self._kill_strays()
+        self._stop_network()
         with contextlib.suppress(OSError):
             (self.state_dir / "supervisor.pid").unlink()
         return True
+
+    def _stop_network(self) -> None:
+        """Stop Toxiproxy after the consumers (they close through their proxies)."""
+        if (self.state_dir / "toxiproxy.pid").exists():
+            with contextlib.suppress(HarnessError, OSError, ValueError):
+                self.toxiproxy.stop()
 
     def _kill_strays(self) -> None:
         """Workload processes that outlived their supervisor (should not happen:
@@ -301,27 +399,55 @@ class LocalPlatform:
                 # A user's command runs anything: only a group whose processes carry
                 # this run's environment is ours to kill.
                 if any(_of_run(m, run_dir) for m in group_members(int(pgid))):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(int(pgid), signal.SIGKILL)
-            elif _alive(pid) and "workloads." in settled_cmdline(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                    signal_group(int(pgid), signal.SIGKILL)
+            elif alive(pid) and "workloads." in settled_cmdline(pid):
+                signal_pid(pid, signal.SIGKILL)
+
+
+def pick_replicas(
+    reps: dict[str, dict[str, Any]], count: int, names: list[str] | None, seed: int | None
+) -> list[str]:
+    """The replicas a fault hits: ``names`` (each must run), else ``count`` picked at
+    random among the running ones (``seed`` makes the pick repeatable)."""
+    if names:
+        unknown = [n for n in names if n not in reps]
+        if unknown:
+            raise HarnessError(
+                f"No running consumer replica named {', '.join(unknown)}; running: "
+                f"{', '.join(sorted(reps)) or 'none'}.",
+                fix="use a name from the running replicas, or omit names to pick at random.",
+            )
+        return list(names)
+    if count < 1:
+        raise HarnessError(f"count must be at least 1, got {count}.")
+    return random.Random(seed).sample(sorted(reps), min(count, len(reps)))
+
+
+def _replica_pids(replica: dict[str, Any]) -> list[int]:
+    if replica.get("pgid"):
+        return group_members(int(replica["pgid"]))
+    return [int(replica["pid"])]
 
 
 def replica_running(replica: dict[str, Any]) -> bool:
-    """Whether a replica of ``replicas.json`` runs: any process of its group, else its pid."""
+    """Whether a replica of ``replicas.json`` runs (a paused one does): any process of
+    its group, else its pid."""
     if replica.get("pgid"):
         return group_alive(int(replica["pgid"]))
-    return _alive(int(replica["pid"]))
+    return alive(int(replica["pid"]))
+
+
+def signal_replica(replica: dict[str, Any], sig: int) -> bool:
+    """Signal a replica: its whole process group (a user's command and everything it
+    started), else its pid. False when it is gone."""
+    if replica.get("pgid"):
+        return signal_group(int(replica["pgid"]), sig)
+    return signal_pid(int(replica["pid"]), sig)
 
 
 def _of_run(pid: int, run_dir: str) -> bool:
     """Whether process ``pid`` is a workload of this platform: riverbed's own (by its
     command line) or a user's consumer of the run in ``run_dir`` (by its environment)."""
-    try:
-        if b"workloads." in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return True
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return bool(run_dir) and f"RIVERBED_RUN_DIR={run_dir}".encode() in environ
+    if "workloads." in cmdline(pid):
+        return True
+    return bool(run_dir) and environ(pid).get("RIVERBED_RUN_DIR") == run_dir

@@ -28,7 +28,6 @@ supervisor itself die (PR_SET_PDEATHSIG), so no process is left behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -39,48 +38,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from riverbed.processes import (
+    die_with_parent,
+    group_alive,
+    signal_group,
+    spawn,
+    wait_groups_gone,
+)
+
 TICK_S = 0.2
 GRACE_S = 20.0
 #: An incarnation that lives less than this is a crash at start-up (for the back-off).
 QUICK_EXIT_S = 5.0
 MAX_BACKOFF_S = 10.0
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def group_members(pgid: int) -> list[int]:
-    """The running (non-zombie) processes of the process group ``pgid``."""
-    proc = Path("/proc")
-    members = []
-    for entry in proc.iterdir() if proc.is_dir() else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any process of the group ``pgid`` is still running (zombies do not count)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if not Path("/proc").is_dir():
-        return True
-    # killpg(…, 0) also succeeds for a group of zombies nobody reaps yet: look closer.
-    return bool(group_members(pgid))
 
 
 @dataclass
@@ -98,9 +68,9 @@ class Child:
         return self.proc.pid
 
     def send(self, sig: int) -> None:
-        """Signal the child's whole process group."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pgid, sig)
+        """Signal the child's whole process group (a stop request also continues a
+        paused group: see :func:`riverbed.processes.signal_group`)."""
+        signal_group(self.pgid, sig)
 
     def running(self) -> bool:
         """Whether the child or any process it started in its group still runs."""
@@ -140,6 +110,14 @@ class Supervisor:
     def user_consumer(self) -> bool:
         return bool(self.config.get("consumer_cmd"))
 
+    def bootstrap_servers(self, replica: str) -> str:
+        """The replica's bootstrap servers: its own proxies when the platform runs with
+        network faults (:mod:`riverbed.platforms.network`), else the brokers'."""
+        network = self.config.get("network") or {}
+        return str(
+            network.get("replica_bootstrap", {}).get(replica) or self.config["bootstrap_servers"]
+        )
+
     def consumer_command(self, replica: str) -> list[str]:
         c = self.config
         if self.user_consumer:
@@ -149,7 +127,7 @@ class Supervisor:
             "-m",
             "workloads.consumer",
             "--bootstrap-servers",
-            c["bootstrap_servers"],
+            self.bootstrap_servers(replica),
             "--topic",
             c["topic"],
             "--group",
@@ -201,21 +179,19 @@ class Supervisor:
             if self.user_consumer:
                 from riverbed.user_consumer import replica_env
 
-                env.update(replica_env(self.config, name, n))
+                config = {**self.config, "bootstrap_servers": self.bootstrap_servers(name)}
+                env.update(replica_env(config, name, n))
                 cwd = self.config.get("consumer_cwd") or None
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                cmd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-                # A process group of its own: kills reach the whole tree of a user's
-                # command (a shell and what it started), and the terminal's Ctrl-C none.
-                start_new_session=True,
-                env=env,
-                cwd=cwd,
-            )
+        # A process group of its own: kills reach the whole tree of a user's
+        # command (a shell and what it started), and the terminal's Ctrl-C none.
+        proc = spawn(
+            cmd,
+            log,
+            env=env,
+            cwd=Path(cwd) if cwd else Path.cwd(),
+            preexec_fn=die_with_parent,
+            inherit_env=False,
+        )
         self.children[name] = Child(name, n, proc, log)
         self.event("start", replica=name, incarnation=n, pid=proc.pid, pgid=proc.pid)
 
@@ -315,11 +291,14 @@ class Supervisor:
 
     def _wait(self, children: list[Child], timeout: float) -> None:
         """Wait for the children's process groups to end; SIGKILL what is left at ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(c.running() for c in children):
-            time.sleep(0.05)
+
+        def poll() -> None:  # reap the leaders that exited (a zombie leader is gone)
+            for c in children:
+                c.proc.poll()
+
+        left = set(wait_groups_gone([c.pgid for c in children], timeout, poll=poll))
         for c in children:
-            if c.running():
+            if c.pgid in left:
                 c.send(signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     c.proc.wait(timeout=5)

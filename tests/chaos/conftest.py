@@ -85,10 +85,13 @@ class Platform:
     @property
     def env(self) -> dict[str, str]:
         """What ``chaos run`` needs to find this platform."""
-        return {
+        env = {
             "RIVERBED_LOCAL_STATE_DIR": str(self.state_dir),
             "RIVERBED_RECOVERY_TIMEOUT_S": "90",
         }
+        if network := self.platform.network():
+            env["RIVERBED_TOXIPROXY_URL"] = str(network["toxiproxy_url"])
+        return env
 
     def faults(self) -> list[dict[str, Any]]:
         path = self.run_dir / "evidence" / "faults.jsonl"
@@ -124,14 +127,28 @@ def local_platform(
     directory in test-artifacts/chaos/ when the test failed."""
     started: list[Platform] = []
 
-    def start(consumers: int = 3, partitions: int = 3, load: bool = True) -> Platform:
+    def start(
+        consumers: int = 3,
+        partitions: int = 3,
+        load: bool = True,
+        network: bool = False,
+        processing_ms: str = "2",
+        commit_mode: str = "after-process",
+    ) -> Platform:
         topic = f"{topic_name}-{len(started)}"
         create_topic(kafka.bootstrap_servers, topic, partitions, 3, min_insync_replicas=2)
         state = tmp_path / f"local-state-{len(started)}"
         run_dir = tmp_path / f"run-{len(started)}"
         plat = LocalPlatform(state, kafka_state_dir=kafka.state_dir)
         plat.start_workloads(
-            run_dir, kafka.bootstrap_servers, topic, topic, consumers=consumers, processing_ms="2"
+            run_dir,
+            kafka.bootstrap_servers,
+            topic,
+            topic,
+            consumers=consumers,
+            processing_ms=processing_ms,
+            commit_mode=commit_mode,
+            network_faults=network,
         )
         p = Platform(plat, state, run_dir, topic, topic, kafka.bootstrap_servers)
         started.append(p)

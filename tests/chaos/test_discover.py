@@ -18,8 +18,12 @@ EXPECTED = {
         "consumer_group_stable", "consumer_lag_below", "partition_count", "brokers_in_isr",
     },
     "riverbed.chaos.local.actions": {
-        "kill_consumers", "scale_consumers", "restore_consumers",
-        "stop_broker", "kill_broker", "start_broker",
+        "kill_consumers", "pause_consumers", "resume_consumers", "scale_consumers",
+        "restore_consumers", "stop_broker", "kill_broker", "pause_broker", "resume_broker",
+        "start_broker",
+    },
+    "riverbed.chaos.local.network": {
+        "add_latency", "limit_bandwidth", "reset_connections", "partition_consumers",
     },
     "riverbed.chaos.local.probes": {"consumer_replicas", "consumer_group_converged"},
 }  # fmt: skip

@@ -28,6 +28,15 @@ TWINS = {
     "scale-consumers": "scale-consumers",
     "kill-broker-pod": "kill-broker",
     "poison-records": "poison-records",
+    "pause-consumer-pod": "pause-consumer",
+}
+#: Local scenarios without a Kubernetes twin (docs/chaos.md, "Which faults on which platform").
+LOCAL_ONLY = {
+    "pause-broker",
+    "network-latency",
+    "network-bandwidth",
+    "network-reset",
+    "network-partition",
 }
 
 
@@ -45,7 +54,7 @@ def activities(exp: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def test_the_issue_s_scenarios_all_exist_for_both_platforms() -> None:
     assert sorted(p.stem for p in KIND_FILES) == sorted(TWINS)
-    assert sorted(p.stem for p in LOCAL_FILES) == sorted(TWINS.values())
+    assert sorted(p.stem for p in LOCAL_FILES) == sorted([*TWINS.values(), *LOCAL_ONLY])
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(EXPERIMENTS)))
@@ -137,6 +146,7 @@ def test_twins_inject_the_same_kind_of_fault() -> None:
         "scale_consumers": "scale",
         "kill_broker": "broker-kill",
         "inject_poison_records": "poison",
+        "pause_consumers": "consumer-pause",
     }
     kind_fault = {"add_partitions": "partitions", "scale_deployment": "scale",
                   "inject_poison_records": "poison"}  # fmt: skip
@@ -147,7 +157,11 @@ def test_twins_inject_the_same_kind_of_fault() -> None:
             func = a["provider"]["func"]
             if func in ("terminate_pods", "exec_in_pods"):
                 selector = a["provider"]["arguments"]["label_selector"]
-                out.add("broker-kill" if "broker" in selector else "consumer-kill")
+                command = " ".join(a["provider"]["arguments"].get("cmd", []))
+                if "-STOP" in command:
+                    out.add("consumer-pause")
+                else:
+                    out.add("broker-kill" if "broker" in selector else "consumer-kill")
             elif func in table:
                 out.add(table[func])
         return out
@@ -182,3 +196,35 @@ def test_hard_and_graceful_kills_use_the_right_signal_and_grace_period() -> None
         == "SIGKILL"
     )
     assert arg(EXPERIMENTS / "resize-partitions.json", "add_partitions", "total") == 6
+
+
+def test_pauses_always_send_sigcont() -> None:
+    """A pause ends with SIGCONT on every path: after its duration, on an interrupt, and
+    in the rollbacks (a run must never leave a frozen process behind)."""
+    kind = load(EXPERIMENTS / "pause-consumer-pod.json")
+    (pause,) = [a for a in kind["method"] if a["provider"]["func"] == "exec_in_pods"]
+    script = pause["provider"]["arguments"]["cmd"][-1]
+    assert pause["provider"]["arguments"]["cmd"][:2] == ["/bin/sh", "-c"]
+    assert "kill -STOP -1" in script and "trap 'kill -CONT -1' EXIT" in script
+    assert script.index("trap") < script.index("kill -STOP")
+    assert pause["provider"]["arguments"]["qty"] == 1
+    assert pause["provider"]["arguments"]["container_name"] == "${consumer_container}"
+    (cont,) = [a for a in kind["rollbacks"] if a["provider"]["func"] == "exec_in_pods"]
+    assert cont["provider"]["arguments"]["cmd"] == ["/bin/sh", "-c", "kill -CONT -1"]
+    assert cont["provider"]["arguments"]["all"] is True
+    # The pause outlasts the default 10 s session timeout: the member becomes a zombie.
+    assert kind["configuration"]["pause_s"]["default"] > 10
+    assert (
+        pause["provider"]["arguments"]["request_timeout"]
+        > kind["configuration"]["pause_s"]["default"]
+    )
+
+    local = load(EXPERIMENTS / "local" / "pause-consumer.json")
+    (action,) = [a for a in local["method"] if a["type"] == "action"]
+    assert action["provider"]["func"] == "pause_consumers"
+    assert local["configuration"]["pause_s"]["default"] > 10
+    assert [a["provider"]["func"] for a in local["rollbacks"]][0] == "resume_consumers"
+    broker = load(EXPERIMENTS / "local" / "pause-broker.json")
+    (action,) = [a for a in broker["method"] if a["type"] == "action"]
+    assert action["provider"]["func"] == "pause_broker"
+    assert [a["provider"]["func"] for a in broker["rollbacks"]][0] == "resume_broker"

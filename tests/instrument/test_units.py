@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from workloads.consumer import events as reference
 from workloads.consumer.events import Examined
+from workloads.evidence import schema
 from workloads.evidence.reader import read_jsonl
 from workloads.evidence.schema import FILE_TYPES, check
 from workloads.evidence.sinks import _line
@@ -30,54 +31,77 @@ from _riverbed_instrument.tracker import Tracker  # noqa: E402
 T = 1795556457.25
 
 
-# ---- evidence records agree with the reference consumer's ---------------------------------------
-def test_records_are_the_reference_consumers_records_field_for_field():
+# ---- evidence records are the schema's, written as the reference consumer's sinks write them ------
+def test_the_instrumentation_builds_its_records_with_riverbeds_own_schema():
+    # One definition: the instrumentation loads workloads/evidence/schema.py itself,
+    # under a private name (a user's program may have a `workloads` package of its own).
+    assert Path(evidence.schema.__file__).samefile(schema.__file__)
+    assert evidence.schema.__name__ != schema.__name__
+    assert evidence.schema.REQUIRED == schema.REQUIRED
     msg = Message("p", "k1", 4, T, "b", "s")
     examined = Examined(2, valid=[(118, msg), (119, Message("p", "k2", 9, T, "b", "s"))])
+    refused = Examined(1)
+    refused.refused.append(reference.Refused(77, "schema", "missing seq"))
+    s = evidence.schema
     pairs = [
+        (s.Start("m", "r", 1, "h", T, group="g"), schema.Start("m", "r", 1, "h", T, group="g")),
+        (s.Stop("m", "close", T), schema.Stop("m", "close", T)),
+        (s.Assigned("m", 3, [1, 0], T), schema.Assigned("m", 3, [0, 1], T)),
         (
-            evidence.start_event("m", "r", 1, "h", T, group="g"),
-            reference.start_event("m", "r", 1, "h", T, group="g"),
-        ),
-        (evidence.stop_event("m", "close", T), reference.stop_event("m", "close", T)),
-        (
-            evidence.ownership_event("assigned", "m", 3, [1, 0], T),
-            reference.ownership_event("assigned", "m", 3, [1, 0], T),
-        ),
-        (
-            evidence.processed_event("m", 2, [[118, "p", "k1", 4], [119, "p", "k2", 9]], T),
+            s.Processed("m", 2, [[118, "p", "k1", 4], [119, "p", "k2", 9]], T),
             reference.processed_event("m", examined, T),
         ),
         (
-            evidence.committed_event("m", {2: 120, 0: 7}, True, T),
-            reference.committed_event("m", {2: 120, 0: 7}, True, T),
+            s.Committed("m", {2: 120, 0: 7}, True, T),
+            schema.Committed("m", {"0": 7, "2": 120}, True, T),
         ),
         (
-            evidence.committed_event("m", {1: 5}, False, T, "CommitFailedError()"),
-            reference.committed_event("m", {1: 5}, False, T, "CommitFailedError()"),
+            s.Committed("m", {1: 5}, False, T, "CommitFailedError()"),
+            schema.Committed("m", {"1": 5}, False, T, "CommitFailedError()"),
         ),
+        (s.Invalid("m", 1, 77, "schema", T), reference.invalid_events("m", refused, T)[0]),
     ]
     for mine, theirs in pairs:
-        assert mine == theirs
-        assert evidence.line(mine) == _line(theirs)  # same bytes on disk
-        check(json.loads(evidence.line(mine)), allowed=FILE_TYPES["consumed"])
-    refused = Examined(1)
-    refused.refused.append(reference.Refused(77, "schema", "missing seq"))
-    assert [evidence.invalid_event("m", 1, 77, "schema", T)] == reference.invalid_events(
-        "m", refused, T
+        theirs = theirs if isinstance(theirs, dict) else theirs.to_dict()
+        assert mine.to_dict() == theirs
+        assert evidence.line(mine.to_dict()) == _line(theirs)  # same bytes on disk
+        check(json.loads(evidence.line(mine.to_dict())), allowed=FILE_TYPES["consumed"])
+
+
+def test_the_instrumentation_needs_no_workloads_package(tmp_path):
+    probe = (
+        "import sys, _riverbed_instrument.evidence as e; "
+        "line = e.line(e.schema.Stop('m', 'close', 1.5).to_dict()); "
+        "print(line, end=''); "
+        "sys.exit(1 if any(m.split('.')[0] == 'workloads' for m in sys.modules) else 0)"
     )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(PYTHONPATH_DIR)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "v": 1,
+        "type": "stop",
+        "member": "m",
+        "reason": "close",
+        "t": 1.5,
+    }
 
 
 def test_the_extension_fields_stay_readable_by_contract_v1_readers(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text(
         evidence.line(
-            evidence.ownership_event(
-                "assigned", "m", None, [0], T, member_id="rdkafka-1", client_id="rdkafka"
-            )
+            evidence.schema.Assigned(
+                "m", None, [0], T, member_id="rdkafka-1", client_id="rdkafka"
+            ).to_dict()
         )
         + evidence.line(
-            evidence.stop_event("m", "error", T, detail="x", held={"0": [[3, "p", "k", 1]]})
+            evidence.schema.Stop(
+                "m", "error", T, detail="x", held={"0": [[3, "p", "k", 1]]}
+            ).to_dict()
         )
     )
     records = list(read_jsonl(path, FILE_TYPES["consumed"]))
@@ -172,7 +196,7 @@ def test_damaged_look_alikes_of_a_message_are_parsed_in_full(raw):
 
 
 def test_the_instrumentation_stays_importable_by_python_3_8():
-    for path in sorted(PYTHONPATH_DIR.rglob("*.py")):
+    for path in [*sorted(PYTHONPATH_DIR.rglob("*.py")), Path(schema.__file__)]:
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
 
 
@@ -210,7 +234,7 @@ def test_records_count_as_processed_when_the_application_comes_back(tmp_path):
 def test_the_fast_processed_line_is_the_same_bytes(tmp_path):
     records = [[3, 'p\u00e9"', "k", 1], [4, "p", "k\n", 2]]
     fast = evidence.processed_line(evidence.json_text("m-\u00e9"), 2, records, T)
-    assert fast == evidence.line(evidence.processed_event("m-\u00e9", 2, records, T))
+    assert fast == evidence.line(evidence.schema.Processed("m-\u00e9", 2, records, T).to_dict())
 
 
 def test_a_commit_covers_what_it_names_and_is_written_after_it(tmp_path):

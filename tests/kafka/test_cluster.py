@@ -136,7 +136,8 @@ def test_hard_kill_while_producing_loses_no_acknowledged_message(
 
 
 def test_down_leaves_no_process_and_is_idempotent(tmp_path):
-    from riverbed.kafka.cluster import _alive, free_base_port
+    from riverbed.kafka.cluster import free_base_port
+    from riverbed.processes import alive as _alive
 
     cluster = LocalKafkaCluster(tmp_path / "k", brokers=1, base_port=free_base_port(1))
     assert cluster.up(timeout=120) == "started"
@@ -169,7 +170,7 @@ def test_a_process_just_spawned_is_recognised_by_its_command_line():
     just started must not be taken for a stale pid (its pid file would be deleted)."""
     import subprocess
 
-    from riverbed.kafka.cluster import settled_cmdline
+    from riverbed.processes import settled_cmdline
 
     for _ in range(50):
         proc = subprocess.Popen(["sleep", "5"], start_new_session=True)

@@ -112,6 +112,7 @@ def kind_cluster(
     offline_images: PreparedImages, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KindCluster]:
     """A one-node kind cluster from the prepared node image and manifests/kind-cluster.yaml."""
+    _delete_leftover_test_clusters(offline_images)
     mappings = km.kind_port_mappings(MANIFESTS / km.KIND_CLUSTER)
     busy = [m.host_port for m in mappings if port_in_use(m.host_port, m.listen_address)]
     if busy:
@@ -121,7 +122,7 @@ def kind_cluster(
             pytrace=False,
         )
     work = tmp_path_factory.mktemp("kind")
-    name = f"rb-test-{uuid.uuid4().hex[:6]}"
+    name = f"{TEST_CLUSTER_PREFIX}{uuid.uuid4().hex[:6]}"
     config_text, changes = quirks.kind_config(
         (MANIFESTS / km.KIND_CLUSTER).read_text(),
         restrict_oom_score_adj=quirks.lacks_sys_resource(),
@@ -159,6 +160,23 @@ def kind_cluster(
         others = _run(["docker", "ps", "-aq", "--filter", "network=kind"]).stdout.split()
         networks = _run(["docker", "network", "ls", "-q", "--filter", "name=^kind$"]).stdout.split()
         assert others or not networks, "the kind network was left behind"
+
+
+TEST_CLUSTER_PREFIX = "rb-test-"
+
+
+def _delete_leftover_test_clusters(images: PreparedImages) -> None:
+    """Delete the kind clusters an earlier, interrupted test session left behind.
+
+    Only clusters named ``rb-test-*`` (the names this fixture gives) are touched: a
+    killed session cannot run its teardown, and its cluster's host ports would make
+    every later session fail before it starts. A user's own clusters are never touched.
+    """
+    names = _run([str(images.kind_bin), "get", "clusters"], check=False).stdout.split()
+    for name in names:
+        if name.startswith(TEST_CLUSTER_PREFIX):
+            print(f"deleting kind cluster {name}, left by an interrupted test session")
+            _run([str(images.kind_bin), "delete", "cluster", "--name", name], timeout=300)
 
 
 def riverbed(

@@ -11,6 +11,7 @@ from the pods' evidence topic, and the same report as a local run.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,80 @@ def test_locust_in_the_cluster_every_workers_sends_are_collected(
     # is exactly the sum of the workers' acknowledged sends.
     assert summary["counts"]["acknowledged"] == sum(per_worker.values())
     assert (run_dir / "locust" / "pods").is_dir()
+
+
+def test_a_users_consumer_image_is_judged_by_its_output_topic(
+    kind_cluster: KindCluster, tmp_path: Path
+) -> None:
+    """--consumer-image: the example consume-transform-produce service, built as an image
+    on riverbed's workloads image, runs as the consumer Deployment; riverbed SIGKILLs one
+    of its processes and judges it by its output topic."""
+    image = _example_image("confluent_transform.py", "transform")
+    runs = tmp_path / "runs"
+    r = riverbed(
+        [
+            "run",
+            "--platform",
+            "kind",
+            "--consumer-image",
+            image,
+            "--consumer-evidence",
+            "output-topic",
+            "--output-topic",
+            f"enriched-{tmp_path.name}"[:60],
+            "--experiment",
+            HARD_KILL,
+            "--duration",
+            "75s",
+            "--warmup",
+            "20s",
+            "--cooldown",
+            "10s",
+            "--users",
+            "5",
+            "--spawn-rate",
+            "5",
+            "--drain-deadline",
+            "150s",
+        ],  # fmt: skip
+        kind_cluster.env(runs) | {"EXAMPLE_WORK_MS": "0"},
+        timeout=1500,
+    )
+    run_dir = run_dir_of(runs)
+    kind_cluster.figures["consumer_image_run_wall_s"] = _wall(r.stderr)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = summary_of(run_dir)
+    assert summary["evidence_strength"] == "output-topic"
+    assert summary["verdict"] == "pass"
+    assert summary["counts"]["outputs"] >= summary["counts"]["acknowledged"] > 500
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["consumer_image"] == image
+    (chaos,) = spec["chaos"]
+    assert chaos["landed"] and not chaos["inconclusive_reasons"]
+    env = _container_env(kind_cluster, "consumer")
+    assert env["KAFKA_BROKER"] == "kafka:9092"
+    assert len(env["KAFKA_BOOTSTRAP_SERVERS"].split(",")) == 3
+    assert "RIVERBED_COMMIT_MODE" not in env
+
+
+def _example_image(example: str, tag: str) -> str:
+    """examples/Dockerfile on the newest workloads image riverbed built (it has the clients)."""
+    tags = subprocess.run(
+        ["docker", "images", "riverbed-workloads", "--format", "{{.Tag}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    base = f"riverbed-workloads:{next(t for t in tags if t.startswith('rc-'))}"
+    image = f"riverbed-example:{tag}"
+    subprocess.run(
+        [
+            "docker", "build", "-q", "-f", str(ROOT / "examples" / "Dockerfile"),
+            "--build-arg", f"BASE={base}", "--build-arg", f"EXAMPLE={example}",
+            "-t", image, str(ROOT / "examples"),
+        ],  # fmt: skip
+        check=True, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )  # fmt: skip
+    return image
 
 
 def test_up_honours_the_consumer_settings(kind_cluster: KindCluster, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reports import build
-from reports.synthetic import Fault, Scenario, generate
+from tests.support.synthetic import Fault, Scenario, generate
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -58,13 +58,15 @@ def test_report_opens_with_charts_and_no_console_errors(tmp_path):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 850})
+            # A plotly page on a busy 2-core machine can take longer than the default 30 s.
+            page.set_default_timeout(120_000)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(html.as_uri())
             page.wait_for_function(
                 "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6",
-                timeout=30_000,
+                timeout=120_000,
             )
             drawn = page.evaluate(
                 """() => ['chart-timeline', 'chart-ownership', 'chart-latency'].map(id => {
@@ -108,6 +110,8 @@ def test_an_output_topic_report_says_what_its_verdicts_rest_on(tmp_path):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 850})
+            # A plotly page on a busy 2-core machine can take longer than the default 30 s.
+            page.set_default_timeout(120_000)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(summary.paths["report_html"].as_uri())
@@ -137,13 +141,15 @@ def render_compare_in_chromium(page_path: Path, screenshot: str) -> dict[str, ob
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 850})
+            # A plotly page on a busy 2-core machine can take longer than the default 30 s.
+            page.set_default_timeout(120_000)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(page_path.as_uri())
             page.wait_for_function(
                 "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
-                timeout=30_000,
+                timeout=120_000,
             )
             drawn = page.evaluate(
                 """() => ['chart-processed', 'chart-lag'].map(id => {

@@ -475,6 +475,22 @@ def test_rebalance_limits_from_the_spec(check_run):
         ),
         (lambda r: r.spec.pop("log_drain"), "log drain"),
         (lambda r: r.sends.clear(), "no send outcomes"),
+        (
+            lambda r: r.spec.__setitem__(
+                "chaos",
+                [
+                    {"name": "kill-consumer", "inconclusive_reasons": []},
+                    {
+                        "name": "kill-broker",
+                        "inconclusive_reasons": [
+                            "the steady state was not met before the method "
+                            "(probe 'consumer-group-stable'), so no fault was injected"
+                        ],
+                    },
+                ],
+            ),
+            "experiment kill-broker: the steady state was not met before the method",
+        ),
     ],
 )
 def test_a_run_that_proves_nothing_is_inconclusive(check_run, change, reason):

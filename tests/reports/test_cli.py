@@ -15,6 +15,8 @@ from reports.cli import report
 from riverbed.cli import main
 from tests.reports.builder import baseline
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _run(tmp_path: Path, mutate=None) -> Path:
     run = baseline()
@@ -142,11 +144,13 @@ def test_build_api(tmp_path):
 def test_reports_imports_no_kafka_locust_kubernetes_chaos_or_riverbed(tmp_path):
     root = _run(tmp_path)
     code = (
-        "import sys, reports, reports.cli, reports.synthetic; from reports import build; "
+        "import sys, reports, reports.cli, tests.support.synthetic; from reports import build; "
         f"build({str(root)!r}); "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('kafka', 'locust', 'kubernetes', 'chaoslib', 'chaostoolkit', 'riverbed')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,6 +1,6 @@
 """Property-based: simulated clean histories always pass; one injected anomaly is always flagged.
 
-The simulation (reports.synthetic) covers hard kills with legal redelivery,
+The simulation (tests.support.synthetic) covers hard kills with legal redelivery,
 graceful stops, lost partitions, partitions added mid-run, faults with no
 effect on the group, unknown sends, duplicate ack records and poison records.
 """
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reports import analyse
-from reports.synthetic import ANOMALIES, FAULT_KINDS, Fault, Scenario, generate
 from tests.reports.conftest import not_passing
+from tests.support.synthetic import ANOMALIES, FAULT_KINDS, Fault, Scenario, generate
 
 faults = st.lists(
     st.builds(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from riverbed.kafka.cluster import LocalKafkaCluster, _alive
+from riverbed.kafka.cluster import LocalKafkaCluster
+from riverbed.processes import alive as _alive
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from riverbed.kafka.admin import create_topic
-from riverbed.kafka.cluster import _alive
 from riverbed.platforms.local import LocalPlatform
+from riverbed.processes import alive as _alive
 from riverbed.runner import LocalRunPlatform, startup_checks, wait_group_ready
 from riverbed.spec import RunSpec
 from riverbed.user_consumer import check_user_consumer

@@ -224,6 +224,46 @@ def test_added_partitions_are_consumed_within_the_metadata_refresh_interval(
     print(f"new partitions consumed {delay:.1f}s after they were added (metadata max age 5 s)")
 
 
+def test_every_member_rejoins_after_each_partition_change(
+    kafka: LocalKafkaCluster, topic_name: str, tmp_path: Path
+) -> None:
+    """The group leader notices a partition change and leads the rebalance; with
+    kafka-python 3.0 it used to take the JoinGroup/SyncGroup result only when one
+    poll() spanned the whole round trip, and otherwise stayed out of the group for
+    good (alive, polling, owning nothing). Each change must end with every member
+    assigned in the same generation, newer than before the change, and every
+    partition owned."""
+    b = kafka.bootstrap_servers
+    kafka.create_topic(topic_name, partitions=3)
+    evidence = tmp_path / "evidence"
+    replicas = ["c1", "c2", "c3"]
+    with processes() as procs:
+        for r in replicas:
+            consumer(procs, tmp_path, b, topic_name, topic_name, r, "--metadata-max-age-ms", "3000")
+        members = list(_members(evidence, replicas).values())
+
+        def settled(partitions: int, after: int) -> dict[str, int]:
+            ev = consumed(evidence)
+            gens = {}
+            for m in members:
+                assigned = [r["generation"] for r in ev.get(m, []) if r["type"] == "assigned"]
+                if not assigned or assigned[-1] is None or assigned[-1] <= after:
+                    return {}
+                gens[m] = assigned[-1]
+            owners: set[int] = set().union(*(owned(ev[m]) for m in members))
+            return gens if len(set(gens.values())) == 1 and owners == set(range(partitions)) else {}
+
+        gens = wait_for(partial(settled, 3, 0), 60, "three members in one generation")
+        for partitions in (4, 6, 8):
+            add_partitions(b, topic_name, partitions)
+            gens = wait_for(
+                partial(settled, partitions, max(gens.values())),
+                60,
+                f"every member assigned in one newer generation after the change to {partitions}",
+            )
+            print(f"{partitions} partitions: generations {gens}")
+
+
 def test_poison_records_become_invalid_events_and_the_partition_moves_on(
     kafka: LocalKafkaCluster, topic_name: str, tmp_path: Path
 ) -> None:

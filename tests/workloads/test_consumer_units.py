@@ -13,14 +13,8 @@ import pytest
 from tests.workloads.support import ROOT
 from workloads.consumer.cli import parse_config
 from workloads.consumer.config import ProcessingTime, validate_replica
-from workloads.consumer.events import (
-    committed_event,
-    examine,
-    invalid_events,
-    ownership_event,
-    processed_event,
-)
-from workloads.evidence.schema import check
+from workloads.consumer.events import examine, invalid_events, processed_event
+from workloads.evidence.schema import Assigned, Committed, check
 from workloads.message import encode
 
 Rec = namedtuple("Rec", "offset key value")
@@ -95,7 +89,7 @@ def test_a_slice_of_only_refused_records_has_no_processed_line() -> None:
 
 
 def test_ownership_and_commit_records_follow_the_contract() -> None:
-    assigned = ownership_event("assigned", "m", 4, {2, 0}, 1.5)
+    assigned = Assigned("m", 4, [2, 0], 1.5).to_dict()
     assert assigned == {
         "type": "assigned",
         "member": "m",
@@ -103,11 +97,11 @@ def test_ownership_and_commit_records_follow_the_contract() -> None:
         "partitions": [0, 2],
         "t": 1.5,
     }
-    committed = committed_event("m", {10: 5, 2: 7}, True, 2.0)
+    committed = Committed("m", {10: 5, 2: 7}, True, 2.0).to_dict()
     assert committed["offsets"] == {"2": 7, "10": 5} and committed["ok"] is True
     assert "error" not in committed
     assert (
-        committed_event("m", {0: 1}, False, 2.0, "CommitFailedError()")["error"]
+        Committed("m", {0: 1}, False, 2.0, "CommitFailedError()").to_dict()["error"]
         == "CommitFailedError()"
     )
     for record in (assigned, committed):

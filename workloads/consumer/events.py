@@ -1,11 +1,17 @@
-"""The consumer's evidence records (contract v1, ``evidence/consumed``), built by pure functions."""
+"""A batch's records validated, and the ``processed`` / ``invalid`` evidence of it.
+
+The records themselves (``start``, ``assigned``, ``committed``, …) are defined
+once, in :mod:`workloads.evidence.schema`; this module turns one partition's
+slice of a poll into them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from workloads.evidence.schema import Invalid, Processed
 from workloads.message import InvalidRecord, Message, decode
 
 
@@ -58,98 +64,17 @@ def examine(partition: int, records: Iterable[Any]) -> Examined:
     return out
 
 
-def start_event(
-    member: str, replica: str, pid: int, host: str, t: float, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "type": "start",
-        "member": member,
-        "replica": replica,
-        "pid": pid,
-        "host": host,
-        "t": t,
-        **extra,
-    }
-
-
-def stop_event(member: str, reason: str, t: float) -> dict[str, Any]:
-    return {"type": "stop", "member": member, "reason": reason, "t": t}
-
-
-def ownership_event(
-    kind: str,
-    member: str,
-    generation: int | None,
-    partitions: Iterable[int],
-    t: float,
-    **extra: Any,
-) -> dict[str, Any]:
-    """``assigned`` / ``revoked`` / ``lost`` with the group generation.
-
-    ``extra`` adds optional fields: ``assigned`` carries ``member_id`` (the
-    coordinator's id for this member) and ``client_id``, which tie the
-    group monitor's view (keyed by member id) to this evidence ``member``.
-    """
-    return {
-        "type": kind,
-        "member": member,
-        "generation": generation,
-        "partitions": sorted(partitions),
-        "t": t,
-        **extra,
-    }
-
-
 def processed_event(member: str, examined: Examined, t: float) -> dict[str, Any] | None:
-    """One ``processed`` line for the valid records of a partition's slice (None if none)."""
+    """The ``processed`` line of the valid records of a partition's slice (None if none)."""
     if not examined.valid:
         return None
-    return {
-        "type": "processed",
-        "member": member,
-        "partition": examined.partition,
-        "records": [[offset, m.producer, m.key, m.seq] for offset, m in examined.valid],
-        "t": t,
-    }
+    records = [[offset, m.producer, m.key, m.seq] for offset, m in examined.valid]
+    return Processed(member, examined.partition, records, t).to_dict()
 
 
 def invalid_events(member: str, examined: Examined, t: float) -> list[dict[str, Any]]:
+    """One ``invalid`` line per refused record of a partition's slice."""
     return [
-        {
-            "type": "invalid",
-            "member": member,
-            "partition": examined.partition,
-            "offset": r.offset,
-            "reason": r.reason,
-            "t": t,
-        }
+        Invalid(member, examined.partition, r.offset, r.reason, t).to_dict()
         for r in examined.refused
     ]
-
-
-def committed_event(
-    member: str, offsets: Mapping[int, int], ok: bool, t: float, error: str | None = None
-) -> dict[str, Any]:
-    """``committed``: partition (as a string) to the next offset to read."""
-    record: dict[str, Any] = {
-        "type": "committed",
-        "member": member,
-        "offsets": {str(p): o for p, o in sorted(offsets.items())},
-        "ok": ok,
-        "t": t,
-    }
-    if error is not None:
-        record["error"] = error
-    return record
-
-
-def fenced_event(member: str, error: str, fatal: bool, t: float, **extra: Any) -> dict[str, Any]:
-    """``fenced``: the group coordinator fenced this member.
-
-    ``error`` is the client's error (``FENCED_MEMBER_EPOCH``, ``UNKNOWN_MEMBER_ID``,
-    ``FENCED_INSTANCE_ID``, ``UNRELEASED_INSTANCE_ID``…); ``fatal`` says whether
-    the member gave up (a static member whose instance id another member holds)
-    rather than rejoining with a new epoch. ``extra``: ``member_id`` and
-    ``generation`` (generation or member epoch) the member had when fenced.
-    """
-    return {"type": "fenced", "member": member, "error": error, "fatal": fatal, "t": t, **extra}

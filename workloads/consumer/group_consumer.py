@@ -109,6 +109,7 @@ class GroupConsumer(EvidenceMember):
 
         if self._fenced is not None:
             raise self._fenced
+        keep_join_awaited(self._consumer)
         try:
             batch = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms)
         except FencedInstanceIdError as exc:
@@ -177,3 +178,29 @@ class GroupConsumer(EvidenceMember):
         if consumer is None:
             return None
         return consumer.group_metadata().member_id or None
+
+
+def keep_join_awaited(consumer: Any) -> None:
+    """Work around a kafka-python 3.0 race that strands a group leader mid-rebalance.
+
+    When the leader notices a partition-count change, it rejoins because its
+    assignment snapshot differs from the metadata, not because ``rejoin_needed``
+    is set. Performing the assignment makes the two snapshots equal again, so once
+    a ``poll()`` gives up waiting for the JoinGroup/SyncGroup round trip (any poll
+    shorter than the rebalance), the next one sees nothing to rejoin and never
+    takes the finished join's result: the assignment is never applied, the
+    rebalance listener never runs, heartbeats stay disabled, and the coordinator
+    evicts the member while its process keeps polling, owning nothing, forever.
+    Marking the join as needed while one is in flight makes every poll await the
+    same join until it completes (the library clears the flag then). No effect on
+    a client whose internals differ.
+    """
+    coordinator: Any = getattr(consumer, "_coordinator", None)
+    task = getattr(coordinator, "_join_task", None)
+    if (
+        task is None
+        or getattr(task, "is_done", True)
+        or getattr(coordinator, "rejoin_needed", True)
+    ):
+        return
+    coordinator.rejoin_needed = True

@@ -37,17 +37,8 @@ from typing import Any
 
 from workloads.cli_support import StopSignal
 from workloads.consumer.config import ConsumerConfig
-from workloads.consumer.events import (
-    Examined,
-    committed_event,
-    examine,
-    fenced_event,
-    invalid_events,
-    ownership_event,
-    processed_event,
-    start_event,
-    stop_event,
-)
+from workloads.consumer.events import Examined, examine, invalid_events, processed_event
+from workloads.evidence.schema import Assigned, Committed, Fenced, Lost, Revoked, Start, Stop
 from workloads.evidence.sinks import Sink
 
 log = logging.getLogger("workloads.consumer")
@@ -182,7 +173,7 @@ class EvidenceMember(ABC):
         """Run until a stop is requested; returns the process exit status (0 clean, 1 error)."""
         c = self.config
         start = [
-            start_event(
+            Start(
                 self.member,
                 c.replica,
                 os.getpid(),
@@ -197,7 +188,7 @@ class EvidenceMember(ABC):
                 client=self.client_name,
                 group_protocol=c.group_protocol,
                 **self._start_fields(),
-            )
+            ).to_dict()
         ]
         try:
             self.sink.write_many(start)
@@ -238,7 +229,7 @@ class EvidenceMember(ABC):
                 status, reason = 1, "error"
             self._consumer = None
         try:
-            self.sink.write_many([stop_event(self.member, reason, time.time())])
+            self.sink.write_many([Stop(self.member, reason, time.time()).to_dict()])
             self.sink.close()
         except Exception as exc:
             log.error("writing the stop record failed: %r", exc)
@@ -320,7 +311,10 @@ class EvidenceMember(ABC):
         ok = error is None
         self.stats.commits += ok
         self.stats.failed_commits += not ok
-        self.sink.write_many([committed_event(self.member, offsets, ok, time.time(), error)])
+        committed = Committed(
+            self.member, {str(p): o for p, o in offsets.items()}, ok, time.time(), error
+        )
+        self.sink.write_many([committed.to_dict()])
 
     # ---- rebalance callbacks (run inside the client's poll, or on its IO thread) --------------
     def _on_assigned(self, partitions: Iterable[int]) -> None:
@@ -334,19 +328,15 @@ class EvidenceMember(ABC):
             sorted(parts),
             sorted(self._owned),
         )
-        self.sink.write_many(
-            [
-                ownership_event(
-                    "assigned",
-                    self.member,
-                    self._generation,
-                    parts,
-                    time.time(),
-                    member_id=self._member_id(),
-                    client_id=self.member,
-                )
-            ]
+        assigned = Assigned(
+            self.member,
+            self._generation,
+            sorted(parts),
+            time.time(),
+            member_id=self._member_id(),
+            client_id=self.member,
         )
+        self.sink.write_many([assigned.to_dict()])
 
     def _on_revoked(self, kind: str, partitions: Iterable[int]) -> None:
         parts = set(partitions)
@@ -361,7 +351,10 @@ class EvidenceMember(ABC):
         self._owned -= parts
         self.stats.assigned = frozenset(self._owned)
         log.info("generation %s: %s %s", generation, kind, sorted(parts))
-        self.sink.write_many([ownership_event(kind, self.member, generation, parts, time.time())])
+        change = Lost if kind == "lost" else Revoked
+        self.sink.write_many(
+            [change(self.member, generation, sorted(parts), time.time()).to_dict()]
+        )
 
     def _on_fenced(self, error: str, fatal: bool) -> None:
         """The coordinator fenced this member (a stale epoch, an unknown member id, a
@@ -370,15 +363,12 @@ class EvidenceMember(ABC):
         log.warning(
             "member %s fenced (%s): %s", self.member, "fatal" if fatal else "rejoins", error
         )
-        self.sink.write_many(
-            [
-                fenced_event(
-                    self.member,
-                    error,
-                    fatal,
-                    time.time(),
-                    member_id=self._member_id(),
-                    generation=self._generation,
-                )
-            ]
+        fenced = Fenced(
+            self.member,
+            error,
+            time.time(),
+            fatal=fatal,
+            member_id=self._member_id(),
+            generation=self._generation,
         )
+        self.sink.write_many([fenced.to_dict()])

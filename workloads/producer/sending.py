@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from workloads.evidence.schema import Send, error_text
 from workloads.evidence.sinks import Sink
 
 log = logging.getLogger("workloads.producer")
@@ -54,36 +55,9 @@ def failure_status(exc: BaseException) -> str:
     return "fail" if names.intersection(_DEFINITE_FAILURES) else "unknown"
 
 
-def send_event(
-    producer: str,
-    key: str,
-    seq: int,
-    status: str,
-    t_send: float,
-    t_ack: float,
-    partition: int | None = None,
-    offset: int | None = None,
-    error: str | None = None,
-) -> dict[str, Any]:
-    """One ``send`` evidence record."""
-    return {
-        "type": "send",
-        "producer": producer,
-        "key": key,
-        "seq": seq,
-        "status": status,
-        "partition": partition,
-        "offset": offset,
-        "t_send": t_send,
-        "t_ack": t_ack,
-        "error": error,
-    }
-
-
 def describe(exc: BaseException) -> str:
-    text = str(exc)
-    name = type(exc).__name__
-    return text if text.startswith(name) else f"{name}: {text}"
+    """``"<ExceptionType>: <message>"``: the ``error`` of a send record (:func:`error_text`)."""
+    return error_text(exc) or type(exc).__name__
 
 
 class SequenceNumbers:
@@ -127,17 +101,17 @@ class AckLog:
                 return  # already recorded as unknown at shutdown
             self.counts[status] += 1
             self.sink.write(
-                send_event(
+                Send(
                     self.producer_id,
                     key,
                     seq,
                     status,
-                    t_send,
-                    time.time(),
                     partition,
                     offset,
+                    t_send,
+                    time.time(),
                     error,
-                )
+                ).to_dict()
             )
             # Flush a few times a second: a killed producer loses at most that much evidence.
             if time.monotonic() - self._last_flush > FLUSH_EVERY_S:
@@ -184,7 +158,9 @@ class AckLog:
             for (key, seq), t_send in pending.items():
                 self.counts["unknown"] += 1
                 self.sink.write(
-                    send_event(self.producer_id, key, seq, "unknown", t_send, now, error=reason)
+                    Send(
+                        self.producer_id, key, seq, "unknown", None, None, t_send, now, reason
+                    ).to_dict()
                 )
         self.sink.flush()
         return len(pending)

@@ -1,4 +1,5 @@
-"""Faults on riverbed's local platform: kill or scale consumer replicas, stop, kill or start brokers.
+"""Faults on riverbed's local platform: kill, pause or scale consumer replicas; stop, kill,
+pause or start brokers.
 
 The platform's supervisor keeps the consumer replicas running as a
 Deployment would: a killed replica comes back as a new incarnation (a new
@@ -20,10 +21,14 @@ from riverbed.platforms.local import replica_running
 
 __all__ = [
     "kill_consumers",
+    "pause_consumers",
+    "resume_consumers",
     "scale_consumers",
     "restore_consumers",
     "stop_broker",
     "kill_broker",
+    "pause_broker",
+    "resume_broker",
     "start_broker",
 ]
 
@@ -71,6 +76,58 @@ def kill_consumers(
         if still:
             logger.warning(f"replicas {still} were still running {timeout:.0f}s after {signal}")
     return hit
+
+
+def pause_consumers(
+    count: int = 1,
+    names: str | list | None = None,
+    seed: int | None = None,
+    duration_s: float = 20.0,
+    state_dir: str = "",
+) -> list:
+    """
+    Freeze consumer replicas of the local platform for `duration_s` seconds
+    (SIGSTOP to each replica's whole process group), then let them continue
+    (SIGCONT). Returns the names of the replicas paused (e.g. `["consumer-2"]`).
+
+    A paused consumer is alive but silent: it keeps its partitions and the
+    records it fetched, neither processes nor heartbeats. A pause longer than
+    the session timeout makes it a *zombie*: the coordinator evicts it and
+    hands its partitions on; when it continues it finishes what it held, its
+    commit is rejected, and it rejoins as the member it was. The supervisor
+    does not replace a paused replica: it is not dead.
+
+    Targets: `names` (a list or a comma-separated string) or else `count`
+    replicas at random (`seed` makes the pick repeatable). SIGCONT is sent
+    whatever happens during the pause (also when the experiment is
+    interrupted); with `duration_s` 0 the replicas stay paused until
+    `resume_consumers` (put it in the rollbacks).
+    """
+    plat = _platform.platform(state_dir)
+    picked = targets.split_names(names)
+    hit = plat.pause_consumers(count=count, names=picked or None, seed=seed)
+    logger.info(f"paused consumer replicas {hit} (SIGSTOP)")
+    if duration_s <= 0 or not hit:
+        return hit
+    try:
+        time.sleep(float(duration_s))
+    finally:
+        resumed = plat.resume_consumers(hit)
+        logger.info(f"resumed consumer replicas {resumed} after {duration_s:g}s (SIGCONT)")
+    return hit
+
+
+def resume_consumers(names: str | list | None = None, state_dir: str = "") -> list:
+    """
+    Let paused consumer replicas continue (SIGCONT): `names`, or every replica
+    paused (and any replica found stopped). Meant for rollbacks: a run must
+    never end with a frozen process. Returns the names resumed (empty when
+    nothing was paused).
+    """
+    plat = _platform.platform(state_dir)
+    resumed = plat.resume_consumers(targets.split_names(names) or None)
+    logger.info(f"resumed consumer replicas {resumed}" if resumed else "no paused replica")
+    return resumed
 
 
 def scale_consumers(
@@ -174,6 +231,57 @@ def kill_broker(
     pid = cluster.kill_broker(bid)
     logger.info(f"broker {bid}: " + (f"killed (pid {pid})" if pid else "was not running"))
     return {"broker_id": bid, "pid": pid, "killed": pid is not None}
+
+
+def pause_broker(
+    broker_id: int | str | None = None,
+    duration_s: float = 15.0,
+    topic: str = "",
+    bootstrap_servers: str = "",
+    kafka_state_dir: str = "",
+    state_dir: str = "",
+) -> dict:
+    """
+    Freeze one broker of the local Kafka cluster for `duration_s` seconds
+    (SIGSTOP to its JVM), then let it continue (SIGCONT): a stalled node, not a
+    dead one. Its connections stay open and its requests time out; the
+    controller fences it when its broker session expires and elects new
+    leaders among the in-sync replicas; producers see timeouts (sends end
+    `unknown`, most of them written after all) and retries. When it continues
+    it finds itself fenced, catches up and rejoins the ISRs.
+
+    `broker_id`: a node id, or null for the broker that currently leads
+    partition 0 of the data topic. SIGCONT is sent whatever happens during the
+    pause; with `duration_s` 0 the broker stays paused until `resume_broker`.
+    Returns `{"broker_id", "pid", "paused", "duration_s"}`; `paused` is false
+    (the fault did not land) when the broker was not running.
+    """
+    cluster, bid = _broker(broker_id, topic, bootstrap_servers, kafka_state_dir, state_dir)
+    pid = cluster.pause_broker(bid)
+    logger.info(f"broker {bid}: " + (f"paused (pid {pid})" if pid else "was not running"))
+    if pid is not None and duration_s > 0:
+        try:
+            time.sleep(float(duration_s))
+        finally:
+            cluster.resume_broker(bid)
+            logger.info(f"broker {bid}: resumed after {duration_s:g}s")
+    return {"broker_id": bid, "pid": pid, "paused": pid is not None, "duration_s": duration_s}
+
+
+def resume_broker(
+    broker_id: int | str | None = None, kafka_state_dir: str = "", state_dir: str = ""
+) -> dict:
+    """
+    Let paused brokers continue (SIGCONT): `broker_id`, or null for every
+    broker that is paused. Meant for rollbacks, so that an experiment stopped
+    mid-pause never leaves a frozen broker behind (`pause_broker` resumes by
+    itself after its duration). Returns `{"resumed": [ids]}`.
+    """
+    cluster = _platform.cluster(kafka_state_dir, state_dir)
+    ids = cluster.paused() if broker_id in (None, "") else [int(broker_id)]
+    resumed = [bid for bid in ids if cluster.resume_broker(bid) is not None]
+    logger.info(f"brokers resumed: {resumed}")
+    return {"resumed": resumed}
 
 
 def start_broker(

@@ -66,7 +66,7 @@ class _Holder:
 
 
 def patch(module: Any) -> None:
-    base = getattr(module, "Consumer", None)
+    base: Any = getattr(module, "Consumer", None)
     if base is None or getattr(base, "_riverbed_instrumented", False):
         return
     version = str(getattr(module, "__version__", "") or "")
@@ -113,7 +113,7 @@ def patch(module: Any) -> None:
 
         return on_commit
 
-    class Consumer(base):  # type: ignore[misc, valid-type]
+    class Consumer(base):
         __doc__ = base.__doc__
         _riverbed_instrumented = True
 

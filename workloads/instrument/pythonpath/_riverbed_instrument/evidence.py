@@ -1,78 +1,70 @@
 """Evidence contract v1 records for ``evidence/consumed``, and the file they go to.
 
-The constructors mirror ``workloads/consumer/events.py`` field for field (a
-test checks that both agree); they are repeated here because this package runs
-in the user's interpreter, where riverbed's ``workloads`` is not installed.
+The records are riverbed's own: this module loads ``workloads/evidence/schema.py``
+(standard library only, importable by Python 3.8) from where it sits beside this
+directory in riverbed's installation, under a private module name, so that the
+user's program never sees a ``workloads`` package. Writers build a record
+(``schema.Start(...)``, ``schema.Committed(...)``, …) and hand ``to_dict()`` to
+:meth:`EvidenceFile.write_many`; only the ``processed`` line of the hot path is
+encoded here without a dict (:func:`processed_line`, the same bytes).
 
-Extensions of contract v1 written by the instrumentation (optional fields,
-ignored by readers that do not know them): ``assigned.member_id`` and
-``assigned.client_id`` (the Kafka group member id and the client's
-``client.id``), ``start.client`` / ``start.client_version`` / ``start.client_id``
-/ ``start.pgid`` / ``start.incarnation`` / ``start.instrumented``, and on
-``stop``: ``detail`` and ``held`` — records handed to the application that it
-never came back from (so they are not known to be processed).
+Extensions of contract v1 the instrumentation writes (optional fields, ignored by
+readers that do not know them): ``assigned.member_id`` and ``assigned.client_id``
+(the Kafka group member id and the client's ``client.id``), ``start.client`` /
+``start.client_version`` / ``start.client_id`` / ``start.pgid`` /
+``start.incarnation`` / ``start.instrumented``, and on ``stop``: ``detail`` and
+``held`` — records handed to the application that it never came back from (so
+they are not known to be processed). docs/evidence.md lists them all.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 import threading
 from typing import Any, Iterable, Mapping
 
-VERSION = 1
+#: Where the evidence schema is, relative to this file: ``workloads/evidence/schema.py``
+#: beside ``workloads/instrument/pythonpath/_riverbed_instrument/``.
+SCHEMA_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    os.pardir,
+    os.pardir,
+    os.pardir,
+    "evidence",
+    "schema.py",
+)
+_SCHEMA_MODULE = "_riverbed_evidence_schema"
 
 
-def start_event(
-    member: str, replica: str, pid: int, host: str, t: float, **extra: Any
-) -> dict[str, Any]:
-    record = {"type": "start", "member": member, "replica": replica, "pid": pid, "host": host}
-    record["t"] = t
-    record.update(extra)
-    return record
+def _load_schema() -> Any:
+    """riverbed's evidence schema module, loaded from its file (once per process)."""
+    loaded = sys.modules.get(_SCHEMA_MODULE)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(_SCHEMA_MODULE, os.path.normpath(SCHEMA_PATH))
+    if spec is None or spec.loader is None:
+        raise ImportError(f"riverbed's evidence schema is missing: {SCHEMA_PATH}")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: dataclasses look their module up while it is defined.
+    sys.modules[_SCHEMA_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[_SCHEMA_MODULE]
+        raise
+    return module
 
 
-def stop_event(member: str, reason: str, t: float, **extra: Any) -> dict[str, Any]:
-    record = {"type": "stop", "member": member, "reason": reason, "t": t}
-    record.update(extra)
-    return record
-
-
-def ownership_event(
-    kind: str,
-    member: str,
-    generation: int | None,
-    partitions: Iterable[int],
-    t: float,
-    **extra: Any,
-) -> dict[str, Any]:
-    """``assigned`` / ``revoked`` / ``lost`` with the group generation (None if unknown)."""
-    record = {
-        "type": kind,
-        "member": member,
-        "generation": generation,
-        "partitions": sorted(partitions),
-        "t": t,
-    }
-    record.update(extra)
-    return record
-
-
-def processed_event(
-    member: str, partition: int, records: list[list[Any]], t: float
-) -> dict[str, Any]:
-    """One ``processed`` line: ``records`` are ``[offset, producer, key, seq]``."""
-    return {
-        "type": "processed",
-        "member": member,
-        "partition": partition,
-        "records": records,
-        "t": t,
-    }
+schema = _load_schema()
+VERSION: int = schema.VERSION
 
 
 def processed_line(member_json: str, partition: int, records: list[list[Any]], t: float) -> str:
-    """:func:`processed_event` encoded, the same bytes, built without a dict (the hot path).
+    """``schema.Processed(member, partition, records, t)`` as a line, built without a
+    record or a dict (the hot path): the same bytes.
 
     ``member_json`` is the member name already JSON-encoded.
     """
@@ -84,35 +76,6 @@ def processed_line(member_json: str, partition: int, records: list[list[Any]], t
         f'{{"v":{VERSION},"type":"processed","member":{member_json},"partition":{partition},'
         f'"records":[{text}],"t":{float.__repr__(t)}}}\n'
     )
-
-
-def invalid_event(
-    member: str, partition: int, offset: int, reason: str, t: float
-) -> dict[str, Any]:
-    return {
-        "type": "invalid",
-        "member": member,
-        "partition": partition,
-        "offset": offset,
-        "reason": reason,
-        "t": t,
-    }
-
-
-def committed_event(
-    member: str, offsets: Mapping[int, int], ok: bool, t: float, error: str | None = None
-) -> dict[str, Any]:
-    """``committed``: partition (as a string) to the next offset to read."""
-    record: dict[str, Any] = {
-        "type": "committed",
-        "member": member,
-        "offsets": {str(p): o for p, o in sorted(offsets.items())},
-        "ok": ok,
-        "t": t,
-    }
-    if error is not None:
-        record["error"] = error
-    return record
 
 
 #: One encoder for every line: ``json.dumps`` with options builds a new one per call.

@@ -182,7 +182,7 @@ def _patch_consumer(cls: Any, version: str) -> None:
     orig_close = cls.close
     orig_unsubscribe = cls.unsubscribe
     # kafka-python 2.x has no context manager.
-    orig_exit = getattr(cls, "__exit__", None)
+    orig_exit: Any = getattr(cls, "__exit__", None)
 
     def __init__(self: Any, *topics: Any, **configs: Any) -> None:
         orig_init(self, *topics, **configs)
@@ -265,7 +265,7 @@ def _patch_consumer(cls: Any, version: str) -> None:
             tracker.revoked("revoked", set(tracker.owned), _generation(self))
         return result
 
-    for name, fn in (
+    wrappers: tuple[tuple[str, Any], ...] = (
         ("__init__", __init__),
         ("subscribe", subscribe),
         ("poll", poll),
@@ -273,12 +273,13 @@ def _patch_consumer(cls: Any, version: str) -> None:
         ("close", close),
         ("__exit__", __exit__),
         ("unsubscribe", unsubscribe),
-    ):
+    )
+    for name, fn in wrappers:
         original = getattr(cls, name, None)
         if original is None:
             continue
         fn.__doc__ = original.__doc__
-        fn.__wrapped__ = original  # type: ignore[attr-defined]
+        fn.__wrapped__ = original
         setattr(cls, name, fn)
 
 
@@ -294,7 +295,7 @@ def _stop_reason(failing: Any) -> tuple:
 # ---- commits -----------------------------------------------------------------------------------
 def _data_offsets(tracker: Tracker, offsets: Any) -> dict[int, int]:
     topic = tracker.topic
-    out = {}
+    out: dict[int, int] = {}
     try:
         items = offsets.items()
     except AttributeError:

@@ -100,18 +100,10 @@ class Tracker:
             }
             if s.incarnation is not None:
                 extra["incarnation"] = s.incarnation
-            self._file.write_many(
-                [
-                    evidence.start_event(
-                        self.member,
-                        s.replica,
-                        os.getpid(),
-                        socket.gethostname(),
-                        time.time(),
-                        **extra,
-                    )
-                ]
+            start = evidence.schema.Start(
+                self.member, s.replica, os.getpid(), socket.gethostname(), time.time(), **extra
             )
+            self._file.write_many([start.to_dict()])
         _register(self)
 
     def stop(self, reason: str, detail: str | None = None, lock_timeout: float = -1) -> None:
@@ -134,7 +126,7 @@ class Tracker:
             if held:
                 extra["held"] = held
             self._handed.clear()
-            lines.append(evidence.stop_event(self.member, reason, time.time(), **extra))
+            lines.append(evidence.schema.Stop(self.member, reason, time.time(), **extra).to_dict())
             assert self._file is not None
             self._file.write_many(lines)
             self._file.close()
@@ -194,13 +186,13 @@ class Tracker:
                 self._handed.clear()
             else:
                 for p, next_offset in offsets.items():
-                    recs = self._handed.get(p)
-                    if not recs:
+                    in_hand = self._handed.get(p)
+                    if not in_hand:
                         continue
-                    done = [r for r in recs if r[0] < next_offset]
+                    done = [r for r in in_hand if r[0] < next_offset]
                     if done:
                         self._pending.setdefault(p, []).extend(done)
-                        rest = [r for r in recs if r[0] >= next_offset]
+                        rest = [r for r in in_hand if r[0] >= next_offset]
                         if rest:
                             self._handed[p] = rest
                         else:
@@ -216,7 +208,8 @@ class Tracker:
             if self._file is None or self.stopped:
                 return
             lines = self._drain_pending()
-            lines.append(evidence.committed_event(self.member, offsets, ok, time.time(), error))
+            committed = evidence.schema.Committed(self.member, offsets, ok, time.time(), error)
+            lines.append(committed.to_dict())
             self._file.write_many(lines)
 
     # ---- ownership ---------------------------------------------------------------------------
@@ -233,20 +226,15 @@ class Tracker:
             if generation is not None:
                 self.generation = generation
             self.owned |= parts
-            self._file.write_many(
-                self._drain_pending()
-                + [
-                    evidence.ownership_event(
-                        "assigned",
-                        self.member,
-                        self.generation if generation is None else generation,
-                        parts,
-                        time.time(),
-                        member_id=member_id,
-                        client_id=self.client_id,
-                    )
-                ]
+            assigned = evidence.schema.Assigned(
+                self.member,
+                self.generation if generation is None else generation,
+                parts,
+                time.time(),
+                member_id=member_id,
+                client_id=self.client_id,
             )
+            self._file.write_many(self._drain_pending() + [assigned.to_dict()])
 
     def revoked(self, kind: str, partitions: Iterable[int], generation: int | None) -> None:
         """``revoked`` or ``lost``. A revoke of nothing (before a first join) is not written."""
@@ -261,10 +249,9 @@ class Tracker:
                 # partitions belonged to the last one this member joined.
                 generation = self.generation
             self.owned -= parts
-            self._file.write_many(
-                self._drain_pending()
-                + [evidence.ownership_event(kind, self.member, generation, parts, time.time())]
-            )
+            change = evidence.schema.Lost if kind == "lost" else evidence.schema.Revoked
+            record = change(self.member, generation, parts, time.time())
+            self._file.write_many(self._drain_pending() + [record.to_dict()])
 
     # ---- internals ---------------------------------------------------------------------------
     def _drain_pending(self) -> list[Any]:
@@ -281,7 +268,8 @@ class Tracker:
                 try:
                     producer, key, seq = identify(value)
                 except NotAMessage as exc:
-                    invalid.append(evidence.invalid_event(self.member, p, offset, exc.reason, now))
+                    refused = evidence.schema.Invalid(self.member, p, offset, exc.reason, now)
+                    invalid.append(refused.to_dict())
                     continue
                 valid.append([offset, producer, key, seq])
             if valid:
