@@ -316,6 +316,12 @@ ENVIRONMENT_ONLY: tuple[Variable, ...] = (
         "extra Maven arguments for the first download of the Kafka jars (e.g. -s settings.xml)",
         "riverbed",
     ),
+    Variable(
+        "RIVERBED_TOXIPROXY_SERVER",
+        "a toxiproxy-server binary to use for network faults instead of building one with Go",
+        "riverbed",
+        "built once into the cache dir",
+    ),
     Variable("RIVERBED_DOCKER", "the docker binary", "riverbed kind", "docker on PATH"),
     Variable(
         "RIVERBED_DOCKER_BUILD_NETWORK",
