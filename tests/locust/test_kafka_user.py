@@ -109,8 +109,10 @@ def test_two_processes_write_two_files_with_distinct_producer_ids(
         "4",
         "-r",
         "4",
+        # Long enough for both worker processes to start sending on a busy machine
+        # (their start-up can take several seconds there).
         "-t",
-        "4s",
+        "12s",
         "--user-rate",
         "20",
     )
