@@ -328,8 +328,11 @@ def _print_plan(kube) -> None:
     "--network-faults",
     is_flag=True,
     help="local: connect each consumer replica through its own Toxiproxy proxies, so that "
-    "experiments can delay, throttle, reset or cut its traffic (experiments/local/network-*.json; "
-    "`riverbed run` does this by itself when an experiment needs it). See docs/chaos.md.",
+    "experiments can delay, throttle, reset or cut its traffic (experiments/local/network-*.json). "
+    "kind/k8s: give each consumer pod the network-fault sidecar (iptables, NET_ADMIN; the "
+    "namespace then enforces Pod Security 'privileged'), so that experiments can cut or reset "
+    "its connections (experiments/network-*-pod.json). `riverbed run` does this by itself when "
+    "an experiment needs it. See docs/chaos.md.",
 )
 @click.pass_context
 @harness_errors
@@ -415,6 +418,7 @@ def up(
                 evidence_topic=evidence_topic_for(topic),
                 consumer_image=user.image if user else None,
                 output_topic=user.output_topic if user else None,
+                network_faults=network_faults,
                 progress=update,
             )
         if dry_run:

@@ -758,7 +758,11 @@ class KubeRunPlatform:
         self._run_dir: Path | None = None
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
+        from riverbed.platforms.network import needs_network
+
         spec.evidence_topic = spec.evidence_topic or evidence_topic_for(spec.topic)
+        # Network faults need the consumer pods' netfault sidecar.
+        spec.network_faults = spec.network_faults or needs_network(spec.experiments)
         # kube.up applies the consumer Deployment and the monitor too: from here on
         # there are workloads to stop.
         self._workloads = True
@@ -780,6 +784,7 @@ class KubeRunPlatform:
             evidence_topic=spec.evidence_topic,
             consumer_image=spec.consumer_image,
             output_topic=spec.output_topic if spec.consumer_evidence == "output-topic" else None,
+            network_faults=spec.network_faults,
             progress=progress,
         )
         if spec.load.workers:

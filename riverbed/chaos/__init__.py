@@ -11,6 +11,9 @@ Activities (Python providers in experiments):
 - ``riverbed.chaos.local.network``: ``add_latency``, ``limit_bandwidth``,
   ``reset_connections``, ``partition_consumers`` (Toxiproxy toxics on one replica's
   traffic, healed after their duration)
+- ``riverbed.chaos.kube.network``: ``partition_consumer_pods``,
+  ``reset_consumer_pod_connections``, ``heal_consumer_pods`` (iptables in the consumer
+  pods' network-fault sidecar, healed after their duration)
 - ``riverbed.chaos.local.probes``: ``consumer_replicas``, ``consumer_group_converged``
 
 The control ``riverbed.chaos.control`` writes every activity to
@@ -40,6 +43,7 @@ ACTIVITY_MODULES = (
     ("riverbed.chaos.kafka.probes", "probe"),
     ("riverbed.chaos.local.actions", "action"),
     ("riverbed.chaos.local.network", "action"),
+    ("riverbed.chaos.kube.network", "action"),
     ("riverbed.chaos.local.probes", "probe"),
 )
 

@@ -59,6 +59,14 @@ RULES: dict[str, Callable[[Any], bool]] = {
     "riverbed.chaos.local.network.limit_bandwidth": _toxics,
     "riverbed.chaos.local.network.reset_connections": _toxics,
     "riverbed.chaos.local.network.partition_consumers": _toxics,
+    # Kubernetes network faults landed in the pods whose rules were in place.
+    "riverbed.chaos.kube.network.partition_consumer_pods": lambda o: _nonempty_list(
+        o.get("cut") if isinstance(o, Mapping) else None
+    ),
+    "riverbed.chaos.kube.network.reset_consumer_pod_connections": lambda o: _nonempty_list(
+        o.get("cut") if isinstance(o, Mapping) else None
+    ),
+    "riverbed.chaos.kube.network.heal_consumer_pods": _anything,
     "riverbed.chaos.kafka.actions.add_partitions": _positive("added"),
     "riverbed.chaos.kafka.actions.inject_poison_records": _positive("injected"),
     # chaostoolkit-kubernetes: terminate_pods returns the names of the pods it

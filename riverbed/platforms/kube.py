@@ -50,6 +50,7 @@ from typing import Any
 from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
 from riverbed.platforms import kube_manifests as km
+from riverbed.platforms import kube_netfault
 from riverbed.platforms.kube_forward import Forward, PortForwarder
 from riverbed.platforms.kube_runner import Result, Runner, describe
 from riverbed.platforms.kube_status import (
@@ -335,13 +336,15 @@ class KubePlatform:
         evidence_topic: str | None = None,
         consumer_image: str | None = None,
         output_topic: str | None = None,
+        netfault_image: str | None = None,
     ) -> dict[str, list[km.Manifest]]:
         """The manifests as riverbed applies them: per file, in kustomization order.
 
         ``image`` replaces ``riverbed-workloads:dev``; ``consumers`` and
         ``consumer_env`` (e.g. ``{"RIVERBED_COMMIT_MODE": "before-process"}``)
         adjust Deployment ``consumer``. With ``locust_image``, ``locust.yaml``
-        is rendered too.
+        is rendered too. With ``netfault_image``, each consumer pod gets the
+        network-fault sidecar (:mod:`riverbed.platforms.kube_netfault`).
         """
         overrides = []
         if image:
@@ -380,6 +383,10 @@ class KubePlatform:
             user_consumer(workloads, consumer_image, output_topic)
         if locust_workers is not None:
             km.set_replicas(rendered[km.LOCUST], "Deployment", "locust-worker", locust_workers)
+        if netfault_image and workloads:
+            kube_netfault.add_sidecar(workloads, netfault_image)
+            for docs in rendered.values():
+                kube_netfault.allow_net_admin(docs)
         return rendered
 
     # ---- up / down ------------------------------------------------------------------------------
@@ -398,6 +405,7 @@ class KubePlatform:
         evidence_topic: str = EVIDENCE_TOPIC,
         consumer_image: str | None = None,
         output_topic: str | None = None,
+        network_faults: bool = False,
         kafka_timeout: float = 600.0,
         workload_timeout: float = 300.0,
         progress: Callable[[str], None] | None = None,
@@ -411,6 +419,8 @@ class KubePlatform:
         ``consumer_image``: the user's consumer image runs as Deployment ``consumer``
         instead of riverbed's (kind loads it from this machine's Docker);
         ``output_topic``: created with the data topic, for a service that writes one.
+        ``network_faults``: each consumer pod gets the network-fault sidecar
+        (:mod:`riverbed.platforms.kube_netfault`), built and loaded like the workloads.
         """
         say = progress or (lambda _msg: None)
         if consumers < 0 or partitions < 1:
@@ -419,6 +429,7 @@ class KubePlatform:
             self.preflight()
         tag = tag or content_tag(self.root, self.images.python_image)
         image = self.image or f"{WORKLOADS_IMAGE}:{tag}"
+        netfault_image: str | None = None
 
         if self.mode == "kind":
             self._ensure_cluster(say)
@@ -435,6 +446,8 @@ class KubePlatform:
                 # kind skips an image the node already holds with the same id.
                 say(f"loading {self.images.kafka_image} into kind cluster {self.cluster_name}")
                 self.load_image(self.images.kafka_image)
+            if network_faults:
+                netfault_image = self.prepare_netfault_image(tag, say)
             if consumer_image:
                 say(
                     f"loading your consumer image {consumer_image} into kind cluster {self.cluster_name}"
@@ -445,6 +458,8 @@ class KubePlatform:
                     "kind loads it from this machine's Docker.",
                 )
 
+        if network_faults and self.mode != "kind":
+            netfault_image = self.prepare_netfault_image(tag, say)
         rendered = self.render(
             image=image,
             consumers=consumers,
@@ -454,6 +469,7 @@ class KubePlatform:
             evidence_topic=evidence_topic,
             consumer_image=consumer_image,
             output_topic=output_topic,
+            netfault_image=netfault_image,
         )
         infra = [doc for name, docs in rendered.items() if name != km.WORKLOADS for doc in docs]
         say("applying namespace, Kafka and chaos RBAC")
@@ -602,7 +618,11 @@ class KubePlatform:
             from riverbed.platforms.offline.workload_images import build_workload_images
 
             name, tag = km.split_image(image)
-            expected = {"workloads": WORKLOADS_IMAGE, "locust": LOCUST_IMAGE}[target]
+            expected = {
+                "workloads": WORKLOADS_IMAGE,
+                "locust": LOCUST_IMAGE,
+                "netfault": kube_netfault.NETFAULT_IMAGE,
+            }[target]
             if name != expected:
                 raise HarnessError(
                     f"An offline {target} image is named {expected}:<tag>, not {image}."
@@ -829,6 +849,21 @@ class KubePlatform:
                 path.write_text(result.stdout + (result.stderr if not result.ok else ""))
                 saved.append(path)
         return saved
+
+    def prepare_netfault_image(self, tag: str, say: Callable[[str], None]) -> str:
+        """Build the network-fault sidecar's image (workloads/Dockerfile, target netfault) when
+        Docker lacks it and, on kind, load it. On another cluster, the nodes must be able to
+        pull it: the same rule as for the workload image."""
+        image = f"{kube_netfault.NETFAULT_IMAGE}:{tag}"
+        if self.image_exists(image):
+            say(f"{image} is built from these very sources: not rebuilding it")
+        else:
+            say(f"building {image} (the network-fault sidecar)")
+            self.build_image(image, target="netfault")
+        if self.mode == "kind":
+            say(f"loading {image} into kind cluster {self.cluster_name}")
+            self.load_image(image)
+        return image
 
     # ---- Locust in the cluster ------------------------------------------------------------------
     def prepare_locust_image(self, tag: str | None = None) -> str:

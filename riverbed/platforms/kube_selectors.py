@@ -200,7 +200,7 @@ _CHAOSK8S_TARGETS = {
 }
 #: chaostoolkit-kubernetes's default namespace when an activity gives no ``ns``.
 CHAOSK8S_DEFAULT_NS = "default"
-_SELECTOR_ARGS = ("label_selector", "selector")
+_SELECTOR_ARGS = ("label_selector", "selector", "broker_selector")
 _NAMESPACE_ARGS = ("ns", "namespace")
 _LOCAL_DIR = "local"
 

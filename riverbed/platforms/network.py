@@ -37,12 +37,13 @@ from riverbed.errors import HarnessError
 from riverbed.kafka.cluster import HOST, LocalKafkaCluster
 from riverbed.processes import alive, settled_cmdline, spawn, terminate
 
-#: Modules whose activities act on Toxiproxy: a run using them needs network faults.
-NETWORK_MODULES = ("riverbed.chaos.local.network", "chaostoxi")
+#: Modules whose activities are network faults: a run using them needs network faults
+#: (Toxiproxy and per-replica listeners locally, the netfault sidecar on Kubernetes).
+NETWORK_MODULES = ("riverbed.chaos.local.network", "chaostoxi", "riverbed.chaos.kube.network")
 
 
 def needs_network(experiments: list[str] | tuple[str, ...]) -> bool:
-    """Whether any of the experiment files uses network faults (Toxiproxy)."""
+    """Whether any of the experiment files uses network faults."""
     for path in experiments:
         try:
             exp = json.loads(Path(path).read_text())

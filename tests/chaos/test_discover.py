@@ -26,6 +26,9 @@ EXPECTED = {
         "add_latency", "limit_bandwidth", "reset_connections", "partition_consumers",
     },
     "riverbed.chaos.local.probes": {"consumer_replicas", "consumer_group_converged"},
+    "riverbed.chaos.kube.network": {
+        "partition_consumer_pods", "reset_consumer_pod_connections", "heal_consumer_pods",
+    },
 }  # fmt: skip
 JSONABLE_RETURNS = {"boolean", "integer", "number", "string", "list", "mapping"}
 

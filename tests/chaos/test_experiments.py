@@ -29,14 +29,14 @@ TWINS = {
     "kill-broker-pod": "kill-broker",
     "poison-records": "poison-records",
     "pause-consumer-pod": "pause-consumer",
+    "network-partition-pod": "network-partition",
+    "network-reset-pod": "network-reset",
 }
 #: Local scenarios without a Kubernetes twin (docs/chaos.md, "Which faults on which platform").
 LOCAL_ONLY = {
     "pause-broker",
     "network-latency",
     "network-bandwidth",
-    "network-reset",
-    "network-partition",
 }
 
 

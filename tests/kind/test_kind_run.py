@@ -27,6 +27,9 @@ HARD_KILL = str(EXPERIMENTS / "kill-consumer-pod-hard.json")
 RESIZE = str(EXPERIMENTS / "resize-partitions.json")
 BROKER_KILL = str(EXPERIMENTS / "kill-broker-pod.json")
 GRACEFUL_KILL = str(EXPERIMENTS / "kill-consumer-pod.json")
+PAUSE = str(EXPERIMENTS / "pause-consumer-pod.json")
+PARTITION = str(EXPERIMENTS / "network-partition-pod.json")
+RESET = str(EXPERIMENTS / "network-reset-pod.json")
 # Busy consumers (80 ms a record, a third over capacity): a kill lands mid-batch,
 # the one moment the unsafe commit mode loses records.
 BUSY = [
@@ -270,6 +273,88 @@ def _example_image(example: str, tag: str) -> str:
     return image
 
 
+def test_a_paused_pod_and_network_faults_make_zombies_but_no_false_alarm(
+    kind_cluster: KindCluster, tmp_path: Path
+) -> None:
+    """A consumer process frozen past its session timeout, a pod cut off from the group
+    coordinator, a pod whose connections are reset: each member is evicted and comes back,
+    nothing is lost, and safe consumers pass (redeliveries and zombies are allowed)."""
+    runs = tmp_path / "runs"
+    r = riverbed(
+        [
+            "run",
+            "--platform",
+            "kind",
+            "--experiment",
+            PAUSE,
+            "--experiment",
+            PARTITION,
+            "--experiment",
+            RESET,
+            "--duration",
+            "240s",
+            "--warmup",
+            "20s",
+            "--cooldown",
+            "15s",
+            "--users",
+            "5",
+            "--spawn-rate",
+            "5",
+            "--key-space",
+            "1000",
+            "--processing-ms",
+            "20",
+            "--drain-deadline",
+            "150s",
+        ],  # fmt: skip
+        kind_cluster.env(runs) | {"RIVERBED_PAUSE_S": "16", "RIVERBED_NET_S": "16"},
+        timeout=1500,
+    )
+    run_dir = run_dir_of(runs)
+    kind_cluster.figures["pause_and_network_run_wall_s"] = _wall(r.stderr)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = summary_of(run_dir)
+    assert summary["verdict"] == "pass", summary["checks"]
+    assert summary["counts"]["never-processed"] == 0
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["network_faults"] is True  # the experiments asked for the sidecar
+    assert [c["landed"] and not c["inconclusive_reasons"] for c in spec["chaos"]] == [True] * 3
+    consumed = run_dir / "evidence" / "consumed"
+
+    def evicted_and_back(pod: str, t_start: float) -> None:
+        late = [
+            json.loads(x)
+            for p in consumed.glob(f"{pod}-*.jsonl")
+            for x in p.read_text().splitlines()
+            if x.strip()
+        ]
+        late = sorted((e for e in late if e["t"] > t_start + 10), key=lambda e: e["t"])
+        assert any(e["type"] == "lost" for e in late) or any(
+            e["type"] == "committed" and not e["ok"] for e in late
+        ), late[:10]
+        assert any(e["type"] == "assigned" for e in late), late[:10]
+
+    by_activity = {f["activity"]: f for f in faults(run_dir)}
+    # The pause: SIGSTOP in one pod, never a restart; the member was a zombie.
+    pause = by_activity["sigstop-one-consumer-process"]
+    (paused,) = pause["output"]
+    assert paused["exit_code"] == 0 and pause["t_end"] - pause["t_start"] >= 16
+    evicted_and_back(paused["pod_name"], pause["t_start"])
+    # The partition: one pod, the coordinator only, rules in place, evicted and back.
+    cut = by_activity["cut-one-consumer-from-coordinator"]
+    assert cut["landed"] is True and cut["output"]["mode"] == "drop"
+    assert cut["output"]["cut"] == cut["output"]["pods"] and len(cut["output"]["pods"]) == 1
+    assert len(cut["output"]["brokers"]) == 1 and cut["t_end"] - cut["t_start"] >= 16
+    evicted_and_back(cut["output"]["pods"][0], cut["t_start"])
+    # The resets: every broker, rules in place for the whole duration.
+    reset = by_activity["reset-one-consumer-connections"]
+    assert reset["landed"] is True and reset["output"]["mode"] == "reset"
+    assert reset["output"]["brokers"] == [0, 1, 2]
+    assert all(x["exit_code"] == 0 for x in reset["output"]["results"])
+    assert all(by_activity[a]["status"] == "succeeded" for a in ("heal-every-consumer-pod",))
+
+
 def test_up_honours_the_consumer_settings(kind_cluster: KindCluster, tmp_path: Path) -> None:
     r = riverbed(
         [
@@ -332,7 +417,10 @@ def _container_env(cluster: KindCluster, deployment: str) -> dict[str, str]:
     doc = json.loads(
         cluster.kubectl("-n", "riverbed", "get", "deployment", deployment, "-o", "json").stdout
     )
-    (container,) = doc["spec"]["template"]["spec"]["containers"]
+    # By name: with network faults, a consumer pod also has the netfault sidecar.
+    (container,) = [
+        c for c in doc["spec"]["template"]["spec"]["containers"] if c["name"] == deployment
+    ]
     return {e["name"]: e.get("value", "") for e in container.get("env", [])}
 
 

@@ -66,7 +66,7 @@ def _stages() -> dict[str, list[tuple[str, str]]]:
 
 def test_stages_and_default_target() -> None:
     stages = _stages()
-    assert list(stages) == ["requirements", "runtime-base", "locust", "workloads"]
+    assert list(stages) == ["netfault", "requirements", "runtime-base", "locust", "workloads"]
     # The last stage is what a plain `docker build` produces: the workloads image.
     args = dict(rest.split("=", 1) for w, rest in _instructions() if w == "ARG" and "=" in rest)
     assert re.fullmatch(r"python:3\.\d+-slim(-\w+)?", args["PYTHON_IMAGE"])
@@ -118,9 +118,19 @@ def test_stages_copy_only_what_the_workloads_need() -> None:
     assert copies["workloads"] == ["workloads/ /app/workloads/"]
     assert copies["locust"] == ["workloads/ /app/workloads/", "locustfiles/ /app/locustfiles/"]
     assert copies["requirements"] == ["pyproject.toml workloads/image_requirements.py ./"]
-    # No build tools left behind, no pip cache.
+    # No build tools left behind, no pip cache; only the network-fault sidecar may
+    # install a Debian package (iptables), and only where its base lacks it.
     text = DOCKERFILE.read_text()
-    assert "apt-get install" not in text and "PIP_NO_CACHE_DIR=1" in text
+    assert "PIP_NO_CACHE_DIR=1" in text
+    for stage, body in stages.items():
+        runs = " ".join(" ".join(rest.split()) for w, rest in body if w == "RUN")
+        if stage == "netfault":
+            assert runs.startswith("command -v iptables >/dev/null || (apt-get update"), runs
+            assert "install -y --no-install-recommends iptables" in runs
+            assert "rm -rf /var/lib/apt/lists/*" in runs
+            assert not [rest for w, rest in body if w == "COPY"]  # nothing of the project
+        else:
+            assert "apt-get install" not in runs, stage
 
 
 def test_build_context_is_an_allow_list() -> None:

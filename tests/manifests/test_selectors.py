@@ -158,7 +158,17 @@ CHAOSK8S_PERMISSIONS: dict[str, list[tuple[str, str, str]]] = {
         ("apps", "statefulsets", "list"),
         ("apps", "statefulsets", "watch"),
     ],
-}
+    # riverbed's Kubernetes network faults: pods listed, then chaosk8s' exec_in_pods.
+    "riverbed.chaos.kube.network.partition_consumer_pods": [
+        ("", "pods", "list"), ("", "pods/exec", "create"),
+    ],
+    "riverbed.chaos.kube.network.reset_consumer_pod_connections": [
+        ("", "pods", "list"), ("", "pods/exec", "create"),
+    ],
+    "riverbed.chaos.kube.network.heal_consumer_pods": [
+        ("", "pods", "list"), ("", "pods/exec", "create"),
+    ],
+}  # fmt: skip
 
 
 def _kube_experiments() -> list[Path]:
@@ -210,7 +220,7 @@ def test_chaos_rbac_covers_every_chaosk8s_call(all_docs: list[dict[str, Any]]) -
     rules = named(all_docs, "Role", "riverbed-chaos")["rules"]
     problems = []
     for use in activities_in_experiments(EXPERIMENTS):
-        if not use.module.startswith("chaosk8s"):
+        if not use.module.startswith(("chaosk8s", "riverbed.chaos.kube")):
             continue
         qualified = f"{use.module}.{use.func}"
         if qualified not in CHAOSK8S_PERMISSIONS:

@@ -121,3 +121,21 @@ def poll_until(
             logger.info(f"{what}: no — {last}")
             return False
         time.sleep(interval)
+
+
+def group_coordinator(bootstrap_servers: str, group: str) -> int:
+    """The node id of the group's coordinator (whatever the group's protocol)."""
+    from confluent_kafka.admin import AdminClient
+
+    from workloads.group_describe import confluent_admin_config
+
+    admin = AdminClient(confluent_admin_config(bootstrap_servers))
+    future = admin.describe_consumer_groups([group], request_timeout=10)[group]
+    description = future.result(timeout=15)
+    coordinator = getattr(description, "coordinator", None)
+    if coordinator is None or coordinator.id is None or coordinator.id < 0:
+        raise HarnessError(
+            f"The coordinator of group {group!r} is not known.",
+            fix="wait until the group has formed, or name the brokers (e.g. `1`).",
+        )
+    return int(coordinator.id)

@@ -272,7 +272,9 @@ def _broker_ids(brokers: Any, plat: Any, bootstrap_servers: str, topic: str, gro
     if value == "all":
         return list(cluster.broker_ids)
     if value == "coordinator":
-        return [_coordinator(servers, group or str(plat.config["group"]))]
+        from riverbed.chaos.kafka import _admin
+
+        return [_admin.group_coordinator(servers, group or str(plat.config["group"]))]
     if value == "leader":
         from riverbed.chaos.kafka import _admin
 
@@ -290,21 +292,3 @@ def _broker_ids(brokers: Any, plat: Any, bootstrap_servers: str, topic: str, gro
             f"(ids: {', '.join(map(str, cluster.broker_ids))}).",
         )
     return ids
-
-
-def _coordinator(bootstrap_servers: str, group: str) -> int:
-    """The node id of the group's coordinator (whatever the group's protocol)."""
-    from confluent_kafka.admin import AdminClient
-
-    from workloads.group_describe import confluent_admin_config
-
-    admin = AdminClient(confluent_admin_config(bootstrap_servers))
-    future = admin.describe_consumer_groups([group], request_timeout=10)[group]
-    description = future.result(timeout=15)
-    coordinator = getattr(description, "coordinator", None)
-    if coordinator is None or coordinator.id is None or coordinator.id < 0:
-        raise HarnessError(
-            f"The coordinator of group {group!r} is not known.",
-            fix="wait until the group has formed, or name the brokers (e.g. `1`).",
-        )
-    return int(coordinator.id)

@@ -30,7 +30,11 @@ from riverbed.platforms.offline import docker, shell
 from riverbed.platforms.offline.cache import OfflineCache, recipe_key
 
 DOCKERFILE = Path("workloads") / "Dockerfile"
-IMAGES = {"workloads": "riverbed-workloads", "locust": "riverbed-locust"}
+IMAGES = {
+    "workloads": "riverbed-workloads",
+    "locust": "riverbed-locust",
+    "netfault": "riverbed-netfault",
+}
 
 
 def pip_reaches_index(python_image: str) -> tuple[bool, str]:
@@ -132,14 +136,15 @@ def build_workload_images(
     cache_dir: Path | str | None = None,
     say: Callable[[str], None] = print,
 ) -> dict[str, str]:
-    """Build ``riverbed-workloads:<tag>`` and ``riverbed-locust:<tag>`` on ``python_image``.
+    """Build ``riverbed-workloads:<tag>``, ``riverbed-locust:<tag>`` (and, asked for,
+    ``riverbed-netfault:<tag>``) on ``python_image``.
 
     Returns target → image reference.
     """
     unknown = [t for t in targets if t not in IMAGES]
     if unknown:
         raise HarnessError(
-            f"Unknown image target(s): {', '.join(unknown)}.", fix="use workloads or locust."
+            f"Unknown image target(s): {', '.join(unknown)}.", fix="use workloads, locust or netfault."
         )
     if docker.image_id(python_image) is None:
         raise HarnessError(
@@ -147,7 +152,10 @@ def build_workload_images(
         )
     cache = OfflineCache.at(cache_dir)
     log = cache.log("workload-images")
-    reachable, reason = pip_reaches_index(python_image)
+    # The netfault target installs no Python package: no index needed.
+    reachable, reason = (
+        pip_reaches_index(python_image) if set(targets) - {"netfault"} else (True, "")
+    )
     extra: list[str] = []
     server: contextlib.AbstractContextManager[str | None] = contextlib.nullcontext(None)
     if not reachable:
