@@ -986,6 +986,8 @@ def _override(name: str, image: str) -> km.ImageOverride:
 
 
 def _wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
+    from kafka.errors import KafkaError
+
     from riverbed.kafka.admin import admin_client
 
     deadline = time.monotonic() + timeout
@@ -994,7 +996,9 @@ def _wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
             with admin_client(bootstrap_servers, bootstrap_timeout_ms=5000) as admin:
                 admin.list_topics()
                 return
-        except HarnessError:
+        # A broker that just became ready may still drop a first connection
+        # (KRaft elections, listeners starting): retry until the deadline.
+        except (HarnessError, KafkaError, OSError):
             if time.monotonic() > deadline:
                 raise HarnessError(
                     f"Kafka did not answer at {bootstrap_servers} within {timeout:.0f}s "
