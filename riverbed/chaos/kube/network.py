@@ -160,17 +160,20 @@ def cut_script(addresses: list[str], mode: str, duration_s: float) -> str:
         f"iptables -w -A {CHAIN} -s {shlex.quote(a)} -p tcp {target}"
         for a in addresses
     )
-    # Rules an earlier, killed fault left go first. The sleep runs in the
-    # background and the shell waits for it, so that a hang-up (the exec
-    # stream broke) or a signal heals at once instead of after the sleep.
+    # Rules an earlier, killed fault left go first. The duration is slept one
+    # second at a time: a shell runs a signal's trap only once its foreground
+    # command ends, so a hang-up or a signal heals within a second, not after
+    # the whole duration.
+    duration = max(0.0, float(duration_s))
+    whole = int(duration)
+    rest = f"sleep {duration - whole:.3f}; " if duration > whole else ""
     return (
         f"heal() {{ {heal_script()}; }}; heal; "
-        """trap 'heal; [ -n "${s:-}" ] && kill "$s" 2>/dev/null; true' EXIT; """
-        "trap 'exit 0' HUP INT TERM; "
+        "trap heal EXIT; trap 'exit 0' HUP INT TERM; "
         f"iptables -w -N {CHAIN} && {rules} && "
         f"iptables -w -I OUTPUT 1 -j {CHAIN} && iptables -w -I INPUT 1 -j {CHAIN} || exit 3; "
         f"echo {shlex.quote(LANDED)}; "
-        f"sleep {max(0.0, float(duration_s)):g} & s=$!; wait $s"
+        f"{rest}i=0; while [ $i -lt {whole} ]; do sleep 1; i=$((i + 1)); done"
     )
 
 
