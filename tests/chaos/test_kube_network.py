@@ -231,7 +231,7 @@ def test_the_sidecar_command_cuts_and_heals_real_tcp(netns: str, mode: str, duri
         server.wait()
 
 
-def test_an_interrupted_fault_heals_at_once_and_heal_is_idempotent(netns: str) -> None:
+def test_an_interrupted_fault_heals_within_a_second_and_heal_is_idempotent(netns: str) -> None:
     fault = subprocess.Popen(
         ["ip", "netns", "exec", netns, "/bin/sh", "-c",
          network.cut_script(["10.9.9.9"], "drop", 60)],
@@ -240,9 +240,11 @@ def test_an_interrupted_fault_heals_at_once_and_heal_is_idempotent(netns: str) -
     assert fault.stdout is not None and fault.stdout.readline().strip() == network.LANDED
     assert "10.9.9.9" in _in(netns, "iptables", "-w", "-S", network.CHAIN).stdout
     t0 = time.monotonic()
-    fault.send_signal(signal.SIGHUP)  # what the shell gets when the exec stream breaks
+    # What a stopped runner sends. (Not SIGHUP: under `nohup` it is ignored from the
+    # start, and a shell cannot trap a signal ignored on entry.)
+    fault.send_signal(signal.SIGTERM)
     assert fault.wait(timeout=20) == 0
-    assert time.monotonic() - t0 < 10  # not after the 60 s sleep
+    assert time.monotonic() - t0 < 10  # not after the 60 s of the fault
     assert network.CHAIN not in _in(netns, "iptables", "-w", "-S").stdout
     # The rollback's command is safe with nothing in place, any number of times.
     for _ in range(2):
