@@ -108,6 +108,35 @@ def from_confluent(description: Any) -> dict[str, Any]:
     return out
 
 
+def forget_coordinator(kafka_python_admin: Any, group: str) -> None:
+    """Drop kafka-python's cached coordinator of ``group`` (its next request asks again)."""
+    from kafka.protocol.metadata import CoordinatorType
+
+    cluster = getattr(getattr(kafka_python_admin, "_manager", None), "cluster", None)
+    cache = getattr(cluster, "_coordinators", None)
+    if isinstance(cache, dict):
+        cache.pop((CoordinatorType.GROUP, group), None)
+
+
+def with_current_coordinator(kafka_python_admin: Any, group: str, call: Callable[[], Any]) -> Any:
+    """``call()``, asked once more of the group's current coordinator when the cached one
+    is no longer it.
+
+    kafka-python 3.0.x's admin client caches each group's coordinator and never drops
+    the entry on NOT_COORDINATOR: once the coordinator moves (a broker restarted, or
+    the automatic preferred-leader election moved a partition of
+    ``__consumer_offsets``), every later request about the group fails for as long as
+    the client lives. Forgetting the entry makes the next request find the new one.
+    """
+    from kafka import errors
+
+    try:
+        return call()
+    except (errors.NotCoordinatorError, errors.CoordinatorNotAvailableError):
+        forget_coordinator(kafka_python_admin, group)
+        return call()
+
+
 def describe_group(
     kafka_python_admin: Any,
     group: str,
@@ -120,7 +149,20 @@ def describe_group(
     not exist); a consumer-protocol group through ``confluent_admin()``, a
     confluent-kafka AdminClient (created only when needed).
     """
-    answer = kafka_python_admin.describe_groups([group]).get(group, {})
+    from kafka import errors
+
+    def classic() -> dict[str, Any]:
+        answer: dict[str, Any] = kafka_python_admin.describe_groups([group]).get(group, {})
+        # kafka-python reports a coordinator error inside the answer, which would
+        # otherwise read as a group with no state and no members.
+        error = str(answer.get("error") or "")
+        if "NotCoordinator" in error or "CoordinatorNotAvailable" in error:
+            raise errors.NotCoordinatorError(error)
+        if "CoordinatorLoadInProgress" in error:
+            raise errors.CoordinatorLoadInProgressError(error)
+        return answer
+
+    answer = with_current_coordinator(kafka_python_admin, group, classic)
     if not is_consumer_protocol_answer(answer):
         return {**answer, "group_type": "classic"} if answer else answer
     futures = confluent_admin().describe_consumer_groups([group], request_timeout=timeout_s)

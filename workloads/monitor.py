@@ -33,7 +33,7 @@ from typing import Any
 from workloads.cli_support import EnvArgumentParser, StopSignal, positive_float, setup_logging
 from workloads.evidence.schema import Group
 from workloads.evidence.sinks import FileSink, Sink, TeeSink
-from workloads.group_describe import describe_group
+from workloads.group_describe import describe_group, with_current_coordinator
 from workloads.group_members import decode_members, group_type
 
 log = logging.getLogger("workloads.monitor")
@@ -139,7 +139,9 @@ class GroupMonitor:
         description = describe_group(
             admin, self.group, self._confluent_client, timeout_s=self.timeout_ms / 1000
         )
-        offsets = admin.list_group_offsets(self.group).get(self.group, {})
+        offsets = with_current_coordinator(
+            admin, self.group, lambda: admin.list_group_offsets(self.group)
+        ).get(self.group, {})
         committed = {
             tp.partition: om.offset for tp, om in offsets.items() if tp.topic == self.topic
         }

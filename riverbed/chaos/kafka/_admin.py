@@ -70,7 +70,11 @@ def offsets(client: Any, group: str, topic: str, partitions: int) -> dict[str, d
     from kafka.protocol.consumer import OffsetSpec
 
     tps = [TopicPartition(topic, p) for p in range(partitions)]
-    committed_raw = client.list_group_offsets({group: tps}).get(group, {})
+    from workloads.group_describe import with_current_coordinator
+
+    committed_raw = with_current_coordinator(
+        client, group, lambda: client.list_group_offsets({group: tps})
+    ).get(group, {})
     committed = {
         tp.partition: om.offset
         for tp, om in committed_raw.items()
