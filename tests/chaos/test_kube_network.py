@@ -159,6 +159,8 @@ def test_up_builds_and_loads_the_sidecar_image_only_with_network_faults() -> Non
 def netns() -> Iterator[str]:
     """A network namespace of this machine with loopback up (root and iptables needed)."""
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("iptables"):
+        # A machine without them cannot run the command here; the kind test
+        # (tests/kind/test_kind_run.py) runs the same command in real pods.
         pytest.skip("needs root, ip and iptables (the sidecar's tools)")
     name = f"rb-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True)

@@ -24,7 +24,6 @@ which not every node kernel has; they exist on the local platform only.
 # reads the annotations as real types to show argument types to users.
 
 import logging
-import random
 import shlex
 import threading
 from typing import Any
@@ -180,19 +179,11 @@ def cut_script(addresses: list[str], mode: str, duration_s: float) -> str:
 def pick_pods(
     running: list[str], names: list[str] | None, count: int, seed: int | None
 ) -> list[str]:
-    """The pods a fault hits: ``names`` (each must run), else ``count`` at random."""
-    if names:
-        unknown = [n for n in names if n not in running]
-        if unknown:
-            raise HarnessError(
-                f"No running consumer pod with the network-fault sidecar named "
-                f"{', '.join(unknown)}; running: {', '.join(sorted(running)) or 'none'}.",
-                fix="use a name from `kubectl get pods -n riverbed`, or omit names.",
-            )
-        return list(names)
-    if count < 1:
-        raise HarnessError(f"count must be at least 1, got {count}.")
-    return random.Random(seed).sample(sorted(running), min(count, len(running)))
+    """The pods a fault hits: ``names`` (each must run), else ``count`` at random (``seed``
+    makes the pick repeatable): the local platform's rule for replicas."""
+    from riverbed.platforms.local import pick_replicas
+
+    return pick_replicas({name: {} for name in running}, count, names, seed)
 
 
 def broker_ids(brokers: Any, known: list[int], coordinator: Any) -> list[int]:
