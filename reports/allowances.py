@@ -29,7 +29,7 @@ import polars as pl
 
 from reports.model import Allowed, Verdict
 from reports.ownership import END_LOST, Period
-from reports.registry import KEY_ORDER, REBALANCE, REDELIVERED
+from reports.registry import KEY_ORDER, NEVER_PROCESSED, REBALANCE, REDELIVERED
 
 if TYPE_CHECKING:
     from reports.outputs import Window
@@ -76,6 +76,25 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "but never committed is delivered again to the next owner",
     ),
     Allowance(
+        "at-least-once",
+        REDELIVERED,
+        "an offset processed again by the next owner after a graceful revocation or stop",
+        "at or past the last commit that landed of the previous period, which ended "
+        "gracefully without committing it, in a run that allows at-least-once delivery (the "
+        "default; `--delivery strict` forbids it)",
+        "allowed because at-least-once delivery lets a consumer give a partition up with "
+        "processed records uncommitted: the next owner processes them again",
+    ),
+    Allowance(
+        "sought-back",
+        REDELIVERED,
+        "an offset processed twice by the same owner",
+        "between the two, the application sought the partition back to that offset or "
+        "below (instrumented evidence: a retry by seeking back)",
+        "allowed because the application asked for the record again itself: the consumer "
+        "delivered what it was told to",
+    ),
+    Allowance(
         "zombie-processing",
         REDELIVERED,
         "an offset processed again by a member after its partition had moved on to another",
@@ -85,6 +104,18 @@ ALLOWANCES: tuple[Allowance, ...] = (
         "allowed because an evicted member learns it was fenced only at its next contact "
         "with the coordinator and may finish the batch it held; Kafka refuses its commits, "
         "and the group goes on from the new owner's",
+    ),
+    Allowance(
+        "commit-after-work",
+        NEVER_PROCESSED,
+        "a record its holder committed while it was still in hand, then stopped before "
+        "coming back for more (instrumented evidence)",
+        "the holder's commits follow its work: over at least 3 completed batches it came "
+        "back for more right after each commit returned (90% within 20 ms or a tenth of "
+        "the batch's time), and at its pace it could have finished the record before it "
+        "stopped",
+        "allowed because a consumer that commits when its work is done vouches for the "
+        "batch with the commit: the stop fell between its commit and its next poll",
     ),
     Allowance(
         "output-rebalance-window",
@@ -122,6 +153,9 @@ ALLOWANCES: tuple[Allowance, ...] = (
 BY_NAME: dict[str, Allowance] = {a.name: a for a in ALLOWANCES}
 
 UNCOMMITTED_WINDOW = BY_NAME["uncommitted-window"]
+AT_LEAST_ONCE = BY_NAME["at-least-once"]
+SOUGHT_BACK = BY_NAME["sought-back"]
+COMMIT_AFTER_WORK = BY_NAME["commit-after-work"]
 ZOMBIE_PROCESSING = BY_NAME["zombie-processing"]
 OUTPUT_REBALANCE_WINDOW = BY_NAME["output-rebalance-window"]
 PARTITION_CHANGE_HAZARD = BY_NAME["partition-change-hazard"]
@@ -129,6 +163,39 @@ ZOMBIE_WINDOW = BY_NAME["zombie-window"]
 
 
 # ---- the conditions ---------------------------------------------------------------------------
+#: The delivery semantics a run allows (spec.json ``delivery``).
+DELIVERY = ("at-least-once", "strict")
+
+
+def delivery_of(spec: dict[str, Any]) -> str:
+    """``at-least-once`` (the default, and older runs) or ``strict``."""
+    value = spec.get("delivery")
+    return value if value in DELIVERY else "at-least-once"
+
+
+def at_least_once(allowed: bool) -> tuple[pl.Expr, pl.Expr]:
+    """Per repeated processing: whether :data:`AT_LEAST_ONCE` allows it, and why not when
+    it comes close (same columns as :func:`uncommitted_window`). ``allowed``: the run
+    allows at-least-once delivery."""
+    graceful = (pl.col("period") != pl.col("prev_period")) & ~pl.col("prev_allowed").fill_null(
+        False
+    )
+    in_window = pl.col("offset") >= pl.col("prev_legal_from")
+    ok = graceful & in_window & pl.lit(allowed)
+    why = (
+        pl.when(ok)
+        .then(pl.format("uncommitted when the previous owner's {} ended it", pl.col("prev_end")))
+        .when(graceful & in_window)
+        .then(
+            pl.format(
+                "after a graceful {} that did not commit it (--delivery strict)", pl.col("prev_end")
+            )
+        )
+        .otherwise(pl.lit(None, pl.String))
+    )
+    return ok, why
+
+
 def uncommitted_window() -> tuple[pl.Expr, pl.Expr]:
     """Per repeated processing: whether :data:`UNCOMMITTED_WINDOW` allows it, and why
     (or why not), as two expressions over the repetition's columns.

@@ -61,7 +61,19 @@ CONSUMED_SCHEMA = frame_schema(
     "client_id",
     "error",
     "fatal",
+    "first",
+    "last",
+    "how",
+    "t_handed",
+    "whence",
+    "flush_ms",
+    "background_commits",
+    "auto_offset_store",
 )
+
+#: Consumer lines written only by the instrumentation (a user's consumer): what it was
+#: handed, finished, claimed and sought, in each member's order (reports/claims.py).
+INSTRUMENTED_TYPES = ("handed", "finished", "committing", "seek", "paused", "resumed")
 
 
 def pos_expr(partition: str = "partition", offset: str = "offset") -> pl.Expr:
@@ -195,6 +207,10 @@ class Evidence:
     fencing: list[FenceEvent] = field(default_factory=list)
     """Fencing and refusals the consumers recorded, in time order: ``fenced`` lines, commits
     the coordinator rejected (``committed`` with ``ok: false``) and ``lost`` partitions."""
+    instrumented: pl.DataFrame | None = None
+    """The instrumentation's lines (``handed``, ``finished``, ``committing``, ``seek``,
+    ``paused``, ``resumed``) with the ``start``, ``stop`` and ``committed`` lines around them,
+    in line order; None when the consumers wrote none (reports/claims.py)."""
     member_ids: dict[str, str] = field(default_factory=dict)
     """Coordinator member id → evidence ``member``, from the ``assigned`` lines' ``member_id``."""
     client_ids: dict[str, str] = field(default_factory=dict)
@@ -471,16 +487,27 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
     def split(block: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         # Global line ids: consumed files in name order, lines in file order.
         block = block.with_columns((pl.col("row") + base).alias("line"))
+        processed = pl.col("type") == "processed"
+        spans = pl.col("type").is_in(["finished", "handed"])
         head = block.select(
             "line",
             "type",
-            *[c for c in CONSUMED_SCHEMA if c != "records"],
-            pl.col("records").list.len().alias("n"),
-            _field(pl.col("records").list.first(), 0, pl.Int64).alias("first"),
-            _field(pl.col("records").list.last(), 0, pl.Int64).alias("last"),
+            *[c for c in CONSUMED_SCHEMA if c not in ("records", "first", "last")],
+            pl.when(pl.col("type") == "finished")
+            .then(pl.col("last") - pl.col("first") + 1)
+            .otherwise(pl.col("records").list.len())
+            .alias("n"),
+            pl.when(spans)
+            .then(pl.col("first"))
+            .otherwise(_field(pl.col("records").list.first(), 0, pl.Int64))
+            .alias("first"),
+            pl.when(spans)
+            .then(pl.col("last"))
+            .otherwise(_field(pl.col("records").list.last(), 0, pl.Int64))
+            .alias("last"),
         )
         rec = (
-            block.filter(pl.col("type") == "processed")
+            block.filter(processed)
             .select("line", "partition", "records")
             .explode("records")
             .filter(pl.col("records").is_not_null())
@@ -495,6 +522,31 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
                 _field(pl.col("records"), 3, pl.Int64).alias("seq"),
             )
         )
+        # Instrumented ``finished`` spans name offsets only: one row per offset, its
+        # identity read from the drained log below.
+        fin = block.filter(
+            (pl.col("type") == "finished")
+            & pl.col("first").is_not_null()
+            & pl.col("last").is_not_null()
+            & (pl.col("last") >= pl.col("first"))
+        )
+        if fin.height:
+            fin_rec = (
+                fin.select(
+                    pl.col("line").cast(pl.Int32),
+                    pl.col("partition").cast(pl.Int64),
+                    pl.int_ranges("first", pl.col("last") + 1).alias("offset"),
+                )
+                .explode("offset")
+                .select(
+                    "line",
+                    (pl.col("partition") * POS_SHIFT + pl.col("offset")).alias("pos"),
+                    pl.lit(None, pl.Categorical).alias("producer"),
+                    pl.lit(None, pl.Categorical).alias("key"),
+                    pl.lit(None, pl.Int64).alias("seq"),
+                )
+            )
+            rec = pl.concat([rec, fin_rec]) if rec.height else fin_rec
         return head, rec
 
     for path in paths:
@@ -520,7 +572,7 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
         .alias("last"),
         pl.when(pl.col("type") == "invalid")
         .then(1)
-        .when(pl.col("type") == "processed")
+        .when(pl.col("type").is_in(["processed", "finished"]))
         .then(pl.col("n"))
         .otherwise(0)
         .alias("n"),
@@ -549,6 +601,29 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
         ev.member_ids.setdefault(str(member_id), str(m))
         if client_id is not None:
             ev.client_ids.setdefault(str(m), str(client_id))
+    if head.filter(pl.col("type").is_in(list(INSTRUMENTED_TYPES))).height:
+        ev.instrumented = head.filter(
+            pl.col("type").is_in([*INSTRUMENTED_TYPES, "start", "stop", "committed"])
+        ).select(
+            "line",
+            "member",
+            "type",
+            "t",
+            "partition",
+            "first",
+            "last",
+            "offsets",
+            "ok",
+            "how",
+            "t_handed",
+            "offset",
+            "whence",
+            "reason",
+            "replica",
+            "flush_ms",
+            "background_commits",
+            "auto_offset_store",
+        )
     starts = head.filter(pl.col("type") == "start")
     extra_by_line = {
         r["line"]: r for r in starts.select("line", "replica", "host", "commit_mode").to_dicts()
@@ -600,7 +675,7 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
     # member's clock never runs backwards: its file order is the truth for it.
     lines = (
         head.with_columns(pl.col("t").cum_max().over("member").alias("t_order"))
-        .filter(pl.col("type") == "processed")
+        .filter(pl.col("type").is_in(["processed", "finished"]))
         .select(
             "line",
             "t",
@@ -640,6 +715,7 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
                 incomplete=True,
             )
             rec = rec.filter(pl.col("pos").is_not_null())
+        rec = _identify(ev, rec)
         line_idx = rec["line"]
         ev.processed = rec.select(
             period_of_line.gather(line_idx).alias("period"),
@@ -659,6 +735,24 @@ def _load_consumed(layout: RunLayout, ev: Evidence) -> None:
         pos_expr(),
         pl.col("reason"),
         pl.col("t"),
+    )
+
+
+def _identify(ev: Evidence, rec: pl.DataFrame) -> pl.DataFrame:
+    """Fill the identity of records processed by offset only (instrumented ``finished``
+    spans) from the drained log; null where the log does not hold the offset."""
+    unknown = rec["producer"].is_null() & rec["seq"].is_null()
+    if not unknown.any() or ev.log is None or ev.log.height == 0:
+        return rec
+    log = ev.log
+    n = log.height
+    idx = log["pos"].search_sorted(rec["pos"], side="left").clip(0, n - 1)
+    found = (log["pos"].gather(idx) == rec["pos"]).fill_null(False) & unknown
+    held = log.select("producer", "key", "seq")[idx]
+    return rec.with_columns(
+        pl.when(found).then(held["producer"]).otherwise(pl.col("producer")).alias("producer"),
+        pl.when(found).then(held["key"]).otherwise(pl.col("key")).alias("key"),
+        pl.when(found).then(held["seq"]).otherwise(pl.col("seq")).alias("seq"),
     )
 
 

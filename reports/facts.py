@@ -15,9 +15,10 @@ import polars as pl
 
 from reports.evidence import POS_SHIFT, Evidence, offset_expr, partition_expr
 from reports.model import MAX_EXAMPLES
-from reports.ownership import END_ERROR, END_KILLED, END_LOST, Commit, Period
+from reports.ownership import END_ERROR, END_KILLED, END_LOST, END_STOP, Commit, Period
 
 if TYPE_CHECKING:
+    from reports.claims import Claims
     from reports.group_view import BrokerView
     from reports.outputs import OutputMatch
 
@@ -337,10 +338,16 @@ class Facts:
         """Members without a stop line whose end is evidenced: a landed fault hit them
         (its output names the member or its replica, and the member wrote nothing
         after it), or their replica started again as a new incarnation."""
+        return set(self.death_t)
+
+    @cached_property
+    def death_t(self) -> dict[str, float]:
+        """Per dead member (:attr:`dead_members`): the latest it can have been alive — the
+        end of the fault that hit it, else the start of its replica's next incarnation."""
         own = self.ev.ownership
         if own is None:
-            return set()
-        out: set[str] = set()
+            return {}
+        out: dict[str, float] = {}
         silent = [m for m in own.members.values() if m.killed and m.last_t is not None]
         for f in self.ev.faults or ():
             if not (f.landed and f.is_fault and isinstance(f.output, list)):
@@ -361,17 +368,51 @@ class Facts:
                     hit
                     and (began is None or began <= f.t_end)
                     and (m.last_t or 0.0) <= f.t_end + DEATH_MARGIN_S
+                    and m.member not in out
                 ):
-                    out.add(m.member)
+                    out[m.member] = f.t_end
         for m in silent:
-            if m.replica and any(
-                o.replica == m.replica
+            if m.member in out or not m.replica:
+                continue
+            later = [
+                o.start_t if o.start_t is not None else o.first_t or 0.0
+                for o in own.members.values()
+                if o.replica == m.replica
                 and o.member != m.member
                 and (o.start_t if o.start_t is not None else o.first_t or 0.0) > (m.last_t or 0.0)
-                for o in own.members.values()
-            ):
-                out.add(m.member)
+            ]
+            if later:
+                out[m.member] = min(later)
         return out
+
+    @cached_property
+    def seeks(self) -> dict[tuple[str, int], list[tuple[float, int | None]]]:
+        """Per (member, partition): the application's seeks, ``(t, offset)`` in time order
+        (offset None: to the beginning or the end)."""
+        inst = self.ev.instrumented
+        if inst is None:
+            return {}
+        out: dict[tuple[str, int], list[tuple[float, int | None]]] = {}
+        for m, p, t, offset in (
+            inst.filter(pl.col("type") == "seek")
+            .select("member", "partition", "t", "offset")
+            .iter_rows()
+        ):
+            out.setdefault((str(m), int(p)), []).append((float(t), offset))
+        return out
+
+    @cached_property
+    def claims(self) -> Claims | None:
+        """What an instrumented consumer claimed and held (None without such evidence)."""
+        if self.ev.instrumented is None:
+            return None
+        from reports.claims import Claims
+
+        owned: dict[str, set[int]] = {}
+        for per in self.periods:
+            if per.end in (END_KILLED, END_ERROR, END_STOP):
+                owned.setdefault(per.member, set()).add(per.partition)
+        return Claims(self.ev.instrumented, self.death_t, owned)
 
     @cached_property
     def broker(self) -> BrokerView:

@@ -188,7 +188,7 @@ def build_ownership(
         mem.lines += 1
         mem.last_t = when if mem.last_t is None else max(mem.last_t, when)
         owned = open_.setdefault(m, {})
-        if k == "processed" or k == "invalid":
+        if k == "processed" or k == "invalid" or k == "finished":
             p = int(partition[i] or 0)
             per = owned.get(p)
             if per is None:

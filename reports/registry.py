@@ -166,23 +166,32 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(
         CORRUPTION,
         "no acknowledged, processed or answered record is corrupt",
-        judged(
-            "reports.checks.integrity:check_corruption",
-            output_topic="reports.checks.outputs:check_output_corruption",
-            offsets="reports.checks.offsets:check_offsets_corruption",
-        ),
+        {
+            **judged(
+                "reports.checks.integrity:check_corruption",
+                output_topic="reports.checks.outputs:check_output_corruption",
+                offsets="reports.checks.offsets:check_offsets_corruption",
+            ),
+            INSTRUMENTED: "reports.checks.integrity:check_instrumented_corruption",
+        },
     ),
     CheckSpec(
         INVALID_HANDLING,
         "refused records were reported invalid and did not stall their partition",
-        judged(
-            "reports.checks.integrity:check_invalid_handling",
-            output_topic=NotApplicable(
-                "the service's refusals are not recorded; an unanswered valid input shows as "
-                "never-processed, a stalled partition as backlog"
+        {
+            **judged(
+                "reports.checks.integrity:check_invalid_handling",
+                output_topic=NotApplicable(
+                    "the service's refusals are not recorded; an unanswered valid input shows "
+                    "as never-processed, a stalled partition as backlog"
+                ),
+                offsets=NotApplicable("refusals are invisible; only commits are seen"),
             ),
-            offsets=NotApplicable("refusals are invisible; only commits are seen"),
-        ),
+            INSTRUMENTED: NotApplicable(
+                "the consumer API does not show whether the application refused a record; "
+                "a skipped record shows as never-processed, a stalled partition as backlog"
+            ),
+        },
         (SummaryCount("invalid"),),
     ),
     CheckSpec(

@@ -18,8 +18,12 @@ from __future__ import annotations
 import polars as pl
 
 from reports.allowances import (
+    AT_LEAST_ONCE,
+    SOUGHT_BACK,
     UNCOMMITTED_WINDOW,
     ZOMBIE_PROCESSING,
+    at_least_once,
+    delivery_of,
     uncommitted_window,
     zombie_processing,
 )
@@ -129,25 +133,60 @@ def redelivery_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
         .join(own, on="period", how="left")
         .with_columns(offset_expr())
     )
+    rows = rows.with_columns(sought_back_mask(rows, facts))
     window_ok, window_why = uncommitted_window()
     zombie_ok, zombie_why = zombie_processing()
+    alo_ok, alo_why = at_least_once(delivery_of(ev.spec) == "at-least-once")
+    seek_ok = pl.col("sought_back")
     # A zombie's processing is judged by its own window first; the reason shown is
     # that of the allowance that let it pass, or of the one that came closest.
     why = (
         pl.when(window_ok & ~zombie_ok)
         .then(window_why)
-        .otherwise(pl.coalesce(zombie_why, window_why))
+        .when(alo_ok & ~zombie_ok)
+        .then(alo_why)
+        .when(seek_ok)
+        .then(pl.lit("processed again after the application sought back to it"))
+        .otherwise(pl.coalesce(zombie_why, alo_why, window_why))
     )
     allowance = (
         pl.when(zombie_ok)
         .then(pl.lit(ZOMBIE_PROCESSING.name))
         .when(window_ok)
         .then(pl.lit(UNCOMMITTED_WINDOW.name))
+        .when(alo_ok)
+        .then(pl.lit(AT_LEAST_ONCE.name))
+        .when(seek_ok)
+        .then(pl.lit(SOUGHT_BACK.name))
         .otherwise(pl.lit(None, pl.String))
     )
     return rows.with_columns(
-        (window_ok | zombie_ok).alias("legal"), why.alias("why"), allowance.alias("allowance")
-    ).drop("offset", "zombie_legal_from")
+        (window_ok | zombie_ok | alo_ok | seek_ok).alias("legal"),
+        why.alias("why"),
+        allowance.alias("allowance"),
+    ).drop("offset", "zombie_legal_from", "sought_back")
+
+
+def sought_back_mask(rows: pl.DataFrame, facts: Facts) -> pl.Series:
+    """Per repeated processing by the same owner: whether its member sought the partition
+    back to the offset or below between the two processings (instrumented ``seek`` lines)."""
+    seeks = facts.seeks
+    if not seeks or rows.height == 0:
+        return pl.Series("sought_back", [False] * rows.height, dtype=pl.Boolean)
+    out = []
+    for period, prev_period, pos, t, prev_t in rows.select(
+        "period", "prev_period", "pos", "t", "prev_t"
+    ).iter_rows():
+        hit = False
+        if period == prev_period and period is not None:
+            member = facts.member_of(period)
+            p, offset = int(pos // POS_SHIFT), int(pos % POS_SHIFT)
+            for ts, to in seeks.get((member or "", p), ()):
+                if (prev_t or 0.0) <= ts <= (t or 0.0) and (to is None or to <= offset):
+                    hit = True
+                    break
+        out.append(hit)
+    return pl.Series("sought_back", out, dtype=pl.Boolean)
 
 
 def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
@@ -183,14 +222,15 @@ def check_redelivered(ev: Evidence, facts: Facts) -> Verdict:
         examples += allowed[: facts.max_examples - len(examples)]
     applied = tuple(
         a.applied(part.height, facts.examples(shown(part), ["pos", "t"]))
-        for a in (UNCOMMITTED_WINDOW, ZOMBIE_PROCESSING)
+        for a in (UNCOMMITTED_WINDOW, AT_LEAST_ONCE, SOUGHT_BACK, ZOMBIE_PROCESSING)
         for part in [legal.filter(pl.col("allowance") == a.name)]
     )
     offsets = rows["pos"].n_unique() if rows.height else 0
     if rows.height:
         explanation = (
             f"{plural(rows.height, 'redelivery', 'redeliveries')} of {plural(offsets, 'offset')}: "
-            f"{legal.height} inside an uncommitted window after a hard stop or lost partitions"
+            f"{legal.height} allowed (an uncommitted window after a stop, a revocation or lost "
+            "partitions, or a seek back)"
         )
         if n_zombie := legal.filter(pl.col("zombie").fill_null(False)).height:
             explanation += f" ({n_zombie} by a zombie finishing what it held)"

@@ -72,7 +72,15 @@ def corruption_cases(ev: Evidence, facts: Facts, chunk: int = 2_000_000) -> dict
     return out
 
 
-def check_corruption(ev: Evidence, facts: Facts) -> Verdict:
+def check_instrumented_corruption(ev: Evidence, facts: Facts) -> Verdict:
+    """``corruption`` at the instrumented strength: the instrumentation sees which records
+    the application was handed and finished, not whether it refused a corrupt one (it
+    may have routed it aside), and it names records by offset (their content is the
+    log's). What it can judge: no acknowledged message is corrupt in the log."""
+    return check_corruption(ev, facts, handled_visible=False)
+
+
+def check_corruption(ev: Evidence, facts: Facts, handled_visible: bool = True) -> Verdict:
     name = CORRUPTION
     if (v := missing(name, ev, "log")) is not None:
         return v
@@ -80,6 +88,10 @@ def check_corruption(ev: Evidence, facts: Facts) -> Verdict:
     acked = cases.get("acknowledged")
     processed = cases.get("processed")
     mismatch = cases.get("mismatch")
+    handed_corrupt = 0
+    if not handled_visible:
+        handed_corrupt = processed.height if processed is not None else 0
+        processed = mismatch = None
     n_acked = acked.height if acked is not None else 0
     n_proc = processed.height if processed is not None else 0
     n_mis = mismatch.height if mismatch is not None else 0
@@ -118,6 +130,11 @@ def check_corruption(ev: Evidence, facts: Facts) -> Verdict:
         )
     else:
         explanation = f"no acknowledged or processed record is corrupt ({in_log} unacknowledged invalid records in the log)"
+    if not handled_visible and in_log:
+        explanation += (
+            f"; what the application did with the {plural(handed_corrupt, 'corrupt record')} it "
+            "was handed cannot be told from its consumer API (instrumented evidence)"
+        )
     if status == INCONCLUSIVE:
         explanation += f"; inconclusive: {gaps(ev, 'log', 'acks', 'consumed')}"
     return Verdict(
@@ -130,6 +147,7 @@ def check_corruption(ev: Evidence, facts: Facts) -> Verdict:
             "corrupt-processed": n_proc,
             "content-mismatch": n_mis,
             "invalid-in-log": in_log,
+            **({"corrupt-handed": handed_corrupt} if not handled_visible else {}),
         },
         examples=tuple(examples[: facts.max_examples]),
     )

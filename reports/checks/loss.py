@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from reports.allowances import COMMIT_AFTER_WORK
 from reports.checks.common import gaps, log_identity, missing, plural
-from reports.evidence import Evidence
+from reports.claims import AFTER_WORK, CANNOT_TELL, SKIPPED, UNFINISHED
+from reports.evidence import POS_SHIFT, Evidence
 from reports.facts import Facts, contains, lookup
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict, status_of
 from reports.registry import INDETERMINATE, LOST_FROM_LOG, NEVER_PROCESSED
@@ -140,21 +142,76 @@ def never_processed_cases(ev: Evidence, facts: Facts) -> tuple[pl.DataFrame, pl.
     )
 
 
+def claim_cases(never: pl.DataFrame, facts: Facts) -> pl.DataFrame:
+    """The never-processed candidates of an instrumented consumer, each judged from what
+    its holder claimed (:mod:`reports.claims`): columns ``judgement``, ``detail``, ``holder``."""
+    claims = facts.claims
+    assert claims is not None
+    kinds, details, holders = [], [], []
+    for pos in never["pos"].to_list():
+        j = claims.judge(int(pos // POS_SHIFT), int(pos % POS_SHIFT))
+        kinds.append(j.kind)
+        details.append(j.detail)
+        holders.append(j.member)
+    return never.with_columns(
+        pl.Series("judgement", kinds, dtype=pl.String),
+        pl.Series("detail", details, dtype=pl.String),
+        pl.Series("holder", holders, dtype=pl.String),
+    )
+
+
 def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
     name = NEVER_PROCESSED
     if (v := missing(name, ev, "log", "consumed")) is not None:
         return v
     never, backlog = never_processed_cases(ev, facts)
+    claims = facts.claims
+    judged = claim_cases(never, facts) if claims is not None and never.height else None
+    allowed: tuple = ()
+    unknown = after_work = 0
+    if judged is not None:
+        # Records their holder claimed and was stopped holding: failed only when provably
+        # unfinished; finished by the commit-after-work pattern; else cannot tell.
+        aw = judged.filter(pl.col("judgement") == AFTER_WORK)
+        unk = judged.filter(pl.col("judgement") == CANNOT_TELL)
+        after_work, unknown = aw.height, unk.height
+        allowed = (
+            COMMIT_AFTER_WORK.applied(
+                aw.height, facts.examples(aw.drop("judgement", "holder"), ["pos"])
+            ),
+        )
+        never = judged.filter(pl.col("judgement").is_in([UNFINISHED, SKIPPED]))
     n, b = never.height, backlog.height
     consumed_complete = ev.complete("consumed")
     if n and consumed_complete:
         status = FAIL
-    elif n or b or not ev.complete("log") or not consumed_complete:
+    elif n or b or unknown or not ev.complete("log") or not consumed_complete:
         status = INCONCLUSIVE
     else:
         status = PASS
     zombie_only = 0
-    if n and facts.zombie_moves and ev.processed is not None:
+    if judged is not None:
+        if n and facts.zombie_moves and ev.processed is not None:
+            zombie_pos = ev.processed.filter(facts.zombie_row_mask)["pos"].unique().sort()
+            by_zombie = contains(zombie_pos, never["pos"]) & (never["judgement"] == SKIPPED)
+            zombie_only = int(by_zombie.sum())
+            never = never.with_columns(
+                pl.when(by_zombie)
+                .then(
+                    pl.lit(
+                        "committed past; processed only by a zombie after its partition moved on"
+                    )
+                )
+                .otherwise(pl.col("detail"))
+                .alias("detail")
+            )
+        examples = facts.examples(never.drop("judgement", "holder"), ["pos"])
+        if unknown and len(examples) < facts.max_examples:
+            examples += facts.examples(
+                judged.filter(pl.col("judgement") == CANNOT_TELL).drop("judgement", "holder"),
+                ["pos"],
+            )[: facts.max_examples - len(examples)]
+    elif n and facts.zombie_moves and ev.processed is not None:
         zombie_pos = ev.processed.filter(facts.zombie_row_mask)["pos"].unique().sort()
         by_zombie = contains(zombie_pos, never["pos"])
         zombie_only = int(by_zombie.sum())
@@ -178,8 +235,35 @@ def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
             explanation += (
                 f" ({zombie_only} processed only by a zombie after its partition moved on)"
             )
+    elif unknown:
+        explanation = "no log record below the committed offsets is known to be skipped"
     else:
         explanation = "every log record below the committed offsets was processed or refused"
+    if judged is not None:
+        unfinished = judged.filter(pl.col("judgement") == UNFINISHED).height
+        if unfinished:
+            explanation += (
+                f" ({unfinished} committed by their holder while in hand, ahead of the work "
+                "that would finish them)"
+            )
+        if after_work:
+            explanation += (
+                f"; {plural(after_work, 'record')} committed while in hand just before the "
+                "consumer stopped count as finished: its commits follow its work"
+            )
+        if unknown:
+            explanation += (
+                f"; cannot tell for {plural(unknown, 'record')} committed while in hand "
+                "before the consumer stopped (see examples)"
+            )
+    if claims is not None and (ahead := claims.ahead()):
+        lead = ahead[0].pattern
+        explanation += (
+            f"; hazard: commits run ahead of the work ({', '.join(m.member for m in ahead)}: "
+            f"committed a median {lead.before_s or 0:.3f} s after the hand-out, came back "
+            f"{lead.after_s or 0:.3f} s after the commit, over {lead.batches} batches) — a "
+            "hard stop between a commit and the end of its batch loses records"
+        )
     if b:
         explanation += (
             f"; {plural(b, 'record')} at or beyond the final committed offset (backlog): "
@@ -198,8 +282,23 @@ def check_never_processed(ev: Evidence, facts: Facts) -> Verdict:
             "backlog": b,
             "processed": facts.processed_count,
             "log-records": ev.log.height if ev.log is not None else 0,
+            **(
+                {
+                    "committed-in-hand-unfinished": judged.filter(
+                        pl.col("judgement") == UNFINISHED
+                    ).height
+                    if judged is not None
+                    else 0,
+                    "committed-in-hand-after-work": after_work,
+                    "cannot-tell": unknown,
+                    "commit-patterns": claims.patterns(),
+                }
+                if claims is not None
+                else {}
+            ),
         },
         examples=tuple(examples),
+        allowed=allowed,
     )
 
 

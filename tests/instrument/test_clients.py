@@ -94,35 +94,45 @@ def evidence(tmp_path: Path, member: str = "consumer-1.1") -> list[dict]:
     return list(read_jsonl(path, FILE_TYPES["consumed"]))
 
 
-def processed_offsets(lines: list[dict]) -> list[tuple[int, int]]:
+def finished_offsets(lines: list[dict]) -> list[tuple[int, int]]:
     return [
-        (r["partition"], rec[0]) for r in lines if r["type"] == "processed" for rec in r["records"]
+        (r["partition"], o)
+        for r in lines
+        if r["type"] == "finished"
+        for o in range(r["first"], r["last"] + 1)
     ]
 
 
-def assert_processed_before_committed(lines: list[dict]) -> None:
-    """Every record below a successfully committed offset was handed out and recorded as
-    processed on an earlier line (or refused as invalid)."""
+def handed_offsets(lines: list[dict]) -> set[tuple[int, int]]:
+    """Every record the evidence shows handed out (a ``finished`` line implies it)."""
+    out = {
+        (r["partition"], o)
+        for r in lines
+        if r["type"] == "handed"
+        for o in range(r["first"], r["last"] + 1)
+    }
+    return out | set(finished_offsets(lines))
+
+
+def assert_claims_follow_their_hand_outs(lines: list[dict]) -> None:
+    """Every record below a claim (``committing``) was handed out on an earlier line, and a
+    claim never finishes anything: what was in hand stays in hand until a later line."""
     seen: set[tuple[int, int]] = set()
-    for r in lines:
-        if r["type"] == "processed":
-            for rec in r["records"]:
-                seen.add((r["partition"], rec[0]))
-        elif r["type"] == "invalid":
-            seen.add((r["partition"], r["offset"]))
-        elif r["type"] == "committed" and r["ok"]:
+    for i, r in enumerate(lines):
+        if r["type"] in ("handed", "finished"):
+            seen |= {(r["partition"], o) for o in range(r["first"], r["last"] + 1)}
+        elif r["type"] == "committing":
             for p, offset in r["offsets"].items():
                 below = {o for (q, o) in seen if q == int(p) and o < offset}
-                assert below == set(range(offset)), (p, offset)  # a fresh group starts at 0
+                assert below == set(range(offset)), (i, p, offset)  # a fresh group starts at 0
+        elif r["type"] == "committed":
+            assert any(c["type"] == "committing" for c in lines[:i]), "an outcome without claim"
 
 
 def handled_ends(lines: list[dict]) -> dict[int, int]:
-    """Per partition, the offset after the last record processed or refused."""
+    """Per partition, the offset after the last record finished."""
     ends: dict[int, int] = {}
-    handled = processed_offsets(lines) + [
-        (r["partition"], r["offset"]) for r in lines if r["type"] == "invalid"
-    ]
-    for p, o in handled:
+    for p, o in finished_offsets(lines):
         ends[p] = max(ends.get(p, 0), o + 1)
     return ends
 
@@ -136,15 +146,21 @@ def final_commits(lines: list[dict]) -> dict[int, int]:
     return final
 
 
-def assert_all_records_once(lines: list[dict]) -> None:
-    offsets = processed_offsets(lines)
-    invalid = [r for r in lines if r["type"] == "invalid"]
-    assert len(offsets) == len(set(offsets)) == RECORDS
-    assert [i["reason"] for i in invalid] == ["undecodable"]
-    records = [rec for r in lines if r["type"] == "processed" for rec in r["records"]]
-    assert sorted((rec[2], rec[3]) for rec in records) == sorted(
-        (f"k{i % 7}", i // 7) for i in range(RECORDS)
-    )
+def assert_all_records_once(lines: list[dict], held: int | None = 0) -> None:
+    """Every record of the topic (the contract messages and the value that is not one:
+    the instrumentation names records by offset and never judges their content) was
+    finished exactly once — but the ``held`` last ones a program that leaves its loop
+    never came back for: handed, not finished (None: its last batch, whatever its size)."""
+    offsets = finished_offsets(lines)
+    in_hand = handed_offsets(lines) - set(offsets)
+    assert len(offsets) == len(set(offsets))
+    assert len(offsets) + len(in_hand) == RECORDS + 1
+    if held is not None:
+        assert len(in_hand) == held
+    else:
+        last = [r for r in lines if r["type"] == "handed"][-1]
+        assert (last["partition"], last["last"]) in in_hand or not in_hand
+    assert not [r for r in lines if r["type"] == "invalid"]
 
 
 # ---- kafka-python --------------------------------------------------------------------------------
@@ -178,13 +194,20 @@ def test_kafka_python_iteration_with_auto_commit(kafka_cluster, topic, tmp_path)
     assert start["member"] == "consumer-1.1" and start["commit_mode"] == "auto"
     assigned = [r for r in lines if r["type"] == "assigned" and r["partitions"]]
     assert assigned and assigned[0]["member_id"].startswith(start["client_id"])
-    assert_all_records_once(lines)
+    # It breaks out of its loop after the last record: that one it never came back from.
+    assert_all_records_once(lines, held=1)
     commits = [r for r in lines if r["type"] == "committed"]
     assert commits and all(c["ok"] for c in commits)  # kafka-python's auto-commits
-    # Everything was committed by the end (by auto-commit or the commit in close()).
-    assert final_commits(lines) == handled_ends(lines)
-    assert_processed_before_committed(lines)
-    assert stop["type"] == "stop" and stop["reason"] == "close" and "held" not in stop
+    claims = [r for r in lines if r["type"] == "committing"]
+    assert {c["how"] for c in claims} <= {"auto", "close"} and claims[-1]["how"] == "close"
+    # Everything was committed by the end (by auto-commit or the commit in close()),
+    # the record in hand too: close() claims it.
+    ends = {p: o + 1 for p, o in handed_offsets(lines)}
+    for p, o in handed_offsets(lines):
+        ends[p] = max(ends[p], o + 1)
+    assert final_commits(lines) == ends
+    assert_claims_follow_their_hand_outs(lines)
+    assert stop["type"] == "stop" and stop["reason"] == "close"
 
 
 KP_POLL = """
@@ -235,11 +258,13 @@ def test_kafka_python_poll_with_sync_and_async_commits_and_a_listener(
     # on close(); 2.x does not).
     revokes = [r["partitions"] for r in lines if r["type"] == "revoked"]
     assert revokes == [[0, 1, 2]] * out.count("user-revoked [0, 1, 2]")
-    assert_all_records_once(lines)
+    assert_all_records_once(lines, held=None)  # it leaves with its last batch in hand
     commits = [r for r in lines if r["type"] == "committed"]
     # One commit per batch (sync, async with and without a callback) and the final one.
     assert len(commits) >= (RECORDS + 1) // 7 and all(c["ok"] for c in commits)
-    assert_processed_before_committed(lines)
+    hows = {r["how"] for r in lines if r["type"] == "committing"}
+    assert {"commit", "commit-async"} <= hows
+    assert_claims_follow_their_hand_outs(lines)
     assert lines[-1]["type"] == "stop" and lines[-1]["reason"] == "close"
 
 
@@ -339,18 +364,18 @@ def test_a_batch_in_hand_when_the_process_dies_is_not_processed(
     # The program has no SIGTERM handler: it dies of the signal, as it would uninstrumented.
     assert proc.returncode == -sig
     lines = evidence(tmp_path)
-    handled = set(processed_offsets(lines)) | {
-        (r["partition"], r["offset"]) for r in lines if r["type"] == "invalid"
-    }
+    finished = set(finished_offsets(lines))
     # The batches before were done (the application came back); the last one is held.
-    assert len(handled) == int(before) and not handled & held
+    assert len(finished) == int(before) and not finished & held
     if sig == signal.SIGKILL:
-        assert lines[-1]["type"] in ("processed", "invalid")  # nothing after the last come-back
+        # Hand-outs inside the last flush window may be lost with the process: never a
+        # record finished that was not.
+        assert lines[-1]["type"] != "stop"
     else:
+        assert held <= handed_offsets(lines)
         stop = lines[-1]
         assert stop["type"] == "stop" and stop["reason"] == "error"
         assert "SIGTERM" in stop["detail"]
-        assert {(int(p), r[0]) for p, recs in stop["held"].items() for r in recs} == held
 
 
 KP_FAILS_MID_BATCH = """
@@ -373,19 +398,21 @@ KP_FAILS_MID_BATCH = """
 """
 
 
-def test_a_commit_made_while_an_exception_propagates_does_not_count_as_processing(
+def test_the_commit_close_makes_while_an_exception_propagates_is_a_claim_not_processing(
     kafka_cluster, topic, tmp_path
 ):
     proc = start(KP_FAILS_MID_BATCH, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "the handler failed" in out
     lines = evidence(tmp_path)
-    assert not [r for r in lines if r["type"] == "processed"]
+    assert not finished_offsets(lines)
+    assert len(handed_offsets(lines)) == 10
+    (claim,) = [r for r in lines if r["type"] == "committing"]
+    assert claim["how"] == "close" and sum(claim["offsets"].values()) == 10
     committed = [r for r in lines if r["type"] == "committed" and r["ok"]]
     assert committed and sum(committed[-1]["offsets"].values()) == 10
     stop = lines[-1]
     assert stop["reason"] == "error" and "RuntimeError" in stop["detail"]
-    assert sum(len(recs) for recs in stop["held"].values()) == 10
 
 
 # ---- confluent-kafka ----------------------------------------------------------------------------
@@ -433,10 +460,12 @@ def test_confluent_poll_with_sync_and_async_commits_and_callbacks(kafka_cluster,
     assert lines[0]["client"] == "confluent-kafka" and lines[0]["commit_mode"] == "manual"
     (assigned,) = [r for r in lines if r["type"] == "assigned"]
     assert assigned["member_id"].startswith("rdkafka-") and assigned["client_id"] == "rdkafka"
-    assert_all_records_once(lines)
+    assert_all_records_once(lines, held=None)  # it leaves with its last batch in hand
     commits = [r for r in lines if r["type"] == "committed"]
     assert len(commits) >= RECORDS // 5 and all(c["ok"] for c in commits)
-    assert_processed_before_committed(lines)
+    hows = {r["how"] for r in lines if r["type"] == "committing"}
+    assert {"commit", "commit-async"} <= hows
+    assert_claims_follow_their_hand_outs(lines)
     assert [r["type"] for r in lines[-2:]] == ["revoked", "stop"]
 
 
@@ -468,12 +497,15 @@ def test_confluent_consume_with_auto_commit(kafka_cluster, topic, tmp_path):
     out = run(CK_CONSUME_AUTO, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
     assert "user-on-commit None" in out
     lines = evidence(tmp_path)
-    assert lines[0]["commit_mode"] == "auto"
+    start = lines[0]
+    assert start["commit_mode"] == "auto"
+    # librdkafka commits in its own thread what it stored when it handed records out.
+    assert start["background_commits"] is True and start["auto_offset_store"] is True
     assert_all_records_once(lines)
     commits = [r for r in lines if r["type"] == "committed"]
     assert commits and all(c["ok"] for c in commits)
     assert final_commits(lines) == handled_ends(lines)  # auto-commit reached the end
-    assert_processed_before_committed(lines)
+    assert [r["how"] for r in lines if r["type"] == "committing"] == ["close"]
 
 
 CK_KICKED_OUT = """
@@ -557,3 +589,254 @@ def test_two_group_consumers_in_one_process_write_two_members(kafka_cluster, top
     first, second = evidence(tmp_path), evidence(tmp_path, "consumer-1.1.c2")
     assert (first[0]["client"], second[0]["client"]) == ("kafka-python", "confluent-kafka")
     assert first[-1]["type"] == second[-1]["type"] == "stop"
+
+
+# ---- what users' consumers do: retries, pauses, transactions, forks, other groups, the marker ----
+KP_SEEK_RETRY = """
+    import os
+    from kafka import KafkaConsumer
+    consumer = KafkaConsumer(
+        bootstrap_servers=[os.environ["KAFKA_BROKER"]],
+        group_id=os.environ["KAFKA_GROUP"],
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=10,
+    )
+    consumer.subscribe([os.environ["KAFKA_TOPIC"]])
+    failed_once, done, idle = set(), 0, 0
+    while done < int(os.environ["EXPECT"]) and idle < 40:
+        batch = consumer.poll(timeout_ms=500)
+        idle += not batch
+        for tp, records in batch.items():
+            for r in records:
+                if r.offset % 4 == 3 and (tp, r.offset) not in failed_once:
+                    failed_once.add((tp, r.offset))
+                    consumer.seek(tp, r.offset)  # a transient failure: try it again
+                    break
+                done += 1
+        consumer.commit()
+    print("retried", len(failed_once), flush=True)
+    consumer.close()
+"""
+
+
+def test_a_retry_by_seeking_back_finishes_each_record_once(kafka_cluster, topic, tmp_path):
+    out = run(KP_SEEK_RETRY, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
+    retried = int(out.split("retried ")[1].split()[0])
+    lines = evidence(tmp_path)
+    seeks = [r for r in lines if r["type"] == "seek"]
+    assert len(seeks) == retried > 0
+    # The record that failed went back with everything after it: handed again, finished once.
+    assert_all_records_once(lines, held=None)  # it leaves with its last batch in hand
+    assert_claims_follow_their_hand_outs(lines)
+
+
+KP_PAUSE_HEARTBEAT = """
+    import os, threading, time
+    from kafka import KafkaConsumer
+    consumer = KafkaConsumer(
+        bootstrap_servers=[os.environ["KAFKA_BROKER"]],
+        group_id=os.environ["KAFKA_GROUP"],
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=20,
+    )
+    consumer.subscribe([os.environ["KAFKA_TOPIC"]])
+    batch = {}
+    while not batch:
+        batch = consumer.poll(timeout_ms=500)
+    consumer.pause(*batch)
+    worker = threading.Thread(target=time.sleep, args=(1.0,))  # the work, elsewhere
+    worker.start()
+    while worker.is_alive():
+        consumer.poll(timeout_ms=100)  # heartbeats: nothing comes back from paused partitions
+    print("working-until", time.time(), flush=True)
+    consumer.commit()
+    consumer.resume(*batch)
+    consumer.poll(timeout_ms=100)
+    consumer.close()
+"""
+
+
+def test_polls_of_a_paused_consumer_do_not_finish_the_work_in_a_worker(
+    kafka_cluster, topic, tmp_path
+):
+    out = run(KP_PAUSE_HEARTBEAT, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
+    worked_until = float(out.split("working-until ")[1].split()[0])
+    lines = evidence(tmp_path)
+    paused = [r for r in lines if r["type"] == "paused"]
+    resumed = [r for r in lines if r["type"] == "resumed"]
+    assert paused and resumed and paused[0]["partitions"] == resumed[0]["partitions"]
+    first = [
+        r for r in lines if r["type"] == "finished" and r["partition"] in paused[0]["partitions"]
+    ]
+    assert first and min(r["t"] for r in first) >= worked_until
+
+
+KP_AUDIT_READER = """
+    import os
+    from kafka import KafkaConsumer
+    audit = KafkaConsumer(os.environ["KAFKA_TOPIC"], bootstrap_servers=[os.environ["KAFKA_BROKER"]],
+                          group_id="audit-" + os.environ["KAFKA_GROUP"], auto_offset_reset="earliest")
+    main = KafkaConsumer(os.environ["KAFKA_TOPIC"], bootstrap_servers=[os.environ["KAFKA_BROKER"]],
+                         group_id=os.environ["KAFKA_GROUP"], auto_offset_reset="earliest")
+    seen = 0
+    while seen < int(os.environ["EXPECT"]):
+        seen += sum(len(rs) for rs in audit.poll(timeout_ms=500).values())
+    audit.close()
+    main.close()
+"""
+
+
+def test_a_reader_in_another_group_in_the_same_process_is_not_the_consumer(
+    kafka_cluster, topic, tmp_path
+):
+    run(KP_AUDIT_READER, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
+    files = sorted(p.name for p in (tmp_path / "evidence" / "consumed").glob("*.jsonl"))
+    assert files == ["consumer-1.1.jsonl"]
+    lines = evidence(tmp_path)
+    assert lines[0]["group"].startswith("g-") and not finished_offsets(lines)
+
+
+KP_FORKING = """
+    import multiprocessing, os, signal, time
+    from kafka import KafkaConsumer
+
+    def worker():
+        signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+        time.sleep(30)
+
+    consumer = KafkaConsumer(os.environ["KAFKA_TOPIC"], bootstrap_servers=[os.environ["KAFKA_BROKER"]],
+                             group_id=os.environ["KAFKA_GROUP"], auto_offset_reset="earliest",
+                             enable_auto_commit=False, max_poll_records=5)
+    batch = {}
+    while not batch:
+        batch = consumer.poll(timeout_ms=500)
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=worker) for _ in range(2)]
+    for c in children:
+        c.start()
+    # A child that exits normally runs the exit hooks it inherited.
+    pid = os.fork()
+    if pid == 0:
+        raise SystemExit(0)
+    os.waitpid(pid, 0)
+    for c in children:
+        c.terminate()
+        c.join()
+    consumer.commit()
+    consumer.poll(timeout_ms=100)
+    consumer.close()
+"""
+
+
+def test_forked_workers_write_nothing_for_their_parents_consumer(kafka_cluster, topic, tmp_path):
+    run(KP_FORKING, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
+    lines = evidence(tmp_path)
+    assert [r["type"] for r in lines].count("stop") == 1 and lines[-1]["type"] == "stop"
+    assert lines[-1]["reason"] == "close"
+    assert {r["pid"] for r in lines if r["type"] == "start"} == {lines[0]["pid"]}
+    assert sorted(p.name for p in (tmp_path / "evidence" / "consumed").glob("*")) == [
+        "consumer-1.1.jsonl"
+    ]
+
+
+CK_TRANSACTIONAL = """
+    import os, uuid
+    from confluent_kafka import Consumer, Producer
+
+    consumer = Consumer({
+        "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "group.id": os.environ["KAFKA_GROUP"],
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+    })
+    producer = Producer({
+        "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "transactional.id": "txn-" + uuid.uuid4().hex,
+    })
+    producer.init_transactions()
+    consumer.subscribe([os.environ["KAFKA_TOPIC"]])
+    seen = idle = 0
+    while seen < int(os.environ["EXPECT"]) and idle < 30:
+        batch = [m for m in consumer.consume(num_messages=10, timeout=0.5) if not m.error()]
+        idle += not batch
+        if not batch:
+            continue
+        producer.begin_transaction()
+        for m in batch:
+            producer.produce(os.environ["KAFKA_TOPIC"] + "-out", m.value(), m.key())
+        producer.send_offsets_to_transaction(
+            consumer.position(consumer.assignment()), consumer.consumer_group_metadata()
+        )
+        producer.commit_transaction()
+        seen += len(batch)
+    consumer.close()
+"""
+
+
+def test_a_transactional_consumer_claims_its_offsets_through_the_transaction(
+    kafka_cluster, topic, tmp_path
+):
+    create_topic(
+        kafka_cluster.bootstrap_servers, topic + "-out", partitions=1, replication_factor=3
+    )
+    run(CK_TRANSACTIONAL, consumer_env(kafka_cluster, topic, tmp_path), tmp_path, timeout=120)
+    lines = evidence(tmp_path)
+    claims = [r for r in lines if r["type"] == "committing"]
+    assert claims and {c["how"] for c in claims} == {"transaction"}
+    outcomes = [r for r in lines if r["type"] == "committed"]
+    assert len(outcomes) == len(claims) and all(c["ok"] for c in outcomes)
+    assert_all_records_once(lines, held=None)  # it leaves with its last batch in hand
+    assert_claims_follow_their_hand_outs(lines)
+    # The transaction committed the offsets of the batch still in hand; finished comes after.
+    last = max(i for i, r in enumerate(lines) if r["type"] == "committing")
+    assert any(r["type"] == "handed" for r in lines[:last])
+
+
+KP_MARKER = """
+    import os, queue, threading
+    from kafka import KafkaConsumer
+    try:
+        from riverbed_instrument import processed
+    except ImportError:
+        def processed(*records): pass
+
+    work = queue.Queue()
+    def worker():
+        while True:
+            r = work.get()
+            if r is None:
+                return
+            if r.offset % 2 == 0:
+                processed(r)  # the odd ones are never finished
+
+    consumer = KafkaConsumer(os.environ["KAFKA_TOPIC"], bootstrap_servers=[os.environ["KAFKA_BROKER"]],
+                             group_id=os.environ["KAFKA_GROUP"], auto_offset_reset="earliest",
+                             enable_auto_commit=False)
+    t = threading.Thread(target=worker)
+    t.start()
+    seen = 0
+    while seen < int(os.environ["EXPECT"]):
+        for records in consumer.poll(timeout_ms=500).values():
+            for r in records:
+                work.put(r)
+                seen += 1
+    work.put(None)
+    t.join()
+    consumer.close()
+"""
+
+
+def test_with_the_processed_marker_only_marked_records_are_finished(kafka_cluster, topic, tmp_path):
+    run(KP_MARKER, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
+    lines = evidence(tmp_path)
+    finished = finished_offsets(lines)
+    assert finished and all(o % 2 == 0 for _, o in finished)
+    assert {r["how"] for r in lines if r["type"] == "finished"} == {"marked"}
+    assert (
+        len(finished)
+        == len(set(finished))
+        == sum(1 for _, o in handed_offsets(lines) if o % 2 == 0)
+    )

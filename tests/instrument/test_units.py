@@ -7,11 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
-
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from workloads.consumer import events as reference
 from workloads.consumer.events import Examined
@@ -20,11 +17,11 @@ from workloads.evidence.reader import read_jsonl
 from workloads.evidence.schema import FILE_TYPES, check
 from workloads.evidence.sinks import _line
 from workloads.instrument import PYTHONPATH_DIR, instrument_env
-from workloads.message import InvalidRecord, Message, decode, encode
+from workloads.message import Message
 
 sys.path.insert(0, str(PYTHONPATH_DIR))
 from _riverbed_instrument import evidence  # noqa: E402
-from _riverbed_instrument.records import NotAMessage, identify  # noqa: E402
+from _riverbed_instrument import tracker as tracker_module  # noqa: E402
 from _riverbed_instrument.settings import Settings  # noqa: E402
 from _riverbed_instrument.tracker import Tracker  # noqa: E402
 
@@ -110,100 +107,19 @@ def test_the_extension_fields_stay_readable_by_contract_v1_readers(tmp_path):
     }
 
 
-# ---- message identity agrees with the message codec ----------------------------------------------
-@pytest.mark.parametrize(
-    "raw",
-    [
-        None,
-        b"not json",
-        b"\xff\xfe",
-        b"[1, 2]",
-        b'{"producer": "p", "key": "k"}',
-        b'{"producer": 1, "key": "k", "seq": 0, "ts": 1, "body": "", "sha": ""}',
-        b'{"producer": "p", "key": "k", "seq": -1, "ts": 1, "body": "", "sha": ""}',
-        b'{"producer": "p", "key": "k", "seq": true, "ts": 1, "body": "", "sha": ""}',
-        b'{"producer": "p", "key": "k", "seq": 1, "ts": "x", "body": "", "sha": ""}',
-    ],
-)
-def test_a_value_that_is_no_message_is_refused_for_the_codecs_reason(raw):
-    with pytest.raises(InvalidRecord) as theirs:
-        decode(raw)
-    with pytest.raises(NotAMessage) as mine:
-        identify(raw)
-    assert mine.value.reason == theirs.value.reason
-
-
-def test_a_message_is_identified_in_every_shape_an_application_may_deserialize_it_to():
-    raw = encode("p-1", "k7", 42, {"n": 1})
-    assert identify(raw) == ("p-1", "k7", 42)
-    assert identify(raw.decode()) == ("p-1", "k7", 42)
-    assert identify(memoryview(raw)) == ("p-1", "k7", 42)
-    assert identify(json.loads(raw)) == ("p-1", "k7", 42)
-
-    class Event:
-        def __init__(self, **fields):
-            self.__dict__.update(fields)
-
-    assert identify(Event(**json.loads(raw))) == ("p-1", "k7", 42)
-    with pytest.raises(NotAMessage) as exc:
-        identify(object())
-    assert exc.value.reason == "undecodable"
-    # The body is the application's business: a corrupt one still has its identity.
-    corrupt = json.loads(raw)
-    corrupt["body"] = {"n": 2}
-    assert identify(json.dumps(corrupt)) == ("p-1", "k7", 42)
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-    max_leaves=8,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    producer=st.text(),
-    key=st.text(),
-    seq=st.integers(min_value=0, max_value=2**63),
-    body=json_values,
-    ts=st.floats(allow_nan=False, allow_infinity=False) | st.integers(),
-)
-def test_the_fast_path_for_riverbeds_own_encoding_agrees_with_a_full_parse(
-    producer, key, seq, body, ts
-):
-    raw = encode(producer, key, seq, body, ts=ts)
-    assert identify(raw) == identify(raw.decode()) == (producer, key, seq)
-    assert identify(raw) == (decode(raw).producer, decode(raw).key, decode(raw).seq)
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        # Look-alikes of the canonical shape that a full parse must judge.
-        b'{"producer":"p","key":"k","seq":01,"ts":1,"body":"b","sha":"s"}',
-        b'{"producer":"p","key":"k","seq":1,"ts":1,"body":"b","sha":"s"',
-        b'{"producer":"p","key":"k","seq":1,"ts":1.2.3,"body":"b","sha":"s"}',
-        b'{"producer":"p","key":"k","seq":1,"ts":1,"body":,"sha":"s"}',
-    ],
-)
-def test_damaged_look_alikes_of_a_message_are_parsed_in_full(raw):
-    with pytest.raises(InvalidRecord) as theirs:
-        decode(raw)
-    with pytest.raises(NotAMessage) as mine:
-        identify(raw)
-    assert mine.value.reason == theirs.value.reason == "undecodable"
-
-
 def test_the_instrumentation_stays_importable_by_python_3_8():
     for path in [*sorted(PYTHONPATH_DIR.rglob("*.py")), Path(schema.__file__)]:
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
 
 
-# ---- the tracker's rule --------------------------------------------------------------------------
-def tracker(tmp_path: Path, member: str = "consumer-1.1") -> Tracker:
-    settings = Settings(str(tmp_path / "evidence"), "events", member, "consumer-1", 1)
-    t = Tracker(settings, "test-client", "1.0", "cid", "grp", False)
+# ---- the tracker: handed, finished, claimed ------------------------------------------------------
+def tracker(tmp_path: Path, member: str = "consumer-1.1", flush_s: float = 3600.0, **kw) -> Tracker:
+    """A tracker that writes only when it must (a claim, a change, a stop), unless
+    ``flush_s`` says otherwise."""
+    settings = Settings(
+        str(tmp_path / "evidence"), "events", member, "consumer-1", 1, "grp", flush_s
+    )
+    t = Tracker(settings, "test-client", "1.0", "cid", "grp", False, **kw)
     t.start()
     return t
 
@@ -213,71 +129,144 @@ def lines(tmp_path: Path, member: str = "consumer-1.1") -> list[dict]:
     return list(read_jsonl(path, FILE_TYPES["consumed"]))
 
 
-def msg(seq: int, key: str = "k") -> bytes:
-    return encode("p", key, seq, "b")
+def kinds(tmp_path: Path, member: str = "consumer-1.1") -> list[tuple]:
+    return [
+        (r["type"], r.get("partition"), r.get("first"), r.get("last"))
+        for r in lines(tmp_path, member)
+    ]
 
 
-def test_records_count_as_processed_when_the_application_comes_back(tmp_path):
+def test_records_are_finished_only_when_the_application_comes_back_for_more(tmp_path):
     t = tracker(tmp_path)
     t.assigned([0, 1], 5, "member-a")
-    t.hand(0, [(10, msg(0)), (11, msg(1))])
-    t.hand(1, [(3, b"garbage")])
-    assert [r["type"] for r in lines(tmp_path)] == ["start", "assigned"]  # still in hand
-    t.came_back()
-    start, assigned, p0, inv = lines(tmp_path)
+    t.hand([(0, 10, 11), (1, 3, 3)], T)
+    t.came_back(T + 1)
+    assert kinds(tmp_path)[2:] == []  # nothing had to be written yet
+    t.revoked("revoked", [1], 5)  # any change writes what is pending first
+    start, assigned, f0, f1, revoked = lines(tmp_path)
     assert start["pgid"] == os.getpgid(0) and start["instrumented"] is True
+    assert start["flush_ms"] == 3600000.0
     assert assigned["member_id"] == "member-a" and assigned["client_id"] == "cid"
-    assert p0["partition"] == 0 and p0["records"] == [[10, "p", "k", 0], [11, "p", "k", 1]]
-    assert inv == {**inv, "type": "invalid", "partition": 1, "offset": 3, "reason": "undecodable"}
+    assert (f0["partition"], f0["first"], f0["last"], f0["how"]) == (0, 10, 11, "came-back")
+    assert (f0["t_handed"], f0["t"]) == (T, T + 1)
+    assert (f1["first"], f1["last"], revoked["type"]) == (3, 3, "revoked")
 
 
-def test_the_fast_processed_line_is_the_same_bytes(tmp_path):
-    records = [[3, 'p\u00e9"', "k", 1], [4, "p", "k\n", 2]]
-    fast = evidence.processed_line(evidence.json_text("m-\u00e9"), 2, records, T)
-    assert fast == evidence.line(evidence.schema.Processed("m-\u00e9", 2, records, T).to_dict())
-
-
-def test_a_commit_covers_what_it_names_and_is_written_after_it(tmp_path):
+def test_a_commit_is_a_claim_written_before_its_request_and_never_processing(tmp_path):
     t = tracker(tmp_path)
-    t.hand(0, [(10, msg(0)), (11, msg(1)), (12, msg(2))])
-    t.hand(1, [(5, msg(0, "j"))])
-    t.cover({0: 12})  # a commit of partition 0 up to 11: 12 and partition 1 stay in hand
+    t.hand([(0, 10, 12), (1, 5, 5)], T)
+    t.claim({0: 12}, "commit")  # commits 10..11 while they are in hand
     t.committed({0: 12}, True)
-    types = [(r["type"], r.get("partition")) for r in lines(tmp_path)]
-    assert types == [("start", None), ("processed", 0), ("committed", None)]
-    assert lines(tmp_path)[1]["records"] == [[10, "p", "k", 0], [11, "p", "k", 1]]
+    assert kinds(tmp_path)[1:] == [
+        ("handed", 0, 10, 12),
+        ("handed", 1, 5, 5),
+        ("committing", None, None, None),
+        ("committed", None, None, None),
+    ]
+    claim = lines(tmp_path)[3]
+    assert (claim["offsets"], claim["how"]) == ({"0": 12}, "commit")
     assert t.in_hand() == {0: 13, 1: 6}
+    # Coming back for records a claim covered is written at once (a SIGKILL right after
+    # must not lose it), with everything pending.
+    t.came_back(T + 2)
+    assert kinds(tmp_path)[5:] == [("finished", 0, 10, 12), ("finished", 1, 5, 5)]
     t.committed({1: 6}, False, "CommitFailedError()")
-    assert lines(tmp_path)[-1] == {
-        **lines(tmp_path)[-1],
-        "ok": False,
-        "error": "CommitFailedError()",
-    }
+    assert lines(tmp_path)[-1]["ok"] is False
+    assert lines(tmp_path)[-1]["error"] == "CommitFailedError()"
 
 
-def test_records_still_in_hand_at_the_stop_are_held_not_processed(tmp_path):
+def test_hand_outs_wait_at_most_the_flush_window(tmp_path):
+    t = tracker(tmp_path, flush_s=0.5)
+    now = time.time() + 10  # past the window the start line opened
+    t.step(None, 0, 1, now)  # due: written at once
+    t.step(now + 0.1, 0, 2, now + 0.1)  # inside the window: buffered
+    assert [k[0] for k in kinds(tmp_path)] == ["start", "handed"]
+    t.step(now + 0.7, 0, 3, now + 0.7)  # past the window: written with what waited
+    assert kinds(tmp_path)[2:] == [("finished", 0, 1, 2), ("handed", 0, 3, 3)]
+    fin = lines(tmp_path)[2]
+    assert (fin["t_handed"], fin["t"]) == (now, now + 0.7)
+
+
+def test_single_record_polls_merge_into_one_finished_span(tmp_path):
     t = tracker(tmp_path)
-    t.hand(2, [(7, msg(3)), (8, b"{}")])
+    for offset in range(5):
+        t.step(T + offset, 2, offset, T + offset + 0.5)
+    t.flush()
+    assert kinds(tmp_path)[1:] == [("finished", 2, 0, 3), ("handed", 2, 4, 4)]
+
+
+def test_a_seek_sends_what_is_in_hand_from_its_offset_back(tmp_path):
+    t = tracker(tmp_path)
+    t.hand([(0, 10, 19)], T)
+    t.seek(0, 15)  # a retry: 15 failed, it will be handed again
+    t.came_back(T + 1)
+    t.flush()
+    rows = lines(tmp_path)
+    assert [(r["type"], r.get("offset")) for r in rows[1:3]] == [("handed", None), ("seek", 15)]
+    assert (rows[3]["type"], rows[3]["first"], rows[3]["last"]) == ("finished", 10, 14)
+    t.hand([(0, 15, 16)], T + 2)
+    t.seek(0, None, "beginning")
+    assert t.in_hand() == {}
+    assert lines(tmp_path)[-1]["whence"] == "beginning"
+
+
+def test_coming_back_does_not_finish_the_records_of_a_paused_partition(tmp_path):
+    t = tracker(tmp_path)
+    t.hand([(0, 1, 4), (1, 7, 7)], T)
+    t.paused([0], True)  # handed to a worker; polls go on as heartbeats
+    t.came_back(T + 1)
+    t.came_back(T + 2)
+    assert t.in_hand() == {0: 5}
+    t.paused([0], False)
+    t.came_back(T + 3)
+    t.flush()
+    fins = [
+        (r["partition"], r["first"], r["t"]) for r in lines(tmp_path) if r["type"] == "finished"
+    ]
+    assert fins == [(1, 7, T + 1), (0, 1, T + 3)]
+    assert [r["type"] for r in lines(tmp_path)].count("paused") == 1
+
+
+def test_with_the_marker_only_marked_records_are_finished(tmp_path, monkeypatch):
+    monkeypatch.setattr(tracker_module, "marker_mode", True)
+    t = tracker(tmp_path)
+    t.hand([(0, 1, 3)], T)
+    t.came_back(T + 1)
+    assert t.in_hand() == {0: 4}
+    assert t.mark(0, 2) and not t.mark(0, 9)
+    t.flush()
+    fin = [r for r in lines(tmp_path) if r["type"] == "finished"]
+    assert [(r["first"], r["last"], r["how"]) for r in fin] == [(2, 2, "marked")]
+    assert t.in_hand() == {0: 4}  # 1 and 3 are still in hand
+
+
+def test_what_is_in_hand_at_the_stop_stays_handed(tmp_path):
+    t = tracker(tmp_path)
+    t.hand([(2, 7, 8)], T)
     t.stop("error", "terminated by SIGTERM without closing its consumer")
-    stop = lines(tmp_path)[-1]
-    assert stop["reason"] == "error" and "SIGTERM" in stop["detail"]
-    assert stop["held"] == {"2": [[7, "p", "k", 3], [8, None, None, None]]}
-    assert not any(r["type"] == "processed" for r in lines(tmp_path))
+    rows = lines(tmp_path)
+    assert [r["type"] for r in rows] == ["start", "handed", "stop"]
+    assert rows[-1]["reason"] == "error" and "SIGTERM" in rows[-1]["detail"]
+    assert "held" not in rows[-1]
     t.stop("close")  # a second stop writes nothing
-    assert len(lines(tmp_path)) == 2
+    assert len(lines(tmp_path)) == 3
 
 
-def test_iteration_buffers_one_batch_and_a_revoke_writes_it_first(tmp_path):
-    t = tracker(tmp_path)
-    t.assigned([0], 1, "a")
-    for offset in range(3):
-        t.came_back(write=False)  # the next iteration step
-        t.hand_one(0, offset, msg(offset))
-    t.came_back(write=False)
-    assert [r["type"] for r in lines(tmp_path)] == ["start", "assigned"]
-    t.revoked("revoked", [0], 1)
-    assert [r["type"] for r in lines(tmp_path)] == ["start", "assigned", "processed", "revoked"]
-    assert lines(tmp_path)[2]["records"] == [[0, "p", "k", 0], [1, "p", "k", 1], [2, "p", "k", 2]]
+def test_the_tracker_writes_the_schemas_records_byte_for_byte(tmp_path):
+    t = tracker(tmp_path, member="m-\u00e9")
+    t.hand([(0, 3, 4)], T)
+    t.came_back(T + 1.5)
+    t.flush()
+    path = tmp_path / "evidence" / "consumed" / "m-\u00e9.jsonl"
+    raw = path.read_text(encoding="utf-8").splitlines()[1]
+    expected = evidence.schema.Finished("m-\u00e9", 0, 3, 4, "came-back", T + 1.5, t_handed=T)
+    assert raw + "\n" == evidence.line(expected.to_dict())
+    handed = evidence.schema.Handed("m-\u00e9", 1, 5, 6, T)
+    t.hand([(1, 5, 6)], T)
+    t.flush()
+    assert path.read_text(encoding="utf-8").splitlines()[-1] + "\n" == evidence.line(
+        handed.to_dict()
+    )
 
 
 def test_lost_partitions_belong_to_the_last_generation_and_empty_revokes_are_skipped(tmp_path):
@@ -286,8 +275,8 @@ def test_lost_partitions_belong_to_the_last_generation_and_empty_revokes_are_ski
     t.assigned([0, 1], 7, "a")
     t.revoked("lost", [1], None)
     t.revoked("revoked", [0], None)  # a client that does not expose generations
-    kinds = [(r["type"], r.get("generation")) for r in lines(tmp_path)[1:]]
-    assert kinds == [("assigned", 7), ("lost", 7), ("revoked", 7)]
+    kinds_ = [(r["type"], r.get("generation")) for r in lines(tmp_path)[1:]]
+    assert kinds_ == [("assigned", 7), ("lost", 7), ("revoked", 7)]
     assert t.owned == set()
 
 
@@ -296,6 +285,32 @@ def test_each_consumer_of_an_incarnation_gets_a_file_of_its_own(tmp_path):
     second = tracker(tmp_path)
     assert (first.member, second.member) == ("consumer-1.1", "consumer-1.1.c2")
     assert lines(tmp_path, "consumer-1.1.c2")[0]["member"] == "consumer-1.1.c2"
+
+
+def test_only_the_group_under_test_is_recorded():
+    s = Settings("ev", "events", "m", "r", 1, "grp")
+    assert s.records("grp", True)
+    assert not s.records("audit", True)  # another group in the same process
+    assert not s.records("grp", False) and not s.records(None, True)
+    assert Settings("ev", "events", "m", "r", 1, None).records("anything", True)
+
+
+def test_a_forked_child_writes_nothing_for_its_parents_consumer(tmp_path):
+    t = tracker(tmp_path)
+    t.hand([(0, 1, 2)], T)
+    pid = os.fork()
+    if pid == 0:  # the child: as a worker forked after subscribing would
+        try:
+            t.came_back(T + 1)
+            t.flush()
+            tracker_module._stop_all("error", "child exit")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert [r["type"] for r in lines(tmp_path)] == ["start"]
+    t.came_back(T + 2)
+    t.flush()
+    assert [r["type"] for r in lines(tmp_path)] == ["start", "finished"]
 
 
 # ---- loading ---------------------------------------------------------------------------------------

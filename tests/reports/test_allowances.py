@@ -63,18 +63,46 @@ def test_redelivery_one_below_the_last_landed_commit_fails(check_run):
     assert bad["offset"] == 2 and "below the last commit (3)" in bad["detail"]
 
 
-def test_the_same_redelivery_after_a_graceful_stop_fails(check_run):
-    # consumer-1-aaa stops gracefully (a stop line) instead of being killed: what it
-    # processed it had to commit first, so 3 and 4 processed again are not allowed.
+def test_the_same_redelivery_after_a_graceful_stop_is_at_least_once(check_run):
+    # consumer-1-aaa stops gracefully (a stop line) instead of being killed, without
+    # committing 3 and 4: at-least-once delivery (the default) lets them be processed again.
     run = baseline()
     m1 = run.members["consumer-1-aaa"]
     m1.lines.append(_line(m1.name, "revoked", 4.4, generation=1, partitions=[0]))
     m1.stop(4.5, "sigterm")
     s = check_run(run)
     red = s.check("redelivered")
+    assert red.status == "pass" and red.counts["illegal"] == 0
+    assert allowed(s, "at-least-once") == 2 and allowed(s, "uncommitted-window") == 0
+    ex = s.allowances["at-least-once"]["examples"][0]
+    assert ex["offset"] == 3 and "revoked" in ex["detail"]
+
+
+def test_the_same_redelivery_after_a_graceful_stop_fails_under_strict_delivery(check_run):
+    # --delivery strict: what it processed it had to commit before giving the partition up.
+    run = baseline()
+    run.spec["delivery"] = "strict"
+    m1 = run.members["consumer-1-aaa"]
+    m1.lines.append(_line(m1.name, "revoked", 4.4, generation=1, partitions=[0]))
+    m1.stop(4.5, "sigterm")
+    s = check_run(run)
+    red = s.check("redelivered")
     assert red.status == "fail" and red.counts["illegal"] == 2
-    assert allowed(s, "uncommitted-window") == 0
-    assert "graceful" in red.examples[0]["detail"]
+    assert allowed(s, "uncommitted-window") == 0 and allowed(s, "at-least-once") == 0
+    assert "graceful" in red.examples[0]["detail"] and "strict" in red.examples[0]["detail"]
+
+
+def test_below_the_last_commit_a_graceful_redelivery_fails_even_at_least_once(check_run):
+    # consumer-1-aaa committed 4 before its graceful stop: 3 processed again lies below it.
+    run = baseline()
+    m1 = run.members["consumer-1-aaa"]
+    m1.committed(4.3, {0: 5})
+    m1.lines.append(_line(m1.name, "revoked", 4.4, generation=1, partitions=[0]))
+    m1.stop(4.5, "sigterm")
+    s = check_run(run)
+    red = s.check("redelivered")
+    assert red.status == "fail"
+    assert allowed(s, "at-least-once") == 0
 
 
 # ---- zombie-processing (redelivered, consumer events) ---------------------------------------------

@@ -889,6 +889,10 @@ class _Sim:
             # Recovery within half a second: a kill with a 3 s session timeout cannot.
             spec["limits"] = {"time_to_full_ownership_s": 0.5}
             self.truth.injected = "rebalance"
+        if sc.inject == "redelivered":
+            # A consumer that does not commit on a graceful stop is at-least-once: only the
+            # strict delivery setting forbids what it leaves to be delivered again.
+            spec["delivery"] = "strict"
         if sc.inject == "vacuity":
             self.truth.injected = "vacuity"
         self.layout.spec.write_text(json.dumps(spec, indent=2) + "\n")

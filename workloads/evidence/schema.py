@@ -225,6 +225,16 @@ class Start(EvidenceRecord):
     """Which start of the replica this is: 1, 2, … (instrumented)."""
     instrumented: bool | None = optional()
     """True when riverbed's instrumentation wrote this file, around the user's consumer."""
+    flush_ms: float | None = optional()
+    """Instrumented: hand-outs and finished records may reach the file up to this late
+    (never after a commit that follows them): a SIGKILL can lose the application's calls
+    of its last ``flush_ms``."""
+    background_commits: bool | None = optional()
+    """Instrumented: the client commits in its own thread, with no call of the
+    application (librdkafka's auto-commit); such commits have no ``committing`` line."""
+    auto_offset_store: bool | None = optional()
+    """Instrumented: the client stores each record's offset when it hands the record out
+    and commits the store in the background, so every hand-out is a claim."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +319,130 @@ class Processed(EvidenceRecord):
     """``[offset, producer, key, seq]`` of each valid record processed, in offset order."""
     t: float
     """When the batch was processed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Handed(EvidenceRecord):
+    """Records the application was handed (instrumented): ``poll()`` or ``consume()``
+    returned them, or iteration yielded them. Handed is not processed."""
+
+    TYPE = "handed"
+    FILE = "consumed"
+
+    member: str
+    """The incarnation."""
+    partition: int
+    """The partition."""
+    first: int
+    """The first offset handed."""
+    last: int
+    """The last offset handed (every record from ``first`` to ``last``)."""
+    t: float
+    """When the first of them was handed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Finished(EvidenceRecord):
+    """Records the application finished (instrumented): the consumer's ``processed``,
+    by offset (the report reads each record's identity from the drained log)."""
+
+    TYPE = "finished"
+    FILE = "consumed"
+
+    member: str
+    """The incarnation."""
+    partition: int
+    """The partition."""
+    first: int
+    """The first offset finished."""
+    last: int
+    """The last offset finished (every record handed from ``first`` to ``last``)."""
+    how: str
+    """``came-back``: the application came back for more (its next poll, consume or
+    iteration step) while the partition was not paused; ``marked``: it marked them
+    processed (riverbed's processed marker)."""
+    t: float
+    """When it came back, or marked the last of them."""
+    t_handed: float | None = optional()
+    """When the first of them was handed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Committing(EvidenceRecord):
+    """A commit about to be made (instrumented), written before its request leaves the
+    process: a claim that everything below these offsets is done. A claim is not
+    processing; its outcome, when the client reports one, is a later ``committed``."""
+
+    TYPE = "committing"
+    FILE = "consumed"
+
+    member: str
+    """The incarnation."""
+    offsets: Mapping[str, int]
+    """Partition (as a string) to the next offset to read, in partition order."""
+    how: str
+    """``commit`` (synchronous), ``commit-async``, ``store`` (an offset store the client
+    commits later), ``auto`` (the client's auto-commit), ``close`` (the commit ``close()``
+    makes), ``rebalance`` (the client's commit before a rebalance) or ``transaction``
+    (offsets sent to a producer's transaction; committed with it)."""
+    t: float
+    """When the commit was asked for."""
+
+    def __post_init__(self) -> None:
+        offsets = {int(p): o for p, o in self.offsets.items()}
+        object.__setattr__(self, "offsets", {str(p): offsets[p] for p in sorted(offsets)})
+
+
+@dataclasses.dataclass(frozen=True)
+class Seek(EvidenceRecord):
+    """The application moved its position on a partition (instrumented): records in hand
+    at or past ``offset`` go back unfinished; it will be handed them again."""
+
+    TYPE = "seek"
+    FILE = "consumed"
+
+    member: str
+    """The incarnation."""
+    partition: int
+    """The partition."""
+    offset: int | None
+    """The new position; null for a seek to the beginning or the end (every record in
+    hand of the partition goes back)."""
+    t: float
+    """When it sought."""
+    whence: str | None = optional()
+    """``beginning`` or ``end`` for those seeks."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PauseChange(EvidenceRecord):
+    """Partitions the application paused or resumed (instrumented)."""
+
+    FILE = "consumed"
+
+    member: str
+    """The incarnation."""
+    partitions: list[int]
+    """The partitions, in increasing order."""
+    t: float
+    """When."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "partitions", sorted(self.partitions))
+
+
+@dataclasses.dataclass(frozen=True)
+class Paused(PauseChange):
+    """Partitions paused: coming back for more does not finish their records in hand."""
+
+    TYPE = "paused"
+
+
+@dataclasses.dataclass(frozen=True)
+class Resumed(PauseChange):
+    """Partitions resumed."""
+
+    TYPE = "resumed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -508,7 +642,13 @@ RECORD_TYPES: tuple[type[EvidenceRecord], ...] = (
     Revoked,
     Lost,
     Processed,
+    Handed,
+    Finished,
+    Committing,
     Committed,
+    Seek,
+    Paused,
+    Resumed,
     Invalid,
     Fenced,
     Group,

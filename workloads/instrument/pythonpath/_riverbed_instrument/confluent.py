@@ -1,37 +1,51 @@
-"""confluent-kafka: ``Consumer`` replaced by an instrumented subclass.
+"""confluent-kafka: ``Consumer`` and ``Producer`` replaced by instrumented subclasses.
 
-``confluent_kafka.Consumer`` is a C type whose methods cannot be patched, so
-the module's name is rebound to a Python subclass right after
-``confluent_kafka`` is imported: ``from confluent_kafka import Consumer`` then
-gets the subclass. What is hooked:
+``confluent_kafka.Consumer`` is a C type whose methods cannot be patched, so the
+module's names are rebound to Python subclasses right after ``confluent_kafka`` is
+imported: ``from confluent_kafka import Consumer`` then gets the subclass. What is
+hooked:
 
-- ``__init__``: the ``on_commit`` callback (the application's, if any, is
-  chained): the outcome of every asynchronous commit and every auto-commit,
-  served by librdkafka inside ``poll()`` / ``consume()`` / ``close()``;
-- ``subscribe(on_assign=, on_revoke=, on_lost=)``: ownership, with the
-  application's callbacks called as librdkafka would (``on_revoke`` for lost
-  partitions when there is no ``on_lost``);
-- ``poll`` / ``consume``: records handed out, and the application coming back;
-- ``commit`` (sync and async, ``message=`` / ``offsets=`` / neither) and
-  ``store_offsets``: what a commit covers is processed; a synchronous commit's
-  outcome is its return value or exception;
-- ``close``.
+- ``__init__``: the ``on_commit`` callback (the application's, if any, is chained):
+  the outcome of every asynchronous commit and every auto-commit, served by librdkafka
+  inside ``poll()`` / ``consume()`` / ``close()``;
+- ``subscribe(on_assign=, on_revoke=, on_lost=)``: ownership, with the application's
+  callbacks called as librdkafka would (``on_revoke`` for lost partitions when there is
+  no ``on_lost``). Only a consumer of the group under test (``KAFKA_GROUP``) is recorded;
+- ``poll`` / ``consume``: the application coming back for more, and the records handed;
+- ``commit`` (sync and async, ``message=`` / ``offsets=`` / neither), ``store_offsets``
+  and ``close`` (which commits the offset store when auto-commit is on): claims,
+  written before librdkafka is asked; a synchronous commit's outcome is its return
+  value or exception;
+- ``seek``, ``pause`` / ``resume``, ``consumer_group_metadata`` (for transactions);
+- ``Producer.send_offsets_to_transaction`` / ``commit_transaction`` /
+  ``abort_transaction``: exactly-once consumers commit their offsets through a
+  transaction.
 
-``DeserializingConsumer`` derives from the original C type and is not
-instrumented.
+librdkafka's auto-commit runs in its own thread: such commits are seen only afterwards
+(``on_commit``), and with ``enable.auto.offset.store`` (the default) they commit what
+was handed out, finished or not — the ``start`` line says so (``background_commits``,
+``auto_offset_store``). ``DeserializingConsumer`` derives from the original C type and
+is not instrumented.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import weakref
 from typing import Any
 
 from . import active_settings
+from . import tracker as tracker_module
 from .kafka_python import _stop_reason
 from .tracker import Tracker
 
 CLIENT = "confluent-kafka"
 _NAMES = ("message", "offsets", "asynchronous")
+_time = tracker_module._time
+
+#: ``consumer_group_metadata()`` results → the tracker of the consumer that made them.
+_metadata: weakref.WeakValueDictionary[int, Tracker] = weakref.WeakValueDictionary()
 
 
 def _truthy(value: Any, default: bool) -> bool:
@@ -65,6 +79,31 @@ class _Holder:
     tracker: Tracker | None = None
 
 
+def _data_offsets(tracker: Tracker, partitions: Any) -> dict[int, int]:
+    out = {}
+    for tp in partitions or ():
+        if tp.topic == tracker.topic and isinstance(tp.offset, int) and tp.offset >= 0:
+            out[tp.partition] = tp.offset
+    return out
+
+
+def _spans(msgs: Any, topic: str) -> list[tuple[int, int, int]]:
+    """``(partition, first, last)`` runs of contiguous offsets of the data topic."""
+    spans: list[list[int]] = []
+    cur: list[int] | None = None
+    for m in msgs:
+        if m.error() is not None or m.topic() != topic:
+            continue
+        p = m.partition()
+        o = m.offset()
+        if cur is not None and cur[0] == p and cur[2] + 1 == o:
+            cur[2] = o
+        else:
+            cur = [p, o, o]
+            spans.append(cur)
+    return [(s[0], s[1], s[2]) for s in spans]
+
+
 def patch(module: Any) -> None:
     base: Any = getattr(module, "Consumer", None)
     if base is None or getattr(base, "_riverbed_instrumented", False):
@@ -72,6 +111,8 @@ def patch(module: Any) -> None:
     version = str(getattr(module, "__version__", "") or "")
     no_offset = getattr(getattr(module, "KafkaError", None), "_NO_OFFSET", -168)
     kafka_exception = getattr(module, "KafkaException", Exception)
+    base_poll = base.poll
+    base_consume = base.consume
 
     def error_code(err: Any) -> Any:
         try:
@@ -79,23 +120,14 @@ def patch(module: Any) -> None:
         except Exception:
             return None
 
-    def data_offsets(tracker: Tracker, partitions: Any) -> dict[int, int]:
-        out = {}
-        for tp in partitions or ():
-            if tp.topic == tracker.topic and isinstance(tp.offset, int) and tp.offset >= 0:
-                out[tp.partition] = tp.offset
-        return out
-
     def record_commit(tracker: Tracker, err: Any, partitions: Any) -> None:
         if err is not None and error_code(err) == no_offset:
             return  # nothing was stored, nothing was committed
-        offsets = data_offsets(tracker, partitions)
+        offsets = _data_offsets(tracker, partitions)
         if not offsets:
             return
         errors = [tp.error for tp in partitions if tp.topic == tracker.topic and tp.error]
         ok = err is None and not errors
-        if tracker.trust_commits:
-            tracker.cover(offsets)
         tracker.committed(offsets, ok, None if ok else str(err or errors[0]))
 
     def on_commit_chain(holder: _Holder, user: Any) -> Any:
@@ -128,10 +160,11 @@ def patch(module: Any) -> None:
             base.__init__(self, *args, **kwargs)
             self._riverbed_holder = holder
             self._riverbed_tracker: Tracker | None = None
+            auto_commit = _truthy(conf.get("enable.auto.commit"), True)
             self._riverbed_conf = {
                 "group": conf.get("group.id"),
                 "client_id": conf.get("client.id", "rdkafka"),
-                "auto_commit": _truthy(conf.get("enable.auto.commit"), True),
+                "auto_commit": auto_commit,
                 "auto_store": _truthy(conf.get("enable.auto.offset.store"), True),
             }
             self._riverbed_stored: dict[int, int] = {}
@@ -141,11 +174,11 @@ def patch(module: Any) -> None:
             settings = active_settings()
             callbacks = dict(zip(("on_assign", "on_revoke", "on_lost"), args))
             callbacks.update(kwargs)
-            if not _subscribes(settings.topic, topics) or not self._riverbed_conf["group"]:
+            c = self._riverbed_conf
+            if not settings.records(c["group"], _subscribes(settings.topic, topics)):
                 return base.subscribe(self, topics, *args, **kwargs)
             tracker = self._riverbed_tracker
             if tracker is None:
-                c = self._riverbed_conf
                 tracker = Tracker(
                     settings,
                     CLIENT,
@@ -153,6 +186,8 @@ def patch(module: Any) -> None:
                     c["client_id"],
                     c["group"],
                     c["auto_commit"],
+                    background_commits=c["auto_commit"],
+                    auto_offset_store=c["auto_commit"] and c["auto_store"],
                 )
             wrapped = _callbacks(tracker, callbacks)
             result = base.subscribe(self, topics, **wrapped)
@@ -165,32 +200,30 @@ def patch(module: Any) -> None:
         def poll(self, *args: Any, **kwargs: Any) -> Any:
             tracker = self._riverbed_tracker
             if tracker is None:
-                return base.poll(self, *args, **kwargs)
-            tracker.came_back()
-            msg = base.poll(self, *args, **kwargs)
+                return base_poll(self, *args, **kwargs)
+            t_back = _time()
+            msg = base_poll(self, *args, **kwargs)
             if msg is not None and msg.error() is None and msg.topic() == tracker.topic:
-                tracker.hand_one(msg.partition(), msg.offset(), msg.value())
+                tracker.step(t_back, msg.partition(), msg.offset(), _time())
+            else:
+                tracker.came_back(t_back)
             return msg
 
         def consume(self, *args: Any, **kwargs: Any) -> Any:
             tracker = self._riverbed_tracker
             if tracker is None:
-                return base.consume(self, *args, **kwargs)
-            tracker.came_back()
-            msgs = base.consume(self, *args, **kwargs)
+                return base_consume(self, *args, **kwargs)
+            tracker.came_back(_time())
+            msgs = base_consume(self, *args, **kwargs)
             if msgs:
-                topic = tracker.topic
-                by_partition: dict[int, list] = {}
-                for m in msgs:
-                    if m.error() is None and m.topic() == topic:
-                        by_partition.setdefault(m.partition(), []).append((m.offset(), m.value()))
-                for p, recs in by_partition.items():
-                    tracker.hand(p, recs)
+                spans = _spans(msgs, tracker.topic)
+                if spans:
+                    tracker.hand(spans, _time())
             return msgs
 
         # ---- commits ------------------------------------------------------------------------
         def _riverbed_intended(self, params: dict[str, Any]) -> dict[int, int] | None:
-            """The offsets a commit or store names; None: the current positions."""
+            """The offsets a commit or store names; None: the offset store."""
             tracker = self._riverbed_tracker
             assert tracker is not None
             message, offsets = params.get("message"), params.get("offsets")
@@ -199,8 +232,20 @@ def patch(module: Any) -> None:
                     return {}
                 return {message.partition(): message.offset() + 1}
             if offsets is not None:
-                return data_offsets(tracker, offsets)
+                return _data_offsets(tracker, offsets)
             return None
+
+        def _riverbed_store(self) -> dict[int, int]:
+            """What librdkafka's offset store holds for the data topic: the positions when
+            it stores at hand-out, else what the application stored."""
+            tracker = self._riverbed_tracker
+            assert tracker is not None
+            if not self._riverbed_conf["auto_store"]:
+                return dict(self._riverbed_stored)
+            try:
+                return _data_offsets(tracker, self.position(list(self.assignment())))
+            except Exception:
+                return tracker.in_hand()
 
         def commit(self, *args: Any, **kwargs: Any) -> Any:
             tracker = self._riverbed_tracker
@@ -210,16 +255,10 @@ def patch(module: Any) -> None:
             params.update(kwargs)
             intended = self._riverbed_intended(params)
             if intended is None:
-                # Neither message nor offsets: librdkafka commits the offset store,
-                # which holds the positions unless the application stores offsets.
-                intended = (
-                    tracker.in_hand()
-                    if self._riverbed_conf["auto_store"]
-                    else dict(self._riverbed_stored)
-                )
-            if tracker.trust_commits:
-                tracker.cover(intended)
-            if _truthy(params.get("asynchronous"), True):
+                intended = self._riverbed_store()
+            asynchronous = _truthy(params.get("asynchronous"), True)
+            tracker.claim(intended, "commit-async" if asynchronous else "commit")
+            if asynchronous:
                 return base.commit(self, *args, **kwargs)  # outcome: on_commit
             try:
                 result = base.commit(self, *args, **kwargs)
@@ -228,7 +267,7 @@ def patch(module: Any) -> None:
                 if error_code(err) != no_offset:
                     tracker.committed(intended, False, str(exc))
                 raise
-            done = data_offsets(tracker, result)
+            done = _data_offsets(tracker, result)
             errors = [tp.error for tp in result or () if tp.topic == tracker.topic and tp.error]
             tracker.committed(done or intended, not errors, str(errors[0]) if errors else None)
             return result
@@ -240,10 +279,50 @@ def patch(module: Any) -> None:
                 params.update(kwargs)
                 intended = self._riverbed_intended(params)
                 if intended:
-                    if tracker.trust_commits:
-                        tracker.cover(intended)  # storing an offset says: done up to here
+                    # librdkafka commits the store later, in its own thread: the claim
+                    # is made now.
+                    tracker.claim(intended, "store")
                     self._riverbed_stored.update(intended)
             return base.store_offsets(self, *args, **kwargs)
+
+        # ---- the application's position -----------------------------------------------------
+        def seek(self, partition: Any, *args: Any, **kwargs: Any) -> Any:
+            result = base.seek(self, partition, *args, **kwargs)
+            tracker = self._riverbed_tracker
+            if tracker is not None and getattr(partition, "topic", None) == tracker.topic:
+                offset = partition.offset
+                if isinstance(offset, int) and offset >= 0:
+                    tracker.seek(partition.partition, offset)
+                else:  # OFFSET_BEGINNING, OFFSET_END, OFFSET_STORED: resolved by librdkafka
+                    tracker.seek(partition.partition, None, _whence(module, offset))
+            return result
+
+        def pause(self, partitions: Any, *args: Any, **kwargs: Any) -> Any:
+            result = base.pause(self, partitions, *args, **kwargs)
+            tracker = self._riverbed_tracker
+            if tracker is not None:
+                tracker.paused(
+                    [tp.partition for tp in partitions if tp.topic == tracker.topic], True
+                )
+            return result
+
+        def resume(self, partitions: Any, *args: Any, **kwargs: Any) -> Any:
+            result = base.resume(self, partitions, *args, **kwargs)
+            tracker = self._riverbed_tracker
+            if tracker is not None:
+                parts = [tp.partition for tp in partitions if tp.topic == tracker.topic]
+                tracker.paused(parts, False)
+            return result
+
+        def consumer_group_metadata(self, *args: Any, **kwargs: Any) -> Any:
+            metadata = base.consumer_group_metadata(self, *args, **kwargs)
+            if self._riverbed_tracker is not None:
+                try:
+                    _metadata[id(metadata)] = self._riverbed_tracker
+                    _keep_alive(metadata, self._riverbed_tracker)
+                except TypeError:
+                    pass
+            return metadata
 
         # ---- the end ------------------------------------------------------------------------
         def close(self, *args: Any, **kwargs: Any) -> Any:
@@ -251,8 +330,10 @@ def patch(module: Any) -> None:
             if tracker is None or tracker.stopped:
                 return base.close(self, *args, **kwargs)
             failing = sys.exc_info()[1]
-            if failing is not None:
-                tracker.trust_commits = False
+            if self._riverbed_conf["auto_commit"]:
+                # librdkafka commits the offset store on close.
+                with contextlib.suppress(Exception):
+                    tracker.claim(self._riverbed_store(), "close")
             try:
                 result = base.close(self, *args, **kwargs)
             except BaseException as exc:
@@ -262,14 +343,76 @@ def patch(module: Any) -> None:
             return result
 
         def unsubscribe(self, *args: Any, **kwargs: Any) -> Any:
-            tracker = self._riverbed_tracker
-            if tracker is not None:
-                tracker.came_back()
             return base.unsubscribe(self, *args, **kwargs)
 
     Consumer.__name__ = Consumer.__qualname__ = "Consumer"
     Consumer.__module__ = getattr(module, "__name__", "confluent_kafka")
     module.Consumer = Consumer
+    producer = getattr(module, "Producer", None)
+    if producer is not None and hasattr(producer, "send_offsets_to_transaction"):
+        module.Producer = _producer_class(module, producer)
+
+
+def _whence(module: Any, offset: Any) -> str:
+    if offset == getattr(module, "OFFSET_BEGINNING", -2):
+        return "beginning"
+    if offset == getattr(module, "OFFSET_END", -1):
+        return "end"
+    return "stored"
+
+
+def _keep_alive(metadata: Any, tracker: Tracker) -> None:
+    """The id of a metadata object is only meaningful while it lives: hold it with the
+    tracker (an application asks for it once per transaction, at most)."""
+    kept = tracker.__dict__.setdefault("_riverbed_metadata", [])
+    kept.append(metadata)
+    del kept[:-8]
+
+
+def _producer_class(module: Any, base: Any) -> Any:
+    class Producer(base):
+        __doc__ = base.__doc__
+
+        def send_offsets_to_transaction(
+            self, positions: Any, group_metadata: Any, *args: Any, **kwargs: Any
+        ) -> Any:
+            tracker = _metadata.get(id(group_metadata))
+            claims = []
+            if tracker is not None:
+                mapping = _data_offsets(tracker, positions)
+                if mapping:
+                    tracker.claim(mapping, "transaction")
+                    claims.append((tracker, mapping))
+            result = base.send_offsets_to_transaction(
+                self, positions, group_metadata, *args, **kwargs
+            )
+            pending = self.__dict__.setdefault("_riverbed_txn", [])
+            pending.extend(claims)
+            return result
+
+        def commit_transaction(self, *args: Any, **kwargs: Any) -> Any:
+            claims = self.__dict__.pop("_riverbed_txn", [])
+            try:
+                result = base.commit_transaction(self, *args, **kwargs)
+            except BaseException as exc:
+                for tracker, mapping in claims:
+                    tracker.committed(mapping, False, f"commit_transaction failed: {exc!r}")
+                raise
+            for tracker, mapping in claims:
+                tracker.committed(mapping, True)
+            return result
+
+        def abort_transaction(self, *args: Any, **kwargs: Any) -> Any:
+            claims = self.__dict__.pop("_riverbed_txn", [])
+            try:
+                return base.abort_transaction(self, *args, **kwargs)
+            finally:
+                for tracker, mapping in claims:
+                    tracker.committed(mapping, False, "transaction aborted")
+
+    Producer.__name__ = Producer.__qualname__ = "Producer"
+    Producer.__module__ = getattr(module, "__name__", "confluent_kafka")
+    return Producer
 
 
 def _callbacks(tracker: Tracker, user: dict[str, Any]) -> dict[str, Any]:

@@ -6,19 +6,20 @@ directory in riverbed's installation, under a private module name, so that the
 user's program never sees a ``workloads`` package. Writers build a record
 (``schema.Start(...)``, ``schema.Committed(...)``, …) and hand ``to_dict()`` to
 :meth:`EvidenceFile.write_many`; only the ``processed`` line of the hot path is
-encoded here without a dict (:func:`processed_line`, the same bytes).
+encoded by the tracker without a dict (the same bytes as ``to_dict()``).
 
-Extensions of contract v1 the instrumentation writes (optional fields, ignored by
-readers that do not know them): ``assigned.member_id`` and ``assigned.client_id``
-(the Kafka group member id and the client's ``client.id``), ``start.client`` /
-``start.client_version`` / ``start.client_id`` / ``start.pgid`` /
-``start.incarnation`` / ``start.instrumented``, and on ``stop``: ``detail`` and
-``held`` — records handed to the application that it never came back from (so
-they are not known to be processed). docs/evidence.md lists them all.
+Extensions of contract v1 the instrumentation writes: the record types ``handed``,
+``finished`` (processing by offset: the report reads identities from the drained
+log), ``committing`` (a claim, written before the commit request leaves), ``seek``,
+``paused`` and ``resumed``; and optional fields ``assigned.member_id`` /
+``assigned.client_id``, ``start.client`` / ``client_version`` / ``client_id`` /
+``pgid`` / ``incarnation`` / ``instrumented`` / ``flush_ms`` / ``background_commits``
+/ ``auto_offset_store`` and ``stop.detail``. docs/evidence.md lists them all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -60,22 +61,6 @@ def _load_schema() -> Any:
 
 schema = _load_schema()
 VERSION: int = schema.VERSION
-
-
-def processed_line(member_json: str, partition: int, records: list[list[Any]], t: float) -> str:
-    """``schema.Processed(member, partition, records, t)`` as a line, built without a
-    record or a dict (the hot path): the same bytes.
-
-    ``member_json`` is the member name already JSON-encoded.
-    """
-    text = ",".join(
-        f"[{offset},{_string(producer)},{_string(key)},{seq}]"
-        for offset, producer, key, seq in records
-    )
-    return (
-        f'{{"v":{VERSION},"type":"processed","member":{member_json},"partition":{partition},'
-        f'"records":[{text}],"t":{float.__repr__(t)}}}\n'
-    )
 
 
 #: One encoder for every line: ``json.dumps`` with options builds a new one per call.
@@ -136,6 +121,14 @@ class EvidenceFile:
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
+
+    def disown(self) -> None:
+        """In a forked child: close this process's copy of the file, writing nothing."""
+        fd, self._fd = self._fd, None
+        self._lock = threading.Lock()
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def close(self) -> None:
         with self._lock:

@@ -1,16 +1,24 @@
-"""kafka-python: ``KafkaConsumer`` and its coordinator, patched in place.
+"""kafka-python: ``KafkaConsumer``, its coordinator and ``KafkaProducer``, patched in place.
 
 What is hooked, and why there:
 
-- ``KafkaConsumer.__init__`` (topics given to the constructor) and ``subscribe``:
-  a consumer that subscribes to the data topic gets a :class:`Tracker` and a
-  rebalance listener that records ``assigned`` / ``revoked`` / ``lost`` and calls
-  the application's own listener (sync or async) in the order kafka-python calls it;
-- ``poll`` and ``__next__`` (iteration): records handed out, and the application
-  coming back for more;
-- ``ConsumerCoordinator._send_offset_commit_request``: every commit request —
-  ``commit()``, ``commit_async()``, the auto-commit inside ``poll()``, the commit
-  before a rebalance and the one in ``close()`` — with its offsets and outcome;
+- ``KafkaConsumer.__init__`` (topics given to the constructor) and ``subscribe``: a
+  consumer of the group under test (``KAFKA_GROUP``) that subscribes to the data topic
+  gets a :class:`Tracker` and a rebalance listener that records ``assigned`` /
+  ``revoked`` / ``lost`` and calls the application's own listener (sync or async) in
+  the order kafka-python calls it. Consumers of other groups (an audit reader in the
+  same process) are left alone;
+- ``poll`` and ``__next__`` (iteration): the application coming back for more, and the
+  records handed out;
+- ``seek`` / ``seek_to_beginning`` / ``seek_to_end``, ``pause`` / ``resume``;
+- ``ConsumerCoordinator.commit_offsets_sync`` / ``commit_offsets_async``: every commit
+  the application asks for (``commit()``, ``commit_async()``), the auto-commit inside
+  ``poll()`` and the one in ``close()``, recorded as a claim before it is sent;
+  ``_send_offset_commit_request``: the commit before a rebalance (which bypasses both),
+  and every commit's outcome;
+- ``KafkaProducer.send_offsets_to_transaction`` / ``commit_transaction`` /
+  ``abort_transaction``: exactly-once consumers commit their offsets through a
+  transaction;
 - ``close``, ``__exit__`` and ``unsubscribe``: the end of the member.
 """
 
@@ -19,12 +27,18 @@ from __future__ import annotations
 import inspect
 import re
 import sys
+import threading
 from typing import Any, Iterable
 
 from . import active_settings as current_settings
+from . import tracker as tracker_module
 from .tracker import Tracker
 
 CLIENT = "kafka-python"
+
+_time = tracker_module._time
+#: What the application's thread is doing, for the claims the coordinator sees.
+_context = threading.local()
 
 
 def patch(kafka_module: Any) -> None:
@@ -39,6 +53,12 @@ def patch(kafka_module: Any) -> None:
     except ImportError:  # pragma: no cover - every kafka-python has it
         return
     _patch_coordinator(ConsumerCoordinator)
+    try:
+        from kafka.producer.kafka import KafkaProducer
+    except ImportError:  # pragma: no cover
+        KafkaProducer = None
+    if KafkaProducer is not None and hasattr(KafkaProducer, "send_offsets_to_transaction"):
+        _patch_producer(KafkaProducer)
     KafkaConsumer._riverbed_instrumented = True
 
 
@@ -60,14 +80,14 @@ def _subscribes(topic: str, topics: Any, pattern: Any) -> bool:
 
 
 def _track(consumer: Any, version: str) -> Tracker | None:
-    """The consumer's tracker, made on first use (None for a consumer without a group)."""
+    """The consumer's tracker, made on first use (None for a consumer riverbed does not judge)."""
     tracker = _tracker(consumer)
     if tracker is not None:
         return tracker
     config = getattr(consumer, "config", {})
     group = config.get("group_id")
-    if group is None:
-        return None  # not a group member: nothing riverbed's checks could judge
+    if not current_settings().records(group, True):
+        return None  # no group, or another group than the one under test
     tracker = Tracker(
         current_settings(),
         CLIENT,
@@ -174,6 +194,11 @@ def _set_listener(consumer: Any, tracker: Tracker) -> None:
     setattr(subscription, attr, _listener(consumer, tracker, current))
 
 
+def _data_partitions(tracker: Tracker, tps: Iterable[Any]) -> list[int]:
+    topic = tracker.topic
+    return [tp.partition for tp in tps if getattr(tp, "topic", None) == topic]
+
+
 def _patch_consumer(cls: Any, version: str) -> None:
     orig_init = cls.__init__
     orig_subscribe = cls.subscribe
@@ -181,6 +206,13 @@ def _patch_consumer(cls: Any, version: str) -> None:
     orig_next = cls.__next__
     orig_close = cls.close
     orig_unsubscribe = cls.unsubscribe
+    orig_commit = cls.commit
+    orig_commit_async = cls.commit_async
+    orig_seek = cls.seek
+    orig_seek_beginning = cls.seek_to_beginning
+    orig_seek_end = cls.seek_to_end
+    orig_pause = cls.pause
+    orig_resume = cls.resume
     # kafka-python 2.x has no context manager.
     orig_exit: Any = getattr(cls, "__exit__", None)
 
@@ -193,57 +225,97 @@ def _patch_consumer(cls: Any, version: str) -> None:
                 tracker.start()
 
     def subscribe(self: Any, topics: Any = (), pattern: Any = None, listener: Any = None) -> Any:
-        if not _subscribes(current_settings().topic, topics, pattern):
-            return orig_subscribe(self, topics=topics, pattern=pattern, listener=listener)
         result = orig_subscribe(self, topics=topics, pattern=pattern, listener=listener)
-        tracker = _track(self, version)
-        if tracker is not None:
-            _set_listener(self, tracker)
-            tracker.start()
+        if _subscribes(current_settings().topic, topics, pattern):
+            tracker = _track(self, version)
+            if tracker is not None:
+                _set_listener(self, tracker)
+                tracker.start()
         return result
 
     def poll(
         self: Any, timeout_ms: Any = 0, max_records: Any = None, update_offsets: bool = True
     ) -> Any:
         tracker = self.__dict__.get("_riverbed_tracker")
-        if tracker is None:
+        if tracker is None or not update_offsets:
+            # Iteration polls with update_offsets=False: __next__ records it.
             return orig_poll(self, timeout_ms, max_records, update_offsets)
-        # Coming back for more: what was handed out is done. (Iteration polls with
-        # update_offsets=False at each batch boundary: the buffered records go out.)
-        tracker.came_back()
+        tracker.came_back(_time())
         result = orig_poll(self, timeout_ms, max_records, update_offsets)
-        if update_offsets and result:
+        if result:
             topic = tracker.topic
-            for tp, records in result.items():
-                if tp.topic == topic and records:
-                    tracker.hand(tp.partition, [(r.offset, r.value) for r in records])
+            spans = [
+                (tp.partition, records[0].offset, records[-1].offset)
+                for tp, records in result.items()
+                if records and tp.topic == topic
+            ]
+            if spans:
+                tracker.hand(spans, _time())
         return result
 
     def __next__(self: Any) -> Any:
         tracker = self.__dict__.get("_riverbed_tracker")
         if tracker is None:
             return orig_next(self)
-        tracker.came_back(write=False)
+        tracker.came_back(_time())
         try:
             record = orig_next(self)
         except BaseException:
             tracker.flush()
             raise
         if record.topic == tracker.topic:
-            tracker.hand_one(record.partition, record.offset, record.value)
+            tracker.step(None, record.partition, record.offset, _time())
         return record
+
+    def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _Doing("commit"):
+            return orig_commit(self, *args, **kwargs)
+
+    def commit_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _Doing("commit-async"):
+            return orig_commit_async(self, *args, **kwargs)
+
+    def seek(self: Any, partition: Any, offset: Any) -> Any:
+        result = orig_seek(self, partition, offset)
+        tracker = self.__dict__.get("_riverbed_tracker")
+        if tracker is not None and getattr(partition, "topic", None) == tracker.topic:
+            tracker.seek(partition.partition, offset)
+        return result
+
+    def _seek_to(orig: Any, whence: str) -> Any:
+        def seek_to(self: Any, *partitions: Any) -> Any:
+            result = orig(self, *partitions)
+            tracker = self.__dict__.get("_riverbed_tracker")
+            if tracker is not None:
+                tps = partitions or self._subscription.assigned_partitions()
+                for p in _data_partitions(tracker, tps):
+                    tracker.seek(p, None, whence)
+            return result
+
+        return seek_to
+
+    def pause(self: Any, *partitions: Any) -> Any:
+        result = orig_pause(self, *partitions)
+        tracker = self.__dict__.get("_riverbed_tracker")
+        if tracker is not None:
+            tracker.paused(_data_partitions(tracker, partitions), True)
+        return result
+
+    def resume(self: Any, *partitions: Any) -> Any:
+        result = orig_resume(self, *partitions)
+        tracker = self.__dict__.get("_riverbed_tracker")
+        if tracker is not None:
+            tracker.paused(_data_partitions(tracker, partitions), False)
+        return result
 
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
         tracker = self.__dict__.get("_riverbed_tracker")
         if tracker is None or tracker.stopped:
             return orig_close(self, *args, **kwargs)
         failing = self.__dict__.pop("_riverbed_exit_exc", None) or sys.exc_info()[1]
-        if failing is not None:
-            # Closing while an exception propagates: the records in hand were not
-            # finished, whatever close() commits for them. They stay "held".
-            tracker.trust_commits = False
         try:
-            result = orig_close(self, *args, **kwargs)
+            with _Doing("close"):
+                result = orig_close(self, *args, **kwargs)
         except BaseException as exc:
             tracker.stop("error", f"close() failed: {exc!r}")
             raise
@@ -257,8 +329,6 @@ def _patch_consumer(cls: Any, version: str) -> None:
 
     def unsubscribe(self: Any) -> Any:
         tracker = self.__dict__.get("_riverbed_tracker")
-        if tracker is not None:
-            tracker.came_back()
         result = orig_unsubscribe(self)
         if tracker is not None and tracker.owned:
             # kafka-python drops the assignment without calling the listener.
@@ -270,6 +340,13 @@ def _patch_consumer(cls: Any, version: str) -> None:
         ("subscribe", subscribe),
         ("poll", poll),
         ("__next__", __next__),
+        ("commit", commit),
+        ("commit_async", commit_async),
+        ("seek", seek),
+        ("seek_to_beginning", _seek_to(orig_seek_beginning, "beginning")),
+        ("seek_to_end", _seek_to(orig_seek_end, "end")),
+        ("pause", pause),
+        ("resume", resume),
         ("close", close),
         ("__exit__", __exit__),
         ("unsubscribe", unsubscribe),
@@ -292,6 +369,20 @@ def _stop_reason(failing: Any) -> tuple:
     return ("error", f"closed while {what} propagated: {failing!r}"[:500])
 
 
+class _Doing:
+    """Marks what the application's thread is doing while the client commits for it."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def __enter__(self) -> None:
+        self.outer = getattr(_context, "how", None)
+        _context.how = self.outer or self.how
+
+    def __exit__(self, *exc: Any) -> None:
+        _context.how = self.outer
+
+
 # ---- commits -----------------------------------------------------------------------------------
 def _data_offsets(tracker: Tracker, offsets: Any) -> dict[int, int]:
     topic = tracker.topic
@@ -308,16 +399,37 @@ def _data_offsets(tracker: Tracker, offsets: Any) -> dict[int, int]:
     return out
 
 
+def _claim(coordinator: Any, offsets: Any, how: str) -> None:
+    tracker = coordinator.__dict__.get("_riverbed_tracker")
+    if tracker is None or tracker.stopped:
+        return
+    mapping = _data_offsets(tracker, offsets)
+    if mapping:
+        tracker.claim(mapping, how)
+        coordinator._riverbed_claimed = id(offsets)
+
+
 def _patch_coordinator(cls: Any) -> None:
     orig_send = cls._send_offset_commit_request
+    orig_sync = cls.commit_offsets_sync
+    orig_async = cls.commit_offsets_async
+
+    def commit_offsets_sync(self: Any, offsets: Any, *args: Any, **kwargs: Any) -> Any:
+        _claim(self, offsets, getattr(_context, "how", None) or "auto")
+        return orig_sync(self, offsets, *args, **kwargs)
+
+    def commit_offsets_async(self: Any, offsets: Any, *args: Any, **kwargs: Any) -> Any:
+        _claim(self, offsets, getattr(_context, "how", None) or "auto")
+        return orig_async(self, offsets, *args, **kwargs)
 
     def before(self: Any, offsets: Any) -> tuple:
         tracker = self.__dict__.get("_riverbed_tracker")
         if tracker is None or tracker.stopped:
             return None, {}
         mapping = _data_offsets(tracker, offsets)
-        if mapping and tracker.trust_commits:
-            tracker.cover(mapping)
+        if mapping and self.__dict__.get("_riverbed_claimed") != id(offsets):
+            # A commit that bypassed both entry points: the one before a rebalance.
+            tracker.claim(mapping, "rebalance")
         return tracker, mapping
 
     if inspect.iscoroutinefunction(orig_send):  # kafka-python 3: a coroutine on the IO loop
@@ -344,5 +456,65 @@ def _patch_coordinator(cls: Any) -> None:
                 future.add_errback(lambda exc: tracker.committed(mapping, False, repr(exc)))
             return future
 
-    _send_offset_commit_request.__wrapped__ = orig_send  # type: ignore[attr-defined]
-    cls._send_offset_commit_request = _send_offset_commit_request
+    for name, fn, orig in (
+        ("_send_offset_commit_request", _send_offset_commit_request, orig_send),
+        ("commit_offsets_sync", commit_offsets_sync, orig_sync),
+        ("commit_offsets_async", commit_offsets_async, orig_async),
+    ):
+        setattr(fn, "__wrapped__", orig)  # noqa: B010 - functions of two shapes
+        setattr(cls, name, fn)
+
+
+# ---- transactions ------------------------------------------------------------------------------
+def _group_trackers(group_metadata: Any) -> list[Tracker]:
+    group = getattr(group_metadata, "group_id", group_metadata)
+    with tracker_module._live_lock:
+        live = list(tracker_module._live)
+    return [t for t in live if t.group is not None and str(t.group) == str(group)]
+
+
+def _patch_producer(cls: Any) -> None:
+    orig_send_offsets = cls.send_offsets_to_transaction
+    orig_commit = cls.commit_transaction
+    orig_abort = cls.abort_transaction
+
+    def send_offsets_to_transaction(self: Any, offsets: Any, group_metadata: Any) -> Any:
+        claims = []
+        for tracker in _group_trackers(group_metadata):
+            mapping = {p: o for p, o in _data_offsets(tracker, offsets).items()}
+            mapping = {p: o for p, o in mapping.items() if p in tracker.owned} or mapping
+            if mapping:
+                tracker.claim(mapping, "transaction")
+                claims.append((tracker, mapping))
+        result = orig_send_offsets(self, offsets, group_metadata)
+        self.__dict__.setdefault("_riverbed_txn", []).extend(claims)
+        return result
+
+    def commit_transaction(self: Any) -> Any:
+        claims = self.__dict__.pop("_riverbed_txn", [])
+        try:
+            result = orig_commit(self)
+        except BaseException as exc:
+            for tracker, mapping in claims:
+                tracker.committed(mapping, False, f"commit_transaction failed: {exc!r}")
+            raise
+        for tracker, mapping in claims:
+            tracker.committed(mapping, True)
+        return result
+
+    def abort_transaction(self: Any) -> Any:
+        claims = self.__dict__.pop("_riverbed_txn", [])
+        try:
+            return orig_abort(self)
+        finally:
+            for tracker, mapping in claims:
+                tracker.committed(mapping, False, "transaction aborted")
+
+    for name, fn, orig in (
+        ("send_offsets_to_transaction", send_offsets_to_transaction, orig_send_offsets),
+        ("commit_transaction", commit_transaction, orig_commit),
+        ("abort_transaction", abort_transaction, orig_abort),
+    ):
+        fn.__doc__ = orig.__doc__
+        setattr(fn, "__wrapped__", orig)  # noqa: B010 - functions of two shapes
+        setattr(cls, name, fn)

@@ -20,6 +20,12 @@ class Settings(NamedTuple):
     """``$RIVERBED_REPLICA``: the replica's stable name (``consumer-2``)."""
     incarnation: int | None
     """``$RIVERBED_INCARNATION``: which start of the replica this is (1, 2, …)."""
+    group: str | None = None
+    """``$RIVERBED_GROUP`` (else ``$KAFKA_GROUP``): only members of this consumer group are
+    recorded (an audit reader in another group is not the system under test)."""
+    flush_s: float = 0.010
+    """``$RIVERBED_INSTRUMENT_FLUSH_MS`` / 1000: how late hand-outs and finished records
+    may be written (tracker.py)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -35,4 +41,16 @@ class Settings(NamedTuple):
         except (KeyError, ValueError):
             incarnation = None
         member = e.get("RIVERBED_MEMBER") or f"{replica}-{os.getpid()}"
-        return cls(evidence_dir, topic, member, replica, incarnation)
+        group = e.get("RIVERBED_GROUP") or e.get("KAFKA_GROUP") or None
+        try:
+            flush_s = max(0.0, float(e.get("RIVERBED_INSTRUMENT_FLUSH_MS", "10")) / 1000)
+        except ValueError:
+            flush_s = 0.010
+        return cls(evidence_dir, topic, member, replica, incarnation, group, flush_s)
+
+    def records(self, group: str | None, topic_match: bool) -> bool:
+        """Whether a consumer of ``group`` that subscribes to the data topic (or not) is
+        the system under test."""
+        if not topic_match or not group:
+            return False
+        return self.group is None or str(group) == self.group

@@ -1,24 +1,28 @@
-"""What one instrumented consumer handed to its application, and what that proves.
+"""What one instrumented consumer handed to its application, what it finished, what it claimed.
 
-The instrumentation sees the consumer's API, not the application's work. Its
-rule for ``processed``:
+The instrumentation sees the consumer's API, not the application's work, and records
+only what that API shows (docs/consumers.md, "What the evidence says"):
 
-- a record is *handed* to the application when ``poll()`` / ``consume()``
-  returns it or iteration yields it;
-- it counts as *processed* when the application comes back for more (the next
-  ``poll()`` / ``consume()`` / iteration step) or when a commit covers it (a
-  commit says everything before the committed offset is done): the
-  ``processed`` line is written before the ``committed`` line;
-- processed records are written when the application comes back for a new
-  batch (iteration: at the next fetch), before any commit, rebalance or stop
-  line: a SIGKILL loses at most the batch in hand;
-- records still in hand when the consumer stops are not known to be processed:
-  the ``stop`` line lists them as ``held`` (and a SIGKILL leaves no line at all,
-  so they simply stay unprocessed in the evidence).
+- *handed* (``handed`` lines): ``poll()`` / ``consume()`` returned records, or iteration
+  yielded one;
+- *finished* (``finished`` lines): the application came back for more — its next
+  ``poll()`` / ``consume()`` / iteration step — after records of a partition it has not
+  paused, or it marked them processed with :func:`riverbed_instrument.processed`. Once a
+  program uses the marker, only the marker finishes records (it hands work to threads);
+- *claimed* (``committing`` lines): a commit, an offset store, the commit ``close()``
+  makes or a transactional offset commit is about to be made. A claim says what the
+  application *says* is done; it is never taken as processing. The report judges
+  claims made while records were still in hand (docs/report.md);
+- *sought back* (``seek`` lines): records in hand at or past the new position go back
+  (the application will be handed them again); ``pause()``/``resume()`` are recorded, and
+  coming back for more does not finish the records of a paused partition.
 
-The rule cannot see work the application does elsewhere: a record handed to a
-worker thread counts as processed when the consumer loop comes back, done or
-not. docs/consumers.md says what each evidence strength can and cannot prove.
+Writes: every line reaches the operating system before any commit request leaves the
+process (a claim writes what is pending first), and records a claim covered are written
+the moment they are finished. Hand-outs and finished records of a fast consumer are
+otherwise written at most ``flush_s`` after the last write, at the next call of the
+application: a SIGKILL loses at most the calls of the last ``flush_s`` before it, which
+the ``start`` line declares (``flush_ms``) so the report knows.
 """
 
 from __future__ import annotations
@@ -32,21 +36,31 @@ import time
 from typing import Any, Iterable, Mapping
 
 from . import evidence
-from .records import NotAMessage, identify
 from .settings import Settings
 
-#: Trackers of this process that have not stopped yet (for exit and SIGTERM).
+#: Trackers of this process that have not stopped yet (for exit, SIGTERM and fork).
 _live: list[Tracker] = []
 _live_lock = threading.Lock()
 _exit_hooks_installed = False
 
+#: Whether the program uses riverbed's processed marker (``riverbed_instrument``): then
+#: coming back for more finishes nothing, only the marker does.
+marker_mode = False
+
+_time = time.time
+
+# A hand span: [first, last, t_handed, claimed, written_from]. ``written_from`` is the
+# first offset whose hand-out is not written yet (last + 1 once it is).
+_FIRST, _LAST, _T, _CLAIMED, _WRITTEN = 0, 1, 2, 3, 4
+# A pending finished span: [first, last, t_handed, t_finished, how].
+
 
 class Tracker:
-    """Evidence of one consumer (one group member): a file and the records in hand.
+    """Evidence of one consumer (one group member): its file, and the records in hand.
 
-    Every method may be called from the application's thread or from the
-    client's IO thread (kafka-python runs rebalance listeners and commit
-    requests there); one lock orders the state and the file's lines.
+    Every method may be called from the application's thread, from the client's IO
+    thread (kafka-python runs rebalance listeners and commit requests there) or, for the
+    marker, from the application's workers; one lock orders the state and the lines.
     """
 
     def __init__(
@@ -57,6 +71,8 @@ class Tracker:
         client_id: str | None,
         group: str | None,
         auto_commit: bool,
+        background_commits: bool = False,
+        auto_offset_store: bool = False,
     ) -> None:
         self.settings = settings
         self.topic = settings.topic
@@ -65,17 +81,26 @@ class Tracker:
         self.client_id = client_id
         self.group = group
         self.auto_commit = auto_commit
+        self.background_commits = background_commits
+        """Commits happen in the client's own thread, with no call of the application
+        (librdkafka's auto-commit): their claims are not seen before they are made."""
+        self.auto_offset_store = auto_offset_store
+        """The client stores a record's offset when it hands the record out, and commits
+        the store in the background (librdkafka's default): a claim at every hand-out."""
+        self.flush_s = settings.flush_s
         self.member = settings.member
         self.generation: int | None = None
         self.owned: set = set()
         self.started = False
         self.stopped = False
-        self.trust_commits = True
-        """False while the consumer closes because of an exception: a commit made then
-        does not mean the records in hand were finished."""
         self._file: evidence.EvidenceFile | None = None
-        self._handed: dict[int, list[tuple[int, Any]]] = {}
-        self._pending: dict[int, list[tuple[int, Any]]] = {}
+        self._hand: dict[int, list[list[Any]]] = {}
+        self._fin: dict[int, list[Any]] = {}
+        self._lines: list[str] = []
+        self._paused: set[int] = set()
+        self._due = 0.0
+        self._urgent = False
+        self._member_json = evidence.json_text(self.member)
         self._lock = threading.Lock()
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -86,6 +111,7 @@ class Tracker:
                 return
             self._file = evidence.EvidenceFile(self.settings.evidence_dir, self.settings.member)
             self.member = self._file.member
+            self._member_json = evidence.json_text(self.member)
             self.started = True
             s = self.settings
             extra: dict[str, Any] = {
@@ -97,108 +123,153 @@ class Tracker:
                 "client_id": self.client_id,
                 "pgid": _pgid(),
                 "instrumented": True,
+                "flush_ms": round(self.flush_s * 1000, 3),
             }
+            if self.background_commits:
+                extra["background_commits"] = True
+            if self.auto_offset_store:
+                extra["auto_offset_store"] = True
             if s.incarnation is not None:
                 extra["incarnation"] = s.incarnation
             start = evidence.schema.Start(
-                self.member, s.replica, os.getpid(), socket.gethostname(), time.time(), **extra
+                self.member, s.replica, os.getpid(), socket.gethostname(), _time(), **extra
             )
             self._file.write_many([start.to_dict()])
+            self._due = _time() + self.flush_s
         _register(self)
 
     def stop(self, reason: str, detail: str | None = None, lock_timeout: float = -1) -> None:
-        """Write ``stop`` with the records still in hand as ``held``, and close the file."""
+        """Write what is pending and ``stop``, and close the file. Records still in hand
+        stay handed and unfinished in the evidence."""
         if not self._lock.acquire(timeout=lock_timeout):
             return  # interrupted inside our own write (a signal): leave the file as it is
         try:
             if not self.started or self.stopped:
                 return
             self.stopped = True
-            lines = self._drain_pending()
             extra: dict[str, Any] = {}
             if detail:
                 extra["detail"] = detail
-            held = {
-                str(p): [_identified(o, v) for o, v in recs]
-                for p, recs in sorted(self._handed.items())
-                if recs
-            }
-            if held:
-                extra["held"] = held
-            self._handed.clear()
-            lines.append(evidence.schema.Stop(self.member, reason, time.time(), **extra).to_dict())
+            self._emit(evidence.schema.Stop(self.member, reason, _time(), **extra).to_dict())
             assert self._file is not None
-            self._file.write_many(lines)
             self._file.close()
         finally:
             self._lock.release()
         _unregister(self)
 
-    # ---- records -----------------------------------------------------------------------------
-    def hand(self, partition: int, records: Iterable[tuple[int, Any]]) -> None:
-        """Records returned to the application (in the order it got them)."""
-        with self._lock:
-            self._handed.setdefault(partition, []).extend(records)
+    def forget(self) -> None:
+        """In a forked child: this tracker belongs to the parent; write nothing, ever."""
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
+        self.stopped = True
+        self._hand.clear()
+        self._fin.clear()
+        self._lines.clear()
+        if self._file is not None:
+            self._file.disown()
 
-    def hand_one(self, partition: int, offset: int, value: Any) -> None:
+    # ---- records: the hot path ----------------------------------------------------------------
+    def step(self, t_back: float | None, partition: int, offset: int, t_handed: float) -> None:
+        """The application came back for more at ``t_back`` (None: already recorded) and
+        was handed one record."""
         with self._lock:
-            held = self._handed.get(partition)
+            if self.stopped:
+                return
+            if self._hand and t_back is not None:
+                self._back(t_back)
+            held = self._hand.get(partition)
             if held is None:
-                self._handed[partition] = [(offset, value)]
+                self._hand[partition] = [[offset, offset, t_handed, False, offset]]
             else:
-                held.append((offset, value))
+                self._add(partition, held, offset, offset, t_handed)
+            if t_handed >= self._due or self._urgent:
+                self._write(t_handed)
 
-    def came_back(self, write: bool = True) -> None:
-        """The application asks for more: everything in hand is processed.
-
-        ``write=False`` only moves the records to the buffer (iteration yields one
-        record at a time; the buffer is written at the next batch boundary).
-        """
+    def came_back(self, t_back: float | None = None) -> None:
+        """The application asks for more: what it holds of unpaused partitions is finished."""
         with self._lock:
-            if self._handed:
-                for p, recs in self._handed.items():
-                    self._pending.setdefault(p, []).extend(recs)
-                self._handed.clear()
-            if write and self._pending and self._file is not None:
-                self._file.write_many(self._drain_pending())
+            if self.stopped or not self._hand:
+                return
+            now = _time() if t_back is None else t_back
+            self._back(now)
+            if now >= self._due or self._urgent:
+                self._write(now)
+
+    def hand(self, spans: Iterable[tuple[int, int, int]], t_handed: float) -> None:
+        """Records handed in one call: ``(partition, first, last)`` spans, in order."""
+        with self._lock:
+            if self.stopped:
+                return
+            hand = self._hand
+            for p, first, last in spans:
+                held = hand.get(p)
+                if held is None:
+                    hand[p] = [[first, last, t_handed, False, first]]
+                else:
+                    self._add(p, held, first, last, t_handed)
+            if t_handed >= self._due or self._urgent:
+                self._write(t_handed)
 
     def flush(self) -> None:
-        """Write the processed records buffered so far."""
+        """Write what is pending."""
         with self._lock:
-            if self._pending and self._file is not None:
-                self._file.write_many(self._drain_pending())
+            if not self.stopped:
+                self._write(_time())
 
     def in_hand(self) -> dict[int, int]:
-        """``{partition: offset after the last record in hand}`` (what a commit of
-        the current positions would commit)."""
+        """``{partition: offset after the last record in hand}``."""
         with self._lock:
-            return {p: recs[-1][0] + 1 for p, recs in self._handed.items() if recs}
+            return {p: spans[-1][_LAST] + 1 for p, spans in self._hand.items() if spans}
 
-    # ---- commits -----------------------------------------------------------------------------
-    def cover(self, offsets: Mapping[int, int] | None) -> None:
-        """A commit (or an offset store) of ``{partition: next offset}`` is about to be
-        made: what it covers was processed; write it before the commit's line.
-        ``None`` covers everything in hand."""
+    # ---- the processed marker --------------------------------------------------------------------
+    def mark(self, partition: int, offset: int) -> bool:
+        """The application says it finished the record at ``offset`` (any thread).
+        False when this tracker never handed it out."""
         with self._lock:
-            if offsets is None:
-                for p, recs in self._handed.items():
-                    self._pending.setdefault(p, []).extend(recs)
-                self._handed.clear()
-            else:
-                for p, next_offset in offsets.items():
-                    in_hand = self._handed.get(p)
-                    if not in_hand:
-                        continue
-                    done = [r for r in in_hand if r[0] < next_offset]
-                    if done:
-                        self._pending.setdefault(p, []).extend(done)
-                        rest = [r for r in in_hand if r[0] >= next_offset]
-                        if rest:
-                            self._handed[p] = rest
-                        else:
-                            del self._handed[p]
-            if self._pending and self._file is not None:
-                self._file.write_many(self._drain_pending())
+            if self.stopped:
+                return False
+            spans = self._hand.get(partition)
+            if not spans:
+                return False
+            i = next((j for j, s in enumerate(spans) if s[_FIRST] <= offset <= s[_LAST]), -1)
+            if i < 0:
+                return False
+            span = spans[i]
+            now = _time()
+            claimed = span[_CLAIMED]
+            rest = []
+            if span[_FIRST] < offset:
+                rest.append([span[_FIRST], offset - 1, span[_T], claimed, span[_WRITTEN]])
+            if offset < span[_LAST]:
+                rest.append(
+                    [offset + 1, span[_LAST], span[_T], claimed, max(span[_WRITTEN], offset + 1)]
+                )
+            spans[i : i + 1] = rest
+            if not spans:
+                del self._hand[partition]
+            self._finish(partition, offset, offset, span[_T], now, "marked")
+            if claimed:
+                self._urgent = True
+            if now >= self._due or self._urgent:
+                self._write(now)
+            return True
+
+    # ---- claims and their outcomes -----------------------------------------------------------
+    def claim(self, offsets: Mapping[int, int], how: str) -> None:
+        """A commit (``how``: commit, commit-async, store, auto, close, rebalance,
+        transaction) of ``{partition: next offset}`` is about to be made: write what is
+        pending, then the claim, before the request leaves."""
+        if not offsets:
+            return
+        with self._lock:
+            if self.stopped or self._file is None:
+                return
+            now = _time()
+            for p, next_offset in offsets.items():
+                for span in self._hand.get(p, ()):
+                    if span[_FIRST] < next_offset:
+                        span[_CLAIMED] = True
+            line = evidence.schema.Committing(self.member, dict(offsets), how, now)
+            self._emit(line.to_dict())
 
     def committed(self, offsets: Mapping[int, int], ok: bool, error: str | None = None) -> None:
         """The outcome of one commit attempt of ``{partition: next offset}``."""
@@ -207,10 +278,50 @@ class Tracker:
         with self._lock:
             if self._file is None or self.stopped:
                 return
-            lines = self._drain_pending()
-            committed = evidence.schema.Committed(self.member, offsets, ok, time.time(), error)
-            lines.append(committed.to_dict())
-            self._file.write_many(lines)
+            self._emit(
+                evidence.schema.Committed(self.member, offsets, ok, _time(), error).to_dict()
+            )
+
+    # ---- the application's position ----------------------------------------------------------
+    def seek(self, partition: int, offset: int | None, whence: str | None = None) -> None:
+        """The application moved its position: records in hand at or past ``offset`` (all
+        of the partition's for a seek to the beginning or end) go back, unfinished."""
+        with self._lock:
+            if self.stopped or self._file is None:
+                return
+            spans = self._hand.get(partition)
+            if spans:
+                kept = []
+                for span in spans:
+                    if offset is None or span[_FIRST] >= offset:
+                        continue
+                    if span[_LAST] >= offset:
+                        span[_LAST] = offset - 1
+                    kept.append(span)
+                if kept:
+                    self._hand[partition] = kept
+                else:
+                    del self._hand[partition]
+            extra = {"whence": whence} if whence else {}
+            self._emit(
+                evidence.schema.Seek(self.member, partition, offset, _time(), **extra).to_dict()
+            )
+
+    def paused(self, partitions: Iterable[int], pause: bool) -> None:
+        """``pause()`` / ``resume()`` of the data topic's ``partitions``."""
+        parts = sorted(set(partitions))
+        if not parts:
+            return
+        with self._lock:
+            if self.stopped or self._file is None:
+                return
+            if pause:
+                self._paused.update(parts)
+                kind: Any = evidence.schema.Paused
+            else:
+                self._paused.difference_update(parts)
+                kind = evidence.schema.Resumed
+            self._emit(kind(self.member, parts, _time()).to_dict())
 
     # ---- ownership ---------------------------------------------------------------------------
     def assigned(
@@ -230,11 +341,11 @@ class Tracker:
                 self.member,
                 self.generation if generation is None else generation,
                 parts,
-                time.time(),
+                _time(),
                 member_id=member_id,
                 client_id=self.client_id,
             )
-            self._file.write_many(self._drain_pending() + [assigned.to_dict()])
+            self._emit(assigned.to_dict())
 
     def revoked(self, kind: str, partitions: Iterable[int], generation: int | None) -> None:
         """``revoked`` or ``lost``. A revoke of nothing (before a first join) is not written."""
@@ -249,42 +360,92 @@ class Tracker:
                 # partitions belonged to the last one this member joined.
                 generation = self.generation
             self.owned -= parts
+            self._paused -= parts
             change = evidence.schema.Lost if kind == "lost" else evidence.schema.Revoked
-            record = change(self.member, generation, parts, time.time())
-            self._file.write_many(self._drain_pending() + [record.to_dict()])
+            self._emit(change(self.member, generation, parts, _time()).to_dict())
 
-    # ---- internals ---------------------------------------------------------------------------
-    def _drain_pending(self) -> list[Any]:
-        """The ``processed`` / ``invalid`` lines of the buffered records (lock held)."""
-        if not self._pending:
-            return []
-        now = time.time()
-        member_json = evidence.json_text(self.member)
-        lines: list[Any] = []
-        for p in sorted(self._pending):
-            valid: list[list[Any]] = []
-            invalid: list[dict[str, Any]] = []
-            for offset, value in self._pending[p]:
-                try:
-                    producer, key, seq = identify(value)
-                except NotAMessage as exc:
-                    refused = evidence.schema.Invalid(self.member, p, offset, exc.reason, now)
-                    invalid.append(refused.to_dict())
-                    continue
-                valid.append([offset, producer, key, seq])
-            if valid:
-                lines.append(evidence.processed_line(member_json, p, valid, now))
-            lines.extend(invalid)
-        self._pending.clear()
+    # ---- internals (lock held) ---------------------------------------------------------------
+    def _add(self, p: int, spans: list[list[Any]], first: int, last: int, t: float) -> None:
+        """More records of a partition that has records in hand (a paused one, or records
+        handed again after a position reset the client made)."""
+        tail = spans[-1]
+        if first == tail[_LAST] + 1 and not tail[_CLAIMED]:
+            tail[_LAST] = last
+            return
+        if first <= tail[_LAST]:
+            # Handed again from an earlier position (the client reset it, e.g. to the
+            # committed offset after a rebalance): what is in hand from there went back.
+            self._hand[p] = spans = [s for s in spans if s[_FIRST] < first]
+            for s in spans:
+                if s[_LAST] >= first:
+                    s[_LAST] = first - 1
+        spans.append([first, last, t, False, first])
+
+    def _back(self, t: float) -> None:
+        """Coming back for more at ``t``: unpaused in-hand spans are finished."""
+        if marker_mode:
+            return
+        paused = self._paused
+        hand = self._hand
+        for p in list(hand):
+            if p in paused:
+                continue
+            for span in hand.pop(p):
+                self._finish(p, span[_FIRST], span[_LAST], span[_T], t, "came-back")
+                if span[_CLAIMED]:
+                    self._urgent = True
+
+    def _finish(self, p: int, first: int, last: int, t_h: float, t: float, how: str) -> None:
+        pending = self._fin.get(p)
+        if pending is not None:
+            if pending[1] + 1 == first and pending[4] == how:
+                pending[1], pending[3] = last, t
+                return
+            self._lines.append(self._finished_line(p, pending))
+        self._fin[p] = [first, last, t_h, t, how]
+
+    def _finished_line(self, p: int, f: list[Any]) -> str:
+        return (
+            f'{{"v":1,"type":"finished","member":{self._member_json},"partition":{p},'
+            f'"first":{f[0]},"last":{f[1]},"how":"{f[4]}","t":{float.__repr__(f[3])},'
+            f'"t_handed":{float.__repr__(f[2])}}}\n'
+        )
+
+    def _pending(self) -> list[str]:
+        """Every pending line, in the order things happened: finished, then handed."""
+        lines = self._lines
+        self._lines = []
+        if self._fin:
+            for p, f in self._fin.items():
+                lines.append(self._finished_line(p, f))
+            self._fin = {}
+        m = self._member_json
+        for p, spans in self._hand.items():
+            for span in spans:
+                if span[_WRITTEN] <= span[_LAST]:
+                    lines.append(
+                        f'{{"v":1,"type":"handed","member":{m},"partition":{p},'
+                        f'"first":{span[_WRITTEN]},"last":{span[_LAST]},'
+                        f'"t":{float.__repr__(span[_T])}}}\n'
+                    )
+                    span[_WRITTEN] = span[_LAST] + 1
         return lines
 
+    def _write(self, now: float) -> None:
+        lines = self._pending()
+        self._urgent = False
+        self._due = now + self.flush_s
+        if lines and self._file is not None:
+            self._file.write_many(lines)
 
-def _identified(offset: int, value: Any) -> list[Any]:
-    try:
-        producer, key, seq = identify(value)
-    except NotAMessage:
-        return [offset, None, None, None]
-    return [offset, producer, key, seq]
+    def _emit(self, record: Mapping[str, Any]) -> None:
+        """Write what is pending, then ``record``."""
+        lines: list[Any] = self._pending()
+        lines.append(record)
+        self._urgent = False
+        self._due = _time() + self.flush_s
+        assert self._file is not None
+        self._file.write_many(lines)
 
 
 def _pgid() -> int | None:
@@ -294,7 +455,16 @@ def _pgid() -> int | None:
         return None
 
 
-# ---- process exit -------------------------------------------------------------------------------
+# ---- the marker ---------------------------------------------------------------------------------
+def mark_processed(topic: str, partition: int, offset: int) -> bool:
+    """Finish the record at ``topic``/``partition``/``offset`` in whichever tracker of this
+    process handed it out. False when none did."""
+    with _live_lock:
+        live = list(_live)
+    return any(t.topic == topic and t.mark(partition, offset) for t in live)
+
+
+# ---- process exit and fork ----------------------------------------------------------------------
 def _register(tracker: Tracker) -> None:
     global _exit_hooks_installed
     with _live_lock:
@@ -306,12 +476,24 @@ def _register(tracker: Tracker) -> None:
 
         atexit.register(_at_exit)
         _install_sigterm()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _unregister(tracker: Tracker) -> None:
     with _live_lock:
         if tracker in _live:
             _live.remove(tracker)
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker inherits the parent's trackers and evidence file: they are the
+    # parent's (its consumer, its records in hand), so the child writes nothing for them.
+    global _live_lock
+    _live_lock = threading.Lock()
+    for tracker in list(_live):
+        tracker.forget()
+    _live.clear()
 
 
 def _stop_all(reason: str, detail: str, lock_timeout: float = -1) -> None:
