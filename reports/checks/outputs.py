@@ -38,9 +38,18 @@ from reports.checks.ordering import _late
 from reports.evidence import POS_SHIFT, Evidence
 from reports.facts import Facts
 from reports.model import FAIL, INCONCLUSIVE, PASS, Verdict
+from reports.outputs import SKEW_S, times_separate
 from reports.registry import CORRUPTION, KEY_ORDER, NEVER_PROCESSED, REDELIVERED
 
 IDENTITY = ["producer", "key", "seq"]
+
+#: Why a duplicate, or a pair of outputs on different output partitions, cannot be told.
+PRODUCER_TIMES = (
+    f"its outputs carry producer timestamps (CreateTime) within {SKEW_S:g} s of each "
+    f"other, which may be the input's own: when each was written cannot be told (an "
+    f"output topic with message.timestamp.type=LogAppendTime, as riverbed creates, "
+    f"tells)"
+)
 
 
 def _unidentified_examples(facts: Facts) -> list[dict[str, Any]]:
@@ -150,7 +159,8 @@ def output_duplicate_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
     legal: list[bool | None] = []
     why: list[str] = []
     have_view = facts.broker.present
-    for ipos, first_t, t in dups.select("ipos", "first_t", "t").iter_rows():
+    cols = dups.select("ipos", "first_t", "t", "first_appended", "appended")
+    for ipos, first_t, t, first_appended, appended in cols.iter_rows():
         if ipos is None:
             legal.append(None)
             why.append("the log holds no such input")
@@ -160,6 +170,11 @@ def output_duplicate_cases(ev: Evidence, facts: Facts) -> pl.DataFrame:
         elif first_t is None or t is None:
             legal.append(None)
             why.append("an output without a timestamp")
+        elif not times_separate(first_t, t, bool(first_appended and appended)):
+            # Kafka Streams and services like it stamp an output with its input's
+            # timestamp: both outputs then carry the input's time, not their own.
+            legal.append(None)
+            why.append(PRODUCER_TIMES)
         else:
             ok, reason = match.duplicate_allowed(int(ipos), float(first_t), float(t))
             legal.append(ok)
@@ -214,7 +229,10 @@ def check_output_redelivered(ev: Evidence, facts: Facts) -> Verdict:
         if illegal.height:
             explanation += f", {illegal.height} not allowed"
         if unjudged.height:
-            explanation += f", {unjudged.height} that cannot be judged ({unjudged['why'][0]})"
+            reasons = unjudged.group_by("why", maintain_order=True).len()
+            explanation += f", {unjudged.height} that cannot be judged (cannot tell: " + (
+                "; ".join(f"{n}: {why}" for why, n in reasons.iter_rows()) + ")"
+            )
     else:
         explanation = "no input has more than one output"
     explanation += " (judged per input from its outputs; redelivery of an offset is not visible)"
@@ -233,6 +251,7 @@ def check_output_redelivered(ev: Evidence, facts: Facts) -> Verdict:
             "legal": legal.height,
             "illegal": illegal.height,
             "unjudged": unjudged.height,
+            "producer-timestamps": int((unjudged["why"] == PRODUCER_TIMES).sum()),
             "unidentified-outputs": unidentified,
         },
         examples=tuple(examples),

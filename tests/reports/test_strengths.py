@@ -174,6 +174,81 @@ def test_a_duplicate_of_a_committed_input_across_a_rebalance_fails(check_run):
     assert "committed (offset 3)" in red.examples[0]["detail"]
 
 
+def kept_time_run(timestamp_type: str | None) -> Run:
+    """output_run's service, stamping each output with its input's timestamp (2.8, when
+    every input was sent; Kafka Streams' default), on an output topic whose records keep
+    producer timestamps (``CreateTime``; None: an older run that did not record it)."""
+    run = output_run()
+    for snd in run.sends:
+        snd["t_send"], snd["t_ack"] = 2.8, 2.81
+    assert run.outputs is not None
+    for out in run.outputs:
+        out["t"] = 2.8
+        if timestamp_type is not None:
+            out["timestamp_type"] = timestamp_type
+    return run
+
+
+def test_duplicates_stamped_with_their_input_s_time_cannot_be_told_never_failed(check_run):
+    for timestamp_type in ("CreateTime", None):
+        s = check_run(kept_time_run(timestamp_type))
+        assert not_passing(s) == {
+            "redelivered": "inconclusive",
+            "partition-order": "n/a",
+            "invalid-handling": "n/a",
+        }, timestamp_type
+        red = s.check("redelivered")
+        assert (red.counts["legal"], red.counts["illegal"], red.counts["unjudged"]) == (0, 0, 2)
+        assert red.counts["producer-timestamps"] == 2
+        assert "cannot tell: 2: its outputs carry producer timestamps" in red.explanation
+        assert [(e["partition"], e["offset"]) for e in red.examples] == [(0, 3), (0, 4)]
+        assert s.verdict == "inconclusive"
+
+
+def test_append_times_judge_the_duplicates_of_a_service_that_keeps_its_input_s_time(check_run):
+    # The same service on an output topic riverbed created: the broker stamped each
+    # output as it appended it (3.0 and 4.0 before the kill, 9.0 after the takeover).
+    run = output_run()
+    assert run.outputs is not None
+    for out in run.outputs:
+        out["timestamp_type"] = "LogAppendTime"
+    s = check_run(run)
+    assert s.verdict == "pass", not_passing(s)
+    red = s.check("redelivered")
+    assert (red.counts["legal"], red.counts["unjudged"], red.counts["producer-timestamps"]) == (
+        2,
+        0,
+        0,
+    )
+
+
+def test_a_duplicate_outside_any_rebalance_fails_when_its_times_separate_the_outputs(check_run):
+    # Append times always say when each output was written, even a millisecond apart.
+    run = output_run()
+    assert run.outputs is not None
+    for out in run.outputs:
+        out["timestamp_type"] = "LogAppendTime"
+    run.output(1, 6, "b", 1, t=3.0005, timestamp_type="LogAppendTime")  # first at 3.0
+    s = check_run(run)
+    red = s.check("redelivered")
+    assert red.status == "fail" and red.counts["illegal"] == 1 and red.counts["unjudged"] == 0
+    assert "no rebalance" in red.examples[0]["detail"]
+    # Producer timestamps further apart than the clock tolerance are the service's own
+    # times, not a copy of the input's: judged, and failed.
+    for timestamp_type in ("CreateTime", None):
+        run = output_run()
+        run.output(1, 6, "b", 1, t=5.0, timestamp_type=timestamp_type)
+        red = check_run(run).check("redelivered")
+        assert red.status == "fail" and red.counts["illegal"] == 1, timestamp_type
+    # Within the tolerance they cannot be told apart: not judged, not passed.
+    run = output_run()
+    run.output(1, 6, "b", 1, t=3.9, timestamp_type="CreateTime")
+    s = check_run(run)
+    red = s.check("redelivered")
+    assert red.status == "inconclusive" and red.counts["producer-timestamps"] == 1
+    assert s.verdict == "inconclusive"
+
+
 def test_outputs_out_of_key_order_fail(check_run):
     run = output_run()
     assert run.outputs is not None
