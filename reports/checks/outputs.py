@@ -12,12 +12,17 @@ Each output names its input by (producer, key, seq) (see docs/evidence.md,
   change of owner of the input's partition (a rebalance the group's view shows,
   or a stretch it does not cover) and only for an input the group had not
   committed before it. A graceful handover cannot be told from a hard stop
-  here, so this window is wider than the consumer-event check's.
+  here, so this window is wider than the consumer-event check's. The outputs'
+  times must say when each was written: append times do; producer timestamps
+  within the clock tolerance of each other may both be the input's own, and
+  such a duplicate is "cannot tell", never a fail.
 - ``key-order``: per (producer, key), the first output of each message follows
-  seq order (output order: offsets within an output partition, timestamps
-  across). Reorderings where the key's inputs sat on different partitions of
-  a topic whose partition count changed are the known Kafka hazard (the
-  ``partition-change-hazard`` allowance).
+  seq order. Kafka orders records only within a partition: offsets order one
+  output partition; across output partitions only append times further apart
+  than the clock tolerance order outputs, and the other pairs are "cannot
+  tell" (counted; the check is inconclusive). Reorderings where the key's
+  inputs sat on different partitions of a topic whose partition count changed
+  are the known Kafka hazard (the ``partition-change-hazard`` allowance).
 - ``corruption``: acknowledged inputs corrupt in the log, outputs whose body
   does not match their sha, and outputs naming an input the log does not hold.
 
@@ -398,7 +403,8 @@ def _partners(cases: pl.DataFrame, facts: Facts, late: bool) -> pl.DataFrame:
     after_seq, after_partition (its input partition), after_opart, after_t — for a late
     message the highest later seq answered first, for a tie the lowest it cannot be
     ordered against."""
-    firsts = _first_outputs(facts).select(
+    firsts = _first_outputs(facts)
+    later = firsts.select(
         *KEY,
         pl.col("seq").alias("after_seq"),
         pl.col("partition").alias("after_partition"),
@@ -407,8 +413,8 @@ def _partners(cases: pl.DataFrame, facts: Facts, late: bool) -> pl.DataFrame:
         pl.col("t").alias("after_t"),
         pl.col("appended").alias("after_appended"),
     )
-    both = cases.join(_first_outputs(facts).select(*IDENTITY, "appended"), on=IDENTITY)
-    pairs = both.join(firsts, on=KEY).filter(pl.col("after_seq") > pl.col("seq"))
+    both = cases.join(firsts.select(*IDENTITY, "appended"), on=IDENTITY)
+    pairs = both.join(later, on=KEY).filter(pl.col("after_seq") > pl.col("seq"))
     same = pl.col("after_opart") == pl.col("opart")
     if late:
         pairs = pairs.filter(
