@@ -4,6 +4,8 @@ Every output carries the input's JSON fields (so riverbed can match it to its
 input by producer, key and seq) plus what the service adds. A batch's offsets
 are committed only after every output of the batch is acknowledged by Kafka
 (acks=all, idempotent producer: no duplicates or reordering on retries).
+With EXAMPLE_KEEP_TIMESTAMP=1 each output carries its input's timestamp, as
+Kafka Streams' outputs do by default.
 
     riverbed run --consumer-cmd "python examples/confluent_transform.py" \\
                  --consumer-evidence output-topic --output-topic enriched-$(date +%s) \\
@@ -23,6 +25,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(mess
 log = logging.getLogger("enricher")
 
 WORK_S = float(os.environ.get("EXAMPLE_WORK_MS", "0")) / 1000
+KEEP_TIMESTAMP = os.environ.get("EXAMPLE_KEEP_TIMESTAMP", "") == "1"
 SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
 OUTPUT = os.environ.get("KAFKA_OUTPUT_TOPIC", "events-enriched")
 running = True
@@ -64,6 +67,8 @@ def enrich(event):
 
 
 consumer.subscribe([os.environ.get("KAFKA_TOPIC", "events")])
+if KEEP_TIMESTAMP:
+    log.info("outputs keep their inputs' timestamps")
 try:
     while running:
         batch = [m for m in consumer.consume(num_messages=100, timeout=0.5) if not m.error()]
@@ -72,7 +77,11 @@ try:
         for msg in batch:
             time.sleep(WORK_S)
             out = enrich(json.loads(msg.value()))
-            producer.produce(OUTPUT, key=msg.key(), value=json.dumps(out), on_delivery=delivered)
+            # Without a timestamp, librdkafka stamps the time of produce().
+            stamp = {"timestamp": msg.timestamp()[1]} if KEEP_TIMESTAMP else {}
+            producer.produce(
+                OUTPUT, key=msg.key(), value=json.dumps(out), on_delivery=delivered, **stamp
+            )
             producer.poll(0)
         # Commit only what Kafka has acknowledged: flush waits for every delivery report.
         producer.flush(30)

@@ -220,7 +220,8 @@ class Evidence:
     outputs: pl.DataFrame | None = None
     """The service's outputs (output-topic evidence), sorted by output position:
     opos (output partition << 40 | offset), producer, key, seq (the input they
-    name; null when unidentified), sha_ok (null: nothing to check), identity, t, reason."""
+    name; null when unidentified), sha_ok (null: nothing to check), identity, t, reason,
+    timestamp_type (who set t: ``LogAppendTime`` or ``CreateTime``; null: unknown)."""
     strength: Strength = field(default_factory=lambda: strength_of({})[0])
     """What the verdicts rest on (spec.json ``consumer_evidence``)."""
     strength_problem: str | None = None
@@ -796,6 +797,7 @@ def _load_outputs(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
             "identity",
             "t",
             "reason",
+            "timestamp_type",
         )
 
     files = _read_kind(

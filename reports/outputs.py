@@ -18,11 +18,13 @@ from reports.allowances import output_rebalance_window
 from reports.evidence import Evidence
 from reports.facts import Facts
 from reports.group_view import FRESH_S
+from workloads.evidence.schema import LOG_APPEND_TIME
 
 IDENTITY = ["producer", "key", "seq"]
 
-#: Clock difference tolerated between the service's hosts (output timestamps) and
-#: the monitor's (snapshot times) when placing a duplicate against a rebalance.
+#: Clock difference tolerated between the clocks that stamp the outputs (the brokers',
+#: or the service's hosts') and the monitor's (snapshot times) when placing a duplicate
+#: against a rebalance, and between two outputs' times when they are compared at all.
 SKEW_S = 1.0
 
 
@@ -49,12 +51,18 @@ class OutputMatch:
     def identified(self) -> pl.DataFrame:
         """Outputs naming an input, in output order, with the input's log position.
 
-        Columns: opos, producer, key, seq, sha_ok, t, order (rank in output order),
-        ipos (first log position holding that identity; null when the log holds none).
-        Output order: offset order within an output partition (a partition's order
-        is the truth), time across partitions (its clock never runs backwards).
+        Columns: opos, producer, key, seq, sha_ok, t, timestamp_type, appended (``t`` is
+        the broker's append time, not a time the service's producer chose), order (rank
+        in output order), ipos (first log position holding that identity; null when the
+        log holds none). Output order: offset order within an output partition (a
+        partition's order is the truth), time across partitions (its clock never runs
+        backwards) — a rank, not a judgement: the checks compare outputs on different
+        output partitions only by times that are further apart than :data:`SKEW_S`.
         """
         out = self.outputs.filter(pl.col("identity").is_not_null())
+        out = out.with_columns(
+            (pl.col("timestamp_type") == LOG_APPEND_TIME).fill_null(False).alias("appended")
+        )
         out = out.with_columns((pl.col("opos") // (1 << 40)).alias("opart"))
         out = out.with_columns(pl.col("t").forward_fill().over("opart").alias("tt"))
         out = out.with_columns(pl.col("tt").fill_null(0.0).cum_max().over("opart"))
@@ -96,7 +104,8 @@ class OutputMatch:
     def duplicates(self) -> pl.DataFrame:
         """Every output after the first of its input, with the first's time and input position.
 
-        Columns: opos, producer, key, seq, t, ipos, first_t, first_opos.
+        Columns: opos, producer, key, seq, t, appended, ipos, first_t, first_opos,
+        first_appended.
         """
         ids = self.identified
         many = ids.group_by(IDENTITY).agg(pl.len().alias("n")).filter(pl.col("n") > 1)
@@ -104,11 +113,13 @@ class OutputMatch:
             return ids.head(0).with_columns(
                 pl.lit(None, pl.Float64).alias("first_t"),
                 pl.lit(None, pl.Int64).alias("first_opos"),
+                pl.lit(None, pl.Boolean).alias("first_appended"),
             )
         rows = ids.join(many.select(IDENTITY), on=IDENTITY, how="semi").sort("order")
         rows = rows.with_columns(
             pl.col("t").first().over(IDENTITY).alias("first_t"),
             pl.col("opos").first().over(IDENTITY).alias("first_opos"),
+            pl.col("appended").first().over(IDENTITY).alias("first_appended"),
             pl.col("order").rank("ordinal").over(IDENTITY).alias("nth"),
         )
         return rows.filter(pl.col("nth") > 1).drop("nth")
@@ -155,6 +166,22 @@ class OutputMatch:
 
     def duplicate_allowed(self, ipos: int, first_t: float, t: float) -> tuple[bool, str]:
         """Whether a second output of the input at ``ipos`` may follow one at ``first_t``,
-        and why: the ``output-rebalance-window`` allowance (:mod:`reports.allowances`)."""
+        and why: the ``output-rebalance-window`` allowance (:mod:`reports.allowances`).
+
+        The two times are taken as when the outputs were written: the caller judges
+        only outputs whose times say so (:func:`times_separate`)."""
         p, o = divmod(ipos, 1 << 40)
-        return output_rebalance_window(self.windows.get(p, []), o, first_t, t, SKEW_S)
+        lo, hi = min(first_t, t), max(first_t, t)
+        return output_rebalance_window(self.windows.get(p, []), o, lo, hi, SKEW_S)
+
+
+def times_separate(t0: float, t1: float, appended: bool) -> bool:
+    """Whether two outputs' times say when each was written.
+
+    Append times (``LogAppendTime``) always do: the broker stamped them as it wrote
+    them. Producer timestamps (``CreateTime``, or unknown) do only when they differ by
+    more than :data:`SKEW_S`: a service may stamp an output with its input's timestamp
+    (Kafka Streams' default), and two outputs of one input then carry the same time
+    however far apart they were written.
+    """
+    return appended or abs(t1 - t0) > SKEW_S

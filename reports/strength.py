@@ -80,11 +80,18 @@ DESCRIPTIONS: dict[str, Strength] = {
         "producer, key and seq",
         "loss (an input below the group's committed offset with no output), duplicates "
         "(an input with several outputs, allowed only across a rebalance of its partition "
-        "for records not yet committed), key order of the outputs, and corruption of outputs "
+        "for records not yet committed, placed by when the outputs were appended), key order "
+        "of the outputs (by offset within an output partition; across output partitions by "
+        "append times more than the clock tolerance apart), and corruption of outputs "
         "matched to inputs",
         "processing order inside the service (partition order, redelivery of an offset), "
         "the handling of invalid records, and processing gaps during rebalances; a duplicate "
-        "after a graceful handover cannot be told from one after a hard stop",
+        "after a graceful handover cannot be told from one after a hard stop; on an output "
+        "topic whose records keep producer timestamps (one riverbed did not create, or an "
+        "older run), a duplicate whose outputs carry times within the clock tolerance (a "
+        "service that keeps its input's timestamp) and the order of a key's outputs across "
+        "output partitions are cannot tell; with append times, so is the order of two "
+        "outputs on different output partitions within the clock tolerance",
     ),
     OFFSETS: Strength(
         OFFSETS,

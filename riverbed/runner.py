@@ -282,13 +282,14 @@ class LocalRunPlatform:
     def ensure_output_topic(
         self, spec: RunSpec, bootstrap: str, progress: Progress, reuse: bool = True
     ) -> bool:
-        """Output-topic mode: create the output topic (the data topic's partition count)
+        """Output-topic mode: create the output topic (the data topic's partition count,
+        log-append timestamps: :data:`~riverbed.kafka.admin.OUTPUT_TOPIC_CONFIG`)
         before the consumers start. An existing one is reused only with ``reuse``
         (a session on an existing data topic); otherwise it is an error, as its older
         records would mix into this run's evidence. Returns whether it created one."""
         if spec.consumer_evidence != "output-topic" or not spec.output_topic:
             return False
-        from riverbed.kafka.admin import create_topic, topic_exists
+        from riverbed.kafka.admin import OUTPUT_TOPIC_CONFIG, create_topic, topic_exists
 
         if topic_exists(bootstrap, spec.output_topic):
             if not reuse:
@@ -300,13 +301,17 @@ class LocalRunPlatform:
                 )
             progress(f"output topic {spec.output_topic} exists: reusing it")
             return False
-        progress(f"creating output topic {spec.output_topic} ({spec.partitions} partitions)")
+        progress(
+            f"creating output topic {spec.output_topic} ({spec.partitions} partitions, "
+            "timestamps: LogAppendTime)"
+        )
         create_topic(
             bootstrap,
             spec.output_topic,
             partitions=spec.partitions,
             replication_factor=spec.replication_factor,
             min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
+            config=OUTPUT_TOPIC_CONFIG,
         )
         return True
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workloads.cli_support import EnvArgumentParser, report_result, setup_logging
-from workloads.evidence.schema import LogRecord, Output
+from workloads.evidence.schema import TIMESTAMP_TYPES, LogRecord, Output
 from workloads.evidence.sinks import FileSink
 from workloads.message import InvalidRecord, body_sha, decode
 from workloads.topic_reader import Batch, TopicRecord, read_topic, read_topic_records
@@ -111,6 +111,7 @@ def output_record(
     value: bytes | None,
     headers: Sequence[tuple[str, bytes | None]] = (),
     timestamp_ms: int | None = None,
+    timestamp_type: int = -1,
 ) -> dict[str, Any]:
     """One ``output`` evidence line for a record of the service's output topic.
 
@@ -120,7 +121,9 @@ def output_record(
     (``identity`` says which; null when neither does — the checks report such
     outputs, they are never guessed). ``sha_ok`` is whether the value's
     ``body`` matches its ``sha`` when it carries both, else null. ``t`` is the
-    record's timestamp in seconds (null when it has none).
+    record's timestamp in seconds (null when it has none); ``timestamp_type``
+    (Kafka's code: 0 CreateTime, 1 LogAppendTime) says who set it, since only a
+    broker's append time says when the service wrote the output.
     """
     fields: Any = None
     reason = None
@@ -150,6 +153,7 @@ def output_record(
             f"neither the value nor a {IDENTITY_HEADER} header names producer, key and seq"
         )
     producer, key, seq = identity or (None, None, None)
+    t = timestamp_ms / 1000.0 if timestamp_ms is not None and timestamp_ms >= 0 else None
     return Output(
         partition,
         offset,
@@ -158,8 +162,9 @@ def output_record(
         seq,
         sha_ok,
         source if identity else None,
-        timestamp_ms / 1000.0 if timestamp_ms is not None and timestamp_ms >= 0 else None,
+        t,
         reason=None if identity else reason,
+        timestamp_type=TIMESTAMP_TYPES.get(timestamp_type) if t is not None else None,
     ).to_dict()
 
 
@@ -186,7 +191,9 @@ def drain_output_topic(
 
     def write(records: list[TopicRecord]) -> None:
         lines = [
-            output_record(r.partition, r.offset, r.value, r.headers, r.timestamp_ms)
+            output_record(
+                r.partition, r.offset, r.value, r.headers, r.timestamp_ms, r.timestamp_type
+            )
             for r in records
         ]
         counts["records"] += len(lines)

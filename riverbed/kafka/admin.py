@@ -72,6 +72,13 @@ def topic_exists(bootstrap_servers: str, topic: str) -> bool:
         return topic in admin.list_topics()
 
 
+#: Topic settings of an output topic riverbed creates (output-topic evidence): the broker
+#: stamps each output with the time it appended it, whatever timestamp the service's
+#: producer set (Kafka Streams, for one, keeps its input's), so the outputs' times
+#: say when the service wrote them — what the duplicate and key-order checks need.
+OUTPUT_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+
+
 def create_topic(
     bootstrap_servers: str,
     name: str,

@@ -707,13 +707,17 @@ class KubePlatform:
         output_topic: str | None = None,
     ) -> None:
         """Create the data topic and the evidence topic (kept if they exist), and the
-        output topic of a service that writes one (the data topic's partition count)."""
-        from riverbed.kafka.admin import create_topic
+        output topic of a service that writes one (the data topic's partition count,
+        log-append timestamps: :data:`~riverbed.kafka.admin.OUTPUT_TOPIC_CONFIG`)."""
+        from riverbed.kafka.admin import OUTPUT_TOPIC_CONFIG, create_topic
 
-        topics = [(topic, partitions), (evidence_topic, evidence_partitions)]
+        topics: list[tuple[str, int, dict[str, str] | None]] = [
+            (topic, partitions, None),
+            (evidence_topic, evidence_partitions, None),
+        ]
         if output_topic:
-            topics.append((output_topic, partitions))
-        for name, count in topics:
+            topics.append((output_topic, partitions, OUTPUT_TOPIC_CONFIG))
+        for name, count, config in topics:
             self.runner.call(
                 "create_topic",
                 create_topic,
@@ -723,6 +727,7 @@ class KubePlatform:
                 replication_factor=replication_factor,
                 min_insync_replicas=min_insync_replicas,
                 exist_ok=True,
+                **({"config": config} if config else {}),
             )
 
     @contextlib.contextmanager

@@ -536,3 +536,17 @@ def test_a_rollout_that_times_out_shows_the_pods(
         ("kubectl", "--context", "staging", "-n", "riverbed"),
         ("kubectl", "--context", "staging", "-n", "riverbed"),
     ]
+
+
+def test_the_output_topic_is_created_with_log_append_timestamps() -> None:
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT)
+    platform.create_topics(partitions=4, output_topic="enriched")
+    calls = {
+        dict(s.kwargs)["name"]: dict(s.kwargs)
+        for s in platform.runner.steps
+        if isinstance(s, Call) and s.name == "create_topic"
+    }
+    assert calls["enriched"]["partitions"] == 4
+    # The broker stamps each output with its append time, whatever the service's producer set.
+    assert calls["enriched"]["config"] == {"message.timestamp.type": "LogAppendTime"}
+    assert "config" not in calls["riverbed-events"]

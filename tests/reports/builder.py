@@ -128,8 +128,11 @@ class Run:
         t: float | None,
         sha_ok: bool | None = True,
         producer: str = P,
+        timestamp_type: str | None = None,
     ) -> None:
-        """One output of the service: it answers the input (producer, key, seq)."""
+        """One output of the service: it answers the input (producer, key, seq).
+        ``timestamp_type``: who set ``t`` (``LogAppendTime``, ``CreateTime``; None: left
+        out, as in older runs)."""
         named = key is not None
         line: dict[str, Any] = {
             "v": 1,
@@ -145,6 +148,8 @@ class Run:
         }
         if not named:
             line["reason"] = "value is not JSON"
+        if timestamp_type is not None:
+            line["timestamp_type"] = timestamp_type
         if self.outputs is None:
             self.outputs = []
         self.outputs.append(line)

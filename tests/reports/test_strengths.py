@@ -174,6 +174,81 @@ def test_a_duplicate_of_a_committed_input_across_a_rebalance_fails(check_run):
     assert "committed (offset 3)" in red.examples[0]["detail"]
 
 
+def kept_time_run(timestamp_type: str | None) -> Run:
+    """output_run's service, stamping each output with its input's timestamp (2.8, when
+    every input was sent; Kafka Streams' default), on an output topic whose records keep
+    producer timestamps (``CreateTime``; None: an older run that did not record it)."""
+    run = output_run()
+    for snd in run.sends:
+        snd["t_send"], snd["t_ack"] = 2.8, 2.81
+    assert run.outputs is not None
+    for out in run.outputs:
+        out["t"] = 2.8
+        if timestamp_type is not None:
+            out["timestamp_type"] = timestamp_type
+    return run
+
+
+def test_duplicates_stamped_with_their_input_s_time_cannot_be_told_never_failed(check_run):
+    for timestamp_type in ("CreateTime", None):
+        s = check_run(kept_time_run(timestamp_type))
+        assert not_passing(s) == {
+            "redelivered": "inconclusive",
+            "partition-order": "n/a",
+            "invalid-handling": "n/a",
+        }, timestamp_type
+        red = s.check("redelivered")
+        assert (red.counts["legal"], red.counts["illegal"], red.counts["unjudged"]) == (0, 0, 2)
+        assert red.counts["producer-timestamps"] == 2
+        assert "cannot tell: 2: its outputs carry producer timestamps" in red.explanation
+        assert [(e["partition"], e["offset"]) for e in red.examples] == [(0, 3), (0, 4)]
+        assert s.verdict == "inconclusive"
+
+
+def test_append_times_judge_the_duplicates_of_a_service_that_keeps_its_input_s_time(check_run):
+    # The same service on an output topic riverbed created: the broker stamped each
+    # output as it appended it (3.0 and 4.0 before the kill, 9.0 after the takeover).
+    run = output_run()
+    assert run.outputs is not None
+    for out in run.outputs:
+        out["timestamp_type"] = "LogAppendTime"
+    s = check_run(run)
+    assert s.verdict == "pass", not_passing(s)
+    red = s.check("redelivered")
+    assert (red.counts["legal"], red.counts["unjudged"], red.counts["producer-timestamps"]) == (
+        2,
+        0,
+        0,
+    )
+
+
+def test_a_duplicate_outside_any_rebalance_fails_when_its_times_separate_the_outputs(check_run):
+    # Append times always say when each output was written, even a millisecond apart.
+    run = output_run()
+    assert run.outputs is not None
+    for out in run.outputs:
+        out["timestamp_type"] = "LogAppendTime"
+    run.output(1, 6, "b", 1, t=3.0005, timestamp_type="LogAppendTime")  # first at 3.0
+    s = check_run(run)
+    red = s.check("redelivered")
+    assert red.status == "fail" and red.counts["illegal"] == 1 and red.counts["unjudged"] == 0
+    assert "no rebalance" in red.examples[0]["detail"]
+    # Producer timestamps further apart than the clock tolerance are the service's own
+    # times, not a copy of the input's: judged, and failed.
+    for timestamp_type in ("CreateTime", None):
+        run = output_run()
+        run.output(1, 6, "b", 1, t=5.0, timestamp_type=timestamp_type)
+        red = check_run(run).check("redelivered")
+        assert red.status == "fail" and red.counts["illegal"] == 1, timestamp_type
+    # Within the tolerance they cannot be told apart: not judged, not passed.
+    run = output_run()
+    run.output(1, 6, "b", 1, t=3.9, timestamp_type="CreateTime")
+    s = check_run(run)
+    red = s.check("redelivered")
+    assert red.status == "inconclusive" and red.counts["producer-timestamps"] == 1
+    assert s.verdict == "inconclusive"
+
+
 def test_outputs_out_of_key_order_fail(check_run):
     run = output_run()
     assert run.outputs is not None
@@ -186,6 +261,124 @@ def test_outputs_out_of_key_order_fail(check_run):
     assert ko.count == 1
     ex = ko.examples[0]
     assert (ex["key"], ex["seq"], ex["after_seq"], ex["output_offset"]) == ("a", 1, 2, 2)
+
+
+#: Keys b and c (input partition 1) answered by a service that writes without a key:
+#: (key, seq, output partition, t) in write order. Each key's outputs are more than the
+#: clock tolerance (1 s) apart.
+SPREAD = [
+    ("b", 0, 1, 1.6),
+    ("c", 0, 2, 2.0),
+    ("b", 1, 2, 2.7),
+    ("c", 1, 1, 3.2),
+    ("b", 2, 1, 3.9),
+    ("c", 2, 2, 4.3),
+]
+
+
+#: SPREAD with b's seq 1 written 1.1 s before its seq 0, on another output partition.
+LATE = [
+    ("b", 1, 2, 1.6),
+    ("c", 0, 2, 2.0),
+    ("b", 0, 1, 2.7),
+    ("c", 1, 1, 3.2),
+    ("b", 2, 1, 3.9),
+    ("c", 2, 2, 4.3),
+]
+
+
+def spread_run(
+    outputs: list[tuple[str, int, int, float]], timestamp_type: str | None = "LogAppendTime"
+) -> Run:
+    """output_run, with the outputs of input partition 1 spread over output partitions 1
+    and 2 as ``outputs`` says (offsets in the order listed)."""
+    run = output_run()
+    assert run.outputs is not None
+    run.outputs = [o for o in run.outputs if o["key"] == "a"]
+    for out in run.outputs:
+        out["timestamp_type"] = timestamp_type
+    offsets = {1: 0, 2: 0}
+    for key, seq, opart, t in outputs:
+        run.output(opart, offsets[opart], key, seq, t, timestamp_type=timestamp_type)
+        offsets[opart] += 1
+    ends = {"0": 8, **{str(p): n for p, n in offsets.items()}}
+    run.spec["output_drain"] = {"finished": True, "t": 11.5, "end_offsets": ends}
+    return run
+
+
+def test_outputs_of_a_key_on_several_output_partitions_are_ordered_by_their_append_times(
+    check_run,
+):
+    s = check_run(spread_run(SPREAD))
+    assert s.verdict == "pass", (not_passing(s), s.check("key-order").explanation)
+    ko = s.check("key-order")
+    assert (ko.counts["violations"], ko.counts["cannot-tell"]) == (0, 0)
+
+
+def test_a_millisecond_tie_across_output_partitions_cannot_be_told_never_fails(check_run):
+    # b's seq 0 and seq 1 appended in the same millisecond, seq 1 on the lower output
+    # partition: nothing orders two partitions' records within the clock tolerance.
+    tied = [
+        ("b", 1, 1, 2.0),
+        ("c", 0, 2, 2.0),
+        ("b", 0, 2, 2.0),
+        *[x for x in SPREAD if x[1] == 2 or x[:2] == ("c", 1)],
+    ]
+    s = check_run(spread_run(tied))
+    assert not_passing(s) == {
+        "key-order": "inconclusive",
+        "partition-order": "n/a",
+        "invalid-handling": "n/a",
+    }
+    ko = s.check("key-order")
+    assert (ko.count, ko.counts["violations"], ko.counts["cannot-tell"]) == (0, 0, 1)
+    assert "cannot tell for 1 message" in ko.explanation
+    (ex,) = ko.examples
+    assert (ex["key"], ex["seq"], ex["after_seq"], ex["output_partition"]) == ("b", 0, 1, 2)
+    assert ex["detail"].startswith("cannot tell: seq 1 was answered on output partition 1")
+    # Within the tolerance, the other way round too: 0.9 s apart is not an order.
+    near = [x if x[:2] != ("b", 1) else ("b", 1, 2, 2.5) for x in SPREAD]
+    assert check_run(spread_run(near)).check("key-order").counts["cannot-tell"] == 1
+
+
+def test_outputs_out_of_key_order_across_output_partitions_fail_beyond_the_tolerance(
+    check_run,
+):
+    s = check_run(spread_run(LATE))
+    ko = s.check("key-order")
+    assert ko.status == "fail" and ko.count == 1 and ko.counts["cannot-tell"] == 0
+    (ex,) = ko.examples
+    assert (ex["key"], ex["seq"], ex["after_seq"], ex["output_partition"]) == ("b", 0, 1, 1)
+    assert "more than 1 s after the output of seq 1 on output partition 2" in ex["detail"]
+    assert s.verdict == "fail"
+
+
+def test_offsets_order_one_output_partition_whatever_its_times_say(check_run):
+    # c's seq 2 written before its seq 1 on output partition 2, stamped 2 s later.
+    swapped = [x for x in SPREAD if x[0] != "c"] + [
+        ("c", 0, 1, 2.0),
+        ("c", 2, 2, 4.3),
+        ("c", 1, 2, 2.3),
+    ]
+    s = check_run(spread_run(swapped))
+    ko = s.check("key-order")
+    assert ko.status == "fail" and ko.count == 1
+    ex = ko.examples[0]
+    assert (ex["key"], ex["seq"], ex["after_seq"], ex["output_partition"]) == ("c", 1, 2, 2)
+    assert ex["detail"] == "first output after the output of seq 2 (input partition 1)"
+
+
+def test_producer_timestamps_order_no_outputs_across_output_partitions(check_run):
+    # The service's producer set the times (perhaps its inputs' own): a later seq's output
+    # on another output partition cannot be placed, however far apart the times.
+    for timestamp_type in ("CreateTime", None):
+        s = check_run(spread_run(SPREAD, timestamp_type))
+        ko = s.check("key-order")
+        # b0, b1, c0, c1 each have a later seq of their key on the other output partition.
+        assert (ko.status, ko.counts["cannot-tell"]) == ("inconclusive", 4), timestamp_type
+        assert "fail" not in not_passing(s).values()
+    # A later seq stamped more than the tolerance before is still a violation.
+    assert check_run(spread_run(LATE, "CreateTime")).check("key-order").status == "fail"
 
 
 def test_a_corrupt_output_and_an_output_naming_no_logged_input_fail(check_run):

@@ -264,7 +264,7 @@ def test_up_and_down_run_the_users_consumer_by_hand(kafka, tmp_path):
     assert sorted(start_records(run_dir)) == ["consumer-1.1", "consumer-2.1"]
 
 
-def output_topic_run(kafka, tmp_path, example: str):
+def output_topic_run(kafka, tmp_path, example: str, **env: str):
     out = f"enriched-{tmp_path.name[-20:]}-{int(time.time())}"
     r, summary, run_dir = example_run(
         kafka,
@@ -275,6 +275,7 @@ def output_topic_run(kafka, tmp_path, example: str):
         "--output-topic",
         out,
         EXAMPLE_WORK_MS="80",
+        **env,
     )
     spec = json.loads((run_dir / "spec.json").read_text())
     assert spec["output_topic"] == out and spec["output_drain"]["finished"], r.stderr
@@ -296,3 +297,29 @@ def test_the_transform_service_that_commits_first_fails_on_its_missing_outputs(k
     r, summary = output_topic_run(kafka, tmp_path, "confluent_transform_commit_first.py")
     assert summary["checks"]["never-processed"]["status"] == "fail", r.stdout
     assert summary["verdict"] == "fail" and r.returncode == 1
+
+
+@pytest.mark.slow
+def test_a_transform_service_that_keeps_its_input_s_timestamp_passes_after_a_hard_kill(
+    kafka, tmp_path
+):
+    """Kafka Streams' default: each output carries its input's timestamp. The outputs a
+    killed replica wrote before its last commit are written again by the next owner;
+    on the output topic riverbed creates, the broker's append times place both outputs
+    of each such input around the rebalance, so they are legal duplicates."""
+    r, summary = output_topic_run(
+        kafka, tmp_path, "confluent_transform.py", EXAMPLE_KEEP_TIMESTAMP="1"
+    )
+    run_dir = run_dir_of(tmp_path)
+    outputs = [json.loads(x) for x in (run_dir / "evidence/output.jsonl").read_text().splitlines()]
+    assert {o.get("timestamp_type") for o in outputs} == {"LogAppendTime"}
+    # Every replica did stamp its inputs' times: its producer set them, the broker
+    # replaced them with the append times.
+    logs = sorted((run_dir / "logs").glob("consumer-*.log"))
+    assert logs and all("outputs keep their inputs' timestamps" in p.read_text() for p in logs)
+    red = summary["checks"]["redelivered"]
+    assert red["status"] == "pass", red
+    # The hard kill landed mid-batch: inputs answered twice, both outputs kept.
+    assert red["counts"]["legal"] >= 1 and red["counts"]["producer-timestamps"] == 0, red
+    assert summary["checks"]["key-order"]["status"] == "pass", summary["checks"]["key-order"]
+    assert summary["verdict"] == "pass" and r.returncode == 0, r.stdout

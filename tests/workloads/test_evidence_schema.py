@@ -102,7 +102,7 @@ def test_the_reports_frames_are_typed_from_the_records() -> None:
         "t_ack": pl.Float64(),
     } == ACKS_SCHEMA
     assert list(LOG_SCHEMA) == [*CONTRACT_V1["record"], "reason"]
-    assert list(OUTPUT_SCHEMA) == [*CONTRACT_V1["output"], "reason"]
+    assert list(OUTPUT_SCHEMA) == [*CONTRACT_V1["output"], "reason", "timestamp_type"]
     assert CONSUMED_SCHEMA["records"] == pl.List(pl.List(pl.String()))
     assert CONSUMED_SCHEMA["offsets"] == pl.String()  # an object, kept as its JSON text
     assert CONSUMED_SCHEMA["partitions"] == pl.List(pl.Int64())

@@ -226,3 +226,17 @@ def test_output_records_name_their_input_from_the_value_or_the_header() -> None:
         assert (unnamed["producer"], unnamed["key"], unnamed["seq"]) == (None, None, None)
         check({"v": 1, **unnamed}, allowed=frozenset({"output"}))
     check({"v": 1, **line}, allowed=frozenset({"output"}))
+
+
+def test_output_records_say_who_set_their_timestamp() -> None:
+    from workloads.drain import output_record
+
+    value = encode("p", "k", 3, "b")
+    appended = output_record(0, 5, value, [], 1_700_000_000_500, 1)
+    assert (appended["t"], appended["timestamp_type"]) == (1_700_000_000.5, "LogAppendTime")
+    created = output_record(0, 6, value, [], 1_700_000_000_500, 0)
+    assert created["timestamp_type"] == "CreateTime"
+    check({"v": 1, **appended}, allowed=frozenset({"output"}))
+    # Unknown (older readers, a record without a timestamp): the extension field is left out.
+    assert "timestamp_type" not in output_record(0, 7, value, [], 1_700_000_000_500)
+    assert "timestamp_type" not in output_record(0, 8, value, [], -1, 1)

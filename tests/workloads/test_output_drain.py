@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def test_output_drain_names_each_output_s_input_and_skips_aborted_transactions(
     assert (first["producer"], first["key"], first["seq"]) == ("p1", "k1", 0)
     assert (first["identity"], first["sha_ok"]) == ("value", True)
     assert first["t"] > 1.6e9  # the record timestamp, in seconds
+    assert first["timestamp_type"] == "CreateTime"  # a plain topic: the producer's time
     header = by_pos[(0, 1)]
     assert (header["producer"], header["key"], header["seq"], header["identity"]) == (
         "p1",
@@ -80,6 +82,32 @@ def test_output_drain_names_each_output_s_input_and_skips_aborted_transactions(
     assert junk["identity"] is None and junk["producer"] is None and "not JSON" in junk["reason"]
     committed = [r for r in lines if r["key"] == "k9"]
     assert len(committed) == 1 and committed[0]["sha_ok"] is True
+
+
+def test_an_output_topic_riverbed_creates_carries_append_times_whatever_the_producer_set(
+    kafka: LocalKafkaCluster, topic_name: str, tmp_path: Path
+) -> None:
+    from kafka import KafkaProducer
+
+    from riverbed.kafka.admin import OUTPUT_TOPIC_CONFIG
+
+    kafka.create_topic(topic_name, partitions=1, config=OUTPUT_TOPIC_CONFIG)
+    kept = 1_600_000_000_000  # a service keeping its input's timestamp (Kafka Streams' default)
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    try:
+        before = time.time()
+        for _ in range(2):
+            producer.send(topic_name, value=encode("p1", "k1", 0, "hello"), timestamp_ms=kept)
+        producer.flush(timeout=30)
+        after = time.time()
+    finally:
+        producer.close()
+    out = tmp_path / "output.jsonl"
+    assert drain_output_topic(kafka.bootstrap_servers, topic_name, out, timeout_s=30)["finished"]
+    lines = list(read_jsonl(out, FILE_TYPES["output"]))
+    assert [r["timestamp_type"] for r in lines] == ["LogAppendTime", "LogAppendTime"]
+    # The broker's append time, not the one the producer set (1 s for the clocks).
+    assert all(before - 1 <= r["t"] <= after + 1 for r in lines), lines
 
 
 def test_output_drain_of_a_missing_topic_does_not_finish(

@@ -605,6 +605,14 @@ class LogRecord(EvidenceRecord):
 
 
 # ---- evidence/output.jsonl --------------------------------------------------------------------
+#: ``output.timestamp_type``, in Kafka's names (the topic config ``message.timestamp.type``):
+#: the producer set the timestamp, or the broker did when it appended the record.
+CREATE_TIME = "CreateTime"
+LOG_APPEND_TIME = "LogAppendTime"
+#: Kafka's timestamp type codes (a record batch's attribute bit) by name.
+TIMESTAMP_TYPES = {0: CREATE_TIME, 1: LOG_APPEND_TIME}
+
+
 @dataclasses.dataclass(frozen=True)
 class Output(EvidenceRecord):
     """One record of the service's output topic, as the output drain read it."""
@@ -631,6 +639,10 @@ class Output(EvidenceRecord):
     """The record's timestamp, in seconds (null when it has none)."""
     reason: str | None = optional()
     """Why it names no input."""
+    timestamp_type: str | None = optional()
+    """Who set ``t``: ``LogAppendTime`` (the broker, when it appended the output) or
+    ``CreateTime`` (the service's producer: any time it chose, e.g. its input's).
+    Absent: unknown (runs before it was recorded), read as ``CreateTime``."""
 
 
 #: Every record type, by the file it belongs in.
