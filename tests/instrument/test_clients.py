@@ -199,7 +199,9 @@ def test_kafka_python_iteration_with_auto_commit(kafka_cluster, topic, tmp_path)
     commits = [r for r in lines if r["type"] == "committed"]
     assert commits and all(c["ok"] for c in commits)  # kafka-python's auto-commits
     claims = [r for r in lines if r["type"] == "committing"]
-    assert {c["how"] for c in claims} <= {"auto", "close"} and claims[-1]["how"] == "close"
+    # The auto-commits inside iteration, the one before a rebalance, and close()'s.
+    assert {c["how"] for c in claims} <= {"auto", "rebalance", "close"}
+    assert "close" in {c["how"] for c in claims}
     # Everything was committed by the end (by auto-commit or the commit in close()),
     # the record in hand too: close() claims it.
     ends = {p: o + 1 for p, o in handed_offsets(lines)}

@@ -240,8 +240,12 @@ def _patch_consumer(cls: Any, version: str) -> None:
         if tracker is None or not update_offsets:
             # Iteration polls with update_offsets=False: __next__ records it.
             return orig_poll(self, timeout_ms, max_records, update_offsets)
-        tracker.came_back(_time())
-        result = orig_poll(self, timeout_ms, max_records, update_offsets)
+        tracker.back_t = t_back = _time()
+        tracker.came_back(t_back)
+        try:
+            result = orig_poll(self, timeout_ms, max_records, update_offsets)
+        finally:
+            tracker.back_t = None
         if result:
             topic = tracker.topic
             spans = [
@@ -257,14 +261,22 @@ def _patch_consumer(cls: Any, version: str) -> None:
         tracker = self.__dict__.get("_riverbed_tracker")
         if tracker is None:
             return orig_next(self)
-        tracker.came_back(_time())
+        tracker.back_t = t_back = _time()
         try:
             record = orig_next(self)
         except BaseException:
+            tracker.back_t = None
+            tracker.came_back(t_back)
             tracker.flush()
             raise
+        tracker.back_t = None
         if record.topic == tracker.topic:
-            tracker.step(None, record.partition, record.offset, _time())
+            t = _time()
+            tracker.queue((record.partition, record.offset, t_back, t))
+            if t >= tracker.due:
+                tracker.settle(t)
+        else:
+            tracker.came_back(t_back)
         return record
 
     def commit(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -33,6 +33,7 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from typing import Any, Iterable, Mapping
 
 from . import evidence
@@ -53,6 +54,7 @@ _time = time.time
 # first offset whose hand-out is not written yet (last + 1 once it is).
 _FIRST, _LAST, _T, _CLAIMED, _WRITTEN = 0, 1, 2, 3, 4
 # A pending finished span: [first, last, t_handed, t_finished, how].
+_CB = "came-back"
 
 
 class Tracker:
@@ -98,7 +100,15 @@ class Tracker:
         self._fin: dict[int, list[Any]] = {}
         self._lines: list[str] = []
         self._paused: set[int] = set()
-        self._due = 0.0
+        self._last: dict[int, int] = {}
+        self.due = 0.0
+        """When the next hand-out is written at the latest (0: at once)."""
+        self.closing = False
+        """The consumer is closing: its callbacks are not the application coming back."""
+        self.back_t: float | None = None
+        """Set by a wrapper while the application is inside its call for more."""
+        self._q: deque[tuple[int, int, float | None, float]] = deque()
+        self.queue = self._q.append
         self._urgent = False
         self._member_json = evidence.json_text(self.member)
         self._lock = threading.Lock()
@@ -135,7 +145,7 @@ class Tracker:
                 self.member, s.replica, os.getpid(), socket.gethostname(), _time(), **extra
             )
             self._file.write_many([start.to_dict()])
-            self._due = _time() + self.flush_s
+            self.due = _time() + self.flush_s
         _register(self)
 
     def stop(self, reason: str, detail: str | None = None, lock_timeout: float = -1) -> None:
@@ -168,30 +178,49 @@ class Tracker:
             self._file.disown()
 
     # ---- records: the hot path ----------------------------------------------------------------
+    # A client wrapper that hands out one record per call does, without the lock:
+    #
+    #     tracker.back_t = t_back = _time()     # coming back for more (seen by callbacks)
+    #     msg = <the client's poll>
+    #     tracker.back_t = None
+    #     tracker.queue((partition, offset, t_back, t_handed := _time()))
+    #     if t_handed >= tracker.due: tracker.settle(t_handed)
+    #
+    # ``queue`` is a deque's append (atomic); the items are settled, in order, under the
+    # lock: by ``settle`` at most ``flush_s`` later, or first thing by any other event.
+    # ``due`` drops to 0 when a claim covers records in hand, so that coming back for them
+    # is written at once.
+
     def step(self, t_back: float | None, partition: int, offset: int, t_handed: float) -> None:
         """The application came back for more at ``t_back`` (None: already recorded) and
-        was handed one record."""
+        was handed one record (what a wrapper does through ``queue``)."""
+        self._q.append((partition, offset, t_back, t_handed))
+        if t_handed >= self.due:
+            self.settle(t_handed)
+
+    def settle(self, now: float | None = None) -> None:
+        """Take in the queued hand-outs, and write if due."""
         with self._lock:
             if self.stopped:
                 return
-            if self._hand and t_back is not None:
-                self._back(t_back)
-            held = self._hand.get(partition)
-            if held is None:
-                self._hand[partition] = [[offset, offset, t_handed, False, offset]]
-            else:
-                self._add(partition, held, offset, offset, t_handed)
-            if t_handed >= self._due or self._urgent:
-                self._write(t_handed)
+            self._settle()
+            now = _time() if now is None else now
+            if now >= self.due or self._urgent:
+                self._write(now)
 
     def came_back(self, t_back: float | None = None) -> None:
         """The application asks for more: what it holds of unpaused partitions is finished."""
+        if not self._hand and not self._q:
+            return
         with self._lock:
-            if self.stopped or not self._hand:
+            if self.stopped:
+                return
+            self._settle()
+            if not self._hand:
                 return
             now = _time() if t_back is None else t_back
             self._back(now)
-            if now >= self._due or self._urgent:
+            if now >= self.due or self._urgent:
                 self._write(now)
 
     def hand(self, spans: Iterable[tuple[int, int, int]], t_handed: float) -> None:
@@ -199,14 +228,17 @@ class Tracker:
         with self._lock:
             if self.stopped:
                 return
+            self._settle()
             hand = self._hand
+            last_handed = self._last
             for p, first, last in spans:
+                last_handed[p] = last
                 held = hand.get(p)
                 if held is None:
                     hand[p] = [[first, last, t_handed, False, first]]
                 else:
                     self._add(p, held, first, last, t_handed)
-            if t_handed >= self._due or self._urgent:
+            if t_handed >= self.due or self._urgent:
                 self._write(t_handed)
 
     def flush(self) -> None:
@@ -215,9 +247,18 @@ class Tracker:
             if not self.stopped:
                 self._write(_time())
 
+    def positions(self) -> dict[int, int]:
+        """``{partition: offset after the last record handed}`` of the partitions it owns
+        (all it handed records of, when the client does not report its assignment)."""
+        with self._lock:
+            self._settle()
+            owned = self.owned
+            return {p: o + 1 for p, o in self._last.items() if not owned or p in owned}
+
     def in_hand(self) -> dict[int, int]:
         """``{partition: offset after the last record in hand}``."""
         with self._lock:
+            self._settle()
             return {p: spans[-1][_LAST] + 1 for p, spans in self._hand.items() if spans}
 
     # ---- the processed marker --------------------------------------------------------------------
@@ -227,6 +268,7 @@ class Tracker:
         with self._lock:
             if self.stopped:
                 return False
+            self._settle()
             spans = self._hand.get(partition)
             if not spans:
                 return False
@@ -249,7 +291,7 @@ class Tracker:
             self._finish(partition, offset, offset, span[_T], now, "marked")
             if claimed:
                 self._urgent = True
-            if now >= self._due or self._urgent:
+            if now >= self.due or self._urgent:
                 self._write(now)
             return True
 
@@ -263,13 +305,17 @@ class Tracker:
         with self._lock:
             if self.stopped or self._file is None:
                 return
+            self._settle()
             now = _time()
+            covered = False
             for p, next_offset in offsets.items():
                 for span in self._hand.get(p, ()):
                     if span[_FIRST] < next_offset:
-                        span[_CLAIMED] = True
+                        span[_CLAIMED] = covered = True
             line = evidence.schema.Committing(self.member, dict(offsets), how, now)
             self._emit(line.to_dict())
+            if covered:
+                self.due = 0.0  # coming back for them is written at once
 
     def committed(self, offsets: Mapping[int, int], ok: bool, error: str | None = None) -> None:
         """The outcome of one commit attempt of ``{partition: next offset}``."""
@@ -289,6 +335,7 @@ class Tracker:
         with self._lock:
             if self.stopped or self._file is None:
                 return
+            self._settle()
             spans = self._hand.get(partition)
             if spans:
                 kept = []
@@ -302,6 +349,10 @@ class Tracker:
                     self._hand[partition] = kept
                 else:
                     del self._hand[partition]
+            if offset is not None:
+                self._last[partition] = offset - 1
+            else:
+                self._last.pop(partition, None)
             extra = {"whence": whence} if whence else {}
             self._emit(
                 evidence.schema.Seek(self.member, partition, offset, _time(), **extra).to_dict()
@@ -315,6 +366,7 @@ class Tracker:
         with self._lock:
             if self.stopped or self._file is None:
                 return
+            self._settle()
             if pause:
                 self._paused.update(parts)
                 kind: Any = evidence.schema.Paused
@@ -361,6 +413,8 @@ class Tracker:
                 generation = self.generation
             self.owned -= parts
             self._paused -= parts
+            for p in parts:
+                self._last.pop(p, None)
             change = evidence.schema.Lost if kind == "lost" else evidence.schema.Revoked
             self._emit(change(self.member, generation, parts, _time()).to_dict())
 
@@ -380,6 +434,59 @@ class Tracker:
                 if s[_LAST] >= first:
                     s[_LAST] = first - 1
         spans.append([first, last, t, False, first])
+
+    def _settle(self) -> None:
+        """The queued hand-outs of one-record calls, in order (lock held)."""
+        q = self._q
+        if not q:
+            if self.back_t is not None and self._hand:
+                self._back(self.back_t)
+            return
+        hand = self._hand
+        fin = self._fin
+        popleft = q.popleft
+        while q:
+            p, o, tb, th = popleft()
+            held = hand.get(p)
+            if (
+                tb is not None
+                and held is not None
+                and len(held) == 1
+                and len(hand) == 1
+                and not marker_mode
+                and not self._paused
+            ):
+                # One record at a time: the one in hand is finished, the next handed —
+                # and so on for the whole run of this partition's next offsets.
+                span = held[0]
+                if span[1] + 1 == o and not span[3]:
+                    while q:
+                        nxt = q[0]
+                        if nxt[0] != p or nxt[1] != o + 1 or nxt[2] is None:
+                            break
+                        popleft()
+                        o, tb, th = nxt[1], nxt[2], nxt[3]
+                    pending = fin.get(p)
+                    if pending is not None and pending[1] + 1 == span[0] and pending[4] == _CB:
+                        pending[1] = o - 1
+                        pending[3] = tb
+                    else:
+                        self._finish(p, span[0], o - 1, span[2], tb, _CB)
+                    span[0] = span[1] = span[4] = o
+                    span[2] = th
+                    self._last[p] = o
+                    continue
+            if hand and tb is not None:
+                self._back(tb)
+            self._last[p] = o
+            held = hand.get(p)
+            if held is None:
+                hand[p] = [[o, o, th, False, o]]
+            else:
+                self._add(p, held, o, o, th)
+        if self.back_t is not None and hand:
+            # A callback inside the application's next call: it had come back already.
+            self._back(self.back_t)
 
     def _back(self, t: float) -> None:
         """Coming back for more at ``t``: unpaused in-hand spans are finished."""
@@ -413,6 +520,7 @@ class Tracker:
 
     def _pending(self) -> list[str]:
         """Every pending line, in the order things happened: finished, then handed."""
+        self._settle()
         lines = self._lines
         self._lines = []
         if self._fin:
@@ -434,7 +542,7 @@ class Tracker:
     def _write(self, now: float) -> None:
         lines = self._pending()
         self._urgent = False
-        self._due = now + self.flush_s
+        self.due = now + self.flush_s
         if lines and self._file is not None:
             self._file.write_many(lines)
 
@@ -443,7 +551,7 @@ class Tracker:
         lines: list[Any] = self._pending()
         lines.append(record)
         self._urgent = False
-        self._due = _time() + self.flush_s
+        self.due = _time() + self.flush_s
         assert self._file is not None
         self._file.write_many(lines)
 
