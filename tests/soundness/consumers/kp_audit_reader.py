@@ -4,7 +4,8 @@ The main consumer commits each batch right after polling it, then works on it (a
 kp_commit_first.py: a SIGKILL mid-batch loses the rest of the batch). Beside it, a
 thread runs a second KafkaConsumer in a group of its own (``<group>-audit``) that
 reads the same topic quickly and only counts what it sees: its reads are an audit,
-not the service's processing.
+not the service's processing. The main consumer is made first, then the audit thread
+starts.
 """
 
 import logging
@@ -44,9 +45,6 @@ def audit():
         log.info("audit saw %d records", seen)
 
 
-auditor = threading.Thread(target=audit, name="audit")
-auditor.start()
-
 consumer = KafkaConsumer(
     TOPIC,
     **kafka_python_settings(),
@@ -55,6 +53,8 @@ consumer = KafkaConsumer(
     enable_auto_commit=False,
     session_timeout_ms=SESSION_TIMEOUT_MS,
 )
+auditor = threading.Thread(target=audit, name="audit")
+auditor.start()
 try:
     while not stopping.is_set():
         batch = consumer.poll(timeout_ms=500, max_records=50)
