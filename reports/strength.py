@@ -66,13 +66,19 @@ DESCRIPTIONS: dict[str, Strength] = {
     INSTRUMENTED: Strength(
         INSTRUMENTED,
         "an instrumentation layer around the service's own client library recorded every "
-        "assignment, record handed to the application and commit",
-        "everything the checks judge: loss, duplicates and redelivery, partition and key "
-        "order, corruption, the handling of invalid records, and ownership across rebalances",
-        "",
-        "a record handed to the application counts as processed when the application comes "
-        "back for more (its next poll); a service that hands records to other threads and "
-        "polls again before they finish is judged on what it was handed, not on what it did",
+        "assignment, record handed to the application, coming back for more, commit (as a "
+        "claim, before it was sent), seek and pause",
+        "loss (records the group committed past that the application never finished, judged "
+        "from its own commits and pace when it was stopped holding them), redelivery, "
+        "partition and key order, ownership across rebalances and the commit pattern "
+        "(commits that run ahead of the work)",
+        "whether the application refused a record (invalid-handling), what it did with corrupt "
+        "records it was handed, and a record it held when it stopped, committed, whose fate "
+        "its commit pattern cannot tell (reported as cannot tell)",
+        "a record counts as processed when the application comes back for more after it "
+        "(its next poll) while its partition is not paused, or marks it processed "
+        "(riverbed_instrument.processed): a commit never counts. A service that hands records "
+        "to other threads must use the marker, or be judged by its output topic",
     ),
     OUTPUT_TOPIC: Strength(
         OUTPUT_TOPIC,

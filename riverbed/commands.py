@@ -224,6 +224,22 @@ def _user_consumer_options(f: Any) -> Any:
     return f
 
 
+def delivery_option(f: Any) -> Any:
+    """``--delivery``: the delivery semantics the checks allow (run and up)."""
+    from riverbed.spec import DELIVERY
+
+    return click.option(
+        "--delivery",
+        type=click.Choice(DELIVERY),
+        default="at-least-once",
+        show_default=True,
+        help="What redelivery the checks allow: at-least-once lets records processed but not "
+        "committed be processed again after any rebalance or stop (shown and counted); strict "
+        "allows it only after a hard stop or lost partitions (a consumer must commit what it "
+        "processed before it gives a partition up). See docs/report.md.",
+    )(f)
+
+
 def _checked_user_consumer(
     ctx: click.Context,
     platform: str,
@@ -322,6 +338,7 @@ def _print_plan(kube) -> None:
 )
 @click.option("--group", default=None, help="Consumer group [default: riverbed-consumers-<time>].")
 @_user_consumer_options
+@delivery_option
 @kafka_options
 @keep_topics_option
 @click.option(
@@ -355,6 +372,7 @@ def up(
     consumer_evidence: str | None,
     output_topic: str | None,
     join_timeout: str,
+    delivery: str,
     kafka_bootstrap: str | None,
     kafka_config: tuple[str, ...],
     keep_topics: bool,
@@ -487,6 +505,7 @@ def _up_here(
         group=group,
         join_timeout_s=join_timeout_s,
         network_faults=network_faults,
+        delivery=delivery,
     )
     spec = _apply_user_consumer(spec, user).validate()
     local: LocalRunPlatform
@@ -900,6 +919,7 @@ def status(platform: str, context: str | None) -> None:
 )
 @click.option("--run-id", default=None, help="Name of the run directory [default: time-stamped].")
 @_user_consumer_options
+@delivery_option
 @kafka_options
 @keep_topics_option
 @click.pass_context
@@ -935,6 +955,7 @@ def run(
     consumer_evidence: str | None,
     output_topic: str | None,
     join_timeout: str,
+    delivery: str,
     kafka_bootstrap: str | None,
     kafka_config: tuple[str, ...],
     keep_topics: bool,
@@ -1034,6 +1055,7 @@ def run(
         bootstrap_servers=external.bootstrap_servers if external else None,
         kafka_config=external.masked if external else None,
         keep_topics=external.keep_topics if external else False,
+        delivery=delivery,
     )
     spec = _apply_user_consumer(spec, user).validate()
     run_dir = runs_root() / spec.run_id

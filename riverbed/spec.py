@@ -29,6 +29,10 @@ CLIENTS = ("kafka-python", "confluent-kafka")
 GROUP_PROTOCOLS = ("classic", "consumer")
 #: What a run's verdicts can rest on (docs/report.md, "Evidence strength"; docs/consumers.md).
 CONSUMER_EVIDENCE = ("reference", "instrumented", "output-topic", "offsets")
+#: The delivery semantics a run allows (docs/report.md, "Allowed anomalies"): at-least-once
+#: lets processed-but-uncommitted records be delivered again after any rebalance or stop;
+#: strict only after a hard stop or lost partitions.
+DELIVERY = ("at-least-once", "strict")
 
 
 @dataclass
@@ -99,6 +103,9 @@ class RunSpec:
     """Output-topic mode: the topic the user's service writes one output per input to."""
     output_drain: dict[str, Any] | None = None
     """Output-topic mode: whether ``evidence/output.jsonl`` reached the output topic's end."""
+    delivery: str = "at-least-once"
+    """The delivery semantics the checks allow: ``at-least-once`` (a graceful revocation or
+    stop may leave processed records uncommitted, to be processed again) or ``strict``."""
     join_timeout_s: float = 90.0
     """How long the consumers may take to form a stable group at the start."""
     evidence_topic: str | None = None
@@ -130,6 +137,11 @@ class RunSpec:
         if self.platform not in PLATFORMS:
             raise HarnessError(
                 f"Unknown platform {self.platform!r}.", fix=f"use one of {', '.join(PLATFORMS)}."
+            )
+        if self.delivery not in DELIVERY:
+            raise HarnessError(
+                f"Unknown delivery semantics {self.delivery!r}.",
+                fix=f"use one of {', '.join(DELIVERY)}.",
             )
         if self.consumer_evidence not in CONSUMER_EVIDENCE:
             raise HarnessError(
