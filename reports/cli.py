@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from reports.exit_codes import BAD_INPUT_EXIT
 from reports.model import FAIL, INCONCLUSIVE, MAX_EXAMPLES, NOT_APPLICABLE, PASS, Summary
 from reports.registry import CHECKS
 
@@ -54,7 +55,12 @@ def _listing_checks(command: F) -> F:
     help="Examples kept per check (the counts always cover everything).",
 )
 @click.option("--no-html", is_flag=True, help="Skip report.html (summary.json and junit.xml only).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only the verdict line (no table, no issues, no path).",
+)
 def report(
     run_dir: Path,
     out_dir: Path | None,
@@ -90,8 +96,9 @@ def report(
     junit.xml (one test case per check) into RUN_DIR, or --out.
 
     \b
-    Exit codes: 0 pass, 1 fail (an anomaly was found), 2 inconclusive run or
-    unreadable input.
+    Exit codes: 0 pass, 1 fail (an anomaly was found), 2 inconclusive, 3 the
+    run was stopped by a harness error (summary.json harness_error), 4 not a
+    run directory (nothing is written then).
     """
     # Imported here so that `riverbed --help` does not load the columnar engine.
     from reports.pipeline import ReportError, build
@@ -104,7 +111,7 @@ def report(
         err.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
         if exc.fix:
             err.print(Text.assemble(("fix: ", "bold"), exc.fix), soft_wrap=True)
-        sys.exit(2)
+        sys.exit(BAD_INPUT_EXIT)
     if not quiet:
         out.print(verdict_table(summary))
         for issue in summary.issues:
@@ -121,6 +128,13 @@ def report(
             f"  (exit {summary.exit_code})",
         )
     )
+    if quiet:
+        sys.exit(summary.exit_code)
+    if summary.harness_error:
+        err.print(
+            Text.assemble(("harness error: ", "bold red"), summary.harness_error["message"]),
+            soft_wrap=True,
+        )
     target = summary.paths.get("report_html") or summary.paths["summary_json"]
     out.print(f"report: {target}", soft_wrap=True)
     if open_report and "report_html" in summary.paths:
@@ -194,7 +208,8 @@ def compare(
     riverbed compare runs/classic-kill runs/consumer-kill --out /tmp/cmp --open
 
     Writes compare.html (self-contained, opens offline) and compare.json.
-    Exit codes: 0 written, 2 runs that cannot be compared or unreadable input.
+    Exit codes: 0 written, 4 fewer than two run directories, one that is not a
+    run directory, or runs that cannot be compared (nothing is written then).
     """
     from reports.compare import CompareError, default_out_dir, load_run
     from reports.compare import compare as build_comparison
@@ -214,7 +229,7 @@ def compare(
         err.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
         if exc.fix:
             err.print(Text.assemble(("fix: ", "bold"), exc.fix), soft_wrap=True)
-        sys.exit(2)
+        sys.exit(BAD_INPUT_EXIT)
     paths = write_comparison(comparison, out_dir or default_out_dir(list(run_dirs)))
     out.print(compare_table(comparison))
     out.print(f"compare: {paths['compare_html']}", soft_wrap=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from reports.allowances import applied
 from reports.checks import run_checks
@@ -22,6 +24,7 @@ def analyse(
     Returns the summary, the evidence read, and the figures the report charts.
     """
     run_dir = Path(run_dir)
+    check_run_dir(run_dir)
     ev = load(run_dir)
     facts = Facts(ev, max_examples=max_examples)
     verdicts, rebalance = run_checks(ev, facts)
@@ -59,8 +62,18 @@ def analyse(
         reasons=reasons,
         evidence_strength=ev.strength.to_json(),
         allowances=applied(verdicts),
+        harness_error=_harness_error(ev.spec),
     )
     return summary, ev, metrics
+
+
+def _harness_error(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """spec.json ``error``: what stopped the run early, when riverbed or its environment
+    failed (a message, and the fix when known)."""
+    error = spec.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return {"message": str(error["message"]), "fix": error.get("fix")}
+    return None
 
 
 def _count(by_name: dict[str, Verdict], check: str, key: str) -> int:
@@ -104,15 +117,46 @@ class ReportError(Exception):
 
 
 def check_run_dir(run_dir: Path) -> None:
+    """Refuse what is not one run's directory, before anything is read or written.
+
+    A run directory has a spec.json that is a JSON object (riverbed writes it
+    atomically: anything else was not written by a run), or, for evidence
+    recorded by hand, an evidence/ directory with files in it.
+    """
+    one_run = "pass the directory of one run, e.g. runs/<run-id>"
     if not run_dir.exists():
-        raise ReportError(
-            f"run directory {run_dir} does not exist",
-            "pass the directory of one run, e.g. runs/<run-id>",
-        )
+        raise ReportError(f"run directory {run_dir} does not exist", one_run)
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir} is not a directory", "pass a run directory, not a file")
-    if not (run_dir / "spec.json").exists() and not (run_dir / "evidence").is_dir():
+    spec = run_dir / "spec.json"
+    if spec.exists():
+        try:
+            data = json.loads(spec.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ReportError(
+                f"{spec} cannot be read as JSON ({exc}): the directory is half-written or "
+                "not a riverbed run",
+                "pass a run directory whose spec.json riverbed wrote (it writes it "
+                "atomically; a broken one was edited or copied in part)",
+            ) from None
+        if not isinstance(data, dict):
+            raise ReportError(
+                f"{spec} is not a run spec (a JSON object)",
+                one_run,
+            )
+        return
+    evidence = run_dir / "evidence"
+    if evidence.is_dir() and any(p.is_file() for p in evidence.rglob("*")):
+        return
+    runs = sorted(p.name for p in run_dir.iterdir() if (p / "spec.json").is_file())
+    if runs:
         raise ReportError(
-            f"{run_dir} is not a riverbed run directory: it has neither spec.json nor evidence/",
-            "pass the directory of one run, e.g. runs/<run-id>",
+            f"{run_dir} holds run directories ({', '.join(runs[-3:])}"
+            f"{', …' if len(runs) > 3 else ''}), it is not one itself",
+            f"pass one of them, e.g. {run_dir / runs[-1]}",
         )
+    what = "an empty evidence/" if evidence.is_dir() else "neither spec.json nor evidence/"
+    raise ReportError(
+        f"{run_dir} is not a riverbed run directory: it has {what}",
+        one_run,
+    )

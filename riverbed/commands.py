@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from riverbed.console import err, harness_errors, out, progress
-from riverbed.errors import HarnessError
+from riverbed.errors import BadInput, HarnessError, checking_input
 from riverbed.kafka_options import (
     ExternalKafka,
     external_kafka,
@@ -56,13 +56,12 @@ platform_option = click.option(
     envvar="RIVERBED_PLATFORM",
     help="local: Kafka and workloads on this machine. external: a Kafka cluster riverbed does "
     "not run (--kafka-bootstrap, --kafka-config), workloads on this machine. kind: a kind "
-    "cluster as in the tutorial. k8s: an existing cluster (needs --context) "
-    "[env RIVERBED_PLATFORM].",
+    "cluster as in the tutorial. k8s: an existing cluster (needs --context).",
 )
 context_option = click.option(
     "--context",
     envvar="RIVERBED_KUBE_CONTEXT",
-    help="kubeconfig context for --platform k8s (never created or deleted) [env RIVERBED_KUBE_CONTEXT].",
+    help="k8s: the kubeconfig context of an existing cluster (never created or deleted).",
 )
 dry_run_option = click.option(
     "--dry-run",
@@ -86,8 +85,7 @@ def kube_options(fn: Any) -> Any:
         show_default=True,
         expose_value=False,
         callback=_remember,
-        help="kind: the cluster's name (its kubeconfig context is kind-NAME) "
-        "[env RIVERBED_KIND_CLUSTER].",
+        help="kind: the cluster's name (its kubeconfig context is kind-NAME).",
     )(fn)
     fn = click.option(
         "--kind-config",
@@ -97,7 +95,7 @@ def kube_options(fn: Any) -> Any:
         expose_value=False,
         callback=_remember,
         help="kind: the cluster configuration to create the cluster from [default "
-        "manifests/kind-cluster.yaml; env RIVERBED_KIND_CONFIG]. It must map the same host "
+        "manifests/kind-cluster.yaml]. It must map the same host "
         "ports.",
     )(fn)
     return click.option(
@@ -107,7 +105,7 @@ def kube_options(fn: Any) -> Any:
         expose_value=False,
         callback=_remember,
         help="kind: use the images and tools `riverbed kind prepare --offline` built (no "
-        "container registry needed) instead of the public images [env RIVERBED_KIND_OFFLINE=1].",
+        "container registry needed) instead of the public images.",
     )(fn)
 
 
@@ -132,7 +130,7 @@ commit_mode_option = click.option(
     show_default=True,
     envvar="RIVERBED_COMMIT_MODE",
     help="after-process is safe; auto is the tutorial's auto-commit; before-process is "
-    "deliberately unsafe [env RIVERBED_COMMIT_MODE].",
+    "deliberately unsafe.",
 )
 assignor_option = click.option(
     "--assignor",
@@ -149,7 +147,7 @@ client_option = click.option(
     show_default=True,
     envvar="RIVERBED_CLIENT",
     help="The reference consumer's client library: kafka-python, or confluent-kafka "
-    "(librdkafka), which also speaks the KIP-848 consumer protocol [env RIVERBED_CLIENT].",
+    "(librdkafka), which also speaks the KIP-848 consumer protocol.",
 )
 group_protocol_option = click.option(
     "--group-protocol",
@@ -159,8 +157,25 @@ group_protocol_option = click.option(
     envvar="RIVERBED_GROUP_PROTOCOL",
     help="classic (JoinGroup/SyncGroup, client-side assignors) or consumer (KIP-848: the "
     "broker assigns incrementally and owns the session timeout, which the run sets on the "
-    "group from --session-timeout-ms; needs --client confluent-kafka) "
-    "[env RIVERBED_GROUP_PROTOCOL].",
+    "group from --session-timeout-ms; needs --client confluent-kafka).",
+)
+
+
+max_recovery_option = click.option(
+    "--max-recovery",
+    default=None,
+    metavar="DURATION",
+    help="Recovery budget, e.g. 15s: after each fault, every partition must have exactly one "
+    "owner again, and each orphaned partition be processed again, within it; over it, the "
+    "rebalance check fails [default: no budget].",
+)
+max_lag_option = click.option(
+    "--max-lag",
+    type=click.IntRange(0),
+    default=None,
+    metavar="RECORDS",
+    help="Lag budget: the records the group has not committed may never exceed this after "
+    "the warm-up; over it, the rebalance check fails [default: no budget].",
 )
 
 
@@ -267,7 +282,7 @@ def _kube(platform: str, context: str | None, dry_run: bool):
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
     if platform == "k8s" and not context:
-        raise HarnessError(
+        raise BadInput(
             "--platform k8s needs --context NAME (the kubeconfig context of an existing cluster).",
             fix="pass --context, or use --platform kind to create a local kind cluster.",
         )
@@ -370,29 +385,40 @@ def up(
     external the topic is created on a cluster riverbed does not run
     (--kafka-bootstrap, --kafka-config); `riverbed down --platform external` deletes it.
     """
-    user = _checked_user_consumer(
-        ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
-    )
-    external = external_kafka(
-        ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
-    )
-    if external is not None:
-        refuse_local_only(ctx, {"brokers": "--brokers"})
-        if consumers < 1:
+    with checking_input():
+        user = _checked_user_consumer(
+            ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
+        )
+        external = external_kafka(
+            ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+        )
+        if external is not None:
+            refuse_local_only(ctx, {"brokers": "--brokers"})
+            if consumers < 1:
+                raise HarnessError(
+                    "--platform external needs at least one consumer: a session without "
+                    "consumers would only create a topic on a cluster riverbed does not run.",
+                    fix="pass --consumers 1 or more.",
+                )
+            if network_faults:
+                raise HarnessError(
+                    "--network-faults needs a listener per consumer replica on the brokers, "
+                    "which only a cluster riverbed runs has (not --platform external).",
+                    fix="drop --network-faults, or use --platform local.",
+                )
+        join_timeout_s = parse_duration(join_timeout, "--join-timeout")
+        if join_timeout_s <= 0:
             raise HarnessError(
-                "--platform external needs at least one consumer: a session without consumers "
-                "would only create a topic on a cluster riverbed does not run.",
-                fix="pass --consumers 1 or more.",
+                "--join-timeout must be longer than 0 s.", fix="e.g. --join-timeout 90s"
             )
-    join_timeout_s = parse_duration(join_timeout)
-    from riverbed.consumer_settings import (
-        check_consumer_settings,
-        resolve_assignor,
-    )
+        from riverbed.consumer_settings import (
+            check_consumer_settings,
+            resolve_assignor,
+        )
 
-    assignor = resolve_assignor(assignor, group_protocol)
-    if user is None:
-        check_consumer_settings(client, group_protocol, assignor)
+        assignor = resolve_assignor(assignor, group_protocol)
+        if user is None:
+            check_consumer_settings(client, group_protocol, assignor)
     run_id = new_run_id("session")
     stamp = run_id.removesuffix("-session")
     if external is not None:
@@ -467,7 +493,8 @@ def _up_here(
             fix="drop --network-faults, or use --platform local.",
         )
     if external is not None:
-        brokers = _check_external(external).brokers
+        with checking_input():
+            brokers = _check_external(external).brokers
     spec = RunSpec(
         run_id=run_id,
         platform="external" if external else "local",
@@ -655,7 +682,7 @@ def _down_external(
     from riverbed.platforms.external import cleanup, connection_settings, mark_ended
 
     if not session:
-        raise HarnessError(
+        raise BadInput(
             f"No `riverbed up --platform external` session in {local.state_dir}.",
             fix="nothing to stop; `riverbed status` shows what runs.",
         )
@@ -804,8 +831,34 @@ def status(platform: str, context: str | None) -> None:
     "experiments",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="Chaos Toolkit experiment to run during the steady load (repeatable, in order).",
+    help="Chaos Toolkit experiment (JSON or YAML) to run with `chaos run` during the steady "
+    "load (repeatable, in order). One is needed, or --no-faults.",
 )
+@click.option(
+    "--no-faults",
+    is_flag=True,
+    help="A baseline without faults: no experiment runs, and the verdict rests on the load "
+    "alone (loss, order, duplicates, lag budget). Without it, a run with no --experiment is "
+    "refused: it could only end inconclusive.",
+)
+@click.option(
+    "--var",
+    multiple=True,
+    metavar="KEY[:TYPE]=VALUE",
+    help="A configuration value for the experiments, passed to each `chaos run` as its "
+    "--var (TYPE: int, float, bytes, str; repeatable). The key must be one an experiment "
+    "declares.",
+)
+@click.option(
+    "--var-file",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Configuration and secrets for the experiments (JSON or YAML with `configuration` "
+    "and `secrets`, or a .env file), passed to each `chaos run` as its --var-file "
+    "(repeatable).",
+)
+@max_recovery_option
+@max_lag_option
 @click.option(
     "--duration",
     default="60s",
@@ -909,6 +962,11 @@ def run(
     platform: str,
     context: str | None,
     experiments: tuple[str, ...],
+    no_faults: bool,
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    max_recovery: str | None,
+    max_lag: int | None,
     duration: str,
     warmup: str,
     cooldown: str,
@@ -964,81 +1022,108 @@ def run(
                  --kafka-config sasl.password=p --kafka-config ssl.ca.location=ca.pem \\
                  --experiment experiments/local/kill-consumer-hard.json
     """
-    user = _checked_user_consumer(
-        ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
-    )
-    external = external_kafka(
-        ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
-    )
-    if external is not None:
-        refuse_local_only(ctx, {"brokers": "--brokers"})
-    from riverbed.chaos.validate import check_experiments
-
-    # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
-    check_experiments(experiments, platform)
-    if locust_workers and platform in ("local", "external"):
-        raise HarnessError(
-            f"--locust-workers runs Locust in a Kubernetes cluster; the {platform} platform "
-            "runs it on this machine.",
-            fix="drop --locust-workers, or use --platform kind / k8s.",
+    with checking_input():
+        user = _checked_user_consumer(
+            ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
         )
-    from riverbed.consumer_settings import resolve_assignor
-
-    assignor = resolve_assignor(assignor, group_protocol)
-    if run_id and (runs_root() / run_id).exists():
-        raise HarnessError(
-            f"Run directory {runs_root() / run_id} already exists.", fix="pick another --run-id."
+        external = external_kafka(
+            ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
         )
-    stamp = str(int(time.time()))
-    if external is not None:
-        from riverbed.platforms.external import unique_suffix
+        if external is not None:
+            refuse_local_only(ctx, {"brokers": "--brokers"})
+        from riverbed.chaos.validate import check_experiments
+        from riverbed.chaos.variables import check_vars
 
-        # Login checked before anything starts; the cluster's broker count bounds replication.
-        brokers = _check_external(external).brokers
-        stamp = unique_suffix()
-    rf = replication_factor or min(3, brokers)
-    label = "-".join(Path(e).stem for e in experiments) or "no-fault"
-    consumer_label = f"user-{user.evidence}" if user else commit_mode
-    if group_protocol != "classic" and user is None:
-        label = f"{group_protocol}-{label}"
-    spec = RunSpec(
-        run_id=run_id or new_run_id(f"{consumer_label}-{label}"),
-        platform=platform,
-        brokers=brokers,
-        partitions=partitions,
-        replication_factor=rf,
-        min_insync_replicas=min(2, rf),
-        topic=f"riverbed-events-{stamp}",
-        group=f"riverbed-consumers-{stamp}",
-        consumers=consumers,
-        commit_mode=commit_mode,
-        assignor=assignor,
-        client=client,
-        group_protocol=group_protocol,
-        processing_ms=processing_ms,
-        session_timeout_ms=session_timeout_ms,
-        experiments=[str(Path(e)) for e in experiments],
-        load=LoadSpec(
-            users=users,
-            spawn_rate=spawn_rate,
-            duration_s=parse_duration(duration),
-            warmup_s=parse_duration(warmup),
-            cooldown_s=parse_duration(cooldown),
-            key_space=key_space,
-            body_bytes=body_bytes,
-            user_rate=user_rate,
-            workers=locust_workers,
-        ),
-        drain_deadline_s=parse_duration(drain_deadline),
-        join_timeout_s=parse_duration(join_timeout),
-        bootstrap_servers=external.bootstrap_servers if external else None,
-        kafka_config=external.masked if external else None,
-        keep_topics=external.keep_topics if external else False,
-    )
-    spec = _apply_user_consumer(spec, user).validate()
-    run_dir = runs_root() / spec.run_id
-    if run_dir.exists():
-        raise HarnessError(f"Run directory {run_dir} already exists.", fix="pick another --run-id.")
+        if not experiments and not no_faults:
+            raise HarnessError(
+                "No --experiment: a run without a fault can only end inconclusive.",
+                fix="add --experiment FILE (e.g. experiments/local/kill-consumer-hard.json; "
+                "`riverbed validate` checks it), or pass --no-faults for a baseline whose "
+                "verdict rests on the load alone.",
+            )
+        if experiments and no_faults:
+            raise HarnessError(
+                "--no-faults and --experiment contradict each other.",
+                fix="drop --no-faults to run the experiments, or the experiments for a baseline.",
+            )
+        # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
+        loaded = check_experiments(experiments, platform)
+        chaos_vars = check_vars(var, var_file, loaded)
+        if locust_workers and platform in ("local", "external"):
+            raise HarnessError(
+                f"--locust-workers runs Locust in a Kubernetes cluster; the {platform} platform "
+                "runs it on this machine.",
+                fix="drop --locust-workers, or use --platform kind / k8s.",
+            )
+        from riverbed.consumer_settings import resolve_assignor
+
+        assignor = resolve_assignor(assignor, group_protocol)
+        if run_id and (runs_root() / run_id).exists():
+            raise HarnessError(
+                f"Run directory {runs_root() / run_id} already exists.",
+                fix="pick another --run-id.",
+            )
+        stamp = str(int(time.time()))
+        rf = replication_factor or min(3, brokers)
+        label = "-".join(Path(e).stem for e in experiments) or "no-faults"
+        consumer_label = f"user-{user.evidence}" if user else commit_mode
+        if group_protocol != "classic" and user is None:
+            label = f"{group_protocol}-{label}"
+        spec = RunSpec(
+            run_id=run_id or new_run_id(f"{consumer_label}-{label}"),
+            platform=platform,
+            brokers=brokers,
+            partitions=partitions,
+            replication_factor=rf,
+            min_insync_replicas=min(2, rf),
+            topic=f"riverbed-events-{stamp}",
+            group=f"riverbed-consumers-{stamp}",
+            consumers=consumers,
+            commit_mode=commit_mode,
+            assignor=assignor,
+            client=client,
+            group_protocol=group_protocol,
+            processing_ms=processing_ms,
+            session_timeout_ms=session_timeout_ms,
+            experiments=[str(Path(e)) for e in experiments],
+            no_faults=no_faults,
+            chaos_vars=chaos_vars.to_json() if (var or var_file) else None,
+            limits=recovery_limits(max_recovery, max_lag),
+            load=LoadSpec(
+                users=users,
+                spawn_rate=spawn_rate,
+                duration_s=parse_duration(duration, "--duration"),
+                warmup_s=parse_duration(warmup, "--warmup"),
+                cooldown_s=parse_duration(cooldown, "--cooldown"),
+                key_space=key_space,
+                body_bytes=body_bytes,
+                user_rate=user_rate,
+                workers=locust_workers,
+            ),
+            drain_deadline_s=parse_duration(drain_deadline, "--drain-deadline"),
+            join_timeout_s=parse_duration(join_timeout, "--join-timeout"),
+            bootstrap_servers=external.bootstrap_servers if external else None,
+            kafka_config=external.masked if external else None,
+            keep_topics=external.keep_topics if external else False,
+        )
+        if external is not None:
+            # The cluster's broker count bounds replication: checked once the login told it.
+            spec.brokers = max(spec.brokers, spec.replication_factor)
+        spec = _apply_user_consumer(spec, user).validate()
+        run_dir = runs_root() / spec.run_id
+        if run_dir.exists():
+            raise HarnessError(
+                f"Run directory {run_dir} already exists.", fix="pick another --run-id."
+            )
+        if external is not None:
+            # Last, as it is the one check that talks to something: the login (a wrong
+            # password or nothing listening stops it in seconds).
+            spec.brokers = _check_external(external).brokers
+            spec.replication_factor = replication_factor or min(3, spec.brokers)
+            spec.min_insync_replicas = min(2, spec.replication_factor)
+            spec.topic = f"riverbed-events-{_unique_suffix()}"
+            spec.group = spec.topic.replace("riverbed-events-", "riverbed-consumers-")
+            spec.validate()
     from riverbed.platforms.external import connection_settings
 
     # Every client of the run, in this process and in the ones it starts, gets the
@@ -1046,6 +1131,28 @@ def run(
     with connection_settings(external.settings if external else {}):
         result = run_spec(spec, run_dir, context=context)
     raise SystemExit(result.exit_code)
+
+
+def _unique_suffix() -> str:
+    from riverbed.platforms.external import unique_suffix
+
+    return unique_suffix()
+
+
+def recovery_limits(max_recovery: str | None, max_lag: int | None) -> dict[str, float] | None:
+    """spec.json ``limits`` from ``--max-recovery`` and ``--max-lag`` (None without either)."""
+    limits: dict[str, float] = {}
+    if max_recovery is not None:
+        seconds = parse_duration(max_recovery, "--max-recovery")
+        if seconds <= 0:
+            raise HarnessError(
+                f"--max-recovery must be longer than 0 s, got {max_recovery!r}.",
+                fix="give the recovery budget as a duration, e.g. --max-recovery 15s.",
+            )
+        limits.update(time_to_full_ownership_s=seconds, max_processing_gap_s=seconds)
+    if max_lag is not None:
+        limits["max_lag"] = max_lag
+    return limits or None
 
 
 def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):

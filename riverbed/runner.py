@@ -14,7 +14,8 @@ The steps, in order (each waits with a progress display and a deadline):
 7. drain: wait, with a deadline, until the group has committed every record;
 8. stop the workloads gracefully, collect evidence, drain the output topic
    (output-topic evidence) and the log;
-9. render the report and exit as it does (0 pass, 1 fail, 2 inconclusive).
+9. render the report and exit as it does (0 pass, 1 fail, 2 inconclusive; 3 when a
+   harness error stopped the run, recorded in spec.json ``error``).
 
 An interrupt (Ctrl-C, SIGTERM) at any point stops every process this run
 started, keeps the evidence recorded so far, and marks the run interrupted;
@@ -583,6 +584,8 @@ def execute(
             say(f"group {spec.group}: {spec.consumers} consumers own {spec.partitions} partitions")
 
             t_load = time.monotonic()
+            spec.t_load = time.time()
+            spec.write(run_dir)
             locust = platform.start_load(spec, run_dir, bootstrap)
             say(f"load: {spec.load.users} Locust users for {spec.load.duration_s:g}s")
             _wait_until(t_load + spec.load.warmup_s, locust, progress, "warm-up")
@@ -590,12 +593,16 @@ def execute(
             from riverbed.chaos.runner import run_experiment
 
             exp_env = experiment_env(spec, run_dir, bootstrap, platform.experiment_env())
+            from riverbed.chaos.variables import ChaosVars
+
+            chaos_args = ChaosVars.from_json(spec.chaos_vars).chaos_args()
             for path in spec.experiments:
                 progress(f"chaos run {path}")
                 outcome = run_experiment(
                     path,
                     run_dir,
                     env=exp_env,
+                    extra_args=chaos_args,
                     # External runs use the local experiments (their consumers run here).
                     platform="kind" if platform.name == "kube" else "local",
                 )
@@ -637,6 +644,7 @@ def execute(
         say("interrupted: stopping the load, the experiments and the workloads; evidence is kept")
     except HarnessError as exc:
         spec.interrupted = True
+        spec.error = {"message": exc.message, "fix": exc.fix}
         failure = exc
         say(f"stopped early: {exc.message}")
         say("stopping everything this run started; evidence is kept")

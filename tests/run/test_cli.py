@@ -62,33 +62,35 @@ def test_flags_beat_environment_beat_riverbed_toml(tmp_path, monkeypatch):
     assert load_default_map() == {"run": {"duration": "5s", "users": 3}}
     runner = CliRunner()
     # From the file: 5s leaves no steady window, so the run is refused before it starts.
-    r = runner.invoke(main, ["run"])
-    assert r.exit_code == 2 and "--duration 5s" in r.output
+    r = runner.invoke(main, ["run", "--no-faults"])
+    assert r.exit_code == 4 and "--duration 5s" in r.output
     # The environment beats the file; a flag beats both.
-    r = runner.invoke(main, ["run"], env={"RIVERBED_RUN_DURATION": "6s"})
-    assert r.exit_code == 2 and "--duration 6s" in r.output
-    r = runner.invoke(main, ["run", "--duration", "7s"], env={"RIVERBED_RUN_DURATION": "6s"})
-    assert r.exit_code == 2 and "--duration 7s" in r.output
+    r = runner.invoke(main, ["run", "--no-faults"], env={"RIVERBED_RUN_DURATION": "6s"})
+    assert r.exit_code == 4 and "--duration 6s" in r.output
+    r = runner.invoke(
+        main, ["run", "--no-faults", "--duration", "7s"], env={"RIVERBED_RUN_DURATION": "6s"}
+    )
+    assert r.exit_code == 4 and "--duration 7s" in r.output
 
 
 def test_bad_settings_file_is_named(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[run\n")
     r = CliRunner().invoke(main, ["--config", str(bad), "run"])
-    assert r.exit_code == 2 and "is not valid TOML" in r.output
+    assert r.exit_code == 4 and "is not valid TOML" in r.output
     r = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "run"])
-    assert r.exit_code == 2 and "does not exist" in r.output
+    assert r.exit_code == 4 and "does not exist" in r.output
 
 
 def test_missing_experiment_file_is_named(tmp_path):
     r = CliRunner().invoke(main, ["run", "--experiment", str(tmp_path / "nope.json")])
-    assert r.exit_code == 2
+    assert r.exit_code == 4
     assert "nope.json does not exist" in r.output
 
 
 def test_k8s_needs_a_context():
     r = CliRunner().invoke(main, ["up", "--platform", "k8s", "--dry-run"])
-    assert r.exit_code == 2
+    assert r.exit_code == 4
     assert "--context" in r.output
 
 
