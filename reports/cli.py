@@ -100,12 +100,16 @@ def report(
     run was stopped by a harness error (summary.json harness_error), 4 not a
     run directory (nothing is written then).
     """
-    # Imported here so that `riverbed --help` does not load the columnar engine.
-    from reports.pipeline import ReportError, build
+    from reports.rundir import ReportError, check_run_dir
 
     out = Console(highlight=False, soft_wrap=False)
     err = Console(stderr=True, highlight=False)
     try:
+        check_run_dir(run_dir)
+        # Imported here so that `riverbed --help`, and a wrong path, do not load the
+        # columnar engine.
+        from reports.pipeline import build
+
         summary = build(run_dir, out_dir, max_examples=examples, html=not no_html)
     except ReportError as exc:
         err.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
@@ -213,7 +217,7 @@ def compare(
     """
     from reports.compare import CompareError, default_out_dir, load_run
     from reports.compare import compare as build_comparison
-    from reports.render.compare_html import write_comparison
+    from reports.rundir import ReportError, check_run_dir
 
     out = Console(highlight=False, soft_wrap=False)
     err = Console(stderr=True, highlight=False)
@@ -223,6 +227,13 @@ def compare(
                 "Give at least two run directories to compare.",
                 fix="riverbed compare RUN_DIR RUN_DIR [...]",
             )
+        for p in run_dirs:  # all of them, before any is read
+            try:
+                check_run_dir(p)
+            except ReportError as exc:
+                raise CompareError(f"{p}: {exc.message}", fix=exc.fix) from exc
+        from reports.render.compare_html import write_comparison
+
         runs = [load_run(p) for p in run_dirs]
         comparison = build_comparison(runs, align_by_name=align_by_name)
     except CompareError as exc:
@@ -240,6 +251,8 @@ def compare(
 #: The per-fault figures the terminal table shows (the page shows them all).
 TERMINAL_FIGURES = (
     "time_to_full_ownership_s",
+    "max_processing_gap_s",
+    "max_lag",
     "max_gap_moved_s",
     "paused",
     "moved",
@@ -265,5 +278,16 @@ def compare_table(comparison: dict[str, Any]) -> Table:
         table.add_row(Text(fault["fault"], style="bold"), *["" for _ in runs])
         for fig in fault["figures"]:
             if fig["figure"] in TERMINAL_FIGURES:
-                table.add_row(f"  {fig['label']}", *[_fmt(v) for v in fig["values"]])
+                table.add_row(f"  {fig['label']}", *_with_budgets(fig, _fmt))
     return table
+
+
+def _with_budgets(fig: dict[str, Any], fmt: Callable[[Any], str]) -> list[Text]:
+    """Each run's figure, with its budget beside it when the run had one (red when over)."""
+    budgets = fig.get("budgets") or [None] * len(fig["values"])
+    over = fig.get("over_budget") or [False] * len(fig["values"])
+    cells = []
+    for value, budget, broke in zip(fig["values"], budgets, over, strict=True):
+        text = fmt(value) + (f" / budget {fmt(budget)}" if budget is not None else "")
+        cells.append(Text(text + (" ✗" if broke else ""), style="bold red" if broke else ""))
+    return cells

@@ -23,6 +23,8 @@ class RiverbedGroup(click.Group):
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            _check_environment(ctx)
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
@@ -30,9 +32,28 @@ class RiverbedGroup(click.Group):
             raise
 
 
-def _invoked_path(ctx: click.Context) -> tuple[str, ...]:
-    """The path of the command about to run (``("kafka", "up")``), from the words left."""
+def _check_environment(ctx: click.Context) -> None:
+    """Refuse a misspelled variable of the command about to run; warn about other unknown
+    ``RIVERBED_*`` variables (riverbed/settings.py)."""
+    from riverbed.console import err
+    from riverbed.errors import HarnessError
+    from riverbed.settings import check_environment
+
     words = [*getattr(ctx, "_protected_args", []), *ctx.args]
+    if {"-h", "--help"} & set(words):
+        return
+    try:
+        for warning in check_environment(main, _invoked_path(ctx, words)):
+            err.print(f"warning: {warning}", markup=False)
+    except HarnessError as exc:
+        err.print(f"error: {exc.message}", markup=False)
+        if exc.fix:
+            err.print(f"fix: {exc.fix}", markup=False)
+        ctx.exit(exc.exit_code)
+
+
+def _invoked_path(ctx: click.Context, words: list[str]) -> tuple[str, ...]:
+    """The path of the command about to run (``("kafka", "up")``), from the words left."""
     path: list[str] = []
     command: click.Command = ctx.command
     for word in words:
@@ -81,26 +102,22 @@ def main(ctx: click.Context, config: str | None) -> None:
     """
     from riverbed.console import err
     from riverbed.errors import HarnessError
-    from riverbed.settings import check_environment, load_default_map
+    from riverbed.settings import load_default_map
 
     try:
         ctx.default_map = load_default_map(main, config)
-        path = _invoked_path(ctx)
-        if not {"-h", "--help"} & set(ctx.args):
-            for warning in check_environment(main, path):
-                err.print(f"warning: {warning}")
     except HarnessError as exc:
-        err.print(f"error: {exc.message}")
+        err.print(f"error: {exc.message}", markup=False)
         if exc.fix:
-            err.print(f"fix: {exc.fix}")
+            err.print(f"fix: {exc.fix}", markup=False)
         ctx.exit(exc.exit_code)
 
 
-from riverbed.commands import down, run, status, up  # noqa: E402
+from riverbed.commands import _validate_command, down, run, status, up  # noqa: E402
 from riverbed.kafka.cli import kafka  # noqa: E402
 from riverbed.platforms.offline.cli import kind  # noqa: E402
 
-for command in (up, down, status, run, kafka, kind):
+for command in (up, down, status, run, _validate_command(), kafka, kind):
     main.add_command(command)
 
 try:  # the report command lives with the checks it renders

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from pathlib import Path
@@ -1022,7 +1023,68 @@ def run(
                  --kafka-config sasl.password=p --kafka-config ssl.ca.location=ca.pem \\
                  --experiment experiments/local/kill-consumer-hard.json
     """
+    spec, external, run_dir = check_run(ctx, connect=True, **ctx.params)
+    from riverbed.platforms.external import connection_settings
+
+    # Every client of the run, in this process and in the ones it starts, gets the
+    # run's connection settings (none on riverbed's own cluster).
+    with connection_settings(external.settings if external else {}):
+        result = run_spec(spec, run_dir, context=context)
+    raise SystemExit(result.exit_code)
+
+
+def check_run(
+    ctx: click.Context,
+    connect: bool,
+    platform: str,
+    context: str | None,
+    experiments: tuple[str, ...],
+    no_faults: bool,
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    max_recovery: str | None,
+    max_lag: int | None,
+    duration: str,
+    warmup: str,
+    cooldown: str,
+    users: int,
+    spawn_rate: float,
+    locust_workers: int,
+    user_rate: float,
+    brokers: int,
+    partitions: int,
+    replication_factor: int | None,
+    consumers: int,
+    commit_mode: str,
+    assignor: str | None,
+    client: str,
+    group_protocol: str,
+    processing_ms: str,
+    session_timeout_ms: int,
+    key_space: int,
+    body_bytes: int,
+    drain_deadline: str,
+    run_id: str | None,
+    consumer_cmd: str | None,
+    consumer_cwd: str | None,
+    consumer_evidence: str | None,
+    output_topic: str | None,
+    join_timeout: str,
+    kafka_bootstrap: str | None,
+    kafka_config: tuple[str, ...],
+    keep_topics: bool,
+) -> tuple[RunSpec, ExternalKafka | None, Path]:
+    """Every input of `riverbed run`, checked before anything starts (exit 4 on the
+    first bad one): returns the run's spec, the external cluster's settings and the run
+    directory. ``connect``: also log in to an external cluster (`riverbed validate`
+    does not: it checks the inputs without any platform)."""
     with checking_input():
+        if platform == "k8s" and not context:
+            raise HarnessError(
+                "--platform k8s needs --context NAME (the kubeconfig context of an existing "
+                "cluster).",
+                fix="pass --context, or use --platform kind to create a local kind cluster.",
+            )
         user = _checked_user_consumer(
             ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
         )
@@ -1115,7 +1177,7 @@ def run(
             raise HarnessError(
                 f"Run directory {run_dir} already exists.", fix="pick another --run-id."
             )
-        if external is not None:
+        if external is not None and connect:
             # Last, as it is the one check that talks to something: the login (a wrong
             # password or nothing listening stops it in seconds).
             spec.brokers = _check_external(external).brokers
@@ -1124,13 +1186,86 @@ def run(
             spec.topic = f"riverbed-events-{_unique_suffix()}"
             spec.group = spec.topic.replace("riverbed-events-", "riverbed-consumers-")
             spec.validate()
-    from riverbed.platforms.external import connection_settings
+    return spec, external, run_dir
 
-    # Every client of the run, in this process and in the ones it starts, gets the
-    # run's connection settings (none on riverbed's own cluster).
-    with connection_settings(external.settings if external else {}):
-        result = run_spec(spec, run_dir, context=context)
-    raise SystemExit(result.exit_code)
+
+# ---- validate ---------------------------------------------------------------------------------
+def _validate_command() -> click.Command:
+    """`riverbed validate`: `riverbed run`'s options (their own copies, read from the same
+    settings: [run] and RIVERBED_RUN_*), plus experiment files as arguments."""
+    import copy
+
+    params: list[click.Parameter] = [
+        click.Argument(["experiment_files"], nargs=-1, type=click.Path(dir_okay=False))
+    ]
+    params += [copy.copy(p) for p in run.params]
+    return click.Command(
+        "validate",
+        callback=_validate,
+        params=params,
+        help=_VALIDATE_HELP,
+        short_help="Check a run's inputs (experiments, --var, budgets, every option) "
+        "without a platform.",
+    )
+
+
+_VALIDATE_HELP = """Check everything `riverbed run` would check before it starts, without any
+platform: every option, every experiment (JSON or YAML: Chaos Toolkit's own validation,
+and riverbed's: the right platform, no broker faults on an external cluster), every
+--var and --var-file (each key one an experiment declares), the budgets, the consumer
+settings. Nothing is started, written or contacted (an external cluster's login is
+left to `riverbed run`).
+
+It takes `riverbed run`'s options and reads the same settings ([run] in riverbed.toml,
+RIVERBED_RUN_* variables); experiment files may also be given as arguments, as to
+`chaos validate`.
+
+\b
+riverbed validate experiments/local/kill-consumer-hard.json --max-recovery 15s
+riverbed validate --experiment my-fault.yaml --var-file staging.yaml --platform external \\
+                  --kafka-bootstrap broker1:9093
+
+Exit codes: 0 valid (the plan is printed), 4 bad input (the message names the fix).
+"""
+
+
+@click.pass_context
+@harness_errors
+def _validate(ctx: click.Context, experiment_files: tuple[str, ...], **params: Any) -> None:
+    params["experiments"] = tuple(params["experiments"]) + tuple(experiment_files)
+    ctx.params["experiments"] = params["experiments"]
+    spec, external, run_dir = check_run(ctx, connect=False, **params)
+    table = Table(title="riverbed validate: the run would be", title_justify="left")
+    table.add_column("setting")
+    table.add_column("value", overflow="fold")
+    load = spec.load
+    rows = [
+        ("platform", spec.platform + (f" ({external.bootstrap_servers})" if external else "")),
+        ("experiments", ", ".join(spec.experiments) or "none (--no-faults: a baseline)"),
+        ("chaos run vars", json.dumps(spec.chaos_vars) if spec.chaos_vars else "none"),
+        ("budgets", json.dumps(spec.limits) if spec.limits else "none"),
+        (
+            "consumers",
+            f"{spec.consumers} × "
+            + (
+                f"your consumer ({spec.consumer_evidence} evidence)"
+                if spec.consumer_cmd or spec.consumer_image
+                else f"riverbed's ({spec.commit_mode}, {spec.client}, {spec.group_protocol}, "
+                f"{spec.assignor})"
+            ),
+        ),
+        (
+            "load",
+            f"{load.users} users × {load.user_rate:g}/s for {load.duration_s:g}s (warm-up "
+            f"{load.warmup_s:g}s, steady {load.duration_s - load.warmup_s - load.cooldown_s:g}s, "
+            f"cool-down {load.cooldown_s:g}s)",
+        ),
+        ("run directory", str(run_dir)),
+    ]
+    for name, value in rows:
+        table.add_row(name, Text(value))
+    out.print(table)
+    out.print("valid: every input checked; nothing was started")
 
 
 def _unique_suffix() -> str:

@@ -70,8 +70,14 @@ def long_name(option: click.Option) -> str:
     return (longs[0] if longs else option.opts[0]).lstrip("-")
 
 
+#: Commands that read another command's settings: `riverbed validate` checks what
+#: `riverbed run` would run, so it reads [run] and RIVERBED_RUN_*.
+SETTINGS_OF: dict[tuple[str, ...], tuple[str, ...]] = {("validate",): ("run",)}
+
+
 def env_name(path: tuple[str, ...], option: click.Option) -> str:
     """The option's variable: ``RIVERBED_<COMMAND PATH>_<LONG NAME>``, upper case."""
+    path = SETTINGS_OF.get(path, path)
     return "_".join((PREFIX, *path, long_name(option))).upper().replace("-", "_")
 
 
@@ -207,7 +213,11 @@ def load_default_map(
         from riverbed.cli import main
 
         group = main
-    return default_map(group, data, str(path))
+    found = default_map(group, data, str(path))
+    for reader, source in SETTINGS_OF.items():
+        if len(reader) == 1 and len(source) == 1 and source[0] in found:
+            found.setdefault(reader[0], found[source[0]])
+    return found
 
 
 # ---- the environment ---------------------------------------------------------------------------
@@ -233,7 +243,8 @@ def check_environment(
     unknown = [n for n in unknown if n not in known]
     command = _command_at(group, invoked)
     if invoked and command is not None and not isinstance(command, click.Group):
-        prefix = "_".join((PREFIX, *invoked)).upper().replace("-", "_") + "_"
+        prefix = "_".join((PREFIX, *SETTINGS_OF.get(invoked, invoked))).upper().replace("-", "_")
+        prefix += "_"
         own = sorted(env_name(invoked, o) for o in options(command))
         for name in unknown:
             if name.startswith(prefix):

@@ -137,7 +137,9 @@ def check_user_consumer(
         raise HarnessError(
             f"--consumer-cmd runs on this machine: the local platform only, or external "
             f"Kafka with --platform external (got --platform {platform}).",
-            fix="use --platform local, or external with --kafka-bootstrap.",
+            fix=f"on {platform}, give your consumer as an image: --consumer-image IMAGE "
+            "(riverbed's consumer Deployment runs it); or run the command here with "
+            "--platform local, or external with --kafka-bootstrap.",
         )
     if explicit_reference_options:
         flags = ", ".join("--" + name.replace("_", "-") for name in explicit_reference_options)
