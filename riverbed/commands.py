@@ -15,6 +15,7 @@ from rich.text import Text
 
 from riverbed.console import err, harness_errors, out, progress
 from riverbed.errors import BadInput, HarnessError, checking_input
+from riverbed.help_panels import PanelCommand
 from riverbed.kafka_options import (
     ExternalKafka,
     external_kafka,
@@ -77,9 +78,9 @@ def _remember(ctx: click.Context, param: click.Parameter, value: object) -> obje
     return value
 
 
-def kube_options(fn: Any) -> Any:
-    """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name."""
-    fn = click.option(
+def kind_cluster_option(fn: Any) -> Any:
+    """--kind-cluster: which kind cluster (status and down need no more)."""
+    return click.option(
         "--kind-cluster",
         envvar="RIVERBED_KIND_CLUSTER",
         default="riverbed",
@@ -88,6 +89,12 @@ def kube_options(fn: Any) -> Any:
         callback=_remember,
         help="kind: the cluster's name (its kubeconfig context is kind-NAME).",
     )(fn)
+
+
+def kube_options(fn: Any) -> Any:
+    """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name
+    (up and run: what a cluster is created from)."""
+    fn = kind_cluster_option(fn)
     fn = click.option(
         "--kind-config",
         type=click.Path(dir_okay=False),
@@ -230,6 +237,7 @@ def _user_consumer_options(f: Any) -> Any:
         ),
         click.option(
             "--join-timeout",
+            metavar="DURATION",
             default="90s",
             show_default=True,
             help="How long the consumers may take to form a stable group at the start.",
@@ -312,7 +320,7 @@ def _print_plan(kube) -> None:
 
 
 # ---- up ---------------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
 @kube_options
@@ -600,10 +608,10 @@ def _check_external(external: ExternalKafka) -> Any:
 
 
 # ---- down -------------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
-@kube_options
+@kind_cluster_option
 @dry_run_option
 @click.option(
     "--keep-kafka", is_flag=True, help="local: stop the workloads but keep Kafka running."
@@ -758,10 +766,10 @@ def finalize_session(local: Any) -> None:
 
 
 # ---- status -----------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
-@kube_options
+@kind_cluster_option
 @harness_errors
 def status(platform: str, context: str | None) -> None:
     """Show what runs: Kafka brokers and consumer replicas (local), the external cluster's
@@ -823,7 +831,7 @@ def status(platform: str, context: str | None) -> None:
 
 
 # ---- run --------------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
 @kube_options
@@ -862,14 +870,26 @@ def status(platform: str, context: str | None) -> None:
 @max_lag_option
 @click.option(
     "--duration",
+    metavar="DURATION",
     default="60s",
     show_default=True,
-    help="Total load time, e.g. 90s or 2m (warm-up and cool-down included).",
+    help="Total load time, warm-up and cool-down included, as Locust's -t takes it: 90s, 2m, "
+    "1m30s (a bare number is seconds). Every duration option takes this form.",
 )
 @click.option(
-    "--warmup", default="10s", show_default=True, help="Load before the first experiment."
+    "--warmup",
+    metavar="DURATION",
+    default="10s",
+    show_default=True,
+    help="Load before the first experiment.",
 )
-@click.option("--cooldown", default="10s", show_default=True, help="Load after the experiments.")
+@click.option(
+    "--cooldown",
+    metavar="DURATION",
+    default="10s",
+    show_default=True,
+    help="Load after the experiments.",
+)
 @click.option(
     "--users",
     type=click.IntRange(1, 10_000),
@@ -948,6 +968,7 @@ def status(platform: str, context: str | None) -> None:
 )
 @click.option(
     "--drain-deadline",
+    metavar="DURATION",
     default="60s",
     show_default=True,
     help="How long the group may take to commit everything after the load.",
@@ -1003,7 +1024,12 @@ def run(
     Brings the platform up if needed, starts the consumers and the group monitor,
     drives load with Locust (warm-up, steady, cool-down), runs each --experiment
     with `chaos run` after the warm-up, drains, collects the evidence and renders
-    the report. Exits as the report does: 0 pass, 1 fail, 2 inconclusive.
+    the report. Exits as the report does: 0 pass, 1 fail, 2 inconclusive; 3 when
+    a harness error stopped the run, 4 on bad input (nothing is started).
+
+    Every input is checked first (`riverbed validate` checks them alone). A run
+    needs an --experiment, or --no-faults for a baseline whose verdict rests on
+    the load alone.
 
     \b
     riverbed run --experiment experiments/local/kill-consumer-hard.json \\
@@ -1199,7 +1225,7 @@ def _validate_command() -> click.Command:
         click.Argument(["experiment_files"], nargs=-1, type=click.Path(dir_okay=False))
     ]
     params += [copy.copy(p) for p in run.params]
-    return click.Command(
+    return PanelCommand(
         "validate",
         callback=_validate,
         params=params,

@@ -25,6 +25,7 @@ its report (``riverbed report RUN_DIR``) then says inconclusive.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -74,12 +75,11 @@ def signals_raise() -> Iterator[None]:
 def locust_command(spec: RunSpec, run_dir: Path, bootstrap: str) -> list[str]:
     """The headless Locust command line for this run's load (see docs/load.md).
 
-    The chaos-window shape's ``--duration-s`` is its steady phase: the run's
-    total duration minus warm-up and cool-down.
+    ``-t`` is the run's total load time, as ``riverbed run --duration``: the
+    chaos-window shape's steady phase is what the warm-up and the cool-down leave.
     """
     load = spec.load
     layout = RunLayout(run_dir)
-    steady = load.duration_s - load.warmup_s - load.cooldown_s
     cmd = [
         sys.executable,
         "-m",
@@ -103,11 +103,11 @@ def locust_command(spec: RunSpec, run_dir: Path, bootstrap: str) -> list[str]:
         "--shape",
         load.shape,
         "--warmup-s",
-        f"{load.warmup_s:g}",
-        "--duration-s",
-        f"{steady:g}",
+        f"{load.warmup_s:g}s",
         "--cooldown-s",
-        f"{load.cooldown_s:g}",
+        f"{load.cooldown_s:g}s",
+        "-t",
+        f"{math.ceil(load.duration_s)}s",
         "-u",
         str(load.users),
         "-r",

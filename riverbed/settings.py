@@ -113,6 +113,8 @@ def apply_rule(group: click.Group) -> None:
             aliases = [own] if isinstance(own, str) else list(own or [])
             option.envvar = [canonical, *(a for a in aliases if a != canonical)]
             option.show_envvar = True
+            if not option.is_flag and option.default is not None and not option.show_default:
+                option.show_default = True
             # Only the names above: click's automatic name (from the parameter's
             # name, `…_EXPERIMENTS`) would be a second, undocumented rule.
             option.allow_from_autoenv = False

@@ -427,7 +427,8 @@ def document() -> str:
         "",
         "Every program reads a setting from its flag, then its environment variable(s), then "
         "a default (the `riverbed` CLI also from `riverbed.toml`). A bad value from either "
-        "source stops the program with exit code 2 and a message naming both.",
+        "source stops the program with a message naming both: exit code 4 for the "
+        "`riverbed` CLI (bad input), 2 for the workloads and Locust.",
         "",
     ]
     for part in (

@@ -23,10 +23,11 @@ from riverbed.commands import (
 )
 from riverbed.console import err, harness_errors, out, progress
 from riverbed.errors import HarnessError, checking_input
+from riverbed.help_panels import PanelCommand
 from riverbed.spec import LoadSpec, RunSpec, parse_duration
 
 
-@click.command()
+@click.command(cls=PanelCommand)
 @click.option(
     "--runs",
     type=click.IntRange(1, 1000),
@@ -64,12 +65,25 @@ from riverbed.spec import LoadSpec, RunSpec, parse_duration
 )
 @click.option(
     "--duration",
+    metavar="DURATION",
     default="60s",
     show_default=True,
     help="Least load time per run; a run whose faults need longer gets longer.",
 )
-@click.option("--warmup", default="10s", show_default=True, help="Load before the first fault.")
-@click.option("--cooldown", default="10s", show_default=True, help="Load after the last fault.")
+@click.option(
+    "--warmup",
+    metavar="DURATION",
+    default="10s",
+    show_default=True,
+    help="Load before the first fault.",
+)
+@click.option(
+    "--cooldown",
+    metavar="DURATION",
+    default="10s",
+    show_default=True,
+    help="Load after the last fault.",
+)
 @click.option(
     "--users",
     type=click.IntRange(1, 10_000),
@@ -134,6 +148,7 @@ from riverbed.spec import LoadSpec, RunSpec, parse_duration
 )
 @click.option(
     "--drain-deadline",
+    metavar="DURATION",
     default="60s",
     show_default=True,
     help="How long each run's group may take to commit everything after the load.",

@@ -46,11 +46,14 @@ def test_spec_round_trips_through_spec_json(tmp_path):
     assert json.loads((tmp_path / "spec.json").read_text())["v"] == 1
 
 
-def test_locust_gets_the_steady_phase_as_its_duration(tmp_path):
+def test_locust_gets_the_runs_duration_as_its_run_time(tmp_path):
+    """One meaning of duration: `riverbed run --duration` is Locust's -t, the total."""
     spec = RunSpec("r", topic="t", load=LoadSpec(duration_s=60, warmup_s=10, cooldown_s=5, users=4))
     cmd = locust_command(spec, tmp_path, "127.0.0.1:1")
-    assert cmd[cmd.index("--duration-s") + 1] == "45"
-    assert cmd[cmd.index("--warmup-s") + 1] == "10"
+    assert cmd[cmd.index("-t") + 1] == "60s"
+    assert "--duration-s" not in cmd
+    assert cmd[cmd.index("--warmup-s") + 1] == "10s"
+    assert cmd[cmd.index("--cooldown-s") + 1] == "5s"
     assert cmd[cmd.index("-u") + 1] == "4"
     assert cmd[cmd.index("--shape") + 1] == "chaos-window"
     assert cmd[cmd.index("--run-dir") + 1] == str(tmp_path)

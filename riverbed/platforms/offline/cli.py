@@ -27,7 +27,7 @@ def kind() -> None:
 
     \b
     riverbed kind prepare --offline   build and cache the node, Kafka and Python images,
-                                      kind and kubectl (≈15 min the first time, seconds after)
+                                      kind and kubectl (12–42 min the first time, seconds after)
     riverbed kind images              show what is prepared (--make: as make variables)
     """
 
