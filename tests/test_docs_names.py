@@ -50,7 +50,7 @@ def invocations(segment: str) -> list[tuple[list[str], list[str]]]:
         before = words[i - 1] if i else ""
         if i and before not in STARTS and "=" not in before and "/" not in word:
             continue
-        for alternative in (words[i + 1].split("/") if i + 1 < len(words) else [""]):
+        for alternative in words[i + 1].split("/") if i + 1 < len(words) else [""]:
             found.append(_command_line([alternative, *words[i + 2 :]]))
     return found
 
@@ -84,7 +84,16 @@ NAMED = _named()
 
 def test_the_docs_name_riverbed_commands_at_all():
     commands = {" ".join(p) for _, _, p, _ in NAMED}
-    assert {"run", "report", "compare", "campaign", "validate", "kafka up", "up", "down"} <= commands
+    assert {
+        "run",
+        "report",
+        "compare",
+        "campaign",
+        "validate",
+        "kafka up",
+        "up",
+        "down",
+    } <= commands
 
 
 @pytest.mark.parametrize(
@@ -99,7 +108,9 @@ def test_every_documented_command_line_exists(doc, segment, path, flags):
         return  # `riverbed kafka` alone: its subcommands are checked where named
     known = {o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", []))}
     unknown = [f for f in flags if f not in known | GLOBAL]
-    assert not unknown, f"{doc}: `{segment}` names {unknown}, which `riverbed {' '.join(path)}` lacks"
+    assert not unknown, (
+        f"{doc}: `{segment}` names {unknown}, which `riverbed {' '.join(path)}` lacks"
+    )
 
 
 def test_every_activity_in_docs_chaos_md_is_discovered_and_the_other_way_round():

@@ -168,7 +168,9 @@ def test_compare_carries_the_budgets():
     out = compare([_run_data("a", 15, 43.1), _run_data("b", 30, 12.0)])
     (setting,) = [r for r in out["settings"] if r["setting"] == "limits"]
     assert setting["differs"] and setting["values"][0] == {"time_to_full_ownership_s": 15}
-    (figure,) = [f for f in out["faults"][0]["figures"] if f["figure"] == "time_to_full_ownership_s"]
+    (figure,) = [
+        f for f in out["faults"][0]["figures"] if f["figure"] == "time_to_full_ownership_s"
+    ]
     assert figure["values"] == [43.1, 12.0]
     assert figure["budgets"] == [15, 30] and figure["over_budget"] == [True, False]
 
