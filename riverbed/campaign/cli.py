@@ -259,13 +259,14 @@ def campaign(
             raise HarnessError(
                 f"{root} already holds a campaign.", fix="pick another --campaign-dir."
             )
-        # Every generated experiment is checked before anything starts.
-        checked = root / ".checked"
-        for s in schedules:
-            check_experiments([str(p) for p in write_experiments(s, checked / s.name)], "local")
-        import shutil
+        # Every generated experiment is checked before anything starts, in a scratch
+        # directory: a refused campaign leaves nothing behind.
+        import tempfile
 
-        shutil.rmtree(checked, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix="riverbed-campaign-check-") as scratch:
+            for s in schedules:
+                paths = write_experiments(s, Path(scratch) / s.name)
+                check_experiments([str(p) for p in paths], "local")
 
     settings = {
         "seed": seed,
