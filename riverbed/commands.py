@@ -256,7 +256,7 @@ def _checked_user_consumer(
     consumer_evidence: str | None,
     output_topic: str | None,
 ) -> UserConsumer | None:
-    """Validate the user-consumer options (exit 2 before anything starts)."""
+    """Validate the user-consumer options (exit 4 before anything starts)."""
     explicit = tuple(
         name
         for name in REFERENCE_ONLY_OPTIONS
@@ -597,7 +597,7 @@ def _up_here(
 
 
 def _check_external(external: ExternalKafka) -> Any:
-    """Log in to the external cluster before anything starts (a wrong password: exit 2 in
+    """Log in to the external cluster before anything starts (a wrong password: exit 4 in
     seconds, naming the cause); returns its :class:`~riverbed.kafka.preflight.ClusterInfo`."""
     from riverbed.kafka.preflight import check_connection
 
@@ -697,7 +697,7 @@ def _down_external(
         )
     config = _platform_json(local)
     if platform != "external":
-        raise HarnessError(
+        raise BadInput(
             f"The running session consumes a Kafka cluster riverbed does not run "
             f"({config.get('bootstrap_servers')}).",
             fix="end it with `riverbed down --platform external`, giving the session's "
@@ -713,7 +713,7 @@ def _down_external(
     assert external is not None
     missing = sorted(set(session.get("kafka_config_keys") or []) - set(external.settings))
     if missing:
-        raise HarnessError(
+        raise BadInput(
             f"The session connected with {', '.join(missing)}; riverbed keeps no secrets, so "
             "`down` needs them again to drain the topics.",
             fix="pass the session's --kafka-config items (or set RIVERBED_KAFKA_CONFIG).",

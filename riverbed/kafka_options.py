@@ -3,7 +3,7 @@
 ``--kafka-bootstrap`` and ``--kafka-config`` are the shared settings of
 :mod:`workloads.settings_core` (the same flags and variables as Locust's and the
 workloads'); ``--keep-topics`` leaves the run's topics on the cluster. Every value is
-checked here, before anything starts (exit 2); a connection setting riverbed does
+checked here, before anything starts (exit 4); a connection setting riverbed does
 not know is refused, and no message ever holds a secret.
 """
 

@@ -6,7 +6,7 @@ The steps, in order (each waits with a progress display and a deadline):
 2. bring the platform up if needed (Kafka, the data topic);
 3. start the consumer replicas (riverbed's, or the user's ``--consumer-cmd``) and
    the group monitor, wait for a stable group (a user's command that crash-loops
-   or never joins stops the run here, exit 2);
+   or never joins stops the run here, exit 3);
 4. start Locust headless with the chaos-window shape (warm-up, steady, cool-down);
 5. after the warm-up, run each experiment with ``chaos run`` (control, journal
    in the run directory, ``--rollback-strategy=always``);
@@ -563,7 +563,7 @@ def execute(
     An interrupt (Ctrl-C, SIGTERM) or a harness error at any stage stops
     everything this run started, keeps the evidence so far, marks the run
     interrupted and renders its (inconclusive) report; a harness error is then
-    raised again so that the CLI names it and exits 2.
+    raised again so that the CLI names it and exits 3.
     """
     RunLayout(run_dir).make()
     spec.t_start = time.time()

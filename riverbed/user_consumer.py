@@ -107,7 +107,7 @@ def check_user_consumer(
 ) -> UserConsumer | None:
     """Validate the user-consumer options together; None when riverbed's own consumer runs.
 
-    Raises :class:`HarnessError` (exit 2, before anything starts) on a
+    Raises :class:`HarnessError` (exit 4, before anything starts) on a
     combination that cannot work.
     """
     if cmd is None and image is None:

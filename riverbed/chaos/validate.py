@@ -156,7 +156,7 @@ def check_experiment(
 
     ``env``: variables the experiment will run with (e.g. ``RIVERBED_KUBE_CONTEXT``,
     which the Kubernetes experiments read their context from), set while validating.
-    Raises HarnessError (exit code 2) naming the file and the problem.
+    Raises HarnessError (exit code 4 when a run checks its input) naming the file and the problem.
     """
     from chaoslib.exceptions import ChaosException
     from chaoslib.experiment import ensure_experiment_is_valid
