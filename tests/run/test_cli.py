@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -174,3 +175,40 @@ def test_the_spec_checks_the_consumer_evidence_it_names() -> None:
         RunSpec("r", consumer_evidence="output-topic").validate()
     RunSpec("r", consumer_evidence="output-topic", output_topic="out").validate()
     RunSpec("r", consumer_evidence="offsets").validate()
+
+
+def test_run_help_is_grouped_by_concern_with_defaults():
+    r = CliRunner().invoke(main, ["run", "--help"])
+    assert r.exit_code == 0
+    text = r.output
+    titles = [
+        "Platform:",
+        "Faults and budgets (Chaos Toolkit):",
+        "Load (Locust):",
+        "Consumer group (the system under test):",
+        "Kafka (local platform):",
+        "kind / Kubernetes (--platform kind, k8s):",
+        "External Kafka (--platform external):",
+        "Output:",
+    ]
+    positions = [text.index(t) for t in titles]
+    assert positions == sorted(positions)
+    faults = text[text.index(titles[1]) : text.index(titles[2])]
+    assert "--experiment" in faults and "--max-recovery" in faults and "--var-file" in faults
+    load = text[text.index(titles[2]) : text.index(titles[3])]
+    assert "--duration DURATION" in load and "default: 60s" in load
+    assert "RIVERBED_RUN_DURATION" in load
+    assert "Other options:" not in text.replace("Other options:\n  -h, --help", "")
+
+
+def test_status_and_down_offer_no_option_that_means_nothing_there():
+    for command in ("status", "down"):
+        r = CliRunner().invoke(main, [command, "--help"])
+        assert "--kind-cluster" in r.output
+        assert "--offline" not in r.output and "--kind-config" not in r.output
+
+
+def test_campaign_options_all_have_help():
+    from riverbed.campaign.cli import campaign
+
+    assert [o.name for o in campaign.params if isinstance(o, click.Option) and not o.help] == []
