@@ -180,3 +180,13 @@ def test_no_or_malformed_budgets_judge_nothing(check_run, limits):
     s = check_run(_budgets(baseline(), **limits))
     assert not_passing(s) == {}
     assert "budgets" not in s.rebalances[0]
+
+
+def test_the_compare_page_shows_each_runs_budget_beside_its_figure(tmp_path):
+    from reports.render.compare_html import write_comparison
+
+    comparison = compare([_run_data("a", 15, 43.1), _run_data("b", 30, 12.0)])
+    page = write_comparison(comparison, tmp_path / "cmp")["compare_html"].read_text()
+    row = page.split('data-metric="time_to_full_ownership_s"')[1].split("</tr>")[0]
+    assert '<span class="budget over">/ budget 15 ✗ over</span>' in row
+    assert '<span class="budget">/ budget 30</span>' in row
