@@ -336,7 +336,18 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         rows.append(row)
         if row["time_to_full_ownership_s"] is None and row["orphaned_partitions"]:
             proven = [p for p in row["unowned_partitions"] if p not in row["unproven_partitions"]]
-            if proven or not row["unowned_partitions"]:
+            if cut_short(ev.spec, t0, end) and i == len(faults) - 1:
+                # Stopped (Ctrl-C, a harness error) before the group could recover from its
+                # last fault: incomplete evidence, not a group that failed to recover.
+                uncertain.append(
+                    {
+                        "fault": row["fault"],
+                        "t": t0,
+                        "detail": f"partitions {row['unowned_partitions'] or row['orphaned_partitions']} "
+                        "had no owner again when the run was interrupted",
+                    }
+                )
+            elif proven or not row["unowned_partitions"]:
                 failures.append(
                     {
                         "fault": row["fault"],
@@ -449,6 +460,21 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         ),
     )
     return RebalanceReport(verdict, rows, rounds, spurious)
+
+
+#: After a fault, how long a group may take to recover before an interrupted run's missing
+#: owner counts as proven: the session timeout (a dead member's eviction) plus a minute.
+RECOVERY_GRACE_S = 60.0
+
+
+def cut_short(spec: dict[str, Any], t_fault: float, end: float) -> bool:
+    """Whether the run was interrupted before a group could have recovered from a fault at
+    ``t_fault`` (the evidence ends at ``end``)."""
+    if spec.get("interrupted") is not True:
+        return False
+    session = spec.get("session_timeout_ms")
+    session_s = session / 1000 if isinstance(session, int | float) else 45.0
+    return end - t_fault < session_s + RECOVERY_GRACE_S
 
 
 def is_baseline(spec: dict[str, Any]) -> bool:

@@ -154,6 +154,7 @@ def test_interrupt_during_the_drain_stops_everything(kafka, tmp_path):
     # Consumers slower than the load, so a backlog is left to drain after it.
     code, output = interrupt_at(
         [
+            "--no-faults",
             "--duration",
             "16s",
             "--warmup",
