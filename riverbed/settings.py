@@ -6,7 +6,7 @@ option's **long name** is its TOML key in the command's table, and, upper-cased
 with the command's path, its environment variable::
 
     riverbed run --commit-mode before-process --experiment a.json --experiment b.yaml
-    RIVERBED_RUN_COMMIT_MODE=before-process RIVERBED_RUN_EXPERIMENT="a.json b.yaml"
+    RIVERBED_RUN_COMMIT_MODE=before-process RIVERBED_RUN_EXPERIMENT="a.json:b.yaml"
 
     [run]                         # riverbed.toml
     commit-mode = "before-process"

@@ -124,7 +124,10 @@ def riverbed_cli() -> list[str]:
         "then older or shared names), then `riverbed.toml` (one table per command, keyed "
         'by the long name: `[run] commit-mode = "before-process"`, '
         '`experiment = ["a.json", "b.yaml"]`; `[kafka.up]` for `riverbed kafka up`), then '
-        "the default. A repeatable option's variable takes its values separated by spaces. "
+        "the default. A repeatable option's variable takes its values separated by spaces "
+        "(file paths, such as `RIVERBED_RUN_EXPERIMENT`, by `:` as in PATH). "
+        "`riverbed validate` reads the settings of `riverbed run` (`[run]`, `RIVERBED_RUN_*`): "
+        "it checks what that run would do. "
         "An unknown key or table in the file, or a `RIVERBED_<COMMAND>_…` variable of the "
         "command being run that names none of its options, is refused with the closest "
         "name (exit 4); any other `RIVERBED_*` variable that no program below reads is "
