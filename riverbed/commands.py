@@ -79,8 +79,9 @@ def _remember(ctx: click.Context, param: click.Parameter, value: object) -> obje
 
 
 def kind_cluster_option(fn: Any) -> Any:
-    """--kind-cluster: which kind cluster (status and down need no more)."""
-    return click.option(
+    """--kind-cluster and --offline: which kind cluster, and which kind and kubectl reach
+    it (all that status and down need)."""
+    fn = click.option(
         "--kind-cluster",
         envvar="RIVERBED_KIND_CLUSTER",
         default="riverbed",
@@ -89,13 +90,22 @@ def kind_cluster_option(fn: Any) -> Any:
         callback=_remember,
         help="kind: the cluster's name (its kubeconfig context is kind-NAME).",
     )(fn)
+    return click.option(
+        "--offline",
+        is_flag=True,
+        envvar="RIVERBED_KIND_OFFLINE",
+        expose_value=False,
+        callback=_remember,
+        help="kind: use the images, kind and kubectl `riverbed kind prepare --offline` built "
+        "(no container registry needed) instead of the public images and the tools on PATH.",
+    )(fn)
 
 
 def kube_options(fn: Any) -> Any:
     """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name
     (up and run: what a cluster is created from)."""
     fn = kind_cluster_option(fn)
-    fn = click.option(
+    return click.option(
         "--kind-config",
         type=click.Path(dir_okay=False),
         envvar="RIVERBED_KIND_CONFIG",
@@ -103,17 +113,7 @@ def kube_options(fn: Any) -> Any:
         expose_value=False,
         callback=_remember,
         help="kind: the cluster configuration to create the cluster from [default "
-        "manifests/kind-cluster.yaml]. It must map the same host "
-        "ports.",
-    )(fn)
-    return click.option(
-        "--offline",
-        is_flag=True,
-        envvar="RIVERBED_KIND_OFFLINE",
-        expose_value=False,
-        callback=_remember,
-        help="kind: use the images and tools `riverbed kind prepare --offline` built (no "
-        "container registry needed) instead of the public images.",
+        "manifests/kind-cluster.yaml]. It must map the same host ports.",
     )(fn)
 
 
