@@ -50,7 +50,7 @@ test-all: lint typecheck kafka-jars toxiproxy browser
 	bash scripts/pytest.sh -m "not kind" $(PYTEST_ARGS)
 
 # The kind tests: a real cluster from the offline images (needs Docker; on a fresh CI
-# machine scripts/ci/kind-host.sh installs what is missing). ≈15 min the first time.
+# machine scripts/ci/kind-host.sh installs what is missing). 12–42 min the first time (docs/kubernetes.md).
 test-kind: kafka-jars kind-images
 	bash scripts/pytest.sh -m "kind and not slow" tests/kind $(PYTEST_ARGS)
 

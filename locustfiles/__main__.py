@@ -23,7 +23,7 @@ CSV stats go to <run-dir>/locust/. Details: docs/load.md.
 example (the chaos window of `riverbed run`):
   locust -f locustfiles/kafka_producer.py --headless --run-dir runs/r1 \\
       --kafka-bootstrap 127.0.0.1:19092 --kafka-topic riverbed-events \\
-      --shape chaos-window --warmup-s 10 --duration-s 60 --cooldown-s 10 -u 10 -r 10"""
+      --shape chaos-window --warmup-s 10s --cooldown-s 10s -t 80s -u 10 -r 10"""
 
 
 def parser() -> argparse.ArgumentParser:

@@ -103,6 +103,16 @@ class Lifecycle:
         runner = environment.runner
         if not isinstance(runner, WorkerRunner):
             self._t_start = time.time()
+            shape = environment.shape_class
+            try:
+                if isinstance(shape, RiverbedShape):
+                    shape.current_params()  # -t too short for the chaos window: say so now
+            except ValueError as exc:
+                log.error("riverbed: %s", exc)
+                environment.process_exit_code = 2
+                if runner is not None:
+                    gevent.spawn_later(0.1, runner.quit)
+                return
             write_shape_description(environment)
         if isinstance(runner, MasterRunner):
             return

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
 from locust import LoadTestShape
@@ -40,7 +40,8 @@ class ShapeParams:
     spawn_rate: float = 10.0
     """Users started/stopped per second (``-r``)."""
     duration_s: float = 60.0
-    """steady/step/spike: total length; chaos-window: the steady phase."""
+    """steady/step/spike: total length; chaos-window: the steady phase (from ``-t`` when
+    given: the total length, less the warm-up and the cool-down)."""
     warmup_s: float = 10.0
     """chaos-window: warm-up before the steady phase."""
     cooldown_s: float = 10.0
@@ -59,12 +60,16 @@ class ShapeParams:
     """spike: length of the spike."""
 
     @classmethod
-    def from_options(cls, options: Any) -> ShapeParams:
+    def from_options(cls, options: Any, chaos_window: bool = False) -> ShapeParams:
+        """The parameters from Locust's options. Locust's ``-t`` (``run_time``), when
+        given, is the shape's total length — for the chaos window too, whose steady phase
+        is then what the warm-up and the cool-down leave of it; ValueError if nothing."""
+
         def get(name: str, default: Any) -> Any:
             value = getattr(options, name, None)
             return default if value is None else value
 
-        return cls(
+        params = cls(
             users=int(get("num_users", 1)),
             spawn_rate=float(get("spawn_rate", 1.0)),
             duration_s=float(get("duration_s", cls.duration_s)),
@@ -77,6 +82,19 @@ class ShapeParams:
             spike_at_s=float(get("spike_at_s", cls.spike_at_s)),
             spike_s=float(get("spike_s", cls.spike_s)),
         )
+        run_time = getattr(options, "run_time", None)
+        if not run_time:
+            return params
+        total = float(run_time)
+        if not chaos_window:
+            return replace(params, duration_s=total)
+        steady = total - params.warmup_s - params.cooldown_s
+        if steady <= 0:
+            raise ValueError(
+                f"-t {total:g}s leaves no steady phase after a {params.warmup_s:g}s warm-up and "
+                f"a {params.cooldown_s:g}s cool-down: raise -t or lower --warmup-s/--cooldown-s"
+            )
+        return replace(params, duration_s=steady)
 
 
 class RiverbedShape(LoadTestShape):
@@ -94,7 +112,9 @@ class RiverbedShape(LoadTestShape):
     def current_params(self) -> ShapeParams:
         if self.params is None:
             options = self.runner.environment.parsed_options if self.runner else None
-            self.params = ShapeParams.from_options(options)
+            self.params = ShapeParams.from_options(
+                options, chaos_window=self.name == "chaos-window"
+            )
         return self.params
 
     def tick(self) -> Tick:

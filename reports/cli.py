@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from reports.exit_codes import BAD_INPUT_EXIT
 from reports.model import FAIL, INCONCLUSIVE, MAX_EXAMPLES, NOT_APPLICABLE, PASS, Summary
 from reports.registry import CHECKS
 
@@ -54,7 +55,12 @@ def _listing_checks(command: F) -> F:
     help="Examples kept per check (the counts always cover everything).",
 )
 @click.option("--no-html", is_flag=True, help="Skip report.html (summary.json and junit.xml only).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only the verdict line (no table, no issues, no path).",
+)
 def report(
     run_dir: Path,
     out_dir: Path | None,
@@ -90,21 +96,26 @@ def report(
     junit.xml (one test case per check) into RUN_DIR, or --out.
 
     \b
-    Exit codes: 0 pass, 1 fail (an anomaly was found), 2 inconclusive run or
-    unreadable input.
+    Exit codes: 0 pass, 1 fail (an anomaly was found), 2 inconclusive, 3 the
+    run was stopped by a harness error (summary.json harness_error), 4 not a
+    run directory (nothing is written then).
     """
-    # Imported here so that `riverbed --help` does not load the columnar engine.
-    from reports.pipeline import ReportError, build
+    from reports.rundir import ReportError, check_run_dir
 
     out = Console(highlight=False, soft_wrap=False)
     err = Console(stderr=True, highlight=False)
     try:
+        check_run_dir(run_dir)
+        # Imported here so that `riverbed --help`, and a wrong path, do not load the
+        # columnar engine.
+        from reports.pipeline import build
+
         summary = build(run_dir, out_dir, max_examples=examples, html=not no_html)
     except ReportError as exc:
         err.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
         if exc.fix:
             err.print(Text.assemble(("fix: ", "bold"), exc.fix), soft_wrap=True)
-        sys.exit(2)
+        sys.exit(BAD_INPUT_EXIT)
     if not quiet:
         out.print(verdict_table(summary))
         for issue in summary.issues:
@@ -121,6 +132,13 @@ def report(
             f"  (exit {summary.exit_code})",
         )
     )
+    if quiet:
+        sys.exit(summary.exit_code)
+    if summary.harness_error:
+        err.print(
+            Text.assemble(("harness error: ", "bold red"), summary.harness_error["message"]),
+            soft_wrap=True,
+        )
     target = summary.paths.get("report_html") or summary.paths["summary_json"]
     out.print(f"report: {target}", soft_wrap=True)
     if open_report and "report_html" in summary.paths:
@@ -194,11 +212,12 @@ def compare(
     riverbed compare runs/classic-kill runs/consumer-kill --out /tmp/cmp --open
 
     Writes compare.html (self-contained, opens offline) and compare.json.
-    Exit codes: 0 written, 2 runs that cannot be compared or unreadable input.
+    Exit codes: 0 written, 4 fewer than two run directories, one that is not a
+    run directory, or runs that cannot be compared (nothing is written then).
     """
     from reports.compare import CompareError, default_out_dir, load_run
     from reports.compare import compare as build_comparison
-    from reports.render.compare_html import write_comparison
+    from reports.rundir import ReportError, check_run_dir
 
     out = Console(highlight=False, soft_wrap=False)
     err = Console(stderr=True, highlight=False)
@@ -208,13 +227,20 @@ def compare(
                 "Give at least two run directories to compare.",
                 fix="riverbed compare RUN_DIR RUN_DIR [...]",
             )
+        for p in run_dirs:  # all of them, before any is read
+            try:
+                check_run_dir(p)
+            except ReportError as exc:
+                raise CompareError(f"{p}: {exc.message}", fix=exc.fix) from exc
+        from reports.render.compare_html import write_comparison
+
         runs = [load_run(p) for p in run_dirs]
         comparison = build_comparison(runs, align_by_name=align_by_name)
     except CompareError as exc:
         err.print(Text.assemble(("error: ", "bold red"), exc.message), soft_wrap=True)
         if exc.fix:
             err.print(Text.assemble(("fix: ", "bold"), exc.fix), soft_wrap=True)
-        sys.exit(2)
+        sys.exit(BAD_INPUT_EXIT)
     paths = write_comparison(comparison, out_dir or default_out_dir(list(run_dirs)))
     out.print(compare_table(comparison))
     out.print(f"compare: {paths['compare_html']}", soft_wrap=True)
@@ -225,6 +251,8 @@ def compare(
 #: The per-fault figures the terminal table shows (the page shows them all).
 TERMINAL_FIGURES = (
     "time_to_full_ownership_s",
+    "max_processing_gap_s",
+    "max_lag",
     "max_gap_moved_s",
     "paused",
     "moved",
@@ -250,5 +278,16 @@ def compare_table(comparison: dict[str, Any]) -> Table:
         table.add_row(Text(fault["fault"], style="bold"), *["" for _ in runs])
         for fig in fault["figures"]:
             if fig["figure"] in TERMINAL_FIGURES:
-                table.add_row(f"  {fig['label']}", *[_fmt(v) for v in fig["values"]])
+                table.add_row(f"  {fig['label']}", *_with_budgets(fig, _fmt))
     return table
+
+
+def _with_budgets(fig: dict[str, Any], fmt: Callable[[Any], str]) -> list[Text]:
+    """Each run's figure, with its budget beside it when the run had one (red when over)."""
+    budgets = fig.get("budgets") or [None] * len(fig["values"])
+    over = fig.get("over_budget") or [False] * len(fig["values"])
+    cells = []
+    for value, budget, broke in zip(fig["values"], budgets, over, strict=True):
+        text = fmt(value) + (f" / budget {fmt(budget)}" if budget is not None else "")
+        cells.append(Text(text + (" ✗" if broke else ""), style="bold red" if broke else ""))
+    return cells

@@ -41,6 +41,7 @@ SETTINGS: tuple[tuple[str, str], ...] = (
     ("load.users", "load: users"),
     ("load.user_rate", "load: sends/s per user"),
     ("load.duration_s", "load: duration (s)"),
+    ("limits", "recovery budgets (--max-recovery, --max-lag)"),
 )
 #: Defaults of settings older runs did not record.
 SETTING_DEFAULTS = {
@@ -55,6 +56,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("time_to_full_ownership_s", "time to full ownership (s)"),
     ("max_processing_gap_s", "longest processing gap, orphaned partitions (s)"),
     ("max_gap_moved_s", "longest processing gap, moved partitions (s)"),
+    ("max_lag", "highest lag (records)"),
     ("paused", "partitions paused (left without an owner)"),
     ("moved", "partitions moved to another member"),
     ("kept_consuming", "members the fault did not hit that kept all partitions and consumed"),
@@ -238,7 +240,15 @@ def fault_figures(
             values = [figure_value(row, key) for row in a.rows]
             if all(v is None for v in values):
                 continue
-            figures.append({"figure": key, "label": label, "values": values})
+            figure: dict[str, Any] = {"figure": key, "label": label, "values": values}
+            budgets = [(row or {}).get("budgets", {}).get(key) for row in a.rows]
+            if any(b is not None for b in budgets):
+                # Each run's budget for this figure, and whether the figure broke it.
+                figure["budgets"] = budgets
+                figure["over_budget"] = [
+                    key in ((row or {}).get("over_budget") or []) for row in a.rows
+                ]
+            figures.append(figure)
         t_rel = [
             None if row is None or t_refs is None else round(float(row["t_fault"]) - t_refs[i], 3)
             for i, row in enumerate(a.rows)

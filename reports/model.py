@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reports.exit_codes import (
+    FAIL_EXIT,
+    HARNESS_ERROR_EXIT,
+    INCONCLUSIVE_EXIT,
+    OUTCOMES,
+    PASS_EXIT,
+)
+
 # The checks, in the report's order: declared in reports.registry.
 from reports.registry import CHECK_NAMES as CHECK_NAMES
 
@@ -16,8 +24,8 @@ INCONCLUSIVE = "inconclusive"
 #: see what it judges: it neither passes nor fails the run.
 NOT_APPLICABLE = "n/a"
 
-#: Exit code per run verdict (docs/report.md): 0 pass, 1 fail, 2 inconclusive.
-EXIT_CODES = {PASS: 0, FAIL: 1, INCONCLUSIVE: 2}
+#: Exit code per run verdict (docs/report.md; every code in reports/exit_codes.py).
+EXIT_CODES = {PASS: PASS_EXIT, FAIL: FAIL_EXIT, INCONCLUSIVE: INCONCLUSIVE_EXIT}
 
 #: Examples kept per check (the counts are always complete).
 MAX_EXAMPLES = 20
@@ -126,10 +134,22 @@ class Summary:
     allowances: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Every allowance applied in the run (name → check, anomaly, condition, reason,
     count, examples); an allowance not listed let nothing pass."""
+    harness_error: dict[str, Any] | None = None
+    """What stopped the run early, when riverbed or its environment failed (spec.json
+    ``error``: ``message``, ``fix``): the run exits 3, whatever its verdict says."""
 
     @property
     def exit_code(self) -> int:
+        """0 pass, 1 fail, 2 inconclusive; 3 when a harness error stopped the run (as
+        pytest's internal error, it wins: the verdict still shows what was found)."""
+        if self.harness_error:
+            return HARNESS_ERROR_EXIT
         return EXIT_CODES[self.verdict]
+
+    @property
+    def outcome(self) -> str:
+        """The exit code's name: ``pass``, ``fail``, ``inconclusive``, ``harness-error``."""
+        return OUTCOMES[self.exit_code]
 
     def check(self, name: str) -> Verdict:
         for v in self.checks:
@@ -143,6 +163,8 @@ class Summary:
             "run_id": self.run_id,
             "verdict": self.verdict,
             "exit_code": self.exit_code,
+            "outcome": self.outcome,
+            **({"harness_error": self.harness_error} if self.harness_error else {}),
             "evidence_strength": self.evidence_strength.get("name", "reference"),
             "evidence_scope": {k: v for k, v in self.evidence_strength.items() if k != "name"},
             "counts": self.counts,

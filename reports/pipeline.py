@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from reports.allowances import applied
 from reports.checks import run_checks
@@ -11,6 +12,8 @@ from reports.facts import Facts
 from reports.metrics import Metrics, compute_metrics
 from reports.model import INCONCLUSIVE, MAX_EXAMPLES, Summary, Verdict, combine
 from reports.registry import NEVER_PROCESSED, summary_counts
+from reports.rundir import ReportError as ReportError
+from reports.rundir import check_run_dir
 from reports.strength import OFFSETS
 
 
@@ -22,6 +25,7 @@ def analyse(
     Returns the summary, the evidence read, and the figures the report charts.
     """
     run_dir = Path(run_dir)
+    check_run_dir(run_dir)
     ev = load(run_dir)
     facts = Facts(ev, max_examples=max_examples)
     verdicts, rebalance = run_checks(ev, facts)
@@ -59,8 +63,18 @@ def analyse(
         reasons=reasons,
         evidence_strength=ev.strength.to_json(),
         allowances=applied(verdicts),
+        harness_error=_harness_error(ev.spec),
     )
     return summary, ev, metrics
+
+
+def _harness_error(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """spec.json ``error``: what stopped the run early, when riverbed or its environment
+    failed (a message, and the fix when known)."""
+    error = spec.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return {"message": str(error["message"]), "fix": error.get("fix")}
+    return None
 
 
 def _count(by_name: dict[str, Verdict], check: str, key: str) -> int:
@@ -92,27 +106,3 @@ def build(
     summary.out_dir = out
     summary.paths = write_outputs(summary, ev, metrics, out, html=html)
     return summary
-
-
-class ReportError(Exception):
-    """The input is not something the report can read at all (exit code 2)."""
-
-    def __init__(self, message: str, fix: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-
-
-def check_run_dir(run_dir: Path) -> None:
-    if not run_dir.exists():
-        raise ReportError(
-            f"run directory {run_dir} does not exist",
-            "pass the directory of one run, e.g. runs/<run-id>",
-        )
-    if not run_dir.is_dir():
-        raise ReportError(f"{run_dir} is not a directory", "pass a run directory, not a file")
-    if not (run_dir / "spec.json").exists() and not (run_dir / "evidence").is_dir():
-        raise ReportError(
-            f"{run_dir} is not a riverbed run directory: it has neither spec.json nor evidence/",
-            "pass the directory of one run, e.g. runs/<run-id>",
-        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from pathlib import Path
@@ -13,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from riverbed.console import err, harness_errors, out, progress
-from riverbed.errors import HarnessError
+from riverbed.errors import BadInput, HarnessError, checking_input
+from riverbed.help_panels import PanelCommand
 from riverbed.kafka_options import (
     ExternalKafka,
     external_kafka,
@@ -56,13 +58,12 @@ platform_option = click.option(
     envvar="RIVERBED_PLATFORM",
     help="local: Kafka and workloads on this machine. external: a Kafka cluster riverbed does "
     "not run (--kafka-bootstrap, --kafka-config), workloads on this machine. kind: a kind "
-    "cluster as in the tutorial. k8s: an existing cluster (needs --context) "
-    "[env RIVERBED_PLATFORM].",
+    "cluster as in the tutorial. k8s: an existing cluster (needs --context).",
 )
 context_option = click.option(
     "--context",
     envvar="RIVERBED_KUBE_CONTEXT",
-    help="kubeconfig context for --platform k8s (never created or deleted) [env RIVERBED_KUBE_CONTEXT].",
+    help="k8s: the kubeconfig context of an existing cluster (never created or deleted).",
 )
 dry_run_option = click.option(
     "--dry-run",
@@ -77,8 +78,9 @@ def _remember(ctx: click.Context, param: click.Parameter, value: object) -> obje
     return value
 
 
-def kube_options(fn: Any) -> Any:
-    """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name."""
+def kind_cluster_option(fn: Any) -> Any:
+    """--kind-cluster and --offline: which kind cluster, and which kind and kubectl reach
+    it (all that status and down need)."""
     fn = click.option(
         "--kind-cluster",
         envvar="RIVERBED_KIND_CLUSTER",
@@ -86,19 +88,7 @@ def kube_options(fn: Any) -> Any:
         show_default=True,
         expose_value=False,
         callback=_remember,
-        help="kind: the cluster's name (its kubeconfig context is kind-NAME) "
-        "[env RIVERBED_KIND_CLUSTER].",
-    )(fn)
-    fn = click.option(
-        "--kind-config",
-        type=click.Path(dir_okay=False),
-        envvar="RIVERBED_KIND_CONFIG",
-        default=None,
-        expose_value=False,
-        callback=_remember,
-        help="kind: the cluster configuration to create the cluster from [default "
-        "manifests/kind-cluster.yaml; env RIVERBED_KIND_CONFIG]. It must map the same host "
-        "ports.",
+        help="kind: the cluster's name (its kubeconfig context is kind-NAME).",
     )(fn)
     return click.option(
         "--offline",
@@ -106,8 +96,24 @@ def kube_options(fn: Any) -> Any:
         envvar="RIVERBED_KIND_OFFLINE",
         expose_value=False,
         callback=_remember,
-        help="kind: use the images and tools `riverbed kind prepare --offline` built (no "
-        "container registry needed) instead of the public images [env RIVERBED_KIND_OFFLINE=1].",
+        help="kind: use the images, kind and kubectl `riverbed kind prepare --offline` built "
+        "(no container registry needed) instead of the public images and the tools on PATH.",
+    )(fn)
+
+
+def kube_options(fn: Any) -> Any:
+    """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name
+    (up and run: what a cluster is created from)."""
+    fn = kind_cluster_option(fn)
+    return click.option(
+        "--kind-config",
+        type=click.Path(dir_okay=False),
+        envvar="RIVERBED_KIND_CONFIG",
+        default=None,
+        expose_value=False,
+        callback=_remember,
+        help="kind: the cluster configuration to create the cluster from [default "
+        "manifests/kind-cluster.yaml]. It must map the same host ports.",
     )(fn)
 
 
@@ -132,7 +138,7 @@ commit_mode_option = click.option(
     show_default=True,
     envvar="RIVERBED_COMMIT_MODE",
     help="after-process is safe; auto is the tutorial's auto-commit; before-process is "
-    "deliberately unsafe [env RIVERBED_COMMIT_MODE].",
+    "deliberately unsafe.",
 )
 assignor_option = click.option(
     "--assignor",
@@ -149,7 +155,7 @@ client_option = click.option(
     show_default=True,
     envvar="RIVERBED_CLIENT",
     help="The reference consumer's client library: kafka-python, or confluent-kafka "
-    "(librdkafka), which also speaks the KIP-848 consumer protocol [env RIVERBED_CLIENT].",
+    "(librdkafka), which also speaks the KIP-848 consumer protocol.",
 )
 group_protocol_option = click.option(
     "--group-protocol",
@@ -159,8 +165,25 @@ group_protocol_option = click.option(
     envvar="RIVERBED_GROUP_PROTOCOL",
     help="classic (JoinGroup/SyncGroup, client-side assignors) or consumer (KIP-848: the "
     "broker assigns incrementally and owns the session timeout, which the run sets on the "
-    "group from --session-timeout-ms; needs --client confluent-kafka) "
-    "[env RIVERBED_GROUP_PROTOCOL].",
+    "group from --session-timeout-ms; needs --client confluent-kafka).",
+)
+
+
+max_recovery_option = click.option(
+    "--max-recovery",
+    default=None,
+    metavar="DURATION",
+    help="Recovery budget, e.g. 15s: after each fault, every partition must have exactly one "
+    "owner again, and each orphaned partition be processed again, within it; over it, the "
+    "rebalance check fails [default: no budget].",
+)
+max_lag_option = click.option(
+    "--max-lag",
+    type=click.IntRange(0),
+    default=None,
+    metavar="RECORDS",
+    help="Lag budget: the records the group has not committed may never exceed this after "
+    "the warm-up; over it, the rebalance check fails [default: no budget].",
 )
 
 
@@ -214,6 +237,7 @@ def _user_consumer_options(f: Any) -> Any:
         ),
         click.option(
             "--join-timeout",
+            metavar="DURATION",
             default="90s",
             show_default=True,
             help="How long the consumers may take to form a stable group at the start.",
@@ -248,7 +272,7 @@ def _checked_user_consumer(
     consumer_evidence: str | None,
     output_topic: str | None,
 ) -> UserConsumer | None:
-    """Validate the user-consumer options (exit 2 before anything starts)."""
+    """Validate the user-consumer options (exit 4 before anything starts)."""
     explicit = tuple(
         name
         for name in REFERENCE_ONLY_OPTIONS
@@ -283,7 +307,7 @@ def _kube(platform: str, context: str | None, dry_run: bool):
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
     if platform == "k8s" and not context:
-        raise HarnessError(
+        raise BadInput(
             "--platform k8s needs --context NAME (the kubeconfig context of an existing cluster).",
             fix="pass --context, or use --platform kind to create a local kind cluster.",
         )
@@ -312,7 +336,7 @@ def _print_plan(kube) -> None:
 
 
 # ---- up ---------------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
 @kube_options
@@ -388,29 +412,40 @@ def up(
     external the topic is created on a cluster riverbed does not run
     (--kafka-bootstrap, --kafka-config); `riverbed down --platform external` deletes it.
     """
-    user = _checked_user_consumer(
-        ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
-    )
-    external = external_kafka(
-        ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
-    )
-    if external is not None:
-        refuse_local_only(ctx, {"brokers": "--brokers"})
-        if consumers < 1:
+    with checking_input():
+        user = _checked_user_consumer(
+            ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
+        )
+        external = external_kafka(
+            ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+        )
+        if external is not None:
+            refuse_local_only(ctx, {"brokers": "--brokers"})
+            if consumers < 1:
+                raise HarnessError(
+                    "--platform external needs at least one consumer: a session without "
+                    "consumers would only create a topic on a cluster riverbed does not run.",
+                    fix="pass --consumers 1 or more.",
+                )
+            if network_faults:
+                raise HarnessError(
+                    "--network-faults needs a listener per consumer replica on the brokers, "
+                    "which only a cluster riverbed runs has (not --platform external).",
+                    fix="drop --network-faults, or use --platform local.",
+                )
+        join_timeout_s = parse_duration(join_timeout, "--join-timeout")
+        if join_timeout_s <= 0:
             raise HarnessError(
-                "--platform external needs at least one consumer: a session without consumers "
-                "would only create a topic on a cluster riverbed does not run.",
-                fix="pass --consumers 1 or more.",
+                "--join-timeout must be longer than 0 s.", fix="e.g. --join-timeout 90s"
             )
-    join_timeout_s = parse_duration(join_timeout)
-    from riverbed.consumer_settings import (
-        check_consumer_settings,
-        resolve_assignor,
-    )
+        from riverbed.consumer_settings import (
+            check_consumer_settings,
+            resolve_assignor,
+        )
 
-    assignor = resolve_assignor(assignor, group_protocol)
-    if user is None:
-        check_consumer_settings(client, group_protocol, assignor)
+        assignor = resolve_assignor(assignor, group_protocol)
+        if user is None:
+            check_consumer_settings(client, group_protocol, assignor)
     run_id = new_run_id("session")
     stamp = run_id.removesuffix("-session")
     if external is not None:
@@ -454,7 +489,7 @@ def up(
     with connection_settings(external.settings if external else {}):
         _up_here(
             external, run_id, brokers, partitions, consumers, commit_mode, assignor, client,
-            group_protocol, topic, group, user, join_timeout_s, network_faults,
+            group_protocol, topic, group, user, join_timeout_s, network_faults, delivery,
         )  # fmt: skip
 
 
@@ -473,6 +508,7 @@ def _up_here(
     user: UserConsumer | None,
     join_timeout_s: float,
     network_faults: bool = False,
+    delivery: str = "at-least-once",
 ) -> None:
     """`riverbed up` with the workloads on this machine: riverbed's Kafka, or an external one."""
     from riverbed.consumer_settings import apply_group_configs
@@ -485,7 +521,8 @@ def _up_here(
             fix="drop --network-faults, or use --platform local.",
         )
     if external is not None:
-        brokers = _check_external(external).brokers
+        with checking_input():
+            brokers = _check_external(external).brokers
     spec = RunSpec(
         run_id=run_id,
         platform="external" if external else "local",
@@ -580,7 +617,7 @@ def _up_here(
 
 
 def _check_external(external: ExternalKafka) -> Any:
-    """Log in to the external cluster before anything starts (a wrong password: exit 2 in
+    """Log in to the external cluster before anything starts (a wrong password: exit 4 in
     seconds, naming the cause); returns its :class:`~riverbed.kafka.preflight.ClusterInfo`."""
     from riverbed.kafka.preflight import check_connection
 
@@ -591,10 +628,10 @@ def _check_external(external: ExternalKafka) -> Any:
 
 
 # ---- down -------------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
-@kube_options
+@kind_cluster_option
 @dry_run_option
 @click.option(
     "--keep-kafka", is_flag=True, help="local: stop the workloads but keep Kafka running."
@@ -674,13 +711,13 @@ def _down_external(
     from riverbed.platforms.external import cleanup, connection_settings, mark_ended
 
     if not session:
-        raise HarnessError(
+        raise BadInput(
             f"No `riverbed up --platform external` session in {local.state_dir}.",
             fix="nothing to stop; `riverbed status` shows what runs.",
         )
     config = _platform_json(local)
     if platform != "external":
-        raise HarnessError(
+        raise BadInput(
             f"The running session consumes a Kafka cluster riverbed does not run "
             f"({config.get('bootstrap_servers')}).",
             fix="end it with `riverbed down --platform external`, giving the session's "
@@ -696,7 +733,7 @@ def _down_external(
     assert external is not None
     missing = sorted(set(session.get("kafka_config_keys") or []) - set(external.settings))
     if missing:
-        raise HarnessError(
+        raise BadInput(
             f"The session connected with {', '.join(missing)}; riverbed keeps no secrets, so "
             "`down` needs them again to drain the topics.",
             fix="pass the session's --kafka-config items (or set RIVERBED_KAFKA_CONFIG).",
@@ -749,10 +786,10 @@ def finalize_session(local: Any) -> None:
 
 
 # ---- status -----------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
-@kube_options
+@kind_cluster_option
 @harness_errors
 def status(platform: str, context: str | None) -> None:
     """Show what runs: Kafka brokers and consumer replicas (local), the external cluster's
@@ -814,7 +851,7 @@ def status(platform: str, context: str | None) -> None:
 
 
 # ---- run --------------------------------------------------------------------------------------
-@click.command()
+@click.command(cls=PanelCommand)
 @platform_option
 @context_option
 @kube_options
@@ -823,18 +860,56 @@ def status(platform: str, context: str | None) -> None:
     "experiments",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="Chaos Toolkit experiment to run during the steady load (repeatable, in order).",
+    help="Chaos Toolkit experiment (JSON or YAML) to run with `chaos run` during the steady "
+    "load (repeatable, in order). One is needed, or --no-faults.",
 )
+@click.option(
+    "--no-faults",
+    is_flag=True,
+    help="A baseline without faults: no experiment runs, and the verdict rests on the load "
+    "alone (loss, order, duplicates, lag budget). Without it, a run with no --experiment is "
+    "refused: it could only end inconclusive.",
+)
+@click.option(
+    "--var",
+    multiple=True,
+    metavar="KEY[:TYPE]=VALUE",
+    help="A configuration value for the experiments, passed to each `chaos run` as its "
+    "--var (TYPE: int, float, bytes, str; repeatable). The key must be one an experiment "
+    "declares.",
+)
+@click.option(
+    "--var-file",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Configuration and secrets for the experiments (JSON or YAML with `configuration` "
+    "and `secrets`, or a .env file), passed to each `chaos run` as its --var-file "
+    "(repeatable).",
+)
+@max_recovery_option
+@max_lag_option
 @click.option(
     "--duration",
+    metavar="DURATION",
     default="60s",
     show_default=True,
-    help="Total load time, e.g. 90s or 2m (warm-up and cool-down included).",
+    help="Total load time, warm-up and cool-down included, as Locust's -t takes it: 90s, 2m, "
+    "1m30s (a bare number is seconds). Every duration option takes this form.",
 )
 @click.option(
-    "--warmup", default="10s", show_default=True, help="Load before the first experiment."
+    "--warmup",
+    metavar="DURATION",
+    default="10s",
+    show_default=True,
+    help="Load before the first experiment.",
 )
-@click.option("--cooldown", default="10s", show_default=True, help="Load after the experiments.")
+@click.option(
+    "--cooldown",
+    metavar="DURATION",
+    default="10s",
+    show_default=True,
+    help="Load after the experiments.",
+)
 @click.option(
     "--users",
     type=click.IntRange(1, 10_000),
@@ -913,6 +988,7 @@ def status(platform: str, context: str | None) -> None:
 )
 @click.option(
     "--drain-deadline",
+    metavar="DURATION",
     default="60s",
     show_default=True,
     help="How long the group may take to commit everything after the load.",
@@ -929,6 +1005,11 @@ def run(
     platform: str,
     context: str | None,
     experiments: tuple[str, ...],
+    no_faults: bool,
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    max_recovery: str | None,
+    max_lag: int | None,
     duration: str,
     warmup: str,
     cooldown: str,
@@ -965,7 +1046,12 @@ def run(
     Brings the platform up if needed, starts the consumers and the group monitor,
     drives load with Locust (warm-up, steady, cool-down), runs each --experiment
     with `chaos run` after the warm-up, drains, collects the evidence and renders
-    the report. Exits as the report does: 0 pass, 1 fail, 2 inconclusive.
+    the report. Exits as the report does: 0 pass, 1 fail, 2 inconclusive; 3 when
+    a harness error stopped the run, 4 on bad input (nothing is started).
+
+    Every input is checked first (`riverbed validate` checks them alone). A run
+    needs an --experiment, or --no-faults for a baseline whose verdict rests on
+    the load alone.
 
     \b
     riverbed run --experiment experiments/local/kill-consumer-hard.json \\
@@ -985,82 +1071,7 @@ def run(
                  --kafka-config sasl.password=p --kafka-config ssl.ca.location=ca.pem \\
                  --experiment experiments/local/kill-consumer-hard.json
     """
-    user = _checked_user_consumer(
-        ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
-    )
-    external = external_kafka(
-        ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
-    )
-    if external is not None:
-        refuse_local_only(ctx, {"brokers": "--brokers"})
-    from riverbed.chaos.validate import check_experiments
-
-    # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
-    check_experiments(experiments, platform)
-    if locust_workers and platform in ("local", "external"):
-        raise HarnessError(
-            f"--locust-workers runs Locust in a Kubernetes cluster; the {platform} platform "
-            "runs it on this machine.",
-            fix="drop --locust-workers, or use --platform kind / k8s.",
-        )
-    from riverbed.consumer_settings import resolve_assignor
-
-    assignor = resolve_assignor(assignor, group_protocol)
-    if run_id and (runs_root() / run_id).exists():
-        raise HarnessError(
-            f"Run directory {runs_root() / run_id} already exists.", fix="pick another --run-id."
-        )
-    stamp = str(int(time.time()))
-    if external is not None:
-        from riverbed.platforms.external import unique_suffix
-
-        # Login checked before anything starts; the cluster's broker count bounds replication.
-        brokers = _check_external(external).brokers
-        stamp = unique_suffix()
-    rf = replication_factor or min(3, brokers)
-    label = "-".join(Path(e).stem for e in experiments) or "no-fault"
-    consumer_label = f"user-{user.evidence}" if user else commit_mode
-    if group_protocol != "classic" and user is None:
-        label = f"{group_protocol}-{label}"
-    spec = RunSpec(
-        run_id=run_id or new_run_id(f"{consumer_label}-{label}"),
-        platform=platform,
-        brokers=brokers,
-        partitions=partitions,
-        replication_factor=rf,
-        min_insync_replicas=min(2, rf),
-        topic=f"riverbed-events-{stamp}",
-        group=f"riverbed-consumers-{stamp}",
-        consumers=consumers,
-        commit_mode=commit_mode,
-        assignor=assignor,
-        client=client,
-        group_protocol=group_protocol,
-        processing_ms=processing_ms,
-        session_timeout_ms=session_timeout_ms,
-        experiments=[str(Path(e)) for e in experiments],
-        load=LoadSpec(
-            users=users,
-            spawn_rate=spawn_rate,
-            duration_s=parse_duration(duration),
-            warmup_s=parse_duration(warmup),
-            cooldown_s=parse_duration(cooldown),
-            key_space=key_space,
-            body_bytes=body_bytes,
-            user_rate=user_rate,
-            workers=locust_workers,
-        ),
-        drain_deadline_s=parse_duration(drain_deadline),
-        join_timeout_s=parse_duration(join_timeout),
-        bootstrap_servers=external.bootstrap_servers if external else None,
-        kafka_config=external.masked if external else None,
-        keep_topics=external.keep_topics if external else False,
-        delivery=delivery,
-    )
-    spec = _apply_user_consumer(spec, user).validate()
-    run_dir = runs_root() / spec.run_id
-    if run_dir.exists():
-        raise HarnessError(f"Run directory {run_dir} already exists.", fix="pick another --run-id.")
+    spec, external, run_dir = check_run(ctx, connect=True, **ctx.params)
     from riverbed.platforms.external import connection_settings
 
     # Every client of the run, in this process and in the ones it starts, gets the
@@ -1068,6 +1079,265 @@ def run(
     with connection_settings(external.settings if external else {}):
         result = run_spec(spec, run_dir, context=context)
     raise SystemExit(result.exit_code)
+
+
+def check_run(
+    ctx: click.Context,
+    connect: bool,
+    platform: str,
+    context: str | None,
+    experiments: tuple[str, ...],
+    no_faults: bool,
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    max_recovery: str | None,
+    max_lag: int | None,
+    duration: str,
+    warmup: str,
+    cooldown: str,
+    users: int,
+    spawn_rate: float,
+    locust_workers: int,
+    user_rate: float,
+    brokers: int,
+    partitions: int,
+    replication_factor: int | None,
+    consumers: int,
+    commit_mode: str,
+    assignor: str | None,
+    client: str,
+    group_protocol: str,
+    processing_ms: str,
+    session_timeout_ms: int,
+    key_space: int,
+    body_bytes: int,
+    drain_deadline: str,
+    run_id: str | None,
+    consumer_cmd: str | None,
+    consumer_cwd: str | None,
+    consumer_evidence: str | None,
+    output_topic: str | None,
+    join_timeout: str,
+    delivery: str,
+    kafka_bootstrap: str | None,
+    kafka_config: tuple[str, ...],
+    keep_topics: bool,
+) -> tuple[RunSpec, ExternalKafka | None, Path]:
+    """Every input of `riverbed run`, checked before anything starts (exit 4 on the
+    first bad one): returns the run's spec, the external cluster's settings and the run
+    directory. ``connect``: also log in to an external cluster (`riverbed validate`
+    does not: it checks the inputs without any platform)."""
+    with checking_input():
+        if platform == "k8s" and not context:
+            raise HarnessError(
+                "--platform k8s needs --context NAME (the kubeconfig context of an existing "
+                "cluster).",
+                fix="pass --context, or use --platform kind to create a local kind cluster.",
+            )
+        user = _checked_user_consumer(
+            ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
+        )
+        external = external_kafka(
+            ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+        )
+        if external is not None:
+            refuse_local_only(ctx, {"brokers": "--brokers"})
+        from riverbed.chaos.validate import check_experiments
+        from riverbed.chaos.variables import check_vars
+
+        if not experiments and not no_faults:
+            raise HarnessError(
+                "No --experiment: a run without a fault can only end inconclusive.",
+                fix="add --experiment FILE (e.g. experiments/local/kill-consumer-hard.json; "
+                "`riverbed validate` checks it), or pass --no-faults for a baseline whose "
+                "verdict rests on the load alone.",
+            )
+        if experiments and no_faults:
+            raise HarnessError(
+                "--no-faults and --experiment contradict each other.",
+                fix="drop --no-faults to run the experiments, or the experiments for a baseline.",
+            )
+        # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
+        loaded = check_experiments(experiments, platform)
+        chaos_vars = check_vars(var, var_file, loaded)
+        if locust_workers and platform in ("local", "external"):
+            raise HarnessError(
+                f"--locust-workers runs Locust in a Kubernetes cluster; the {platform} platform "
+                "runs it on this machine.",
+                fix="drop --locust-workers, or use --platform kind / k8s.",
+            )
+        from riverbed.consumer_settings import resolve_assignor
+
+        assignor = resolve_assignor(assignor, group_protocol)
+        if run_id and (runs_root() / run_id).exists():
+            raise HarnessError(
+                f"Run directory {runs_root() / run_id} already exists.",
+                fix="pick another --run-id.",
+            )
+        stamp = str(int(time.time()))
+        rf = replication_factor or min(3, brokers)
+        label = "-".join(Path(e).stem for e in experiments) or "no-faults"
+        consumer_label = f"user-{user.evidence}" if user else commit_mode
+        if group_protocol != "classic" and user is None:
+            label = f"{group_protocol}-{label}"
+        spec = RunSpec(
+            run_id=run_id or new_run_id(f"{consumer_label}-{label}"),
+            platform=platform,
+            brokers=brokers,
+            partitions=partitions,
+            replication_factor=rf,
+            min_insync_replicas=min(2, rf),
+            topic=f"riverbed-events-{stamp}",
+            group=f"riverbed-consumers-{stamp}",
+            consumers=consumers,
+            commit_mode=commit_mode,
+            assignor=assignor,
+            client=client,
+            group_protocol=group_protocol,
+            processing_ms=processing_ms,
+            session_timeout_ms=session_timeout_ms,
+            experiments=[str(Path(e)) for e in experiments],
+            no_faults=no_faults,
+            chaos_vars=chaos_vars.to_json() if (var or var_file) else None,
+            limits=recovery_limits(max_recovery, max_lag),
+            load=LoadSpec(
+                users=users,
+                spawn_rate=spawn_rate,
+                duration_s=parse_duration(duration, "--duration"),
+                warmup_s=parse_duration(warmup, "--warmup"),
+                cooldown_s=parse_duration(cooldown, "--cooldown"),
+                key_space=key_space,
+                body_bytes=body_bytes,
+                user_rate=user_rate,
+                workers=locust_workers,
+            ),
+            drain_deadline_s=parse_duration(drain_deadline, "--drain-deadline"),
+            join_timeout_s=parse_duration(join_timeout, "--join-timeout"),
+            bootstrap_servers=external.bootstrap_servers if external else None,
+            kafka_config=external.masked if external else None,
+            keep_topics=external.keep_topics if external else False,
+            delivery=delivery,
+        )
+        if external is not None:
+            # The cluster's broker count bounds replication: checked once the login told it.
+            spec.brokers = max(spec.brokers, spec.replication_factor)
+        spec = _apply_user_consumer(spec, user).validate()
+        run_dir = runs_root() / spec.run_id
+        if run_dir.exists():
+            raise HarnessError(
+                f"Run directory {run_dir} already exists.", fix="pick another --run-id."
+            )
+        if external is not None and connect:
+            # Last, as it is the one check that talks to something: the login (a wrong
+            # password or nothing listening stops it in seconds).
+            spec.brokers = _check_external(external).brokers
+            spec.replication_factor = replication_factor or min(3, spec.brokers)
+            spec.min_insync_replicas = min(2, spec.replication_factor)
+            spec.topic = f"riverbed-events-{_unique_suffix()}"
+            spec.group = spec.topic.replace("riverbed-events-", "riverbed-consumers-")
+            spec.validate()
+    return spec, external, run_dir
+
+
+# ---- validate ---------------------------------------------------------------------------------
+def _validate_command() -> click.Command:
+    """`riverbed validate`: `riverbed run`'s options (their own copies, read from the same
+    settings: [run] and RIVERBED_RUN_*), plus experiment files as arguments."""
+    import copy
+
+    params: list[click.Parameter] = [
+        click.Argument(["experiment_files"], nargs=-1, type=click.Path(dir_okay=False))
+    ]
+    params += [copy.copy(p) for p in run.params]
+    return PanelCommand(
+        "validate",
+        callback=_validate,
+        params=params,
+        help=_VALIDATE_HELP,
+        short_help="Check a run's inputs (experiments, --var, budgets, every option) "
+        "without a platform.",
+    )
+
+
+_VALIDATE_HELP = """Check everything `riverbed run` would check before it starts, without any
+platform: every option, every experiment (JSON or YAML: Chaos Toolkit's own validation,
+and riverbed's: the right platform, no broker faults on an external cluster), every
+--var and --var-file (each key one an experiment declares), the budgets, the consumer
+settings. Nothing is started, written or contacted (an external cluster's login is
+left to `riverbed run`).
+
+It takes `riverbed run`'s options and reads the same settings ([run] in riverbed.toml,
+RIVERBED_RUN_* variables); experiment files may also be given as arguments, as to
+`chaos validate`.
+
+\b
+riverbed validate experiments/local/kill-consumer-hard.json --max-recovery 15s
+riverbed validate --experiment my-fault.yaml --var-file staging.yaml --platform external \\
+                  --kafka-bootstrap broker1:9093
+
+Exit codes: 0 valid (the plan is printed), 4 bad input (the message names the fix).
+"""
+
+
+@click.pass_context
+@harness_errors
+def _validate(ctx: click.Context, experiment_files: tuple[str, ...], **params: Any) -> None:
+    params["experiments"] = tuple(params["experiments"]) + tuple(experiment_files)
+    ctx.params["experiments"] = params["experiments"]
+    spec, external, run_dir = check_run(ctx, connect=False, **params)
+    table = Table(title="riverbed validate: the run would be", title_justify="left")
+    table.add_column("setting")
+    table.add_column("value", overflow="fold")
+    load = spec.load
+    rows = [
+        ("platform", spec.platform + (f" ({external.bootstrap_servers})" if external else "")),
+        ("experiments", ", ".join(spec.experiments) or "none (--no-faults: a baseline)"),
+        ("chaos run vars", json.dumps(spec.chaos_vars) if spec.chaos_vars else "none"),
+        ("budgets", json.dumps(spec.limits) if spec.limits else "none"),
+        (
+            "consumers",
+            f"{spec.consumers} × "
+            + (
+                f"your consumer ({spec.consumer_evidence} evidence)"
+                if spec.consumer_cmd or spec.consumer_image
+                else f"riverbed's ({spec.commit_mode}, {spec.client}, {spec.group_protocol}, "
+                f"{spec.assignor})"
+            ),
+        ),
+        (
+            "load",
+            f"{load.users} users × {load.user_rate:g}/s for {load.duration_s:g}s (warm-up "
+            f"{load.warmup_s:g}s, steady {load.duration_s - load.warmup_s - load.cooldown_s:g}s, "
+            f"cool-down {load.cooldown_s:g}s)",
+        ),
+        ("run directory", str(run_dir)),
+    ]
+    for name, value in rows:
+        table.add_row(name, Text(value))
+    out.print(table)
+    out.print("valid: every input checked; nothing was started")
+
+
+def _unique_suffix() -> str:
+    from riverbed.platforms.external import unique_suffix
+
+    return unique_suffix()
+
+
+def recovery_limits(max_recovery: str | None, max_lag: int | None) -> dict[str, float] | None:
+    """spec.json ``limits`` from ``--max-recovery`` and ``--max-lag`` (None without either)."""
+    limits: dict[str, float] = {}
+    if max_recovery is not None:
+        seconds = parse_duration(max_recovery, "--max-recovery")
+        if seconds <= 0:
+            raise HarnessError(
+                f"--max-recovery must be longer than 0 s, got {max_recovery!r}.",
+                fix="give the recovery budget as a duration, e.g. --max-recovery 15s.",
+            )
+        limits.update(time_to_full_ownership_s=seconds, max_processing_gap_s=seconds)
+    if max_lag is not None:
+        limits["max_lag"] = max_lag
+    return limits or None
 
 
 def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):

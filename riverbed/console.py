@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.text import Text
 
+from reports.exit_codes import INCONCLUSIVE_EXIT
 from riverbed.errors import HarnessError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -49,7 +50,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def harness_errors(fn: F) -> F:
-    """Print a HarnessError as message + fix and exit 2 instead of a traceback."""
+    """Print a HarnessError as message + fix and exit with its code (3, or 4 for bad
+    input) instead of a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -62,8 +64,8 @@ def harness_errors(fn: F) -> F:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             # Interrupted outside a run's own handling (e.g. while checking its
-            # input): nothing was started yet; 2 is "inconclusive or harness error".
+            # input): nothing was started yet, nothing was proven: 2, inconclusive.
             err.print("interrupted")
-            sys.exit(2)
+            sys.exit(INCONCLUSIVE_EXIT)
 
     return wrapper  # type: ignore[return-value]

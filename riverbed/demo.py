@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from riverbed.console import err, harness_errors, out
+from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
 from riverbed.spec import LoadSpec, RunSpec, new_run_id
 
@@ -53,13 +54,13 @@ def demo_spec(commit_mode: str, duration_s: float) -> RunSpec:
 @click.command()
 @click.option(
     "--duration",
-    type=click.FloatRange(40, 600),
-    default=70,
+    default="70s",
     show_default=True,
-    help="Seconds of load per run (warm-up and cool-down included).",
+    help="Total load time per run, warm-up and cool-down included, as `riverbed run "
+    "--duration` and Locust's -t take it (40s to 10m).",
 )
 @harness_errors
-def demo(duration: float) -> None:
+def demo(duration: str) -> None:
     """Run the demo: the same chaos scenario with a safe and an unsafe consumer.
 
     Each run: 3 brokers, 3 partitions, 3 consumers, Locust load, a hard consumer
@@ -68,11 +69,21 @@ def demo(duration: float) -> None:
     never-processed records the report caught. Exits 0 when both come out so.
     """
     from riverbed.commands import run_spec, runs_root
+    from riverbed.errors import checking_input
+    from riverbed.spec import parse_duration
 
+    with checking_input():
+        seconds = parse_duration(duration, "--duration")
+        if not 40 <= seconds <= 600:
+            raise HarnessError(
+                f"--duration {duration} is outside 40s..10m: the demo's kill and resize need "
+                "40 s of load, and more than 10 minutes shows nothing more.",
+                fix="e.g. --duration 70s",
+            )
     t0 = time.monotonic()
     results = []
     for mode in ("after-process", "before-process"):
-        spec = demo_spec(mode, duration)
+        spec = demo_spec(mode, seconds)
         err.rule(f"{mode} consumers")
         results.append((mode, run_spec(spec, runs_root() / spec.run_id)))
     err.rule("demo")

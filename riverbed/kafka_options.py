@@ -3,7 +3,7 @@
 ``--kafka-bootstrap`` and ``--kafka-config`` are the shared settings of
 :mod:`workloads.settings_core` (the same flags and variables as Locust's and the
 workloads'); ``--keep-topics`` leaves the run's topics on the cluster. Every value is
-checked here, before anything starts (exit 2); a connection setting riverbed does
+checked here, before anything starts (exit 4); a connection setting riverbed does
 not know is refused, and no message ever holds a secret.
 """
 
@@ -46,8 +46,7 @@ def kafka_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         "sasl.password=P ssl.ca.location=ca.pem (repeatable; items separated by commas or "
         "spaces, or a JSON object, the way to give a value with spaces or commas: "
         '\'{"sasl.password": "p w"}\'; the variable takes the same). Every riverbed client '
-        "and your consumer get them; secrets never reach spec.json, logs or the report "
-        f"[env {' or '.join(KAFKA_CONFIG.envs)}].",
+        "and your consumer get them; secrets never reach spec.json, logs or the report.",
     )(fn)
     return click.option(
         "--kafka-bootstrap",
@@ -55,7 +54,7 @@ def kafka_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         envvar=list(KAFKA_BOOTSTRAP.envs),
         metavar="HOST:PORT,…",
         help="external: the bootstrap servers of a Kafka cluster riverbed does not run (a "
-        f"staging cluster) [env {' or '.join(KAFKA_BOOTSTRAP.envs)}].",
+        "staging cluster).",
     )(fn)
 
 

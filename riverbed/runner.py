@@ -6,7 +6,7 @@ The steps, in order (each waits with a progress display and a deadline):
 2. bring the platform up if needed (Kafka, the data topic);
 3. start the consumer replicas (riverbed's, or the user's ``--consumer-cmd``) and
    the group monitor, wait for a stable group (a user's command that crash-loops
-   or never joins stops the run here, exit 2);
+   or never joins stops the run here, exit 3);
 4. start Locust headless with the chaos-window shape (warm-up, steady, cool-down);
 5. after the warm-up, run each experiment with ``chaos run`` (control, journal
    in the run directory, ``--rollback-strategy=always``);
@@ -14,7 +14,8 @@ The steps, in order (each waits with a progress display and a deadline):
 7. drain: wait, with a deadline, until the group has committed every record;
 8. stop the workloads gracefully, collect evidence, drain the output topic
    (output-topic evidence) and the log;
-9. render the report and exit as it does (0 pass, 1 fail, 2 inconclusive).
+9. render the report and exit as it does (0 pass, 1 fail, 2 inconclusive; 3 when a
+   harness error stopped the run, recorded in spec.json ``error``).
 
 An interrupt (Ctrl-C, SIGTERM) at any point stops every process this run
 started, keeps the evidence recorded so far, and marks the run interrupted;
@@ -24,6 +25,7 @@ its report (``riverbed report RUN_DIR``) then says inconclusive.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -73,12 +75,11 @@ def signals_raise() -> Iterator[None]:
 def locust_command(spec: RunSpec, run_dir: Path, bootstrap: str) -> list[str]:
     """The headless Locust command line for this run's load (see docs/load.md).
 
-    The chaos-window shape's ``--duration-s`` is its steady phase: the run's
-    total duration minus warm-up and cool-down.
+    ``-t`` is the run's total load time, as ``riverbed run --duration``: the
+    chaos-window shape's steady phase is what the warm-up and the cool-down leave.
     """
     load = spec.load
     layout = RunLayout(run_dir)
-    steady = load.duration_s - load.warmup_s - load.cooldown_s
     cmd = [
         sys.executable,
         "-m",
@@ -102,11 +103,11 @@ def locust_command(spec: RunSpec, run_dir: Path, bootstrap: str) -> list[str]:
         "--shape",
         load.shape,
         "--warmup-s",
-        f"{load.warmup_s:g}",
-        "--duration-s",
-        f"{steady:g}",
+        f"{load.warmup_s:g}s",
         "--cooldown-s",
-        f"{load.cooldown_s:g}",
+        f"{load.cooldown_s:g}s",
+        "-t",
+        f"{math.ceil(load.duration_s)}s",
         "-u",
         str(load.users),
         "-r",
@@ -567,7 +568,7 @@ def execute(
     An interrupt (Ctrl-C, SIGTERM) or a harness error at any stage stops
     everything this run started, keeps the evidence so far, marks the run
     interrupted and renders its (inconclusive) report; a harness error is then
-    raised again so that the CLI names it and exits 2.
+    raised again so that the CLI names it and exits 3.
     """
     RunLayout(run_dir).make()
     spec.t_start = time.time()
@@ -588,6 +589,8 @@ def execute(
             say(f"group {spec.group}: {spec.consumers} consumers own {spec.partitions} partitions")
 
             t_load = time.monotonic()
+            spec.t_load = time.time()
+            spec.write(run_dir)
             locust = platform.start_load(spec, run_dir, bootstrap)
             say(f"load: {spec.load.users} Locust users for {spec.load.duration_s:g}s")
             _wait_until(t_load + spec.load.warmup_s, locust, progress, "warm-up")
@@ -595,12 +598,16 @@ def execute(
             from riverbed.chaos.runner import run_experiment
 
             exp_env = experiment_env(spec, run_dir, bootstrap, platform.experiment_env())
+            from riverbed.chaos.variables import ChaosVars
+
+            chaos_args = ChaosVars.from_json(spec.chaos_vars).chaos_args()
             for path in spec.experiments:
                 progress(f"chaos run {path}")
                 outcome = run_experiment(
                     path,
                     run_dir,
                     env=exp_env,
+                    extra_args=chaos_args,
                     # External runs use the local experiments (their consumers run here).
                     platform="kind" if platform.name == "kube" else "local",
                 )
@@ -642,6 +649,7 @@ def execute(
         say("interrupted: stopping the load, the experiments and the workloads; evidence is kept")
     except HarnessError as exc:
         spec.interrupted = True
+        spec.error = {"message": exc.message, "fix": exc.fix}
         failure = exc
         say(f"stopped early: {exc.message}")
         say("stopping everything this run started; evidence is kept")

@@ -61,6 +61,8 @@ INSTRUMENT_VARIABLES = {
     "RIVERBED_EVIDENCE_DIR": "where the instrumentation writes `consumed/<member>.jsonl`",
     "RIVERBED_TOPIC": "the topic whose consumers are recorded",
     "RIVERBED_GROUP": "the group whose consumers are recorded",
+    "RIVERBED_INSTRUMENT_FLUSH_MS": "how late hand-outs and finished records may be written "
+    "(default 10; never after a commit that follows them)",
 }
 
 
@@ -104,59 +106,49 @@ def _default(value: Any) -> str:
 # ---- the riverbed CLI (click) -----------------------------------------------------------------
 
 
-def _commands(
-    group: click.Group, path: tuple[str, ...], prefix: str
-) -> Iterator[tuple[tuple[str, ...], str, click.Command]]:
-    for name in sorted(group.commands):
-        command = group.commands[name]
-        if command.hidden:
-            continue
-        sub_prefix = f"{prefix}_{name.upper()}".replace("-", "_")
-        if isinstance(command, click.Group):
-            yield (*path, name), sub_prefix, command
-            yield from _commands(command, (*path, name), sub_prefix)
-        else:
-            yield (*path, name), sub_prefix, command
-
-
-def _option_variables(option: click.Option, prefix: str) -> list[str]:
-    """The variables click reads for an option: its own, then the automatic one."""
+def _option_variables(option: click.Option) -> list[str]:
+    """The variables click reads for an option, in order: the rule's name first
+    (:func:`riverbed.settings.apply_rule`), then older or shared names."""
     own = option.envvar
-    names = [own] if isinstance(own, str) else list(own or [])
-    if option.allow_from_autoenv and option.name:
-        auto = f"{prefix}_{option.name.upper()}"
-        if auto not in names:
-            names.append(auto)
-    return names
+    return [own] if isinstance(own, str) else list(own or [])
 
 
 def riverbed_cli() -> list[str]:
     from riverbed.cli import main
+    from riverbed.settings import options, walk
 
     lines = [
         "## `riverbed`",
         "",
-        "Flags win, then the variables (in the order listed; the last one is click's "
-        "automatic `RIVERBED_<COMMAND>_<OPTION>`), then `riverbed.toml` (one table per "
-        'command, keyed by the option\'s name: `[run] duration = "2m"`; `[kafka.up]` for '
-        "`riverbed kafka up`), then the default.",
+        "One rule for every option of every command: the flag wins, then its variable "
+        "`RIVERBED_<COMMAND>_<LONG NAME>` (upper case, dashes as underscores: "
+        "`RIVERBED_RUN_COMMIT_MODE`, `RIVERBED_KAFKA_UP_BASE_PORT`; the first one listed, "
+        "then older or shared names), then `riverbed.toml` (one table per command, keyed "
+        'by the long name: `[run] commit-mode = "before-process"`, '
+        '`experiment = ["a.json", "b.yaml"]`; `[kafka.up]` for `riverbed kafka up`), then '
+        "the default. A repeatable option's variable takes its values separated by spaces "
+        "(file paths, such as `RIVERBED_RUN_EXPERIMENT`, by `:` as in PATH). "
+        "`riverbed validate` reads the settings of `riverbed run` (`[run]`, `RIVERBED_RUN_*`): "
+        "it checks what that run would do. "
+        "An unknown key or table in the file, or a `RIVERBED_<COMMAND>_…` variable of the "
+        "command being run that names none of its options, is refused with the closest "
+        "name (exit 4); any other `RIVERBED_*` variable that no program below reads is "
+        "reported with a warning.",
         "",
     ]
-    commands = [(("",), "RIVERBED", main)] + list(_commands(main, (), "RIVERBED"))
-    for path, prefix, command in commands:
-        options = [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
-        options = [o for o in options if o.name not in ("help", "version")]
-        if not options:
+    for path, command in walk(main):
+        opts = [o for o in options(command) if not o.hidden]
+        if not opts or command.hidden:
             continue
-        title = " ".join(("riverbed", *[p for p in path if p]))
+        title = " ".join(("riverbed", *path))
         lines += [f"### `{title}`", ""]
         rows = []
-        for o in options:
+        for o in opts:
             flags = [*o.opts, *o.secondary_opts]
             rows.append(
                 [
                     _code(flags),
-                    _code(_option_variables(o, prefix)),
+                    _code(_option_variables(o)),
                     _default(None if callable(o.default) else o.default),
                     _help(o.help),
                 ]
@@ -440,7 +432,8 @@ def document() -> str:
         "",
         "Every program reads a setting from its flag, then its environment variable(s), then "
         "a default (the `riverbed` CLI also from `riverbed.toml`). A bad value from either "
-        "source stops the program with exit code 2 and a message naming both.",
+        "source stops the program with a message naming both: exit code 4 for the "
+        "`riverbed` CLI (bad input), 2 for the workloads and Locust.",
         "",
     ]
     for part in (
@@ -455,6 +448,12 @@ def document() -> str:
     ):
         lines += part()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def known_variables() -> set[str]:
+    """Every ``RIVERBED_*`` variable a riverbed program reads or sets: the names this
+    document lists (the CLI's, the workloads', Locust's, the experiments', …)."""
+    return set(re.findall(r"`(RIVERBED_[A-Z0-9_]*[A-Z0-9])`", document()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -119,10 +119,24 @@ class RunSpec:
     """External platform: the topics (and group) the run created, and what became of
     them at the end (``deleted``, or ``kept``)."""
     experiments: list[str] = field(default_factory=list)
+    no_faults: bool = False
+    """A baseline without faults on purpose (``--no-faults``): the verdict rests on the load
+    alone; without it, a run with no experiment is refused."""
+    chaos_vars: dict[str, Any] | None = None
+    """``--var`` / ``--var-file`` passed to each ``chaos run``: ``{"var": {KEY: VALUE},
+    "var_file": [paths]}`` (vars are configuration, never secrets; files are named only)."""
+    limits: dict[str, float] | None = None
+    """Recovery budgets (``--max-recovery``, ``--max-lag``): per-fault figure → the most it
+    may be; over one, the rebalance check fails (reports/checks/budgets.py)."""
     load: LoadSpec = field(default_factory=LoadSpec)
     drain_deadline_s: float = 60.0
     t_start: float | None = None
+    t_load: float | None = None
+    """When the load started (its warm-up ends ``load.warmup_s`` later)."""
     t_end: float | None = None
+    error: dict[str, Any] | None = None
+    """What stopped the run early when riverbed or its environment failed (``message``,
+    ``fix``): the run exits 3 (harness error), whatever its verdict."""
     drain: dict[str, Any] | None = None
     log_drain: dict[str, Any] | None = None
     chaos: list[dict[str, Any]] = field(default_factory=list)
@@ -184,8 +198,13 @@ class RunSpec:
                 fix=f"use one of {', '.join(assignors)}.",
             )
         from riverbed.consumer_settings import check_consumer_settings
+        from workloads.consumer.config import ProcessingTime
 
         check_consumer_settings(self.client, self.group_protocol, self.assignor or "")
+        try:
+            ProcessingTime.parse(str(self.processing_ms))
+        except ValueError as exc:
+            raise HarnessError(f"--processing-ms: {exc}.", fix="e.g. --processing-ms 5") from None
         return self._validate_common()
 
     def _validate_common(self) -> RunSpec:
@@ -202,6 +221,18 @@ class RunSpec:
                 f"Replication factor {self.replication_factor} exceeds the {self.brokers} broker(s).",
                 fix="lower the replication factor or add brokers.",
             )
+        for flag, seconds in (
+            ("--drain-deadline", self.drain_deadline_s),
+            ("--join-timeout", self.join_timeout_s),
+        ):
+            if seconds <= 0:
+                raise HarnessError(
+                    f"{flag} must be longer than 0 s, got {seconds:g}s.",
+                    fix=f"give {flag} a duration such as 60s or 2m.",
+                )
+        for figure, bound in (self.limits or {}).items():
+            if not isinstance(bound, int | float) or bound < 0:
+                raise HarnessError(f"Budget {figure} must be a number >= 0, got {bound!r}.")
         load = self.load
         if load.warmup_s + load.cooldown_s >= load.duration_s:
             raise HarnessError(
@@ -230,8 +261,9 @@ class RunSpec:
         return cls(load=load, **{k: v for k, v in data.items() if k in known})
 
 
-def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``90``, ``90s``, ``2m``, ``1m30s`` or ``1h``."""
+def parse_duration(text: str | float | int, flag: str | None = None) -> float:
+    """Seconds from ``90``, ``90s``, ``2m``, ``1m30s`` or ``1h`` (Locust's ``-t`` spelling;
+    a bare number is seconds). ``flag`` names the option in the error."""
     if isinstance(text, int | float):
         return float(text)
     s = text.strip().lower()
@@ -240,7 +272,9 @@ def parse_duration(text: str | float | int) -> float:
     parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", s)
     if not parts or "".join(n + u for n, u in parts) != s:
         raise HarnessError(
-            f"{text!r} is not a duration.", fix="write it like 90, 90s, 2m, 1m30s or 1h."
+            f"{flag + ' ' if flag else ''}{text!r} is not a duration.",
+            fix="write it as Locust's -t takes it: 90s, 2m, 1m30s or 1h (a bare number is "
+            "seconds).",
         )
     scale = {"h": 3600, "m": 60, "s": 1}
     return sum(float(n) * scale[u] for n, u in parts)

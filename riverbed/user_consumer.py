@@ -107,7 +107,7 @@ def check_user_consumer(
 ) -> UserConsumer | None:
     """Validate the user-consumer options together; None when riverbed's own consumer runs.
 
-    Raises :class:`HarnessError` (exit 2, before anything starts) on a
+    Raises :class:`HarnessError` (exit 4, before anything starts) on a
     combination that cannot work.
     """
     if cmd is None and image is None:
@@ -137,7 +137,9 @@ def check_user_consumer(
         raise HarnessError(
             f"--consumer-cmd runs on this machine: the local platform only, or external "
             f"Kafka with --platform external (got --platform {platform}).",
-            fix="use --platform local, or external with --kafka-bootstrap.",
+            fix=f"on {platform}, give your consumer as an image: --consumer-image IMAGE "
+            "(riverbed's consumer Deployment runs it); or run the command here with "
+            "--platform local, or external with --kafka-bootstrap.",
         )
     if explicit_reference_options:
         flags = ", ".join("--" + name.replace("_", "-") for name in explicit_reference_options)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import uuid
@@ -74,9 +73,3 @@ def topic_name(request: pytest.FixtureRequest) -> str:
     """A topic (or group) name unique to this test."""
     base = re.sub(r"[^a-zA-Z0-9._-]+", "-", request.node.name)[:60]
     return f"{base}-{uuid.uuid4().hex[:6]}"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Kafka clients log reconnect noise at WARNING while brokers are killed on
-    # purpose; keep test output readable.
-    os.environ.setdefault("RIVERBED_TEST", "1")

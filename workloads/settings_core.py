@@ -60,6 +60,33 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+_TIMESPAN = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def seconds(text: str) -> float:
+    """A duration as Locust's ``-t`` takes it — ``90s``, ``2m``, ``1h30m``, ``1m30s`` — or
+    a bare number of seconds (``90``, ``7.5``); zero or more, finite."""
+    word = text.strip().lower()
+    try:
+        value = float(word)
+    except ValueError:
+        match = _TIMESPAN.fullmatch(word)
+        if not word or match is None:
+            raise ValueError(f"not a duration like 90s, 2m or 1m30s: {text}") from None
+        h, m, s_ = (float(g) if g else 0.0 for g in match.groups())
+        value = h * 3600 + m * 60 + s_
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"must be zero or more (and finite), got {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = seconds(text)
+    if value <= 0:
+        raise ValueError(f"must be more than zero, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not (value > 0 and math.isfinite(value)):

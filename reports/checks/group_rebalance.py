@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from reports.checks import budgets
 from reports.checks.common import plural
 from reports.checks.rebalance import (
-    LIMITS,
     RebalanceReport,
     _time_to_stable,
+    baseline_explanation,
+    is_baseline,
     landed_faults,
 )
 from reports.evidence import Evidence
@@ -61,7 +63,6 @@ def check_group_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     failures: list[dict[str, Any]] = list(doubles)
     uncertain: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    limits = ev.spec.get("limits") if isinstance(ev.spec.get("limits"), dict) else {}
     end = facts.run_end
     for i, f in enumerate(faults):
         t0 = f.t_start
@@ -85,21 +86,13 @@ def check_group_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
                     "detail": "the group snapshots end before ownership was restored",
                 }
             )
-        for lim in LIMITS:
-            bound = limits.get(lim) if isinstance(limits, dict) else None
-            value = row.get(lim)
-            if isinstance(bound, int | float) and isinstance(value, int | float) and value > bound:
-                failures.append(
-                    {
-                        "fault": row["fault"],
-                        "t": t0,
-                        "detail": f"{lim} {value} exceeds the limit {bound}",
-                    }
-                )
+    over_budget, lag_before = budgets.judge(ev, rows, end)
+    failures += over_budget
     n = len(failures)
+    baseline = is_baseline(ev.spec) and not faults
     if n:
         status = FAIL
-    elif not faults or uncertain or not ev.complete("group"):
+    elif (not faults and not baseline) or uncertain or not ev.complete("group"):
         status = INCONCLUSIVE
     else:
         status = PASS
@@ -107,7 +100,9 @@ def check_group_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         k: max((r[k] for r in rows if isinstance(r.get(k), int | float)), default=None)
         for k in ("time_to_stable_s", "time_to_full_ownership_s")
     }
-    if not faults:
+    if baseline:
+        explanation = baseline_explanation(ev, len(rounds), lag_before)
+    elif not faults:
         explanation = "no fault landed: there is no rebalance to judge"
     else:
         explanation = (
@@ -115,6 +110,8 @@ def check_group_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
             f"{_fmt(worst['time_to_full_ownership_s'])}, stable within "
             f"{_fmt(worst['time_to_stable_s'])}; {na}"
         )
+        if limits := budgets.limits_of(ev.spec):
+            explanation += "; " + budgets.explain(limits)
     if n:
         explanation = (
             f"{plural(n, 'failure')}: "
@@ -137,6 +134,7 @@ def check_group_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
             "faults": len(faults),
             "rounds": len(rounds),
             "group_double_owners": len(doubles),
+            "over_budget": len(over_budget),
             "failures": n,
             "max_time_to_stable_s": worst["time_to_stable_s"],
             "max_time_to_full_ownership_s": worst["time_to_full_ownership_s"],

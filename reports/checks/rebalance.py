@@ -35,9 +35,13 @@ Rebalance rounds are told apart by generation (classic) or member epoch
 incremental protocol may take two rounds per cause (a revocation, then an
 assignment), so cooperative-sticky and the consumer protocol get two.
 
-Optional limits in spec.json (``"limits": {"time_to_full_ownership_s": 30, …}``)
-turn these figures into pass/fail; without them only lasting damage fails:
-ownership never restored, split brains, new partitions never consumed.
+- ``max_lag``: the highest lag (records not committed yet) a group snapshot saw
+  from the fault until the next one.
+
+Budgets in spec.json (``"limits": {"time_to_full_ownership_s": 15, "max_lag": 5000, …}``,
+set by ``--max-recovery`` and ``--max-lag``; :mod:`reports.checks.budgets`) turn these
+figures into pass/fail; without them only lasting damage fails: ownership never
+restored, split brains, new partitions never consumed.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reports.allowances import ZOMBIE_WINDOW, zombie_window
+from reports.checks import budgets
 from reports.checks.common import missing, plural
 from reports.checks.incremental import (
     Interval,
@@ -65,14 +70,8 @@ from reports.registry import REBALANCE
 
 #: How long after a cause a rebalance round still counts as explained by it.
 CAUSE_WINDOW_S = {"fault": 60.0, "join": 30.0, "leave": 60.0, "partitions": 330.0}
-#: Limits a spec may set, and the per-fault figure each one bounds.
-LIMITS = (
-    "time_to_stable_s",
-    "time_to_full_ownership_s",
-    "max_processing_gap_s",
-    "spurious_rebalances",
-    "first_consumption_s",
-)
+#: Limits a spec may set, and the per-fault figure each one bounds (:mod:`.budgets`).
+LIMITS = tuple(budgets.LIMITS)
 
 
 @dataclass
@@ -320,7 +319,6 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
     rounds = _rounds(periods)
     spurious = _unexplained(ev, facts, rounds)
     overlaps = _overlaps(cov, facts)
-    limits = ev.spec.get("limits") if isinstance(ev.spec.get("limits"), dict) else {}
     failures: list[dict[str, Any]] = [o for o in overlaps if o["kind"] == "split"]
     group_splits = facts.broker.double_owners()
     failures += group_splits
@@ -338,7 +336,18 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         rows.append(row)
         if row["time_to_full_ownership_s"] is None and row["orphaned_partitions"]:
             proven = [p for p in row["unowned_partitions"] if p not in row["unproven_partitions"]]
-            if proven or not row["unowned_partitions"]:
+            if cut_short(ev.spec, t0, end) and i == len(faults) - 1:
+                # Stopped (Ctrl-C, a harness error) before the group could recover from its
+                # last fault: incomplete evidence, not a group that failed to recover.
+                uncertain.append(
+                    {
+                        "fault": row["fault"],
+                        "t": t0,
+                        "detail": f"partitions {row['unowned_partitions'] or row['orphaned_partitions']} "
+                        "had no owner again when the run was interrupted",
+                    }
+                )
+            elif proven or not row["unowned_partitions"]:
                 failures.append(
                     {
                         "fault": row["fault"],
@@ -366,19 +375,8 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
                     "detail": "added partition holds records but was never consumed",
                 }
             )
-        for lim in LIMITS:
-            bound = limits.get(lim) if isinstance(limits, dict) else None
-            value = row.get(lim)
-            if isinstance(value, dict):
-                value = max(value.values()) if value else None
-            if isinstance(bound, int | float) and isinstance(value, int | float) and value > bound:
-                failures.append(
-                    {
-                        "fault": row["fault"],
-                        "t": t0,
-                        "detail": f"{lim} {value} exceeds the limit {bound}",
-                    }
-                )
+    over_budget, lag_before = budgets.judge(ev, rows, end)
+    failures += over_budget
     n = len(failures)
     zombies = sum(1 for o in overlaps if o["kind"] == "zombie")
     counts: dict[str, Any] = {
@@ -390,20 +388,32 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         "zombie_processed": facts.zombie_processed["records"],
         "group_double_owners": len(group_splits),
         "unproven_orphans": len(uncertain),
+        "over_budget": len(over_budget),
         "failures": n,
     }
+    if lag_before is not None:
+        counts["max_lag_before_faults"] = lag_before["max_lag"]
     worst = {
         k: max((r[k] for r in rows if isinstance(r.get(k), int | float)), default=None)
         for k in ("time_to_stable_s", "time_to_full_ownership_s", "max_processing_gap_s")
     }
     counts.update({f"max_{k}": v for k, v in worst.items()})
+    lags = [r["max_lag"] for r in rows if isinstance(r.get("max_lag"), int)]
+    counts["max_lag"] = max(lags, default=None)
+    baseline = is_baseline(ev.spec) and not faults
     if n:
         status = FAIL
-    elif not faults or not ev.complete("consumed") or uncertain:
+    elif (not faults and not baseline) or not ev.complete("consumed") or uncertain:
         status = INCONCLUSIVE
     else:
         status = PASS
-    if not faults:
+    if baseline:
+        explanation = baseline_explanation(ev, len(spurious), lag_before)
+        if n:
+            explanation = f"{plural(n, 'failure')}: " + "; ".join(
+                str(x["detail"]) for x in failures[:3]
+            )
+    elif not faults:
         explanation = "no fault landed: there is no rebalance to judge"
     else:
         bits = [
@@ -417,6 +427,8 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
             bits.append(plural(len(spurious), "spurious rebalance"))
         if zombies:
             bits.append(plural(zombies, "zombie overlap"))
+        if limits := budgets.limits_of(ev.spec):
+            bits.append(budgets.explain(limits))
         explanation = ", ".join(bits)
         if n:
             explanation = (
@@ -448,6 +460,37 @@ def check_rebalance(ev: Evidence, facts: Facts) -> RebalanceReport:
         ),
     )
     return RebalanceReport(verdict, rows, rounds, spurious)
+
+
+#: After a fault, how long a group may take to recover before an interrupted run's missing
+#: owner counts as proven: the session timeout (a dead member's eviction) plus a minute.
+RECOVERY_GRACE_S = 60.0
+
+
+def cut_short(spec: dict[str, Any], t_fault: float, end: float) -> bool:
+    """Whether the run was interrupted before a group could have recovered from a fault at
+    ``t_fault`` (the evidence ends at ``end``)."""
+    if spec.get("interrupted") is not True:
+        return False
+    session = spec.get("session_timeout_ms")
+    session_s = session / 1000 if isinstance(session, int | float) else 45.0
+    return end - t_fault < session_s + RECOVERY_GRACE_S
+
+
+def is_baseline(spec: dict[str, Any]) -> bool:
+    """A run without faults on purpose (``riverbed run --no-faults``): its verdict rests on
+    the load alone, and no fault is not a reason to say inconclusive."""
+    return spec.get("no_faults") is True
+
+
+def baseline_explanation(ev: Evidence, spurious: int, lag_before: dict[str, Any] | None) -> str:
+    bits = ["baseline without faults (--no-faults): no rebalance expected"]
+    bits.append(f"{plural(spurious, 'spurious rebalance')}")
+    if lag_before is not None:
+        bits.append(f"highest lag after the warm-up {lag_before['max_lag']} records")
+    if limits := budgets.limits_of(ev.spec):
+        bits.append(budgets.explain(limits))
+    return ", ".join(bits)
 
 
 def _fmt(v: float | None) -> str:

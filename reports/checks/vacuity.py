@@ -1,7 +1,9 @@
 """Vacuity: a run that proves nothing is never a pass.
 
 Inconclusive when no fault landed (a pod kill that matched nothing, a fault
-timeline that is missing), when nothing was acknowledged, or when either
+timeline that is missing) — unless the run is a baseline without faults on
+purpose (spec.json ``no_faults``, ``riverbed run --no-faults``), whose verdict
+rests on the load alone — when nothing was acknowledged, or when either
 drain did not finish (spec.json ``drain`` / ``log_drain`` missing or false).
 At output-topic strength the output drain must have finished too
 (``output_drain``); at output-topic and offsets strength the group snapshots
@@ -30,7 +32,12 @@ from reports.strength import OFFSETS, OUTPUT_TOPIC
 
 def vacuity_reasons(ev: Evidence, facts: Facts) -> list[str]:
     reasons: list[str] = []
-    if ev.faults is None:
+    baseline = ev.spec.get("no_faults") is True
+    if baseline:
+        # A baseline on purpose (`riverbed run --no-faults`): its verdict rests on the load
+        # alone, so no fault is not a reason; a fault that did land is reported as usual.
+        pass
+    elif ev.faults is None:
         reasons.append("no fault timeline (evidence/faults.jsonl is missing or unreadable)")
     else:
         actions = [f for f in ev.faults if f.is_fault]
@@ -92,11 +99,16 @@ def check_vacuity(ev: Evidence, facts: Facts) -> Verdict:
             counts=counts,
             examples=tuple({"detail": r} for r in reasons),
         )
+    what = (
+        "a baseline without faults (--no-faults)"
+        if ev.spec.get("no_faults") is True and not landed
+        else f"{plural(landed, 'fault')} landed"
+    )
     return Verdict(
         VACUITY,
         PASS,
         0,
-        f"{plural(landed, 'fault')} landed, {facts.acknowledged} messages acknowledged, "
+        f"{what}, {facts.acknowledged} messages acknowledged, "
         f"{'every drain' if ev.strength.name == OUTPUT_TOPIC else 'both drains'} finished",
         counts=counts,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
+from reports.exit_codes import OUTCOMES
 from reports.registry import CHECK_NAMES
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def campaign_dict(
     for r in records:
         tally[r.verdict] = tally.get(r.verdict, 0) + 1
     code = exit_code(ran, interrupted) if ran else 2
-    verdict = {0: "pass", 1: "fail"}.get(code, "inconclusive")
+    verdict = OUTCOMES.get(code, "inconclusive")
     if interrupted:
         verdict = "interrupted"
     checks = [c for c in CHECK_ORDER if any(c in r.checks for r in records)]

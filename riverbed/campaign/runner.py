@@ -10,8 +10,8 @@ says what ran.
 
 Ctrl-C (or SIGTERM) stops the run in progress the way ``riverbed run`` does
 (rollbacks, teardown, evidence kept), runs nothing more, and the campaign exits
-2. Otherwise: 0 when every run passed, 1 when any failed, 2 when some were
-inconclusive and none failed.
+2. Otherwise: 0 when every run passed, 1 when any failed, 3 when a harness error
+stopped a run and none failed, 2 when some were inconclusive.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from reports.exit_codes import FAIL_EXIT, HARNESS_ERROR_EXIT, INCONCLUSIVE_EXIT, PASS_EXIT
 from reports.registry import REBALANCE
 from riverbed.campaign.experiments import write_experiments
 from riverbed.campaign.schedule import Schedule, expected_seconds
@@ -153,7 +154,7 @@ def run_campaign(
         except KeyboardInterrupt:
             interrupted = True
         except HarnessError as exc:
-            record.verdict, record.exit_code = "error", 2
+            record.verdict, record.exit_code = "error", HARNESS_ERROR_EXIT
             record.reasons = [exc.message]
             say(f"{schedule.name}: stopped by a harness error: {exc.message}")
         record.wall_s = time.monotonic() - started
@@ -176,12 +177,16 @@ def run_campaign(
 
 
 def exit_code(records: list[RunRecord], interrupted: bool) -> int:
-    """2 when interrupted; else 1 if any run failed, 2 if any was inconclusive, 0 if all passed."""
+    """2 when interrupted; else 1 if any run failed, 3 if a harness error stopped one, 2 if
+    any was inconclusive, 0 if all passed (reports/exit_codes.py)."""
     if interrupted:
-        return 2
+        return INCONCLUSIVE_EXIT
     verdicts = {r.verdict for r in records}
+    codes = {r.exit_code for r in records}
     if "fail" in verdicts:
-        return 1
+        return FAIL_EXIT
+    if "error" in verdicts or HARNESS_ERROR_EXIT in codes:
+        return HARNESS_ERROR_EXIT
     if verdicts - {"pass"}:
-        return 2
-    return 0
+        return INCONCLUSIVE_EXIT
+    return PASS_EXIT

@@ -1,6 +1,6 @@
 """Check an experiment before a run starts anything: a bad file must cost seconds, not a run.
 
-:func:`check_experiment` reads the file, checks that it is JSON, runs Chaos
+:func:`check_experiment` reads the file, checks that it is JSON or YAML, runs Chaos
 Toolkit's own validation (``chaos validate``'s: structure, hypothesis, every
 activity; Python activities must be importable with matching arguments) in
 this process, and checks that an experiment written for another platform is
@@ -92,32 +92,58 @@ def network_activities(experiment: dict[str, Any]) -> list[str]:
     ]
 
 
+#: The file types Chaos Toolkit reads experiments from.
+EXPERIMENT_SUFFIXES = (".json", ".yaml", ".yml")
+
+
 def load_experiment(path: str | Path) -> dict[str, Any]:
-    """The experiment as JSON; a HarnessError naming the file and the line otherwise."""
+    """The experiment, from JSON or YAML (as ``chaos run`` reads them); a HarnessError
+    naming the file and the line otherwise."""
     path = Path(path)
+    example = "experiments/local/kill-consumer-hard.json"
     if not path.is_file():
         raise HarnessError(
             f"Experiment file {path} does not exist.",
-            fix="pass a path like experiments/local/kill-consumer-hard.json.",
+            fix=f"pass a path like {example}.",
+        )
+    if path.suffix.lower() not in EXPERIMENT_SUFFIXES:
+        raise HarnessError(
+            f"Experiment {path} is neither JSON nor YAML (Chaos Toolkit reads .json, .yaml "
+            "and .yml files).",
+            fix="name the file by its format: .json, .yaml or .yml.",
         )
     try:
         text = path.read_text()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise HarnessError(
-            f"Experiment file {path} cannot be read: {exc.strerror or exc}.",
-            fix="pass a path like experiments/local/kill-consumer-hard.json.",
+            f"Experiment file {path} cannot be read: {getattr(exc, 'strerror', None) or exc}.",
+            fix=f"pass a path like {example}.",
         ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HarnessError(
-            f"Experiment {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno}.",
-            fix="fix the JSON (riverbed's experiments are JSON files, not YAML).",
-        ) from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HarnessError(
+                f"Experiment {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                f"column {exc.colno}.",
+                fix="fix the JSON (or write the experiment in YAML, as a .yaml file).",
+            ) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise HarnessError(
+                f"Experiment {path} is not valid YAML: {problem}{where}.",
+                fix="fix the YAML.",
+            ) from None
     if not isinstance(data, dict):
         raise HarnessError(
-            f"Experiment {path} must be a JSON object, not {type(data).__name__}.",
+            f"Experiment {path} must be an object (a mapping), not {type(data).__name__}.",
             fix="see experiments/local/kill-consumer.json for the shape of an experiment.",
         )
     return data
@@ -130,7 +156,7 @@ def check_experiment(
 
     ``env``: variables the experiment will run with (e.g. ``RIVERBED_KUBE_CONTEXT``,
     which the Kubernetes experiments read their context from), set while validating.
-    Raises HarnessError (exit code 2) naming the file and the problem.
+    Raises HarnessError (exit code 4 when a run checks its input) naming the file and the problem.
     """
     from chaoslib.exceptions import ChaosException
     from chaoslib.experiment import ensure_experiment_is_valid
@@ -188,7 +214,7 @@ def check_experiments(
     paths: list[str] | tuple[str, ...],
     platform: str | None = None,
     env: dict[str, str] | None = None,
-) -> None:
-    """Validate every experiment of a run (all of them, before anything starts)."""
-    for path in paths:
-        check_experiment(path, platform, env)
+) -> list[dict[str, Any]]:
+    """Validate every experiment of a run (all of them, before anything starts); returns
+    them, loaded."""
+    return [check_experiment(path, platform, env) for path in paths]

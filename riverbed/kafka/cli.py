@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from riverbed.console import err, harness_errors, out, progress
-from riverbed.errors import HarnessError
+from riverbed.errors import BadInput, HarnessError
 from riverbed.kafka.cluster import DEFAULT_BASE_PORT, DEFAULT_HEAP, LocalKafkaCluster
 from riverbed.kafka.distribution import KAFKA_VERSION, resolve
 
@@ -19,7 +19,7 @@ state_dir_option = click.option(
     envvar="RIVERBED_KAFKA_STATE_DIR",
     default=None,
     help="Where the cluster keeps its data, logs and pid files "
-    "[env RIVERBED_KAFKA_STATE_DIR; default ~/.local/state/riverbed/kafka].",
+    "[default ~/.local/state/riverbed/kafka].",
 )
 
 
@@ -167,7 +167,7 @@ def _refuse_other_users(cluster: LocalKafkaCluster, users: dict[str, str] | None
         return
     stored = (json.loads(meta.read_text()).get("sasl_ssl") or {}).get("users")
     if stored != users:
-        raise HarnessError(
+        raise BadInput(
             f"The cluster in {cluster.state_dir} was made "
             + ("with other SASL_SSL users" if stored else "without a SASL_SSL listener")
             + "; users are set when a cluster is created.",

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from riverbed.errors import HarnessError
+from riverbed.errors import BadInput, HarnessError
 from riverbed.kafka.distribution import KafkaDistribution, resolve
 from riverbed.kafka.tls import TlsFiles, ensure_tls
 from riverbed.paths import state_dir as default_state_root
@@ -342,7 +342,7 @@ class LocalKafkaCluster:
 
     def _check_id(self, broker_id: int) -> None:
         if broker_id not in self.broker_ids:
-            raise HarnessError(
+            raise BadInput(
                 f"There is no broker {broker_id}: this cluster's brokers are "
                 f"{', '.join(map(str, self.broker_ids))}.",
                 fix="use an id from `riverbed kafka status`.",
@@ -609,7 +609,9 @@ class LocalKafkaCluster:
                     f"Port {port} on {HOST} (broker {broker_id}'s {what}) is already in use"
                     + (f" by {holder}" if holder else "")
                     + ".",
-                    fix="stop that process, or choose other ports with --base-port "
+                    fix="stop that process, or move the cluster to other ports: "
+                    "RIVERBED_KAFKA_BASE_PORT=N for `riverbed run` / `up` / `campaign`, or "
+                    "`riverbed kafka up --base-port N` "
                     f"(this cluster uses {self.base_port}..{self.base_port + self.brokers - 1} "
                     f"and {self.controller_port(1)}..{self.controller_port(self.brokers)}).",
                 )

@@ -42,7 +42,7 @@ def check_connection(
     settings: Mapping[str, str],
     timeout_s: float = 20.0,
     progress: Callable[[str], None] | None = None,
-    unreachable_s: float = 6.0,
+    unreachable_s: float = 2.0,
 ) -> ClusterInfo:
     """Connect with ``settings`` (librdkafka spelling) and read the cluster's metadata.
 
@@ -72,7 +72,7 @@ def check_connection(
     last = ""
     while True:
         try:
-            metadata = admin.list_topics(timeout=1.0)
+            metadata = admin.list_topics(timeout=0.5)
         except KafkaException as exc:
             last = _text(exc.args[0] if exc.args else exc, settings)
         else:

@@ -66,7 +66,7 @@ def connection_settings(settings: Mapping[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def refused_as_harness_error(bootstrap_servers: str, topic: str) -> Iterator[None]:
     """A cluster that refuses to create a topic (no Create right, a topic policy, too few
-    brokers) stops the run with its reason and exit 2, not with a traceback."""
+    brokers) stops the run with its reason and exit 3, not with a traceback."""
     from kafka.errors import KafkaError
 
     try:

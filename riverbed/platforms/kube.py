@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from riverbed.errors import HarnessError
+from riverbed.errors import BadInput, HarnessError
 from riverbed.paths import PROJECT_ROOT
 from riverbed.platforms import kube_manifests as km
 from riverbed.platforms import kube_netfault
@@ -230,21 +230,19 @@ class KubePlatform:
         which: Callable[[str], str | None] = shutil.which,
     ) -> None:
         if mode not in MODES:
-            raise HarnessError(
-                f"Unknown Kubernetes platform mode {mode!r}.", fix="use kind or k8s."
-            )
+            raise BadInput(f"Unknown Kubernetes platform mode {mode!r}.", fix="use kind or k8s.")
         if mode == "k8s" and not context:
-            raise HarnessError(
+            raise BadInput(
                 "--platform k8s needs --context NAME: riverbed never guesses which cluster to use.",
                 fix="pass one of the contexts `kubectl config get-contexts` lists.",
             )
         if mode == "kind" and context and context != f"kind-{cluster_name}":
-            raise HarnessError(
+            raise BadInput(
                 f"--context is for --platform k8s; the kind platform always uses kind-{cluster_name}.",
                 fix="drop --context, or use --platform k8s to target an existing cluster.",
             )
         if not _NAME.match(cluster_name):
-            raise HarnessError(
+            raise BadInput(
                 f"Invalid kind cluster name {cluster_name!r}.",
                 fix="use lowercase letters, digits and '-'.",
             )

@@ -44,10 +44,13 @@ NETWORK_MODULES = ("riverbed.chaos.local.network", "chaostoxi", "riverbed.chaos.
 
 def needs_network(experiments: list[str] | tuple[str, ...]) -> bool:
     """Whether any of the experiment files uses network faults."""
+    from riverbed.chaos.validate import load_experiment
+    from riverbed.errors import HarnessError
+
     for path in experiments:
         try:
-            exp = json.loads(Path(path).read_text())
-        except (OSError, ValueError):
+            exp = load_experiment(path)
+        except HarnessError:
             continue
         for activity in [
             *exp.get("method", []),

@@ -2,7 +2,7 @@
 
 A run with ``--consumer-cmd`` waits for the user's replicas to form a stable
 group before the load starts. These checks turn the ways that can fail into
-clear errors (exit 2, the run inconclusive) that name the command and show the
+clear errors (exit 3, a harness error) that name the command and show the
 end of its log, instead of a long wait that ends in "not stable".
 """
 

@@ -42,7 +42,8 @@ def record(tmp_path: Path, index: int, verdict: str, never: int = 0) -> RunRecor
         (["pass", "pass"], False, 0),
         (["pass", "fail", "inconclusive"], False, 1),
         (["pass", "inconclusive"], False, 2),
-        (["pass", "error"], False, 2),
+        (["pass", "error"], False, 3),
+        (["fail", "error"], False, 1),
         (["pass", "pass"], True, 2),
     ],
 )

@@ -1,4 +1,4 @@
-"""Experiments are checked before a run starts anything: bad ones cost seconds and exit 2."""
+"""Experiments are checked before a run starts anything: bad ones cost seconds and exit 4."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_riverbed_run_refuses_a_bad_experiment_within_seconds_before_starting_ka
         cwd=ROOT,
         timeout=60,
     )
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 4, r.stderr
     assert "bad.json is not valid JSON" in r.stderr
     assert time.monotonic() - t0 < 20
     # Nothing was started: no Kafka state, no run directory.

@@ -48,7 +48,7 @@ def test_java_missing(tmp_path):
         ["kafka", "up", "--state-dir", str(tmp_path / "s"), "--base-port", "43092"],
         env={"PATH": path, "JAVA_HOME": ""},
     )
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 3, r.stderr
     assert "Java was not found" in r.stderr
     assert "fix:" in r.stderr
 
@@ -59,7 +59,7 @@ def test_java_too_old(tmp_path):
         ["kafka", "up", "--state-dir", str(tmp_path / "s"), "--base-port", "43092"],
         env={"PATH": path, "JAVA_HOME": ""},
     )
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 3, r.stderr
     assert "Java 8 found" in r.stderr and "17" in r.stderr
 
 
@@ -70,7 +70,7 @@ def test_maven_missing(tmp_path):
         ["kafka", "resolve"],
         env={"PATH": path, "JAVA_HOME": "", "RIVERBED_CACHE_DIR": str(tmp_path / "cache")},
     )
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 3, r.stderr
     assert "Maven (`mvn`) was not found" in r.stderr
 
 
@@ -89,7 +89,7 @@ def test_maven_central_unreachable(tmp_path):
             "RIVERBED_MAVEN_ARGS": f"-s {settings} -Dmaven.repo.local={tmp_path / 'm2'}",
         },
     )
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 3, r.stderr
     assert "could not download Apache Kafka" in r.stderr
     assert "repo.maven.apache.org" in r.stderr
 
@@ -111,7 +111,7 @@ def test_port_in_use_is_named(tmp_path):
                 str(base),
             ]
         )
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 3, r.stderr
     assert f"Port {base}" in r.stderr and "already in use" in r.stderr
     assert "--base-port" in r.stderr
 
@@ -122,13 +122,13 @@ def test_unknown_broker_id(tmp_path):
         json.dumps({"cluster_id": "x", "brokers": 3, "base_port": 43192, "heap": "256m"})
     )
     r = run(["kafka", "kill", "7", "--state-dir", str(tmp_path / "s")])
-    assert r.returncode == 2
+    assert r.returncode == 4
     assert "There is no broker 7" in r.stderr
 
 
 def test_no_cluster_yet(tmp_path):
     r = run(["kafka", "bootstrap", "--state-dir", str(tmp_path / "none")])
-    assert r.returncode == 2
+    assert r.returncode == 3
     assert "No local Kafka cluster" in r.stderr and "riverbed kafka up" in r.stderr
     r = run(["kafka", "down", "--state-dir", str(tmp_path / "none")])
     assert r.returncode == 0
@@ -136,7 +136,7 @@ def test_no_cluster_yet(tmp_path):
 
 def test_bad_heap_is_a_usage_error(tmp_path):
     r = run(["kafka", "up", "--heap", "lots", "--state-dir", str(tmp_path / "s")])
-    assert r.returncode == 2
+    assert r.returncode == 4
     assert "JVM heap size" in r.stderr
 
 
@@ -151,7 +151,7 @@ def test_state_dir_formatted_with_another_cluster_id(tmp_path):
     meta["cluster_id"] = "AAAAAAAAAAAAAAAAAAAAAA"
     (state / "cluster.json").write_text(json.dumps(meta))
     r = run(["kafka", "up", "--brokers", "1", "--state-dir", str(state), "--base-port", str(base)])
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 3, r.stderr
     assert "is formatted for Kafka cluster" in r.stderr
     assert "--purge" in r.stderr
     assert LocalKafkaCluster.open(state).running() == []

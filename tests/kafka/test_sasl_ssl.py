@@ -107,10 +107,10 @@ def test_kafka_up_refuses_sasl_users_it_cannot_give_a_cluster_made_without_them(
     )
     args = ["kafka", "up", "--state-dir", str(state), "--brokers", "1", "--base-port", "43092"]
     r = CliRunner().invoke(main, [*args, "--sasl-ssl-user", "alice=pw-1"])
-    assert r.exit_code == 2, r.output
+    assert r.exit_code == 4, r.output
     assert "was made without a SASL_SSL listener" in r.output and "--purge" in r.output
     assert "pw-1" not in r.output
 
     r = CliRunner().invoke(main, [*args, "--sasl-ssl-user", "only-a-password"])
-    assert r.exit_code == 2 and "takes USER=PASSWORD" in r.output
+    assert r.exit_code == 4 and "takes USER=PASSWORD" in r.output
     assert "only-a-password" not in r.output

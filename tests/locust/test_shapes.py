@@ -108,3 +108,52 @@ def test_only_concrete_shapes_are_offered_to_locust():
 
     assert not is_shape_class(shapes.RiverbedShape)
     assert all(is_shape_class(c) for c in shapes.SHAPE_CLASSES.values())
+
+
+# ---- one meaning of duration: Locust's -t is every shape's total length -------------------------
+
+
+def test_run_time_is_the_chaos_windows_total_length():
+    options = SimpleNamespace(
+        num_users=4, spawn_rate=2.0, run_time=60, warmup_s=10.0, cooldown_s=5.0
+    )
+    p = ShapeParams.from_options(options, chaos_window=True)
+    assert p.duration_s == 45  # the steady phase: what the warm-up and the cool-down leave
+    phases = shapes.ChaosWindowShape.phases(p)
+    assert phases[-1][2] == 60
+
+
+def test_run_time_is_the_total_length_of_the_other_shapes_too():
+    options = SimpleNamespace(num_users=4, spawn_rate=2.0, run_time=90, duration_s=30.0)
+    assert ShapeParams.from_options(options).duration_s == 90
+
+
+def test_without_run_time_duration_s_keeps_its_meaning():
+    options = SimpleNamespace(num_users=4, spawn_rate=2.0, run_time=None, duration_s=30.0)
+    assert ShapeParams.from_options(options, chaos_window=True).duration_s == 30
+
+
+def test_a_run_time_that_leaves_no_steady_phase_is_named():
+    options = SimpleNamespace(
+        num_users=1, spawn_rate=1.0, run_time=15, warmup_s=10.0, cooldown_s=5.0
+    )
+    with pytest.raises(ValueError, match="-t 15s leaves no steady phase"):
+        ShapeParams.from_options(options, chaos_window=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("2m", 120), ("1m30s", 90), ("1h", 3600), ("7.5", 7.5)],
+)
+def test_shape_times_take_locusts_t_spelling(text, seconds):
+    from workloads.settings_core import seconds as parse
+
+    assert parse(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2x", "m", "-5", "1m 30s", "inf"])
+def test_bad_shape_times_are_refused(text):
+    from workloads.settings_core import seconds as parse
+
+    with pytest.raises(ValueError):
+        parse(text)

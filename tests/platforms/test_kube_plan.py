@@ -488,7 +488,7 @@ def test_render_command_prints_the_kustomization(capsys: pytest.CaptureFixture[s
 
 
 def test_plan_command_reports_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    assert kube.main(["plan", "up", "--mode", "k8s"]) == 2
+    assert kube.main(["plan", "up", "--mode", "k8s"]) == 4
     assert "--context NAME" in capsys.readouterr().err
 
 

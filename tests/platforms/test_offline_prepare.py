@@ -176,15 +176,15 @@ def _riverbed(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_prepare_needs_offline_and_exits_2() -> None:
+def test_cli_prepare_needs_offline_and_exits_4() -> None:
     proc = _riverbed("kind", "prepare")
-    assert proc.returncode == 2
+    assert proc.returncode == 4
     assert "--offline" in proc.stderr
 
 
-def test_cli_images_without_preparation_exits_2(tmp_path: Path) -> None:
+def test_cli_images_without_preparation_exits_3(tmp_path: Path) -> None:
     proc = _riverbed("kind", "images", "--cache-dir", str(tmp_path))
-    assert proc.returncode == 2
+    assert proc.returncode == 3
     assert "riverbed kind prepare --offline" in proc.stderr
 
 

@@ -463,7 +463,9 @@ def test_rebalance_limits_from_the_spec(check_run):
     run.spec["limits"] = {"time_to_full_ownership_s": 1.0}
     s = check_run(run)
     assert not_passing(s) == {"rebalance": "fail"}
-    assert "time_to_full_ownership_s 3.6 exceeds the limit 1.0" in s.check("rebalance").explanation
+    assert (
+        "time_to_full_ownership_s 3.6 s exceeds the budget 1 s" in s.check("rebalance").explanation
+    )
 
 
 @pytest.mark.parametrize(

@@ -85,11 +85,11 @@ def test_inconclusive_exits_2_and_is_skipped_in_junit(tmp_path):
 
 def test_not_a_run_directory(tmp_path):
     result = CliRunner().invoke(main, ["report", str(tmp_path / "missing")])
-    assert result.exit_code == 2
+    assert result.exit_code == 4
     assert "does not exist" in result.output
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(main, ["report", str(tmp_path / "empty")])
-    assert result.exit_code == 2
+    assert result.exit_code == 4
     assert "is not a riverbed run directory" in result.output
     assert "fix:" in result.output
 

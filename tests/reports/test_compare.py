@@ -161,14 +161,14 @@ def test_compare_cli_writes_the_page_and_json_of_two_real_run_directories(tmp_pa
     assert not (eager / "summary.json").exists() and not (incremental / "report.html").exists()
 
 
-def test_compare_cli_refuses_differing_schedules_with_exit_2(tmp_path: Path) -> None:
+def test_compare_cli_refuses_differing_schedules_with_exit_4(tmp_path: Path) -> None:
     eager, incremental = _write_runs(tmp_path)
     faults = incremental / "evidence" / "faults.jsonl"
     line = json.loads(faults.read_text())
     line["activity"] = "scale-consumers"
     faults.write_text(json.dumps(line) + "\n")
     r = riverbed("compare", str(eager), str(incremental), "--out", str(tmp_path / "x"))
-    assert r.returncode == 2
+    assert r.returncode == 4
     assert "fault schedules differ" in r.stderr and "--align-by-name" in r.stderr
     assert not (tmp_path / "x").exists()
     r = riverbed(
@@ -177,4 +177,4 @@ def test_compare_cli_refuses_differing_schedules_with_exit_2(tmp_path: Path) -> 
     assert r.returncode == 0, r.stderr
     assert len(json.loads((tmp_path / "y" / "compare.json").read_text())["faults"]) == 2
     r = riverbed("compare", str(eager), str(tmp_path / "nothing"))
-    assert r.returncode == 2
+    assert r.returncode == 4

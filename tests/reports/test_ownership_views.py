@@ -191,3 +191,36 @@ def test_a_group_member_without_evidence_owns_what_the_group_assigns_it(check_ru
     assert rb.status == "pass", rb.explanation
     (row,) = s.rebalances
     assert row["time_to_full_ownership_s"] is not None
+
+
+def _orphaned_partition_1():
+    run = baseline()
+    m3 = run.members["consumer-1-ccc"]
+    for ln in m3.lines:
+        if ln["type"] in ("assigned", "revoked"):
+            ln["partitions"] = []
+    for g in run.group:
+        if g["t"] > 8.1:
+            g["members"] = {"consumer-2-bbb": [0], "consumer-1-ccc": []}
+    return run
+
+
+def test_an_interrupted_run_cut_short_after_its_last_fault_is_inconclusive_not_failed(check_run):
+    """Stopped (Ctrl-C) seconds after a kill: the group had no time to recover; that is
+    incomplete evidence, not a group that failed to."""
+    run = _orphaned_partition_1()
+    run.spec.update(interrupted=True, session_timeout_ms=10_000)
+    s = check_run(run)
+    rebalance = s.check("rebalance")
+    assert rebalance.status == "inconclusive", rebalance.explanation
+    assert "had no owner again when the run was interrupted" in rebalance.explanation
+
+
+def test_an_interrupted_run_long_after_its_last_fault_still_fails(check_run):
+    """Long enough after the kill for any group to recover (a session timeout and a
+    minute): the missing owner is proven even though the run was interrupted."""
+    run = _orphaned_partition_1()
+    run.spec.update(interrupted=True, session_timeout_ms=10_000)
+    run.spec["drain"]["t"] = 130.0  # the run went on for two minutes after the kill
+    s = check_run(run)
+    assert s.check("rebalance").status == "fail", s.check("rebalance").explanation

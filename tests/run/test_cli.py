@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -46,11 +47,14 @@ def test_spec_round_trips_through_spec_json(tmp_path):
     assert json.loads((tmp_path / "spec.json").read_text())["v"] == 1
 
 
-def test_locust_gets_the_steady_phase_as_its_duration(tmp_path):
+def test_locust_gets_the_runs_duration_as_its_run_time(tmp_path):
+    """One meaning of duration: `riverbed run --duration` is Locust's -t, the total."""
     spec = RunSpec("r", topic="t", load=LoadSpec(duration_s=60, warmup_s=10, cooldown_s=5, users=4))
     cmd = locust_command(spec, tmp_path, "127.0.0.1:1")
-    assert cmd[cmd.index("--duration-s") + 1] == "45"
-    assert cmd[cmd.index("--warmup-s") + 1] == "10"
+    assert cmd[cmd.index("-t") + 1] == "60s"
+    assert "--duration-s" not in cmd
+    assert cmd[cmd.index("--warmup-s") + 1] == "10s"
+    assert cmd[cmd.index("--cooldown-s") + 1] == "5s"
     assert cmd[cmd.index("-u") + 1] == "4"
     assert cmd[cmd.index("--shape") + 1] == "chaos-window"
     assert cmd[cmd.index("--run-dir") + 1] == str(tmp_path)
@@ -59,36 +63,38 @@ def test_locust_gets_the_steady_phase_as_its_duration(tmp_path):
 def test_flags_beat_environment_beat_riverbed_toml(tmp_path, monkeypatch):
     (tmp_path / "riverbed.toml").write_text('[run]\nduration = "5s"\nusers = 3\n')
     monkeypatch.chdir(tmp_path)
-    assert load_default_map() == {"run": {"duration": "5s", "users": 3}}
+    assert load_default_map()["run"] == {"duration": "5s", "users": 3}
     runner = CliRunner()
     # From the file: 5s leaves no steady window, so the run is refused before it starts.
-    r = runner.invoke(main, ["run"])
-    assert r.exit_code == 2 and "--duration 5s" in r.output
+    r = runner.invoke(main, ["run", "--no-faults"])
+    assert r.exit_code == 4 and "--duration 5s" in r.output
     # The environment beats the file; a flag beats both.
-    r = runner.invoke(main, ["run"], env={"RIVERBED_RUN_DURATION": "6s"})
-    assert r.exit_code == 2 and "--duration 6s" in r.output
-    r = runner.invoke(main, ["run", "--duration", "7s"], env={"RIVERBED_RUN_DURATION": "6s"})
-    assert r.exit_code == 2 and "--duration 7s" in r.output
+    r = runner.invoke(main, ["run", "--no-faults"], env={"RIVERBED_RUN_DURATION": "6s"})
+    assert r.exit_code == 4 and "--duration 6s" in r.output
+    r = runner.invoke(
+        main, ["run", "--no-faults", "--duration", "7s"], env={"RIVERBED_RUN_DURATION": "6s"}
+    )
+    assert r.exit_code == 4 and "--duration 7s" in r.output
 
 
 def test_bad_settings_file_is_named(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[run\n")
     r = CliRunner().invoke(main, ["--config", str(bad), "run"])
-    assert r.exit_code == 2 and "is not valid TOML" in r.output
+    assert r.exit_code == 4 and "is not valid TOML" in r.output
     r = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "run"])
-    assert r.exit_code == 2 and "does not exist" in r.output
+    assert r.exit_code == 4 and "does not exist" in r.output
 
 
 def test_missing_experiment_file_is_named(tmp_path):
     r = CliRunner().invoke(main, ["run", "--experiment", str(tmp_path / "nope.json")])
-    assert r.exit_code == 2
+    assert r.exit_code == 4
     assert "nope.json does not exist" in r.output
 
 
 def test_k8s_needs_a_context():
     r = CliRunner().invoke(main, ["up", "--platform", "k8s", "--dry-run"])
-    assert r.exit_code == 2
+    assert r.exit_code == 4
     assert "--context" in r.output
 
 
@@ -169,3 +175,42 @@ def test_the_spec_checks_the_consumer_evidence_it_names() -> None:
         RunSpec("r", consumer_evidence="output-topic").validate()
     RunSpec("r", consumer_evidence="output-topic", output_topic="out").validate()
     RunSpec("r", consumer_evidence="offsets").validate()
+
+
+def test_run_help_is_grouped_by_concern_with_defaults():
+    r = CliRunner().invoke(main, ["run", "--help"])
+    assert r.exit_code == 0
+    text = r.output
+    titles = [
+        "Platform:",
+        "Faults and budgets (Chaos Toolkit):",
+        "Load (Locust):",
+        "Consumer group (the system under test):",
+        "Kafka (local platform):",
+        "kind / Kubernetes (--platform kind, k8s):",
+        "External Kafka (--platform external):",
+        "Output:",
+    ]
+    positions = [text.index(t) for t in titles]
+    assert positions == sorted(positions)
+    faults = text[text.index(titles[1]) : text.index(titles[2])]
+    assert "--experiment" in faults and "--max-recovery" in faults and "--var-file" in faults
+    load = text[text.index(titles[2]) : text.index(titles[3])]
+    assert "--duration DURATION" in load and "default: 60s" in load
+    assert "RIVERBED_RUN_DURATION" in load
+    assert "Other options:" not in text.replace("Other options:\n  -h, --help", "")
+
+
+def test_status_and_down_offer_no_option_that_means_nothing_there():
+    """They reach an existing cluster: its name and the tools (--offline: the prepared kind
+    and kubectl), never the configuration it was created from."""
+    for command in ("status", "down"):
+        r = CliRunner().invoke(main, [command, "--help"])
+        assert "--kind-cluster" in r.output and "--offline" in r.output
+        assert "--kind-config" not in r.output
+
+
+def test_campaign_options_all_have_help():
+    from riverbed.campaign.cli import campaign
+
+    assert [o.name for o in campaign.params if isinstance(o, click.Option) and not o.help] == []

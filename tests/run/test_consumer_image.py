@@ -30,9 +30,9 @@ from riverbed.user_consumer import check_user_consumer
          "needs --output-topic"),
     ],
 )  # fmt: skip
-def test_bad_consumer_image_options_exit_2_before_anything_starts(args, message):
+def test_bad_consumer_image_options_exit_4_before_anything_starts(args, message):
     r = CliRunner().invoke(main, ["run", *args])
-    assert r.exit_code == 2, r.output
+    assert r.exit_code == 4, r.output
     assert message in r.output
 
 

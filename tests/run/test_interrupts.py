@@ -93,7 +93,7 @@ def assert_interrupted_cleanly(code: int, output: str, tmp_path: Path) -> Path:
 def test_interrupt_while_kafka_starts_stops_the_brokers_it_started(tmp_path):
     env = riverbed_env_fresh(tmp_path)
     code, output = interrupt_at(
-        ["--duration", "30s"], env, "waiting for brokers to answer", delay_s=0.2
+        ["--no-faults", "--duration", "30s"], env, "waiting for brokers to answer", delay_s=0.2
     )
     assert_interrupted_cleanly(code, output, tmp_path)
     # The half-started cluster is gone: no broker of its state directory is left.
@@ -116,7 +116,7 @@ def riverbed_env_fresh(tmp_path: Path) -> dict[str, str]:
 def test_interrupt_while_the_group_forms_stops_the_consumers(kafka, tmp_path):
     env = riverbed_env(kafka, tmp_path)
     code, output = interrupt_at(
-        ["--duration", "30s"],
+        ["--no-faults", "--duration", "30s"],
         env,
         "to form a stable group",
         ready=lambda: bool(list((tmp_path / "runs").glob("*/logs/consumer-*.log"))),
@@ -129,7 +129,7 @@ def test_interrupt_while_the_group_forms_stops_the_consumers(kafka, tmp_path):
 def test_interrupt_during_warm_up_stops_locust_and_keeps_its_evidence(kafka, tmp_path):
     env = riverbed_env(kafka, tmp_path)
     code, output = interrupt_at(
-        ["--duration", "40s", "--warmup", "15s"], env, "warm-up:", delay_s=4
+        ["--no-faults", "--duration", "40s", "--warmup", "15s"], env, "warm-up:", delay_s=4
     )
     run_dir = assert_interrupted_cleanly(code, output, tmp_path)
     acks = list((run_dir / "evidence" / "acks").glob("*.jsonl"))
@@ -154,6 +154,7 @@ def test_interrupt_during_the_drain_stops_everything(kafka, tmp_path):
     # Consumers slower than the load, so a backlog is left to drain after it.
     code, output = interrupt_at(
         [
+            "--no-faults",
             "--duration",
             "16s",
             "--warmup",

@@ -87,7 +87,7 @@ def test_a_wrong_password_exits_2_in_seconds_before_anything_starts(kafka, tmp_p
         timeout=120,
     )
     elapsed = time.monotonic() - t0
-    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.returncode == 4, r.stdout + r.stderr
     out = " ".join((r.stdout + r.stderr).split())
     assert "refused riverbed's credentials" in out and "fix: check sasl.username" in out
     assert "n0t-the-passw0rd" not in out
@@ -159,7 +159,7 @@ def test_a_topic_the_cluster_refuses_stops_the_run_with_its_reason(kafka, tmp_pa
         pytest.raises(HarnessError) as refused,
     ):
         platform.prepare(spec, lambda _: None)
-    assert refused.value.exit_code == 2
+    assert refused.value.exit_code == 3
     assert f"refused to create topic {spec.topic}: InvalidReplicationFactorError" in str(
         refused.value.message
     )
@@ -197,7 +197,7 @@ def test_your_consumer_logs_in_with_the_variables_it_is_given_up_to_down(kafka, 
         assert any(s["state"] == "Stable" and len(s["members"]) == 2 for s in snapshots)
 
         refused = riverbed(["down", "--platform", "external", *connection[:2]], env)
-        assert refused.returncode == 2
+        assert refused.returncode == 4
         assert "riverbed keeps no secrets" in " ".join(refused.stderr.split())
     finally:
         down = riverbed(["down", "--platform", "external", *connection], env, timeout=300)

@@ -128,7 +128,8 @@ def test_before_process_under_the_same_kill_fails_with_never_processed(kafka, tm
 def test_ctrl_c_stops_everything_keeps_evidence_and_reports_inconclusive(kafka, tmp_path):
     env = riverbed_env(kafka, tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "riverbed.cli", "run", "--duration", "120s", "--users", "3"],
+        [sys.executable, "-m", "riverbed.cli", "run", "--no-faults", "--duration", "120s"]
+        + ["--users", "3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -100,7 +100,7 @@ def test_run_refuses_bad_user_consumer_options_before_anything_starts(
     monkeypatch.setenv("RIVERBED_RUNS_DIR", str(tmp_path / "runs"))
     t0 = time.monotonic()
     result = CliRunner().invoke(main, ["run", *args])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 4, result.output
     assert message in result.output
     assert time.monotonic() - t0 < 5
     assert not (tmp_path / "runs").exists()  # nothing started, no run directory
@@ -111,14 +111,14 @@ def test_up_checks_the_same_options(tmp_path, monkeypatch):
     result = CliRunner().invoke(
         main, ["up", "--consumer-cmd", "python a.py", "--commit-mode", "auto"]
     )
-    assert result.exit_code == 2 and "--commit-mode configures" in result.output
+    assert result.exit_code == 4 and "--commit-mode configures" in result.output
 
 
 def test_a_reference_option_from_the_settings_file_also_counts_as_given(tmp_path, monkeypatch):
     (tmp_path / "riverbed.toml").write_text('[run]\nassignor = "sticky"\n')
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["run", "--consumer-cmd", "python a.py"])
-    assert result.exit_code == 2 and "--assignor configures" in result.output
+    assert result.exit_code == 4 and "--assignor configures" in result.output
 
 
 def test_the_spec_records_the_user_consumer(tmp_path):

@@ -132,9 +132,11 @@ def test_a_command_that_exits_at_once_fails_the_run_fast_naming_it(kafka, tmp_pa
     env = user_env(kafka, tmp_path)
     cmd = "python -c \"import sys; print('cannot reach the database'); sys.exit(3)\""
     t0 = time.monotonic()
-    r = riverbed(["run", "--consumer-cmd", cmd, "--duration", "30s"], env, timeout=180)
+    r = riverbed(
+        ["run", "--no-faults", "--consumer-cmd", cmd, "--duration", "30s"], env, timeout=180
+    )
     elapsed = time.monotonic() - t0
-    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.returncode == 3, r.stdout + r.stderr
     out = " ".join((r.stdout + r.stderr).split())
     assert "exits during start-up" in out and "exited with code 3" in out
     assert "cannot reach the database" in out and "sys.exit(3)" in out
@@ -148,11 +150,12 @@ def test_a_command_that_never_joins_fails_the_run_at_the_join_timeout(kafka, tmp
     env = user_env(kafka, tmp_path)
     t0 = time.monotonic()
     r = riverbed(
-        ["run", "--consumer-cmd", "sleep 600", "--join-timeout", "8s", "--duration", "30s"],
+        ["run", "--no-faults", "--consumer-cmd", "sleep 600", "--join-timeout", "8s"]
+        + ["--duration", "30s"],
         env,
         timeout=180,
     )
-    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.returncode == 3, r.stdout + r.stderr
     out = " ".join((r.stdout + r.stderr).split())
     assert "runs but its replicas did not form a stable group" in out and "sleep 600" in out
     assert time.monotonic() - t0 < 60
@@ -166,9 +169,11 @@ def test_a_consumer_the_instrumentation_cannot_see_stops_the_run(kafka, tmp_path
     env = user_env(kafka, tmp_path)
     # -I ignores PYTHONPATH: the consumer joins, but nothing records what it does.
     r = riverbed(
-        ["run", "--consumer-cmd", f"python -I {TUTORIAL}", "--duration", "30s"], env, timeout=240
+        ["run", "--no-faults", "--consumer-cmd", f"python -I {TUTORIAL}", "--duration", "30s"],
+        env,
+        timeout=240,
     )
-    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.returncode == 3, r.stdout + r.stderr
     out = " ".join((r.stdout + r.stderr).split())
     assert "instrumentation recorded nothing" in out and "--consumer-evidence offsets" in out
 

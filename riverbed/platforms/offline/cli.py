@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from riverbed.console import err, harness_errors, out
-from riverbed.errors import HarnessError
+from riverbed.errors import BadInput
 
 cache_dir_option = click.option(
     "--cache-dir",
@@ -17,7 +17,7 @@ cache_dir_option = click.option(
     envvar="RIVERBED_KIND_CACHE_DIR",
     default=None,
     help="Where the images' archives and the tools are kept "
-    "[env RIVERBED_KIND_CACHE_DIR; default ~/.cache/riverbed/kind-offline].",
+    "[default ~/.cache/riverbed/kind-offline].",
 )
 
 
@@ -27,7 +27,7 @@ def kind() -> None:
 
     \b
     riverbed kind prepare --offline   build and cache the node, Kafka and Python images,
-                                      kind and kubectl (≈15 min the first time, seconds after)
+                                      kind and kubectl (12–42 min the first time, seconds after)
     riverbed kind images              show what is prepared (--make: as make variables)
     """
 
@@ -55,7 +55,7 @@ def prepare(offline: bool, cache_dir: Path | None) -> None:
     `kind create cluster --image "$(riverbed kind images --get node_image)" …`.
     """
     if not offline:
-        raise HarnessError(
+        raise BadInput(
             "`riverbed kind prepare` only builds images offline.",
             fix="add --offline (kind pulls its usual images by itself where a registry is reachable).",
         )
@@ -88,7 +88,7 @@ def images(cache_dir: Path | None, as_make: bool, as_json: bool, key: str | None
     data = prepared_images(cache_dir, say=lambda text: err.print(f"… {text}")).to_json()
     if key:
         if key not in data:
-            raise HarnessError(f"Unknown key {key!r}.", fix=f"use one of {', '.join(data)}.")
+            raise BadInput(f"Unknown key {key!r}.", fix=f"use one of {', '.join(data)}.")
         out.print(data[key])
     elif as_json:
         out.print(json.dumps(data, indent=2))

@@ -144,7 +144,8 @@ def build_workload_images(
     unknown = [t for t in targets if t not in IMAGES]
     if unknown:
         raise HarnessError(
-            f"Unknown image target(s): {', '.join(unknown)}.", fix="use workloads, locust or netfault."
+            f"Unknown image target(s): {', '.join(unknown)}.",
+            fix="use workloads, locust or netfault.",
         )
     if docker.image_id(python_image) is None:
         raise HarnessError(
