@@ -61,8 +61,6 @@ INSTRUMENT_VARIABLES = {
     "RIVERBED_EVIDENCE_DIR": "where the instrumentation writes `consumed/<member>.jsonl`",
     "RIVERBED_TOPIC": "the topic whose consumers are recorded",
     "RIVERBED_GROUP": "the group whose consumers are recorded",
-    "RIVERBED_INSTRUMENT_FLUSH_MS": "how late hand-outs and finished records may be written "
-    "(default 10; never after a commit that follows them)",
 }
 
 

@@ -24,8 +24,7 @@ class Settings(NamedTuple):
     """``$RIVERBED_GROUP`` (else ``$KAFKA_GROUP``): only members of this consumer group are
     recorded (an audit reader in another group is not the system under test)."""
     flush_s: float = 0.010
-    """``$RIVERBED_INSTRUMENT_FLUSH_MS`` / 1000: how late hand-outs and finished records
-    may be written (tracker.py)."""
+    """How late hand-outs and finished records may be written (tracker.py)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,11 +41,7 @@ class Settings(NamedTuple):
             incarnation = None
         member = e.get("RIVERBED_MEMBER") or f"{replica}-{os.getpid()}"
         group = e.get("RIVERBED_GROUP") or e.get("KAFKA_GROUP") or None
-        try:
-            flush_s = max(0.0, float(e.get("RIVERBED_INSTRUMENT_FLUSH_MS", "10")) / 1000)
-        except ValueError:
-            flush_s = 0.010
-        return cls(evidence_dir, topic, member, replica, incarnation, group, flush_s)
+        return cls(evidence_dir, topic, member, replica, incarnation, group)
 
     def records(self, group: str | None, topic_match: bool) -> bool:
         """Whether a consumer of ``group`` that subscribes to the data topic (or not) is
