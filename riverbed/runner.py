@@ -242,11 +242,15 @@ class LocalRunPlatform:
 
     name = "local"
 
-    def __init__(self, kafka_base_port: int | None = None) -> None:
+    def __init__(
+        self, kafka_base_port: int | None = None, say: Callable[[str], None] | None = None
+    ) -> None:
         from riverbed.platforms.local import LocalPlatform
 
         self.platform = LocalPlatform()
         self.kafka_base_port = kafka_base_port
+        self.say = say
+        """Where to tell the user what the platform did on its own (a Kafka restart)."""
         self._workloads = False
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
@@ -261,6 +265,7 @@ class LocalRunPlatform:
             progress=progress,
             base_port=self.kafka_base_port,
             proxy_slots=wanted_slots(spec.consumers) if spec.network_faults else 0,
+            say=self.say,
         )
         if cluster.brokers < spec.replication_factor:
             raise HarnessError(
