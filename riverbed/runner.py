@@ -237,6 +237,13 @@ class RunPlatform(Protocol):
         ...
 
 
+#: The data topic's configuration on riverbed's own cluster: each record carries the time
+#: its leader appended it, which the log drain records (``t_append``). The report measures
+#: latency from it: on this machine's one clock no processing can precede it, while the
+#: producer's acknowledgement arrives after the record is readable.
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
 class LocalRunPlatform:
     """The run's view of the local platform: Kafka on 127.0.0.1, workloads as processes."""
 
@@ -280,6 +287,7 @@ class LocalRunPlatform:
             partitions=spec.partitions,
             replication_factor=spec.replication_factor,
             min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
+            config=APPEND_TIME,
         )
         self.ensure_output_topic(spec, cluster.bootstrap_servers, progress, reuse=False)
         return cluster.bootstrap_servers

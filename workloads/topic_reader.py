@@ -28,6 +28,8 @@ class TopicRecord(NamedTuple):
     """Its headers, ``(name, value)`` in the order the producer wrote them."""
     timestamp_ms: int
     """The record's timestamp (producer create time or log append time), -1 if none."""
+    timestamp_type: int = 0
+    """Which: 0 the producer's create time, 1 the broker's log append time."""
 
 
 def read_topic(
@@ -117,7 +119,14 @@ def read_topic_records(
         remaining = {tp for tp in tps if consumer.position(tp) < end[tp]}
         while remaining and time.monotonic() < deadline:
             batch = [
-                TopicRecord(tp.partition, r.offset, r.value, r.headers or [], r.timestamp)
+                TopicRecord(
+                    tp.partition,
+                    r.offset,
+                    r.value,
+                    r.headers or [],
+                    r.timestamp,
+                    r.timestamp_type,
+                )
                 for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items()
                 for r in records
                 # Written after the read began: not part of it.

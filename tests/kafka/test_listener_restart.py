@@ -11,7 +11,7 @@ import time
 import pytest
 
 from riverbed.errors import HarnessError
-from riverbed.kafka.admin import create_topic
+from riverbed.kafka.admin import create_topic, topic_config
 from riverbed.kafka.cluster import LocalKafkaCluster, free_base_port, port_in_use
 from riverbed.platforms.local import LocalPlatform
 from riverbed.runner import LocalRunPlatform
@@ -85,6 +85,8 @@ def test_a_run_that_needs_the_listeners_restarts_kafka_with_them_and_keeps_its_d
     # The records written before the restart are still there.
     seen = _consume_all(bootstrap, "kept", 50)
     assert sorted(seen.values()) == sorted(f"before-{i}".encode() for i in range(50))
+    # The run's own topic stamps each record with its append time (the latency's start).
+    assert topic_config(bootstrap, "fresh")["message.timestamp.type"] == "LogAppendTime"
 
 
 def test_a_session_using_kafka_keeps_it_and_gets_the_fix(plain_cluster, tmp_path):

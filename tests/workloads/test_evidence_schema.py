@@ -101,7 +101,7 @@ def test_the_reports_frames_are_typed_from_the_records() -> None:
         "t_send": pl.Float64(),
         "t_ack": pl.Float64(),
     } == ACKS_SCHEMA
-    assert list(LOG_SCHEMA) == [*CONTRACT_V1["record"], "reason"]
+    assert list(LOG_SCHEMA) == [*CONTRACT_V1["record"], "reason", "t_append"]
     assert list(OUTPUT_SCHEMA) == [*CONTRACT_V1["output"], "reason"]
     assert CONSUMED_SCHEMA["records"] == pl.List(pl.List(pl.String()))
     assert CONSUMED_SCHEMA["offsets"] == pl.String()  # an object, kept as its JSON text
