@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
-from riverbed.campaign.schedule import DEFAULT_FAULTS, FAULTS, generate, parse_faults
+from riverbed.campaign.schedule import DEFAULT_FAULTS, FAULTS, faults_for, generate, parse_faults
 from riverbed.commands import (
+    _apply_user_consumer,
+    _check_external,
+    _checked_user_consumer,
+    _user_consumer_options,
     assignor_option,
     brokers_option,
     client_option,
@@ -20,7 +26,17 @@ from riverbed.commands import (
 )
 from riverbed.console import err, harness_errors, out, progress
 from riverbed.errors import HarnessError
+from riverbed.kafka_options import (
+    external_kafka,
+    kafka_options,
+    keep_topics_option,
+    refuse_local_only,
+)
 from riverbed.spec import LoadSpec, RunSpec, parse_duration
+
+#: Where a campaign runs: its faults are copies of the local experiments, and the
+#: consumers run on this machine (riverbed's Kafka, or a cluster it does not run).
+CAMPAIGN_PLATFORMS = ("local", "external")
 
 
 @click.command()
@@ -41,9 +57,10 @@ from riverbed.spec import LoadSpec, RunSpec, parse_duration
 )
 @click.option(
     "--faults",
-    default=",".join(DEFAULT_FAULTS),
-    show_default=True,
-    help=f"Faults to draw from, comma-separated: {', '.join(FAULTS)}.",
+    default=None,
+    help=f"Faults to draw from, comma-separated: {', '.join(FAULTS)} [default: "
+    f"{','.join(DEFAULT_FAULTS)}; on --platform external those that leave the brokers "
+    "and the network alone].",
 )
 @click.option(
     "--max-faults",
@@ -58,6 +75,15 @@ from riverbed.spec import LoadSpec, RunSpec, parse_duration
     default=None,
     help="Where the campaign goes: runs/rNN/ (one run directory each), campaign.html, "
     "campaign.json, junit.xml [default: runs/campaign-<seed>-<time>].",
+)
+@click.option(
+    "--platform",
+    type=click.Choice(CAMPAIGN_PLATFORMS),
+    default="local",
+    show_default=True,
+    help="local: riverbed's Kafka on this machine. external: a Kafka cluster riverbed does "
+    "not run (--kafka-bootstrap, --kafka-config); broker and network faults are not drawn "
+    "there. The consumers run on this machine either way.",
 )
 @click.option(
     "--duration",
@@ -84,7 +110,13 @@ from riverbed.spec import LoadSpec, RunSpec, parse_duration
 )
 @brokers_option
 @partitions_option
-@click.option("--consumers", type=click.IntRange(1, 8), default=3, show_default=True)
+@click.option(
+    "--consumers",
+    type=click.IntRange(1, 8),
+    default=3,
+    show_default=True,
+    help="Consumer replicas (riverbed's, or your --consumer-cmd's).",
+)
 @commit_mode_option
 @assignor_option
 @client_option
@@ -93,7 +125,7 @@ from riverbed.spec import LoadSpec, RunSpec, parse_duration
     "--processing-ms",
     default="2",
     show_default=True,
-    help="Per-record processing time: 5, uniform:1-10 or exp:5.",
+    help="Per-record processing time of riverbed's consumer: 5, uniform:1-10 or exp:5.",
 )
 @click.option("--session-timeout-ms", type=click.IntRange(1000), default=10_000, show_default=True)
 @click.option("--key-space", type=click.IntRange(1), default=100, show_default=True)
@@ -104,13 +136,19 @@ from riverbed.spec import LoadSpec, RunSpec, parse_duration
     show_default=True,
     help="How long each run's group may take to commit everything after the load.",
 )
+@_user_consumer_options
+@kafka_options
+@keep_topics_option
+@click.pass_context
 @harness_errors
 def campaign(
+    ctx: click.Context,
     runs: int,
     seed: int | None,
-    faults: str,
+    faults: str | None,
     max_faults: int,
     campaign_dir: str | None,
+    platform: str,
     duration: str,
     warmup: str,
     cooldown: str,
@@ -129,34 +167,84 @@ def campaign(
     key_space: int,
     body_bytes: int,
     drain_deadline: str,
+    consumer_cmd: str | None,
+    consumer_cwd: str | None,
+    consumer_evidence: str | None,
+    output_topic: str | None,
+    join_timeout: str,
+    kafka_bootstrap: str | None,
+    kafka_config: tuple[str, ...],
+    keep_topics: bool,
 ) -> None:
-    """Run N generated fault schedules on the local platform and report a matrix of runs × checks.
+    """Run N generated fault schedules against one consumer and report a matrix of runs × checks.
 
     The schedules (which faults, when, whom, how long) are drawn from --seed: the
     same seed gives the same schedules. Each becomes experiment files (copies of
     experiments/local/ with the schedule's parameters) in its run directory, run by
     the ordinary `riverbed run` pipeline, one run after another on one Kafka
     cluster. The campaign directory holds one run directory per run, campaign.html,
-    campaign.json and junit.xml, rewritten after every run.
+    campaign.json and junit.xml, rewritten after every run. campaign.html answers
+    first: how many schedules found a problem, under which faults, and the
+    shortest failing schedule with the `riverbed run` command that replays it.
+
+    Your own consumer takes the options `riverbed run` takes (--consumer-cmd,
+    --consumer-cwd, --consumer-evidence, --output-topic: each run gets a fresh
+    output topic named after it); the page states the evidence its verdicts rest on.
 
     \b
     riverbed campaign --runs 20 --seed 7
     riverbed campaign --runs 20 --seed 7 --faults kill-hard,pause --commit-mode before-process
+    riverbed campaign --runs 20 --seed 7 --consumer-cmd "python my_consumer.py"
 
     Exits 0 when every run passed, 1 when any failed, 2 when some were inconclusive
-    (and none failed) or the campaign was interrupted (Ctrl-C stops the run in
-    progress cleanly and reports what ran).
+    (and none failed), a harness error stopped a run, or the campaign was interrupted
+    (Ctrl-C stops the run in progress cleanly and reports what ran).
     """
     from riverbed.campaign.experiments import write_experiments
     from riverbed.campaign.runner import exit_code, run_campaign
     from riverbed.chaos.validate import check_experiments
-    from riverbed.consumer_settings import resolve_assignor
-    from riverbed.runner import LocalRunPlatform
+    from riverbed.consumer_settings import check_consumer_settings, resolve_assignor
 
+    if ctx.meta.get("riverbed.consumer_image"):
+        raise HarnessError(
+            "A campaign runs the consumers on this machine (--platform local or external); "
+            "--consumer-image runs an image in a Kubernetes cluster.",
+            fix='give the command that starts your consumer with --consumer-cmd "…", or try '
+            "the image one scenario at a time with `riverbed run --platform kind "
+            "--consumer-image IMAGE --experiment …`.",
+        )
+    user = _checked_user_consumer(
+        ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
+    )
+    external = external_kafka(
+        ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+    )
+    if external is not None:
+        refuse_local_only(ctx, {"brokers": "--brokers"})
     if seed is None:
         seed = int.from_bytes(os.urandom(3), "big")
-    kinds = parse_faults(faults)
+    kinds = faults_for(platform, parse_faults(faults) if faults else None)
     assignor = resolve_assignor(assignor, group_protocol)
+    if user is None:
+        check_consumer_settings(client, group_protocol, assignor)
+    load = LoadSpec(
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=parse_duration(duration),
+        warmup_s=parse_duration(warmup),
+        cooldown_s=parse_duration(cooldown),
+        key_space=key_space,
+        body_bytes=body_bytes,
+        user_rate=user_rate,
+    )
+    drain_s = parse_duration(drain_deadline)
+    join_s = parse_duration(join_timeout)
+    root = Path(campaign_dir) if campaign_dir else None
+    if root is not None and (root / "campaign.json").exists():
+        raise HarnessError(f"{root} already holds a campaign.", fix="pick another --campaign-dir.")
+    if external is not None:
+        # Logged in before anything else: a wrong password costs seconds, not a campaign.
+        brokers = _check_external(external).brokers
     schedules = generate(
         seed,
         runs,
@@ -171,7 +259,7 @@ def campaign(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = RunSpec(
         run_id=f"campaign-{seed}",
-        platform="local",
+        platform=platform,
         brokers=brokers,
         partitions=partitions,
         replication_factor=rf,
@@ -183,58 +271,62 @@ def campaign(
         group_protocol=group_protocol,
         processing_ms=processing_ms,
         session_timeout_ms=session_timeout_ms,
-        load=LoadSpec(
-            users=users,
-            spawn_rate=spawn_rate,
-            duration_s=parse_duration(duration),
-            warmup_s=parse_duration(warmup),
-            cooldown_s=parse_duration(cooldown),
-            key_space=key_space,
-            body_bytes=body_bytes,
-            user_rate=user_rate,
-        ),
-        drain_deadline_s=parse_duration(drain_deadline),
-    ).validate()
-    root = Path(campaign_dir) if campaign_dir else runs_root() / f"campaign-{seed}-{stamp}"
+        load=load,
+        drain_deadline_s=drain_s,
+        join_timeout_s=join_s,
+        bootstrap_servers=external.bootstrap_servers if external else None,
+        kafka_config=external.masked if external else None,
+        keep_topics=external.keep_topics if external else False,
+    )
+    base = _apply_user_consumer(base, user).validate()
+    root = root or runs_root() / f"campaign-{seed}-{stamp}"
     if (root / "campaign.json").exists():
         raise HarnessError(f"{root} already holds a campaign.", fix="pick another --campaign-dir.")
     # Every generated experiment is checked before anything starts.
     checked = root / ".checked"
-    for s in schedules:
-        check_experiments([str(p) for p in write_experiments(s, checked / s.name)], "local")
-    import shutil
+    try:
+        for s in schedules:
+            check_experiments([str(p) for p in write_experiments(s, checked / s.name)], platform)
+    finally:
+        shutil.rmtree(checked, ignore_errors=True)
 
-    shutil.rmtree(checked, ignore_errors=True)
-
-    settings = {
-        "seed": seed,
-        "runs": runs,
-        "faults": list(kinds),
-        "max_faults": max_faults,
-        "commit_mode": commit_mode,
-        "client": client,
-        "group_protocol": group_protocol,
-        "assignor": assignor,
-        "consumers": consumers,
-        "brokers": brokers,
-        "partitions": partitions,
-        "processing_ms": processing_ms,
-        "session_timeout_ms": session_timeout_ms,
-        "duration_s": base.load.duration_s,
-        "users": users,
-        "user_rate": user_rate,
-        "key_space": key_space,
-    }
-    err.print(f"campaign seed {seed}: {runs} runs of {', '.join(kinds)} into {root}")
-    records, interrupted = run_campaign(
-        schedules,
-        base,
-        root,
-        settings,
-        say=err.print,
-        progress_factory=progress,
-        platform_factory=LocalRunPlatform,
+    settings = campaign_settings(
+        seed=seed,
+        runs=runs,
+        kinds=kinds,
+        max_faults=max_faults,
+        base=base,
+        user_rate=user_rate,
+        cwd_given=consumer_cwd is not None,
     )
+    err.print(f"campaign seed {seed}: {runs} runs of {', '.join(kinds)} into {root}")
+    err.print(f"consumer under test: {settings['consumer']['describe']}")
+
+    def platform_factory() -> Any:
+        if external is not None:
+            from riverbed.platforms.external import ExternalRunPlatform
+
+            return ExternalRunPlatform(external.bootstrap_servers, external.keep_topics)
+        from riverbed.runner import LocalRunPlatform
+
+        return LocalRunPlatform(say=err.print)
+
+    from riverbed.platforms.external import connection_settings
+
+    # Every client of every run gets the campaign's connection settings (none on
+    # riverbed's own cluster: settings exported for a by-hand load must not leak in).
+    with connection_settings(external.settings if external else {}):
+        if external is None and any(s.network for s in schedules):
+            _kafka_with_listeners(brokers, consumers)
+        records, interrupted = run_campaign(
+            schedules,
+            base,
+            root,
+            settings,
+            say=err.print,
+            progress_factory=progress,
+            platform_factory=platform_factory,
+        )
     tally: dict[str, int] = {}
     for r in records:
         tally[r.verdict] = tally.get(r.verdict, 0) + 1
@@ -245,3 +337,82 @@ def campaign(
     )
     out.print(f"campaign: {root / 'campaign.html'}", markup=False, soft_wrap=True)
     raise SystemExit(exit_code(records, interrupted))
+
+
+def _kafka_with_listeners(brokers: int, consumers: int) -> None:
+    """Local Kafka up, once, with the per-replica listeners network faults need: each run
+    then connects its consumers through proxies only when its own schedule needs them,
+    as `riverbed run` of the same experiments does."""
+    from riverbed.platforms.local import LocalPlatform
+    from riverbed.platforms.network import wanted_slots
+
+    with progress("starting the local Kafka cluster") as update:
+        LocalPlatform().kafka_up(
+            brokers, progress=update, proxy_slots=wanted_slots(consumers), say=err.print
+        )
+
+
+def campaign_settings(
+    *,
+    seed: int,
+    runs: int,
+    kinds: tuple[str, ...],
+    max_faults: int,
+    base: RunSpec,
+    user_rate: float,
+    cwd_given: bool = False,
+) -> dict[str, Any]:
+    """What campaign.json ``settings`` records: the schedules' inputs, the run settings,
+    the consumer under test and the evidence strength its verdicts rest on."""
+    from reports.strength import DESCRIPTIONS
+
+    strength = DESCRIPTIONS[base.consumer_evidence]
+    return {
+        "seed": seed,
+        "runs": runs,
+        "faults": list(kinds),
+        "max_faults": max_faults,
+        "platform": base.platform,
+        "bootstrap_servers": base.bootstrap_servers if base.platform == "external" else None,
+        "commit_mode": base.commit_mode,
+        "client": base.client,
+        "group_protocol": base.group_protocol,
+        "assignor": base.assignor,
+        "consumers": base.consumers,
+        "brokers": base.brokers,
+        "partitions": base.partitions,
+        "processing_ms": base.processing_ms,
+        "session_timeout_ms": base.session_timeout_ms,
+        "duration_s": base.load.duration_s,
+        "users": base.load.users,
+        "user_rate": user_rate,
+        "key_space": base.load.key_space,
+        "consumer": consumer_under_test(base, cwd_given),
+        "evidence_strength": strength.to_json(),
+    }
+
+
+def consumer_under_test(spec: RunSpec, cwd_given: bool = False) -> dict[str, Any]:
+    """Who the campaign judges: riverbed's reference consumer and its settings, or the
+    user's command and how its evidence is gathered."""
+    if spec.consumer_cmd is not None:
+        return {
+            "kind": "command",
+            "cmd": spec.consumer_cmd,
+            "cwd": spec.consumer_cwd,
+            "cwd_given": cwd_given,
+            "evidence": spec.consumer_evidence,
+            "output_topic": spec.output_topic,
+            "describe": f"your consumer `{spec.consumer_cmd}` ({spec.consumer_evidence} evidence)",
+        }
+    return {
+        "kind": "reference",
+        "evidence": spec.consumer_evidence,
+        "commit_mode": spec.commit_mode,
+        "client": spec.client,
+        "group_protocol": spec.group_protocol,
+        "assignor": spec.assignor,
+        "processing_ms": spec.processing_ms,
+        "describe": f"riverbed's reference consumer ({spec.commit_mode}, {spec.client}, "
+        f"{spec.group_protocol} protocol, {spec.assignor})",
+    }

@@ -68,6 +68,8 @@ DEFAULT_FAULTS = (
     "broker-kill",
     "broker-pause",
 )
+#: Faults that need riverbed's own Kafka: its broker processes, or a listener per replica.
+LOCAL_KAFKA_FAULTS = frozenset({"broker-kill", "broker-pause"}) | NETWORK_FAULTS
 #: Faults drawn at most once per schedule (Kafka cannot remove partitions).
 ONCE = frozenset({"resize"})
 #: Longest wait before a fault, after the previous one recovered (seconds).
@@ -159,6 +161,26 @@ def parse_faults(text: str | Iterable[str] | None) -> tuple[str, ...]:
             fix=f"use a comma-separated list of: {', '.join(FAULTS)}.",
         )
     return tuple(dict.fromkeys(names))
+
+
+def faults_for(platform: str, asked: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The vocabulary of a campaign on ``platform``: the faults asked for (default
+    :data:`DEFAULT_FAULTS`); on a Kafka cluster riverbed does not run, the default
+    leaves out broker and network faults, and asking for one is an error."""
+    if platform != "external":
+        return asked or DEFAULT_FAULTS
+    if asked is None:
+        return tuple(k for k in DEFAULT_FAULTS if k not in LOCAL_KAFKA_FAULTS)
+    refused = [k for k in asked if k in LOCAL_KAFKA_FAULTS]
+    if refused:
+        allowed = [k for k in FAULTS if k not in LOCAL_KAFKA_FAULTS]
+        raise HarnessError(
+            f"--faults {', '.join(refused)} need riverbed's own Kafka (its broker processes, "
+            "or a listener per consumer replica); --platform external touches nothing of a "
+            "cluster but its own topics.",
+            fix=f"draw from {', '.join(allowed)}, or use --platform local.",
+        )
+    return asked
 
 
 def generate(

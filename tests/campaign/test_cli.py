@@ -1,0 +1,77 @@
+"""`riverbed campaign`'s consumer and platform options: bad combinations are refused with a
+named fix (exit 2) before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from riverbed.campaign.schedule import DEFAULT_FAULTS, LOCAL_KAFKA_FAULTS, faults_for
+from riverbed.cli import main
+from riverbed.errors import HarnessError
+
+
+def campaign(tmp_path, *args: str):
+    env = {"RIVERBED_RUNS_DIR": str(tmp_path / "runs")}
+    result = CliRunner().invoke(main, ["campaign", "--runs", "1", *args], env=env)
+    return result.exit_code, " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "fix"),
+    [
+        (
+            ["--consumer-cmd", "python app.py", "--commit-mode", "before-process"],
+            "--commit-mode configures riverbed's reference consumer",
+            "fix: drop --commit-mode",
+        ),
+        (
+            ["--consumer-image", "team/app:1"],
+            "--consumer-image runs an image in a Kubernetes cluster",
+            '--consumer-cmd "…"',
+        ),
+        (
+            ["--output-topic", "out"],
+            "--output-topic applies to a consumer given with --consumer-cmd",
+            "fix: add --consumer-cmd",
+        ),
+        (
+            ["--consumer-cmd", "python app.py", "--consumer-evidence", "output-topic"],
+            "needs --output-topic NAME",
+            "fix: add --output-topic NAME",
+        ),
+        (
+            [
+                "--platform",
+                "external",
+                "--kafka-bootstrap",
+                "b:9092",
+                "--faults",
+                "kill,pause,partition",
+            ],
+            "--faults partition need riverbed's own Kafka",
+            "fix: draw from kill, kill-hard, pause, resize, scale, poison",
+        ),
+        (
+            ["--kafka-bootstrap", "b:9092"],
+            "--kafka-bootstrap applies to a Kafka cluster riverbed does not run",
+            "fix: add --platform external",
+        ),
+    ],
+)
+def test_bad_consumer_and_platform_options_are_refused_with_their_fix(tmp_path, args, error, fix):
+    code, output = campaign(tmp_path, *args)
+    assert code == 2, output
+    assert error in output and fix in output
+    assert not (tmp_path / "runs").exists()  # nothing started, nothing written
+
+
+def test_an_external_campaign_draws_only_faults_that_leave_the_cluster_alone():
+    assert faults_for("local") == DEFAULT_FAULTS
+    assert faults_for("local", ("broker-kill",)) == ("broker-kill",)
+    external = faults_for("external")
+    assert external and not set(external) & LOCAL_KAFKA_FAULTS
+    assert set(external) == set(DEFAULT_FAULTS) - LOCAL_KAFKA_FAULTS
+    assert faults_for("external", ("kill", "scale")) == ("kill", "scale")
+    with pytest.raises(HarnessError, match="broker-pause"):
+        faults_for("external", ("kill", "broker-pause"))
