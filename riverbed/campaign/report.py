@@ -170,9 +170,10 @@ code { overflow-wrap: anywhere; }
 pre.cmd { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
           margin: 8px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 table { border-collapse: collapse; background: #fff; }
-th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { font-weight: 600; font-size: 12px; color: var(--muted); background: #fafafa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; overflow-wrap: normal; white-space: nowrap; }
 td.zero { color: #b0b0b0; }
 .scroll { overflow-x: auto; max-width: 100%; }
 td.v.pass, td.s.pass { background: #d7f5dc; } td.v.fail, td.s.fail { background: #fbd3d0; }
