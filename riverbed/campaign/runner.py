@@ -197,7 +197,7 @@ def run_campaign(
         if record.interrupted and record.verdict != "error":
             interrupted = True
         say(f"{schedule.name}: {record.verdict.upper()} ({record.wall_s:.0f}s)")
-        error = record.error["message"] if record.error else None
+        error = _error_key(record) if record.error else None
         if error is not None and error == last_error:
             # The same harness error twice in a row is the environment, not the schedule:
             # every further run would stop the same way.
@@ -215,6 +215,15 @@ def run_campaign(
             break
     publish()
     return records, interrupted
+
+
+def _error_key(record: RunRecord) -> str:
+    """A harness error's message without the paths of its own run (``runs/r03/logs/…``),
+    so that the same error in two runs compares equal."""
+    message = str((record.error or {}).get("message") or "")
+    for path in {str(record.run_dir), str(record.run_dir.resolve())}:
+        message = message.replace(path, "<run>")
+    return message
 
 
 def exit_code(records: list[RunRecord], interrupted: bool) -> int:

@@ -62,7 +62,10 @@ def failing_pipeline(monkeypatch):
         run_dir.mkdir(parents=True, exist_ok=True)
         spec.interrupted = True
         spec.write(run_dir)
-        raise HarnessError("Kafka lacks the listeners.", fix="run `riverbed down` first.")
+        raise HarnessError(
+            f"Toxiproxy did not start; see {run_dir}/logs/toxiproxy.log.",
+            fix="run `riverbed down` first.",
+        )
 
     monkeypatch.setattr("riverbed.runner.execute", execute)
     return calls
@@ -85,8 +88,9 @@ def test_a_harness_error_prints_its_fix_and_the_same_one_twice_stops_the_campaig
     assert failing_pipeline == ["campaign-5-r01", "campaign-5-r02"]
     assert "fix: run `riverbed down` first." in said
     assert [r.verdict for r in records] == ["error", "error", "not-run", "not-run"]
+    # The same error, though each names its own run's log.
     assert records[0].error == {
-        "message": "Kafka lacks the listeners.",
+        "message": f"Toxiproxy did not start; see {tmp_path}/runs/r01/logs/toxiproxy.log.",
         "fix": "run `riverbed down` first.",
     }
     data = json.loads((tmp_path / "campaign.json").read_text())
