@@ -177,7 +177,11 @@ def free_base_port(
     for base in candidates:
         if not any(port_in_use(p) for p in cluster_ports(base, brokers, proxy_slots, sasl_ssl)):
             return base
-    raise HarnessError("No free port range found on 127.0.0.1 for a local Kafka cluster.")
+    raise HarnessError(
+        "No free port range found on 127.0.0.1 for a local Kafka cluster.",
+        fix="stop local Kafka clusters no longer needed (`riverbed kafka down`), or give a "
+        "base port yourself (--base-port, RIVERBED_KAFKA_BASE_PORT).",
+    )
 
 
 def _tail(path: Path, lines: int = 20, width: int = 300) -> str:
@@ -588,7 +592,9 @@ class LocalKafkaCluster:
         )
         if proc.returncode != 0:
             raise HarnessError(
-                f"Formatting broker {broker_id}'s storage failed:\n{proc.stdout}{proc.stderr}"
+                f"Formatting broker {broker_id}'s storage failed:\n{proc.stdout}{proc.stderr}",
+                fix="start afresh with `riverbed kafka down --purge` (it deletes the local "
+                "cluster's data), or use another --state-dir.",
             )
 
     def _check_ports(self, broker_id: int) -> None:
