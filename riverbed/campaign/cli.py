@@ -10,17 +10,27 @@ from typing import Any
 
 import click
 
-from riverbed.campaign.schedule import DEFAULT_FAULTS, FAULTS, faults_for, generate, parse_faults
+from riverbed.campaign.schedule import (
+    DEFAULT_FAULTS,
+    FAULTS,
+    KUBE_PLATFORMS,
+    faults_for,
+    generate,
+    parse_faults,
+)
 from riverbed.commands import (
     _apply_user_consumer,
     _check_external,
     _checked_user_consumer,
+    _kube,
     _user_consumer_options,
     assignor_option,
     brokers_option,
     client_option,
     commit_mode_option,
+    context_option,
     group_protocol_option,
+    kube_options,
     partitions_option,
     runs_root,
 )
@@ -32,11 +42,7 @@ from riverbed.kafka_options import (
     keep_topics_option,
     refuse_local_only,
 )
-from riverbed.spec import LoadSpec, RunSpec, parse_duration
-
-#: Where a campaign runs: its faults are copies of the local experiments, and the
-#: consumers run on this machine (riverbed's Kafka, or a cluster it does not run).
-CAMPAIGN_PLATFORMS = ("local", "external")
+from riverbed.spec import PLATFORMS, LoadSpec, RunSpec, parse_duration
 
 
 @click.command()
@@ -78,13 +84,17 @@ CAMPAIGN_PLATFORMS = ("local", "external")
 )
 @click.option(
     "--platform",
-    type=click.Choice(CAMPAIGN_PLATFORMS),
+    type=click.Choice(PLATFORMS),
     default="local",
     show_default=True,
-    help="local: riverbed's Kafka on this machine. external: a Kafka cluster riverbed does "
-    "not run (--kafka-bootstrap, --kafka-config); broker and network faults are not drawn "
-    "there. The consumers run on this machine either way.",
+    help="local: riverbed's Kafka and the consumers on this machine. external: a Kafka "
+    "cluster riverbed does not run (--kafka-bootstrap, --kafka-config), the consumers on "
+    "this machine; broker and network faults are not drawn. kind / k8s (with --context): "
+    "Kafka and the consumers (riverbed's, or your --consumer-image) in the cluster, faults "
+    "from experiments/ (latency, bandwidth and broker pauses are not drawn).",
 )
+@context_option
+@kube_options
 @click.option(
     "--duration",
     default="60s",
@@ -149,6 +159,7 @@ def campaign(
     max_faults: int,
     campaign_dir: str | None,
     platform: str,
+    context: str | None,
     duration: str,
     warmup: str,
     cooldown: str,
@@ -180,21 +191,23 @@ def campaign(
 
     The schedules (which faults, when, whom, how long) are drawn from --seed: the
     same seed gives the same schedules. Each becomes experiment files (copies of
-    experiments/local/ with the schedule's parameters) in its run directory, run by
-    the ordinary `riverbed run` pipeline, one run after another on one Kafka
-    cluster. The campaign directory holds one run directory per run, campaign.html,
+    experiments/local/, or on kind and k8s of experiments/, with the schedule's
+    parameters) in its run directory, run by the ordinary `riverbed run` pipeline,
+    one run after another on one Kafka cluster. The campaign directory holds one run directory per run, campaign.html,
     campaign.json and junit.xml, rewritten after every run. campaign.html answers
     first: how many schedules found a problem, under which faults, and the
     shortest failing schedule with the `riverbed run` command that replays it.
 
     Your own consumer takes the options `riverbed run` takes (--consumer-cmd,
     --consumer-cwd, --consumer-evidence, --output-topic: each run gets a fresh
-    output topic named after it); the page states the evidence its verdicts rest on.
+    output topic named after it; on kind/k8s --consumer-image); the page states the
+    evidence its verdicts rest on.
 
     \b
     riverbed campaign --runs 20 --seed 7
     riverbed campaign --runs 20 --seed 7 --faults kill-hard,pause --commit-mode before-process
     riverbed campaign --runs 20 --seed 7 --consumer-cmd "python my_consumer.py"
+    riverbed campaign --runs 10 --seed 7 --platform kind --consumer-image team/orders:1.4
 
     Exits 0 when every run passed, 1 when any failed, 2 when some were inconclusive
     (and none failed), a harness error stopped a run, or the campaign was interrupted
@@ -205,14 +218,6 @@ def campaign(
     from riverbed.chaos.validate import check_experiments
     from riverbed.consumer_settings import check_consumer_settings, resolve_assignor
 
-    if ctx.meta.get("riverbed.consumer_image"):
-        raise HarnessError(
-            "A campaign runs the consumers on this machine (--platform local or external); "
-            "--consumer-image runs an image in a Kubernetes cluster.",
-            fix='give the command that starts your consumer with --consumer-cmd "…", or try '
-            "the image one scenario at a time with `riverbed run --platform kind "
-            "--consumer-image IMAGE --experiment …`.",
-        )
     user = _checked_user_consumer(
         ctx, platform, consumer_cmd, consumer_cwd, consumer_evidence, output_topic
     )
@@ -221,6 +226,11 @@ def campaign(
     )
     if external is not None:
         refuse_local_only(ctx, {"brokers": "--brokers"})
+    if platform == "k8s" and not context:
+        raise HarnessError(
+            "--platform k8s needs --context NAME (the kubeconfig context of an existing cluster).",
+            fix="pass --context, or use --platform kind to create a local kind cluster.",
+        )
     if seed is None:
         seed = int.from_bytes(os.urandom(3), "big")
     kinds = faults_for(platform, parse_faults(faults) if faults else None)
@@ -254,6 +264,7 @@ def campaign(
         partitions=partitions,
         session_timeout_s=session_timeout_ms / 1000,
         max_faults=max_faults,
+        platform=platform,
     )
     rf = min(3, brokers)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -286,7 +297,8 @@ def campaign(
     checked = root / ".checked"
     try:
         for s in schedules:
-            check_experiments([str(p) for p in write_experiments(s, checked / s.name)], platform)
+            paths = write_experiments(s, checked / s.name, platform)
+            check_experiments([str(p) for p in paths], platform)
     finally:
         shutil.rmtree(checked, ignore_errors=True)
 
@@ -298,11 +310,16 @@ def campaign(
         base=base,
         user_rate=user_rate,
         cwd_given=consumer_cwd is not None,
+        replay_flags=_kube_flags(ctx, platform, context),
     )
     err.print(f"campaign seed {seed}: {runs} runs of {', '.join(kinds)} into {root}")
     err.print(f"consumer under test: {settings['consumer']['describe']}")
 
     def platform_factory() -> Any:
+        if platform in KUBE_PLATFORMS:
+            from riverbed.runner import KubeRunPlatform
+
+            return KubeRunPlatform(_kube(platform, context, False))
         if external is not None:
             from riverbed.platforms.external import ExternalRunPlatform
 
@@ -316,7 +333,7 @@ def campaign(
     # Every client of every run gets the campaign's connection settings (none on
     # riverbed's own cluster: settings exported for a by-hand load must not leak in).
     with connection_settings(external.settings if external else {}):
-        if external is None and any(s.network for s in schedules):
+        if platform == "local" and any(s.network for s in schedules):
             _kafka_with_listeners(brokers, consumers)
         records, interrupted = run_campaign(
             schedules,
@@ -337,6 +354,22 @@ def campaign(
     )
     out.print(f"campaign: {root / 'campaign.html'}", markup=False, soft_wrap=True)
     raise SystemExit(exit_code(records, interrupted))
+
+
+def _kube_flags(ctx: click.Context, platform: str, context: str | None) -> list[str]:
+    """The flags that pick the cluster of a kind or k8s campaign, for its replay commands
+    (spec.json does not hold them)."""
+    if platform not in KUBE_PLATFORMS:
+        return []
+    flags = ["--context", context] if context else []
+    cluster = ctx.meta.get("riverbed.kind_cluster")
+    if platform == "kind" and cluster and cluster != "riverbed":
+        flags += ["--kind-cluster", str(cluster)]
+    if ctx.meta.get("riverbed.kind_config"):
+        flags += ["--kind-config", str(ctx.meta["riverbed.kind_config"])]
+    if ctx.meta.get("riverbed.offline"):
+        flags.append("--offline")
+    return flags
 
 
 def _kafka_with_listeners(brokers: int, consumers: int) -> None:
@@ -361,9 +394,11 @@ def campaign_settings(
     base: RunSpec,
     user_rate: float,
     cwd_given: bool = False,
+    replay_flags: list[str] | None = None,
 ) -> dict[str, Any]:
     """What campaign.json ``settings`` records: the schedules' inputs, the run settings,
-    the consumer under test and the evidence strength its verdicts rest on."""
+    the consumer under test and the evidence strength its verdicts rest on (and the
+    flags that pick a Kubernetes cluster, which each run's replay command needs)."""
     from reports.strength import DESCRIPTIONS
 
     strength = DESCRIPTIONS[base.consumer_evidence]
@@ -389,12 +424,22 @@ def campaign_settings(
         "key_space": base.load.key_space,
         "consumer": consumer_under_test(base, cwd_given),
         "evidence_strength": strength.to_json(),
+        "replay_flags": list(replay_flags or []),
     }
 
 
 def consumer_under_test(spec: RunSpec, cwd_given: bool = False) -> dict[str, Any]:
     """Who the campaign judges: riverbed's reference consumer and its settings, or the
     user's command and how its evidence is gathered."""
+    if spec.consumer_image is not None:
+        return {
+            "kind": "image",
+            "image": spec.consumer_image,
+            "evidence": spec.consumer_evidence,
+            "output_topic": spec.output_topic,
+            "describe": f"your consumer image {spec.consumer_image} "
+            f"({spec.consumer_evidence} evidence)",
+        }
     if spec.consumer_cmd is not None:
         return {
             "kind": "command",

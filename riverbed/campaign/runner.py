@@ -95,9 +95,10 @@ def run_spec_for(base: RunSpec, schedule: Schedule, experiments: list[Path]) -> 
 
         # A shared cluster: names no other run picks, even in the same second.
         stamp = unique_suffix()
+    session_s = base.session_timeout_ms / 1000
     needed = (
         base.load.warmup_s
-        + sum(expected_seconds(s, base.session_timeout_ms / 1000) for s in schedule.steps)
+        + sum(expected_seconds(s, session_s, base.platform) for s in schedule.steps)
         + base.load.cooldown_s
     )
     load = replace(base.load, duration_s=max(base.load.duration_s, round(needed)))
@@ -115,13 +116,15 @@ def run_spec_for(base: RunSpec, schedule: Schedule, experiments: list[Path]) -> 
     ).validate()
 
 
-def summarize(record: RunRecord) -> None:
+def summarize(record: RunRecord, platform_flags: list[str] | None = None) -> None:
     """Fill a record's verdict, checks and counts from its run directory's summary.json,
-    and the command that replays it from its spec.json."""
+    and the command that replays it from its spec.json (``platform_flags``: the flags that
+    pick a Kubernetes cluster)."""
     from riverbed.campaign.summary import replay_command
 
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        record.replay = replay_command(json.loads((record.run_dir / "spec.json").read_text()))
+        spec = json.loads((record.run_dir / "spec.json").read_text())
+        record.replay = replay_command(spec, platform_flags or [])
     try:
         summary = json.loads((record.run_dir / "summary.json").read_text())
     except (OSError, ValueError):
@@ -171,7 +174,7 @@ def run_campaign(
         say(f"[{i}/{len(records)}] {schedule.name}: {schedule.describe()}")
         started = time.monotonic()
         try:
-            paths = write_experiments(schedule, record.run_dir / "experiments")
+            paths = write_experiments(schedule, record.run_dir / "experiments", base.platform)
             spec = run_spec_for(base, schedule, paths)
             with progress_factory(f"{schedule.name}: preparing") as update:
                 result = execute(spec, record.run_dir, platform_factory(), update, say)
@@ -185,7 +188,7 @@ def run_campaign(
             if exc.fix:
                 say(f"fix: {exc.fix}")
         record.wall_s = time.monotonic() - started
-        summarize(record)
+        summarize(record, settings.get("replay_flags"))
         if record.error is not None:
             # The run's own report says inconclusive (interrupted); the campaign says why.
             record.verdict, record.exit_code = "error", 2

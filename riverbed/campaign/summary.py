@@ -157,11 +157,12 @@ def _seconds(value: Any) -> str:
     return f"{float(value):g}s"
 
 
-def replay_command(spec: Mapping[str, Any]) -> str:
+def replay_command(spec: Mapping[str, Any], platform_flags: Sequence[str] = ()) -> str:
     """The `riverbed run` command that runs the same schedule with the same settings, from
     a run's spec.json (pure). Every setting is given as a flag, so that neither
     environment variables nor a riverbed.toml can change what it runs; secrets of an
     external cluster's connection settings are placeholders to fill in.
+    ``platform_flags`` pick the Kubernetes cluster (``--context``…: spec.json has none).
 
     The experiment paths are the run's own copies, as the campaign wrote them (relative
     to the directory the campaign ran in, unless --campaign-dir was absolute).
@@ -170,7 +171,7 @@ def replay_command(spec: Mapping[str, Any]) -> str:
     platform = str(spec.get("platform") or "local")
     args: list[str] = ["riverbed", "run"]
     if platform != "local":
-        args += ["--platform", platform]
+        args += ["--platform", platform, *platform_flags]
     if platform == "external":
         args += ["--kafka-bootstrap", str(spec["bootstrap_servers"])]
         for key, value in sorted((spec.get("kafka_config") or {}).items()):
@@ -200,8 +201,11 @@ def replay_command(spec: Mapping[str, Any]) -> str:
         "--client", str(spec["client"]),
         "--group-protocol", str(spec["group_protocol"]),
     ]  # fmt: skip
-    if spec.get("consumer_cmd"):
-        args += ["--consumer-cmd", str(spec["consumer_cmd"])]
+    if spec.get("consumer_cmd") or spec.get("consumer_image"):
+        if spec.get("consumer_image"):
+            args += ["--consumer-image", str(spec["consumer_image"])]
+        else:
+            args += ["--consumer-cmd", str(spec["consumer_cmd"])]
         if spec.get("consumer_cwd"):
             args += ["--consumer-cwd", str(spec["consumer_cwd"])]
         args += ["--consumer-evidence", str(spec["consumer_evidence"])]

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from riverbed.campaign.schedule import DEFAULT_FAULTS, LOCAL_KAFKA_FAULTS, faults_for
+from riverbed.campaign.schedule import (
+    DEFAULT_FAULTS,
+    KUBE_TEMPLATES,
+    LOCAL_KAFKA_FAULTS,
+    faults_for,
+)
 from riverbed.cli import main
 from riverbed.errors import HarnessError
 
@@ -27,8 +32,35 @@ def campaign(tmp_path, *args: str):
         ),
         (
             ["--consumer-image", "team/app:1"],
-            "--consumer-image runs an image in a Kubernetes cluster",
-            '--consumer-cmd "…"',
+            "--consumer-image runs your image in a Kubernetes cluster (got --platform local)",
+            "fix: use --platform kind or k8s",
+        ),
+        (
+            ["--platform", "kind", "--consumer-cmd", "python app.py"],
+            "--consumer-cmd runs on this machine",
+            "fix: use --platform local, or external",
+        ),
+        (
+            ["--platform", "kind", "--faults", "kill-hard,latency,broker-pause"],
+            "--faults latency, broker-pause have no experiment on Kubernetes",
+            "fix: draw from kill, kill-hard, pause, partition, reset, resize, scale, broker-kill",
+        ),
+        (
+            ["--platform", "k8s", "--consumer-image", "team/app:1"],
+            "--platform k8s needs --context NAME",
+            "fix: pass --context",
+        ),
+        (
+            [
+                "--platform",
+                "kind",
+                "--consumer-image",
+                "team/app:1",
+                "--consumer-evidence",
+                "instrumented",
+            ],
+            "Instrumented evidence needs your consumer's process on this machine",
+            "fix: use --consumer-evidence output-topic",
         ),
         (
             ["--output-topic", "out"],
@@ -75,3 +107,10 @@ def test_an_external_campaign_draws_only_faults_that_leave_the_cluster_alone():
     assert faults_for("external", ("kill", "scale")) == ("kill", "scale")
     with pytest.raises(HarnessError, match="broker-pause"):
         faults_for("external", ("kill", "broker-pause"))
+
+
+def test_a_kubernetes_campaign_draws_only_faults_with_a_kubernetes_experiment():
+    kube = faults_for("kind")
+    assert set(kube) == set(DEFAULT_FAULTS) & set(KUBE_TEMPLATES)
+    assert not {"latency", "broker-pause"} & set(kube)
+    assert faults_for("k8s", ("kill", "reset")) == ("kill", "reset")

@@ -179,3 +179,20 @@ def test_the_replay_command_on_an_external_cluster_asks_for_the_secrets_it_never
         "security.protocol=SASL_SSL",
     ]
     assert "--brokers" not in got and command.endswith("--keep-topics")
+
+
+def test_the_replay_command_of_a_consumer_image_names_its_cluster():
+    spec = spec_json(
+        platform="kind",
+        consumer_image="team/orders:1.4",
+        consumer_evidence="offsets",
+        commit_mode=None,
+        assignor=None,
+        processing_ms=None,
+    )
+    command = replay_command(spec, ["--kind-cluster", "ci", "--offline"])
+    assert command.startswith("riverbed run --platform kind --kind-cluster ci --offline ")
+    got = flags(command.replace(" --offline", " --offline x"))
+    assert got["--consumer-image"] == ["team/orders:1.4"]
+    assert got["--consumer-evidence"] == ["offsets"]
+    assert "--consumer-cmd" not in got and "--output-topic" not in got
