@@ -344,14 +344,16 @@ def campaign(
             progress_factory=progress,
             platform_factory=platform_factory,
         )
-    tally: dict[str, int] = {}
-    for r in records:
-        tally[r.verdict] = tally.get(r.verdict, 0) + 1
-    err.print(
-        "campaign: "
-        + ", ".join(f"{v} {k}" for k, v in sorted(tally.items()))
-        + (" (interrupted)" if interrupted else "")
-    )
+    from riverbed.campaign.summary import headline, shortest_failing
+
+    matrix = [r.to_dict(root) for r in records]
+    err.print(f"campaign: {headline(matrix)}" + (" (interrupted)" if interrupted else ""))
+    if (shortest := shortest_failing(matrix)) and shortest.get("replay"):
+        err.print(
+            f"shortest failing schedule: {shortest['run']} ({shortest['describe']}); "
+            f"replay it with: {shortest['replay']}",
+            markup=False,
+        )
     out.print(f"campaign: {root / 'campaign.html'}", markup=False, soft_wrap=True)
     raise SystemExit(exit_code(records, interrupted))
 

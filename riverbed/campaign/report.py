@@ -200,7 +200,7 @@ a { color: #1a57b5; }
 <p class="small">platform {{ d.settings.get('platform', 'local') }} · {{ d.ran }} of {{ d.runs }} runs ran ·
 wall time {{ d.wall_s.total }} s{% if d.wall_s.mean is not none %} (mean {{ d.wall_s.mean }} s per run){% endif %} ·
 faults drawn from: {{ d.settings.faults | join(", ") }}, 1 to {{ d.settings.max_faults }} per schedule.
-Same seed, same schedules: <code>riverbed campaign --runs {{ d.runs }} --seed {{ d.seed }} --faults {{ d.settings.faults | join(",") }} --max-faults {{ d.settings.max_faults }}</code> (with the same run settings).</p>
+Same seed, same schedules: <code>riverbed campaign{% if d.settings.get('platform', 'local') != 'local' %} --platform {{ d.settings.platform }}{% endif %} --runs {{ d.runs }} --seed {{ d.seed }} --faults {{ d.settings.faults | join(",") }} --max-faults {{ d.settings.max_faults }}</code> (with the same run settings).</p>
 </header>
 
 <h2 id="shortest">Shortest failing schedule</h2>

@@ -101,6 +101,7 @@ def test_a_campaign_of_a_careful_consumer_passes_every_run(kafka, tmp_path):
         assert must <= finished(tmp_path, run_dir), row["run"]
     html = (out / "campaign.html").read_text()
     assert "2 schedules: 2 passed." in html and "Evidence strength: instrumented" in html
+    assert "campaign: 2 schedules: 2 passed." in " ".join(r.stderr.split())
 
 
 def test_a_campaign_catches_the_at_most_once_consumer_where_it_lost_events(kafka, tmp_path):
@@ -135,6 +136,10 @@ def test_a_campaign_catches_the_at_most_once_consumer_where_it_lost_events(kafka
         f"--consumer-cmd 'python {WRAPPER} examples/confluent_auto_commit.py'"
         in (shortest["replay"])
     )
+    # The terminal says it too.
+    said = " ".join(r.stderr.split())
+    assert f"shortest failing schedule: {shortest['run']}" in said
+    assert f"replay it with: {shortest['replay']}" in said
     kill_hard = next(f for f in data["summary"]["faults"] if f["fault"] == "kill-hard")
     assert kill_hard["fail"] == len(lost_runs)
     html = (out / "campaign.html").read_text()
