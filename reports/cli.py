@@ -241,7 +241,17 @@ def compare(
         if exc.fix:
             err.print(Text.assemble(("fix: ", "bold"), exc.fix), soft_wrap=True)
         sys.exit(BAD_INPUT_EXIT)
-    paths = write_comparison(comparison, out_dir or default_out_dir(list(run_dirs)))
+    target = out_dir or default_out_dir(list(run_dirs))
+    try:
+        paths = write_comparison(comparison, target)
+    except OSError as exc:
+        err.print(
+            Text.assemble(("error: ", "bold red"), f"cannot write the comparison into {target}: "
+                          f"{exc.strerror or exc}."),
+            soft_wrap=True,
+        )  # fmt: skip
+        err.print(Text.assemble(("fix: ", "bold"), "give a writable directory with --out."))
+        sys.exit(BAD_INPUT_EXIT)
     out.print(compare_table(comparison))
     out.print(f"compare: {paths['compare_html']}", soft_wrap=True)
     if open_page:

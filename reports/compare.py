@@ -341,10 +341,12 @@ def run_label(r: RunData) -> str:
 
 def load_run(run_dir: Path | str) -> RunData:
     """Check one run directory afresh (the report's pure checks) and keep what compare needs."""
-    from reports.pipeline import ReportError, analyse
+    from reports.pipeline import ReportError, analyse, check_run_dir
 
     path = Path(run_dir)
     try:
+        # What is no run directory at all is bad input, not a run to call inconclusive.
+        check_run_dir(path)
         summary, ev, metrics = analyse(path)
     except ReportError as exc:
         raise CompareError(f"{path}: {exc.message}", fix=exc.fix) from exc

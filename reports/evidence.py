@@ -192,7 +192,8 @@ class Evidence:
     unsent: pl.DataFrame | None = None
     """Every other send line (``unknown``, ``fail``): producer, key, seq, status, t_send."""
     log: pl.DataFrame | None = None
-    """One row per drained record, sorted by pos: pos, producer, key, seq, sha_ok."""
+    """One row per drained record, sorted by pos: pos, producer, key, seq, sha_ok, and
+    ``t_append`` when the topic stamps records with their append time."""
     log_reasons: pl.DataFrame | None = None
     """pos and ``reason`` of the log records that do not decode or whose sha fails."""
     processed: pl.DataFrame | None = None
@@ -439,12 +440,15 @@ def _load_log(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
         block = block.with_columns(pos_expr(), pl.col("sha_ok").fill_null(False))
         bad = ~pl.col("sha_ok") | pl.col("producer").is_null()
         reasons.append(block.filter(bad).select("pos", "reason"))
+        # The append time only where the topic stamps it: most logs have none to keep.
+        stamped = block["t_append"].null_count() < block.height
         return block.select(
             "pos",
             pl.col("producer").cast(pl.Categorical),
             pl.col("key").cast(pl.Categorical),
             "seq",
             "sha_ok",
+            *(["t_append"] if stamped else []),
         )
 
     files = _read_kind(ev, "log", [layout.log], "log", LOG_SCHEMA, ("partition", "offset"), compact)
@@ -455,7 +459,7 @@ def _load_log(layout: RunLayout, ev: Evidence) -> pl.DataFrame | None:
         # A log file read cleanly but without records is an empty topic
         # (nothing was produced), not missing evidence: checks run on zero records.
         frames = [compact(pl.DataFrame(schema=LOG_SCHEMA))]
-    log = pl.concat(frames) if len(frames) > 1 else frames[0]
+    log = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
     del frames, files
     log = log.sort("pos", maintain_order=True)
     dup = (log["pos"] == log["pos"].shift(1)).fill_null(False)

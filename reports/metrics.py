@@ -97,44 +97,93 @@ def first_outputs(ev: Evidence, facts: Facts) -> pl.DataFrame | None:
     return firsts
 
 
-def _output_latency(ev: Evidence, facts: Facts) -> pl.Series | None:
-    firsts = first_outputs(ev, facts)
-    if firsts is None or ev.acks is None:
+#: What latency is measured from: the broker's append time of the record, when its topic
+#: stamps records with it (riverbed's own cluster), else the producer's acknowledgement.
+APPEND = "append"
+ACKNOWLEDGEMENT = "acknowledgement"
+
+
+def _append_times(ev: Evidence) -> pl.DataFrame | None:
+    """pos, identity and append time of every log record stamped with one (None: none is)."""
+    if ev.log is None or "t_append" not in ev.log.columns:
         return None
-    acks = ev.acks.select(
-        pl.col("producer").cast(pl.String), pl.col("key").cast(pl.String), "seq", "t_ack"
-    ).unique(subset=["producer", "key", "seq"], keep="first")
-    joined = firsts.join(acks, on=["producer", "key", "seq"], how="inner")
-    return ((joined["t"] - joined["t_ack"]) * 1000.0).alias("ms")
+    stamped = ev.log.filter(pl.col("t_append").is_not_null())
+    return stamped if stamped.height else None
+
+
+def _output_latency(ev: Evidence, facts: Facts) -> tuple[pl.Series, str] | None:
+    firsts = first_outputs(ev, facts)
+    if firsts is None:
+        return None
+    stamped = _append_times(ev)
+    if stamped is not None:
+        starts = stamped.select(
+            pl.col("producer").cast(pl.String),
+            pl.col("key").cast(pl.String),
+            "seq",
+            pl.col("t_append").alias("t_start"),
+        )
+        basis = APPEND
+    elif ev.acks is not None:
+        starts = ev.acks.select(
+            pl.col("producer").cast(pl.String),
+            pl.col("key").cast(pl.String),
+            "seq",
+            pl.col("t_ack").alias("t_start"),
+        )
+        basis = ACKNOWLEDGEMENT
+    else:
+        return None
+    starts = starts.unique(subset=["producer", "key", "seq"], keep="first")
+    joined = firsts.join(starts, on=["producer", "key", "seq"], how="inner")
+    return ((joined["t"] - joined["t_start"]) * 1000.0).alias("ms"), basis
 
 
 def latency(ev: Evidence, facts: Facts, chunk: int = 2_000_000) -> dict[str, Any]:
-    """End-to-end latency, acknowledgement to first processing (or first output), in ms."""
+    """End-to-end latency to first processing (or first output), in ms.
+
+    Measured from the broker's append time where the log has it (``basis``
+    ``append``): on one clock nothing is processed before it. Otherwise from the
+    producer's acknowledgement (``basis`` ``acknowledgement``), which reaches the
+    producer only after the record became readable: a busy consumer may process a
+    record before its acknowledgement is recorded, and that latency is negative
+    (``negative`` counts them; two processes' order of events, not an error).
+    """
     if ev.strength.name == OUTPUT_TOPIC:
-        out = _output_latency(ev, facts)
-        return _quantiles(out) if out is not None else {}
-    if ev.acks is None or ev.processed is None or ev.processed.height == 0:
+        answered = _output_latency(ev, facts)
+        return _quantiles(*answered, to="first output") if answered is not None else {}
+    if ev.processed is None or ev.processed.height == 0:
+        return {}
+    stamped = _append_times(ev)
+    if stamped is not None:
+        pos, t_start, basis = stamped["pos"], stamped["t_append"], APPEND
+    elif ev.acks is not None:
+        pos, t_start, basis = ev.acks["pos"], ev.acks["t_ack"], ACKNOWLEDGEMENT
+    else:
         return {}
     first = ev.processed.filter(facts.first_mask).select("pos", "trank")
     parts = []
     for start in range(0, first.height, chunk):
         part = first.slice(start, chunk)
-        idx, found = lookup(ev.acks["pos"], part["pos"])
+        idx, found = lookup(pos, part["pos"])
         t = facts.t_of(part["trank"])
-        parts.append(((t - ev.acks["t_ack"].gather(idx)) * 1000.0).filter(found))
+        parts.append(((t - t_start.gather(idx)) * 1000.0).filter(found))
     ms = pl.concat(parts) if parts else pl.Series("ms", [], dtype=pl.Float64)
-    return _quantiles(ms)
+    return _quantiles(ms, basis)
 
 
-def _quantiles(ms: pl.Series) -> dict[str, Any]:
+def _quantiles(
+    ms: pl.Series, basis: str = ACKNOWLEDGEMENT, to: str = "first processing"
+) -> dict[str, Any]:
     if ms.len() == 0:
         return {}
-    out: dict[str, Any] = {"count": ms.len(), "unit": "ms"}
+    out: dict[str, Any] = {"count": ms.len(), "unit": "ms", "basis": basis, "to": to}
     for name, q in QUANTILES:
         out[name] = round(float(ms.quantile(q, interpolation="nearest") or 0.0), 3)
     out["max"] = round(float(ms.max() or 0.0), 3)  # type: ignore[arg-type]
     out["min"] = round(float(ms.min() or 0.0), 3)  # type: ignore[arg-type]
     out["mean"] = round(float(ms.mean() or 0.0), 3)  # type: ignore[arg-type]
+    out["negative"] = int((ms < 0).sum())
     return out
 
 

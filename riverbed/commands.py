@@ -565,6 +565,7 @@ def _up_here(
                 brokers,
                 progress=update,
                 proxy_slots=wanted_slots(consumers) if network_faults else 0,
+                say=err.print,
             )
             bootstrap = cluster.bootstrap_servers
             kafka_line = f"Kafka: {bootstrap} ({cluster.brokers} brokers); topic {topic}"
@@ -1349,7 +1350,7 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
 
     platform: RunPlatform
     if spec.platform == "local":
-        platform = LocalRunPlatform()
+        platform = LocalRunPlatform(say=err.print)
     elif spec.platform == "external":
         from riverbed.platforms.external import ExternalRunPlatform
 

@@ -238,16 +238,27 @@ class RunPlatform(Protocol):
         ...
 
 
+#: The data topic's configuration on riverbed's own cluster: each record carries the time
+#: its leader appended it, which the log drain records (``t_append``). The report measures
+#: latency from it: on this machine's one clock no processing can precede it, while the
+#: producer's acknowledgement arrives after the record is readable.
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
 class LocalRunPlatform:
     """The run's view of the local platform: Kafka on 127.0.0.1, workloads as processes."""
 
     name = "local"
 
-    def __init__(self, kafka_base_port: int | None = None) -> None:
+    def __init__(
+        self, kafka_base_port: int | None = None, say: Callable[[str], None] | None = None
+    ) -> None:
         from riverbed.platforms.local import LocalPlatform
 
         self.platform = LocalPlatform()
         self.kafka_base_port = kafka_base_port
+        self.say = say
+        """Where to tell the user what the platform did on its own (a Kafka restart)."""
         self._workloads = False
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
@@ -262,6 +273,7 @@ class LocalRunPlatform:
             progress=progress,
             base_port=self.kafka_base_port,
             proxy_slots=wanted_slots(spec.consumers) if spec.network_faults else 0,
+            say=self.say,
         )
         if cluster.brokers < spec.replication_factor:
             raise HarnessError(
@@ -276,6 +288,7 @@ class LocalRunPlatform:
             partitions=spec.partitions,
             replication_factor=spec.replication_factor,
             min_insync_replicas=min(spec.min_insync_replicas, spec.replication_factor),
+            config=APPEND_TIME,
         )
         self.ensure_output_topic(spec, cluster.bootstrap_servers, progress, reuse=False)
         return cluster.bootstrap_servers

@@ -29,7 +29,7 @@ from workloads.cli_support import EnvArgumentParser, report_result, setup_loggin
 from workloads.evidence.schema import TIMESTAMP_TYPES, LogRecord, Output
 from workloads.evidence.sinks import FileSink
 from workloads.message import InvalidRecord, body_sha, decode
-from workloads.topic_reader import Batch, TopicRecord, read_topic, read_topic_records
+from workloads.topic_reader import TopicRecord, read_topic_records
 
 log = logging.getLogger("workloads.drain")
 
@@ -38,11 +38,20 @@ log = logging.getLogger("workloads.drain")
 IDENTITY_HEADER = "riverbed-id"
 
 
-def log_record(partition: int, offset: int, value: bytes | None) -> dict[str, Any]:
-    """One ``record`` evidence line for a record of the data topic."""
+#: kafka-python's ``timestamp_type`` of a record stamped by the broker (LogAppendTime).
+LOG_APPEND_TIME = 1
+
+
+def log_record(
+    partition: int, offset: int, value: bytes | None, t_append: float | None = None
+) -> dict[str, Any]:
+    """One ``record`` evidence line for a record of the data topic (``t_append``: the
+    broker's append time, when the topic stamps records with it)."""
     try:
         m = decode(value)
-        return LogRecord(partition, offset, m.producer, m.key, m.seq, True).to_dict()
+        return LogRecord(
+            partition, offset, m.producer, m.key, m.seq, True, t_append=t_append
+        ).to_dict()
     except InvalidRecord as exc:
         if exc.reason == "corrupt":
             # The value decodes; only the body was altered: keep the message's identity.
@@ -50,7 +59,16 @@ def log_record(partition: int, offset: int, value: bytes | None) -> dict[str, An
             identity = fields["producer"], fields["key"], fields["seq"]
         else:
             identity = None, None, None
-        return LogRecord(partition, offset, *identity, False, reason=exc.reason).to_dict()
+        return LogRecord(
+            partition, offset, *identity, False, reason=exc.reason, t_append=t_append
+        ).to_dict()
+
+
+def append_time(record: TopicRecord) -> float | None:
+    """The broker's append time of a record in seconds, None unless the topic stamps it."""
+    if record.timestamp_type != LOG_APPEND_TIME or record.timestamp_ms < 0:
+        return None
+    return record.timestamp_ms / 1000.0
 
 
 def drain_log(
@@ -73,14 +91,14 @@ def drain_log(
     out = FileSink(out_path)
     counts = {"records": 0, "invalid": 0}
 
-    def write(batch: Batch) -> None:
-        lines = [log_record(partition, offset, value) for partition, offset, value in batch]
+    def write(batch: list[TopicRecord]) -> None:
+        lines = [log_record(r.partition, r.offset, r.value, append_time(r)) for r in batch]
         counts["invalid"] += sum(not line["sha_ok"] for line in lines)
         counts["records"] += len(lines)
         out.write_many(lines)
 
     try:
-        result = read_topic(
+        result = read_topic_records(
             bootstrap_servers,
             topic,
             write,

@@ -316,6 +316,9 @@ def latency_figure(metrics: Metrics) -> dict[str, Any] | None:
             "name": "latency",
         }
     ]
-    layout = _base_layout("End-to-end latency, acknowledgement to first processing (ms)", 300)
+    start = "append" if lat.get("basis") == "append" else "acknowledgement"
+    layout = _base_layout(
+        f"End-to-end latency, {start} to {lat.get('to', 'first processing')} (ms)", 300
+    )
     layout.update({"hovermode": "closest", "showlegend": False, "yaxis": {"title": {"text": "ms"}}})
     return {"data": data, "layout": layout}

@@ -7,7 +7,9 @@ vocabulary and settings give the same schedules, on any machine (each run's
 draws come from its own ``random.Random`` seeded with a string, which Python
 hashes deterministically).
 
-The vocabulary (``--faults``), each a parameterized copy of a local experiment:
+The vocabulary (``--faults``), each a parameterized copy of a local experiment
+(on kind and Kubernetes, of the experiment in the last column of :data:`KUBE_TEMPLATES`:
+there the experiment picks the pod, so a step names no target):
 
 ======================  ==========================================  =========================
 name                    what                                        experiment
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from riverbed.errors import HarnessError
@@ -54,6 +56,28 @@ TEMPLATES: dict[str, str] = {
     "poison": "poison-records",
 }
 FAULTS = tuple(TEMPLATES)
+#: Fault name → the Kubernetes experiment it parameterizes (kind, k8s): the faults that
+#: exist there (latency, bandwidth and broker pauses need what pods lack, see docs/chaos.md).
+KUBE_TEMPLATES: dict[str, str] = {
+    "kill": "kill-consumer-pod",
+    "kill-hard": "kill-consumer-pod-hard",
+    "pause": "pause-consumer-pod",
+    "partition": "network-partition-pod",
+    "reset": "network-reset-pod",
+    "resize": "resize-partitions",
+    "scale": "scale-consumers",
+    "broker-kill": "kill-broker-pod",
+    "poison": "poison-records",
+}
+#: Platforms whose faults are Kubernetes experiments.
+KUBE_PLATFORMS = ("kind", "k8s")
+
+
+def templates_for(platform: str) -> dict[str, str]:
+    """Fault name → experiment name on ``platform``."""
+    return KUBE_TEMPLATES if platform in KUBE_PLATFORMS else TEMPLATES
+
+
 #: Faults that need Toxiproxy between the consumers and the brokers.
 NETWORK_FAULTS = frozenset({"partition", "latency", "bandwidth", "reset"})
 #: The default vocabulary: every fault a consumer's correctness can be judged under.
@@ -68,6 +92,8 @@ DEFAULT_FAULTS = (
     "broker-kill",
     "broker-pause",
 )
+#: Faults that need riverbed's own Kafka: its broker processes, or a listener per replica.
+LOCAL_KAFKA_FAULTS = frozenset({"broker-kill", "broker-pause"}) | NETWORK_FAULTS
 #: Faults drawn at most once per schedule (Kafka cannot remove partitions).
 ONCE = frozenset({"resize"})
 #: Longest wait before a fault, after the previous one recovered (seconds).
@@ -161,6 +187,39 @@ def parse_faults(text: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def faults_for(platform: str, asked: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The vocabulary of a campaign on ``platform``: the faults asked for (default
+    :data:`DEFAULT_FAULTS`); on a Kafka cluster riverbed does not run, the default
+    leaves out broker and network faults, and asking for one is an error; on kind and
+    Kubernetes, the default leaves out what has no experiment there, and asking for it
+    is an error."""
+    if platform in KUBE_PLATFORMS:
+        if asked is None:
+            return tuple(k for k in DEFAULT_FAULTS if k in KUBE_TEMPLATES)
+        missing = [k for k in asked if k not in KUBE_TEMPLATES]
+        if missing:
+            raise HarnessError(
+                f"--faults {', '.join(missing)} have no experiment on Kubernetes (they need "
+                "Toxiproxy's queueing or a broker process riverbed runs).",
+                fix=f"draw from {', '.join(KUBE_TEMPLATES)}, or use --platform local.",
+            )
+        return asked
+    if platform != "external":
+        return asked or DEFAULT_FAULTS
+    if asked is None:
+        return tuple(k for k in DEFAULT_FAULTS if k not in LOCAL_KAFKA_FAULTS)
+    refused = [k for k in asked if k in LOCAL_KAFKA_FAULTS]
+    if refused:
+        allowed = [k for k in FAULTS if k not in LOCAL_KAFKA_FAULTS]
+        raise HarnessError(
+            f"--faults {', '.join(refused)} need riverbed's own Kafka (its broker processes, "
+            "or a listener per consumer replica); --platform external touches nothing of a "
+            "cluster but its own topics.",
+            fix=f"draw from {', '.join(allowed)}, or use --platform local.",
+        )
+    return asked
+
+
 def generate(
     seed: int,
     runs: int,
@@ -170,12 +229,15 @@ def generate(
     partitions: int = 3,
     session_timeout_s: float = 10.0,
     max_faults: int = 2,
+    platform: str = "local",
 ) -> list[Schedule]:
     """``runs`` fault schedules drawn from ``seed`` (pure: same arguments, same schedules).
 
     Each schedule has 1..``max_faults`` faults drawn from ``faults``; pauses and
     partitions last 1.6–2.4 session timeouts (so the member is evicted and comes
-    back as a zombie), other durations are drawn per fault.
+    back as a zombie), other durations are drawn per fault. On kind and Kubernetes
+    the experiment picks the pod: the steps name no target (the draws are the same,
+    so a seed gives schedules of the same shape on every platform).
     """
     kinds = parse_faults(list(faults))
     if runs < 1:
@@ -192,7 +254,12 @@ def generate(
             if not allowed:
                 break
             kind = rng.choice(allowed)
-            steps.append(_step(rng, kind, consumers, brokers, partitions, session_timeout_s))
+            step = _step(rng, kind, consumers, brokers, partitions, session_timeout_s)
+            if platform in KUBE_PLATFORMS:
+                # The StatefulSet restarts a killed broker pod at once: no downtime to set.
+                down = None if kind == "broker-kill" else step.duration_s
+                step = replace(step, target=None, duration_s=down)
+            steps.append(step)
         out.append(Schedule(index, seed, tuple(steps)))
     return out
 
@@ -243,11 +310,27 @@ def _step(
     raise HarnessError(f"Unknown fault {kind!r}.")  # pragma: no cover - parse_faults checks
 
 
-def expected_seconds(step: FaultStep, session_timeout_s: float = 10.0) -> float:
+def expected_seconds(
+    step: FaultStep, session_timeout_s: float = 10.0, platform: str = "local"
+) -> float:
     """A generous estimate of how long a step's experiment takes, recovery included
-    (so that the run's load covers every fault)."""
+    (so that the run's load covers every fault). A pod takes longer than a process to
+    come back, a broker pod longest."""
     d = step.duration_s or 0.0
     recover = 2 * session_timeout_s
+    if platform in KUBE_PLATFORMS:
+        kube = {
+            "kill": 40.0,
+            "kill-hard": recover + 30.0,
+            "pause": d + recover + 10.0,
+            "partition": d + recover + 10.0,
+            "reset": d + 20.0,
+            "resize": 30.0,
+            "scale": 90.0,
+            "broker-kill": 150.0,
+            "poison": 20.0,
+        }
+        return step.delay_s + kube.get(step.kind, 40.0)
     costs = {
         "kill": 10.0,
         "kill-hard": recover,

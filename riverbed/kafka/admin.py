@@ -54,12 +54,13 @@ def describe_topic(bootstrap_servers: str, topic: str) -> dict[str, Any]:
 def _describe(admin: Any, topic: str) -> dict[str, Any]:
     from kafka.errors import UnknownTopicOrPartitionError
 
+    fix = "check the topic's name: each run has its own (spec.json topic)."
     try:
         topics = admin.describe_topics([topic])
     except UnknownTopicOrPartitionError as exc:
-        raise HarnessError(f"Topic {topic!r} does not exist.") from exc
+        raise HarnessError(f"Topic {topic!r} does not exist.", fix=fix) from exc
     if not topics or topics[0].get("error_code"):
-        raise HarnessError(f"Topic {topic!r} does not exist.")
+        raise HarnessError(f"Topic {topic!r} does not exist.", fix=fix)
     return topics[0]
 
 
@@ -140,7 +141,11 @@ def _wait_leaders(admin: Any, topic: str, partitions: int, timeout: float) -> No
                 return
         if time.monotonic() > deadline:
             raise HarnessError(
-                f"Topic {topic!r}: not every one of {partitions} partitions had a leader after {timeout:.0f}s."
+                f"Topic {topic!r}: not every one of {partitions} partitions had a leader after "
+                f"{timeout:.0f}s.",
+                fix="see whether every broker runs (`riverbed kafka status`; a broker an "
+                "interrupted experiment stopped comes back with `riverbed kafka up`), then run "
+                "again.",
             )
         time.sleep(0.2)
 
@@ -208,7 +213,11 @@ def delete_group(
             progress(f"waiting for the members of {group} to time out before deleting it")
         time.sleep(1.0)
     still = f" ({wait_s:.0f}s after the consumers stopped)" if wait_s else ""
-    raise HarnessError(f"Could not delete consumer group {group!r}: {name}{still}")
+    raise HarnessError(
+        f"Could not delete consumer group {group!r}: {name}{still}",
+        fix="delete it by hand once its members are gone (kafka-consumer-groups.sh --delete "
+        f"--group {group}); it holds only riverbed's offsets.",
+    )
 
 
 def _delete_group_once(bootstrap_servers: str, group: str) -> str:

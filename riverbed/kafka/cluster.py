@@ -177,7 +177,11 @@ def free_base_port(
     for base in candidates:
         if not any(port_in_use(p) for p in cluster_ports(base, brokers, proxy_slots, sasl_ssl)):
             return base
-    raise HarnessError("No free port range found on 127.0.0.1 for a local Kafka cluster.")
+    raise HarnessError(
+        "No free port range found on 127.0.0.1 for a local Kafka cluster.",
+        fix="stop local Kafka clusters no longer needed (`riverbed kafka down`), or give a "
+        "base port yourself (--base-port, RIVERBED_KAFKA_BASE_PORT).",
+    )
 
 
 def _tail(path: Path, lines: int = 20, width: int = 300) -> str:
@@ -588,7 +592,9 @@ class LocalKafkaCluster:
         )
         if proc.returncode != 0:
             raise HarnessError(
-                f"Formatting broker {broker_id}'s storage failed:\n{proc.stdout}{proc.stderr}"
+                f"Formatting broker {broker_id}'s storage failed:\n{proc.stdout}{proc.stderr}",
+                fix="start afresh with `riverbed kafka down --purge` (it deletes the local "
+                "cluster's data), or use another --state-dir.",
             )
 
     def _check_ports(self, broker_id: int) -> None:
@@ -617,11 +623,21 @@ class LocalKafkaCluster:
                 )
 
     # ---- lifecycle ------------------------------------------------------------------------------
-    def up(self, timeout: float = 180.0, progress: Progress = _quiet) -> str:
+    def up(
+        self,
+        timeout: float = 180.0,
+        progress: Progress = _quiet,
+        restart_for_listeners: bool = False,
+    ) -> str:
         """Start every broker that is not running and wait until all answer metadata.
 
-        Returns ``"running"`` when the cluster was already up, ``"started"`` otherwise.
+        Returns ``"running"`` when the cluster was already up, ``"started"`` otherwise,
+        and ``"restarted"`` when it ran without the per-replica listeners asked for
+        (``proxy_slots``) and ``restart_for_listeners`` let it stop the brokers
+        (a controlled shutdown; the data is kept) and start them again with them.
+        Without ``restart_for_listeners`` such a cluster is an error naming the fix.
         """
+        restarted = False
         meta = self.state_dir / "cluster.json"
         if meta.exists():
             data = json.loads(meta.read_text())
@@ -645,13 +661,22 @@ class LocalKafkaCluster:
             self.sasl_ssl_users = self.sasl_ssl_users or (dict(stored) if stored else None)
             has = int(data.get("proxy_slots") or 0)
             if self.proxy_slots > has and self.running():
-                raise HarnessError(
-                    f"The local Kafka cluster in {self.state_dir} is running without the "
-                    f"per-replica listeners network faults need ({has} slots, {self.proxy_slots} "
-                    "wanted).",
-                    fix="stop it with `riverbed down` (its data is kept) and run again: riverbed "
-                    "then starts it with the listeners.",
+                if not restart_for_listeners:
+                    raise HarnessError(
+                        f"The local Kafka cluster in {self.state_dir} is running without the "
+                        f"per-replica listeners network faults need ({has} slots, "
+                        f"{self.proxy_slots} wanted).",
+                        fix="stop it with `riverbed down` (its data is kept) and run again: "
+                        "riverbed then starts it with the listeners.",
+                    )
+                # Listeners are broker configuration: only a restart adds them. A
+                # controlled shutdown of every broker keeps every topic and offset.
+                progress(
+                    f"restarting Kafka with the per-replica listeners network faults need "
+                    f"({has} → {self.proxy_slots} slots; data kept)"
                 )
+                self.down()
+                restarted = True
             # A cluster with more slots than asked for serves a run that asks for fewer.
             self.proxy_slots = max(self.proxy_slots, has)
         else:
@@ -682,7 +707,7 @@ class LocalKafkaCluster:
                 with contextlib.suppress(Exception):
                     self.kill_broker(i)
             raise
-        return "started"
+        return "restarted" if restarted else "started"
 
     @staticmethod
     def running_any_from(data: dict[str, object]) -> bool:

@@ -63,7 +63,10 @@ def find_java() -> str:
         raise HarnessError(f"Could not run {candidate}: {exc}", fix="check JAVA_HOME") from exc
     major = java_major_version(out)
     if major is None:
-        raise HarnessError(f"Could not read the Java version from `{candidate} -version`: {out!r}")
+        raise HarnessError(
+            f"Could not read the Java version from `{candidate} -version`: {out!r}",
+            fix=f"put a JDK {MIN_JAVA}+ first on PATH, or set JAVA_HOME to one.",
+        )
     if major < MIN_JAVA:
         raise HarnessError(
             f"Java {major} found at {candidate}; Apache Kafka {KAFKA_VERSION} needs Java {MIN_JAVA} or newer.",

@@ -101,10 +101,16 @@ class LocalPlatform:
         progress: Any = None,
         base_port: int | None = None,
         proxy_slots: int = 0,
+        say: Any = None,
     ) -> LocalKafkaCluster:
         """Start the local Kafka cluster (or find it running) with ``brokers`` nodes;
         ``proxy_slots`` per-replica listeners for network faults (see
-        :mod:`riverbed.platforms.network`)."""
+        :mod:`riverbed.platforms.network`).
+
+        A cluster riverbed started earlier without those listeners is restarted with
+        them (its data kept; ``say`` tells the user), unless workloads of a session
+        (`riverbed up`) still use it: then the error names the fix.
+        """
         from riverbed.kafka.cluster import DEFAULT_BASE_PORT
 
         kwargs: dict[str, Any] = {"brokers": brokers, "proxy_slots": proxy_slots}
@@ -113,7 +119,15 @@ class LocalPlatform:
         else:
             kwargs["base_port"] = int(os.environ.get("RIVERBED_KAFKA_BASE_PORT", DEFAULT_BASE_PORT))
         cluster = LocalKafkaCluster(self.kafka_state_dir, **kwargs)
-        cluster.up(progress=progress or (lambda _: None))
+        # A restart would pull Kafka from under a session's consumers.
+        restart = self.supervisor_pid() is None
+        outcome = cluster.up(progress=progress or (lambda _: None), restart_for_listeners=restart)
+        if outcome == "restarted" and say is not None:
+            say(
+                f"restarted the local Kafka cluster in {cluster.state_dir} with the per-replica "
+                "listeners network faults need (it ran without them); its topics and data are "
+                "kept"
+            )
         self.kafka_state_dir = cluster.state_dir
         return cluster
 

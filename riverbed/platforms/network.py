@@ -205,6 +205,8 @@ class Toxiproxy:
         except urllib.error.HTTPError as exc:
             raise HarnessError(
                 f"Toxiproxy answered {exc.code} to {method} {path}: {exc.read().decode()[:300]}",
+                fix="see the run's logs/toxiproxy.log; `riverbed down` stops a Toxiproxy left "
+                "from an earlier session.",
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise HarnessError(

@@ -19,7 +19,7 @@ def test_every_run_of_a_campaign_carries_its_budgets(tmp_path: Path) -> None:
     }
     base = RunSpec("campaign-7", limits=limits)
     for schedule in generate(7, 3):
-        spec = run_spec_for(base, schedule, [tmp_path / "a.json"], network=False)
+        spec = run_spec_for(base, schedule, [tmp_path / "a.json"])
         assert spec.limits == limits
 
 

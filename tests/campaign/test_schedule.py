@@ -13,6 +13,7 @@ from riverbed.campaign.experiments import experiment_for, write_experiments
 from riverbed.campaign.schedule import (
     DEFAULT_FAULTS,
     FAULTS,
+    KUBE_TEMPLATES,
     NETWORK_FAULTS,
     TEMPLATES,
     FaultStep,
@@ -126,3 +127,25 @@ def test_a_step_describes_itself_for_people():
     assert step.describe() == "pause consumer-2 for 21s after 2.5s"
     broker = FaultStep("broker-kill", 0.0, "3", 9.0)
     assert broker.describe() == "broker-kill broker 3 for 9s after 0s"
+
+
+@pytest.mark.parametrize("kind", sorted(KUBE_TEMPLATES))
+def test_on_kubernetes_every_fault_becomes_a_valid_pod_experiment(kind, tmp_path):
+    (schedule,) = generate(21, 1, [kind], max_faults=1, platform="kind")
+    (step,) = schedule.steps
+    # The experiment picks the pod: no target; the rest as drawn for the local platform.
+    (local,) = generate(21, 1, [kind], max_faults=1)[0].steps
+    assert step.target is None and step.delay_s == local.delay_s
+    assert step.duration_s == (None if kind == "broker-kill" else local.duration_s)
+    exp = experiment_for(step, schedule, 1, "kind")
+    template = json.loads((ROOT / "experiments" / f"{KUBE_TEMPLATES[kind]}.json").read_text())
+    (ext,) = [e for e in exp["extensions"] if e["name"] == "riverbed"]
+    assert ext["id"] == f"r01-1-{kind}" and ext["platform"] == "kind"
+    assert [a["name"] for a in exp["method"]] == [a["name"] for a in template["method"]]
+    changed = {k: v for k, v in exp["configuration"].items() if v != template["configuration"][k]}
+    assert all(not isinstance(v, dict) for v in changed.values())
+    if step.duration_s is not None:
+        assert step.duration_s in changed.values() or int(step.duration_s) in changed.values()
+    (path,) = write_experiments(schedule, tmp_path, "kind")
+    check_experiment(path, "kind")
+    check_experiment(path, "k8s")

@@ -178,3 +178,28 @@ def test_compare_cli_refuses_differing_schedules_with_exit_4(tmp_path: Path) -> 
     assert len(json.loads((tmp_path / "y" / "compare.json").read_text())["faults"]) == 2
     r = riverbed("compare", str(eager), str(tmp_path / "nothing"))
     assert r.returncode == 4
+
+
+def test_compare_cli_names_what_is_no_run_directory_and_the_fix(tmp_path: Path) -> None:
+    eager, _ = _write_runs(tmp_path)
+    (tmp_path / "empty").mkdir()
+    for other, why in (
+        (tmp_path / "missing", "does not exist"),
+        (tmp_path / "empty", "is not a riverbed run directory"),
+    ):
+        r = riverbed("compare", str(eager), str(other), "--out", str(tmp_path / "cmp"))
+        assert r.returncode == 4, r.stdout
+        text = " ".join(r.stderr.split())
+        assert why in text and "fix: pass the directory of one run" in text
+        assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_cli_says_where_it_cannot_write(tmp_path: Path) -> None:
+    eager, incremental = _write_runs(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    r = riverbed("compare", str(eager), str(incremental), "--out", str(blocker / "cmp"))
+    assert r.returncode == 4
+    text = " ".join(r.stderr.split())
+    assert f"cannot write the comparison into {blocker / 'cmp'}" in text
+    assert "fix: give a writable directory with --out" in text

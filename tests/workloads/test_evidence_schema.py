@@ -51,11 +51,24 @@ CONTRACT_V1 = {
 }
 
 
+#: Record types that extend contract v1 (written by riverbed's instrumentation around a
+#: user's consumer; docs/evidence.md, "Instrumented consumers").
+EXTENSION_TYPES = {
+    "handed": ("member", "partition", "first", "last", "t"),
+    "finished": ("member", "partition", "first", "last", "how", "t"),
+    "committing": ("member", "offsets", "how", "t"),
+    "seek": ("member", "partition", "offset", "t"),
+    "paused": ("member", "partitions", "t"),
+    "resumed": ("member", "partitions", "t"),
+}
+
+
 def test_the_required_fields_are_contract_v1() -> None:
-    assert REQUIRED == CONTRACT_V1
+    assert {k: v for k, v in REQUIRED.items() if k not in EXTENSION_TYPES} == CONTRACT_V1
+    assert {k: v for k, v in REQUIRED.items() if k in EXTENSION_TYPES} == EXTENSION_TYPES
     assert FILE_TYPES["consumed"] == {
         "start", "stop", "assigned", "revoked", "lost", "processed", "committed", "invalid",
-        "fenced",
+        "fenced", *EXTENSION_TYPES,
     }  # fmt: skip
     assert {k: set(v) for k, v in FILE_TYPES.items() if k != "consumed"} == {
         "acks": {"send"},
@@ -101,7 +114,7 @@ def test_the_reports_frames_are_typed_from_the_records() -> None:
         "t_send": pl.Float64(),
         "t_ack": pl.Float64(),
     } == ACKS_SCHEMA
-    assert list(LOG_SCHEMA) == [*CONTRACT_V1["record"], "reason"]
+    assert list(LOG_SCHEMA) == [*CONTRACT_V1["record"], "reason", "t_append"]
     assert list(OUTPUT_SCHEMA) == [*CONTRACT_V1["output"], "reason", "timestamp_type"]
     assert CONSUMED_SCHEMA["records"] == pl.List(pl.List(pl.String()))
     assert CONSUMED_SCHEMA["offsets"] == pl.String()  # an object, kept as its JSON text
@@ -194,6 +207,12 @@ def test_every_record_round_trips_through_a_reader(tmp_path: Path) -> None:
         schema.Lost("m", 1, [0], 1.0),
         schema.Processed("m", 0, [[0, "p", "k", 0]], 1.0),
         schema.Committed("m", {0: 1}, False, 1.0, "CommitFailedError()"),
+        schema.Handed("m", 0, 3, 7, 1.0),
+        schema.Finished("m", 0, 3, 7, "came-back", 1.5, t_handed=1.0),
+        schema.Committing("m", {0: 8}, "commit", 1.2),
+        schema.Seek("m", 0, None, 1.3, whence="beginning"),
+        schema.Paused("m", [1, 0], 1.4),
+        schema.Resumed("m", [0], 1.6),
         schema.Invalid("m", 0, 1, "corrupt", 1.0),
         schema.Fenced("m", "FENCED_INSTANCE_ID", 1.0, fatal=True),
         schema.Group(1.0, "Stable", 3, {"id": [0]}, {"0": 1}, {"0": 2}, 1, group_type="classic"),

@@ -124,6 +124,23 @@ def test_log_records_carry_identity_and_sha_check() -> None:
         check({"v": 1, **r}, allowed=frozenset({"record"}))
 
 
+def test_a_log_record_keeps_the_brokers_append_time_only() -> None:
+    from workloads.drain import append_time
+    from workloads.topic_reader import TopicRecord
+
+    value = encode("p", "k", 3, {"a": 1})
+    appended = TopicRecord(0, 7, value, [], 1_700_000_000_123, timestamp_type=1)
+    created = TopicRecord(0, 7, value, [], 1_700_000_000_123, timestamp_type=0)
+    assert append_time(appended) == 1_700_000_000.123
+    # The producer's create time says nothing of when the broker had the record.
+    assert append_time(created) is None
+    assert append_time(appended._replace(timestamp_ms=-1)) is None
+    line = log_record(0, 7, value, append_time(appended))
+    assert line["t_append"] == 1_700_000_000.123
+    check({"v": 1, **line}, allowed=frozenset({"record"}))
+    assert "t_append" not in log_record(0, 7, value, append_time(created))
+
+
 @pytest.mark.parametrize(
     ("record", "path"),
     [

@@ -602,6 +602,9 @@ class LogRecord(EvidenceRecord):
     """The value decodes and its ``sha`` matches its body."""
     reason: str | None = optional()
     """Why not: ``corrupt``, ``schema`` or ``undecodable``."""
+    t_append: float | None = optional()
+    """When the partition leader appended the record (its log append time, in seconds):
+    only on a topic that stamps records so (``message.timestamp.type=LogAppendTime``)."""
 
 
 # ---- evidence/output.jsonl --------------------------------------------------------------------
