@@ -81,6 +81,9 @@ class Held:
     t_handed: float
     claim: Claim | None
     """The first claim that covered them while in hand (None: never claimed)."""
+    progress: tuple[tuple[float, int], ...] = ()
+    """``(t, offset)`` of the claims made on their batch while it was in hand: at ``t``
+    the consumer said it was done below ``offset`` (it had got that far, at least)."""
 
 
 @dataclass
@@ -162,6 +165,7 @@ def replay(rows: list[dict[str, Any]]) -> MemberClaims:
     mc = MemberClaims(str(rows[0]["member"]))
     # Per partition: in-hand spans [first, last, batch_first, t_handed, claim].
     hand: dict[int, list[list[Any]]] = {}
+    progress: dict[tuple[int, int], list[tuple[float, int]]] = {}
     sync: tuple[Claim, dict[int, int]] | None = None
     for r in rows:
         kind, t = r["type"], float(r["t"])
@@ -204,6 +208,8 @@ def replay(rows: list[dict[str, Any]]) -> MemberClaims:
                     continue
                 _split(covered, o)
                 for s in covered:
+                    if s[0] < o:
+                        progress.setdefault((p, s[2]), []).append((t, o))
                     if s[1] < o and s[4] is None:
                         s[4] = claim
             sync = (claim, offsets) if claim.how == "commit" else None
@@ -227,7 +233,8 @@ def replay(rows: list[dict[str, Any]]) -> MemberClaims:
             mc.t_end = t
     for p, spans in sorted(hand.items()):
         for first, last, batch_first, t_h, claim in spans:
-            mc.held.append(Held(mc.member, p, first, last, batch_first, t_h, claim))
+            refs = tuple(sorted(set(progress.get((p, batch_first), ()))))
+            mc.held.append(Held(mc.member, p, first, last, batch_first, t_h, claim, refs))
     mc.pattern = pattern_of(mc.samples)
     mc.pace_s = pace_of(mc.samples)
     return mc
@@ -308,6 +315,9 @@ class Claims:
         self.owned_at_end = owned_at_end
         all_samples = [s for mc in self.members.values() for s in mc.samples]
         self.run_pace = pace_of(all_samples)
+        # Every replica runs the same program: an incarnation with too few batches of its
+        # own is judged by the run's.
+        self.run_pattern = pattern_of(all_samples)
         # Held spans per partition, sorted by first offset, for lookups.
         self._held: dict[int, list[Held]] = {}
         for mc in self.members.values():
@@ -379,6 +389,17 @@ class Claims:
                 return mc
         return None
 
+    def earliest_finish(self, h: Held, offset: int, pace: float) -> float:
+        """The earliest the member can have finished the record at ``offset`` of ``h``'s
+        batch, working in offset order at ``SAFETY`` times its fastest pace: from the
+        batch's hand-out, or from a claim on the batch (done below its offset by then)."""
+        step = SAFETY * pace
+        best = h.t_handed + (offset - h.batch_first + 1) * step
+        for t, o in h.progress:
+            if o <= offset:
+                best = max(best, t + (offset - o + 1) * step)
+        return best
+
     def _judge_held(self, h: Held, offset: int) -> Judgement:
         mc = self.members[h.member]
         assert h.claim is not None
@@ -397,13 +418,13 @@ class Claims:
             "was handed, while still in hand"
         )
         # The instrumentation may not have written a background-committing member's last
-        # flush window: a coming back for more in it would be missing.
+        # flush window: coming back for more in it (which needs every record it held
+        # finished) would be missing.
         uncertain = hard and mc.background and mc.flush_s > 0
-        could_by = None
         if pace is not None and pace > 0:
             if uncertain:
-                reach = math.floor((mc.t_last + mc.flush_s - h.t_handed) / (SAFETY * pace))
-                if reach > h.last - h.batch_first:
+                held_last = max(x.last for x in mc.held if x.batch_first == h.batch_first)
+                if self.earliest_finish(h, held_last, pace) <= mc.t_last + mc.flush_s:
                     return Judgement(
                         CANNOT_TELL,
                         f"{claimed}; {mc.member} {how} before coming back for more, but its "
@@ -412,15 +433,15 @@ class Claims:
                         mc.member,
                     )
             if end is not None:
-                could_by = math.floor((end - h.t_handed) / (SAFETY * pace))
-                if index >= could_by:
+                done_by = self.earliest_finish(h, offset, pace)
+                if done_by > end:
                     return Judgement(
                         UNFINISHED,
                         f"{claimed}; {mc.member} {how} {max(0.0, end - h.t_handed):.3f} s "
-                        f"after the hand-out without coming back for more: at "
+                        f"after the hand-out without coming back for more: working in order at "
                         f"{SAFETY:g}× its fastest pace ({pace * 1000:.3g} ms a record) it could "
-                        f"have finished at most {could_by} records of that batch; this was "
-                        f"number {index + 1}",
+                        f"not have finished this one, number {index + 1} of its batch, until "
+                        f"{done_by - end:.3f} s after that",
                         mc.member,
                     )
         elif uncertain:
@@ -431,26 +452,34 @@ class Claims:
                 mc.member,
             )
         pat = mc.pattern
-        if hard and pat.kind == AHEAD and offset == h.last:
+        whose = ""
+        if pat.kind == UNKNOWN and self.run_pattern.kind != UNKNOWN:
+            pat, whose = self.run_pattern, " (the run's replicas: they run the same program)"
+        # Under commits that run ahead of the work, the record the latest claim on the
+        # batch ran ahead for is the one being worked on when the member died.
+        reached = max((o for _, o in h.progress), default=h.last + 1) - 1
+        if hard and pat.kind == AHEAD and offset == reached:
             return Judgement(
                 UNFINISHED,
                 f"{claimed}; {mc.member} {how} without coming back for more, and its commits "
-                f"run ahead of its work (it came back a median {pat.after_s or 0:.3f} s after "
-                f"each commit, over {pat.batches} batches): the last record it held was not "
-                "finished",
+                f"run ahead of its work{whose} (it came back a median {pat.after_s or 0:.3f} s "
+                f"after each commit, over {pat.batches} batches): the last record it held "
+                "was not finished",
                 mc.member,
             )
         if pat.kind == AFTER:
             return Judgement(
                 AFTER_WORK,
                 f"{claimed}; {mc.member} {how} before coming back for more, and its commits "
-                f"follow its work (in 90% of {pat.batches} batches it came back for more right "
-                f"after the commit returned; 90th percentile {(pat.after_p90_s or 0) * 1000:.1f} ms)",
+                f"follow its work{whose} (in 90% of {pat.batches} batches it came back for more "
+                f"right after the commit returned; 90th percentile "
+                f"{(pat.after_p90_s or 0) * 1000:.1f} ms)",
                 mc.member,
             )
         return Judgement(
             CANNOT_TELL,
             f"{claimed}; {mc.member} {how} before coming back for more, and its commit "
-            f"pattern ({pat.kind}, {pat.batches} batches) does not tell whether it was finished",
+            f"pattern{whose} ({pat.kind}, {pat.batches} batches) does not tell whether it was "
+            "finished",
             mc.member,
         )

@@ -14,6 +14,7 @@ read correctly that way.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,6 +168,7 @@ def build_ownership(
     period_of_line = [-1] * total_lines
     open_: dict[str, dict[int, Period]] = {}
     latest: dict[tuple[str, int], Period] = {}
+    claimed: dict[tuple[str, int], float] = {}
 
     def close(per: Period, how: str, when: float, ln: int) -> None:
         per.end, per.end_t, per.end_line = how, when, ln
@@ -191,6 +193,14 @@ def build_ownership(
         if k == "processed" or k == "invalid" or k == "finished":
             p = int(partition[i] or 0)
             per = owned.get(p)
+            if per is None and k == "finished" and (m, p) in latest:
+                # Records an instrumented consumer was handed while it owned the partition
+                # and finished after it lost it (work in a paused partition's worker):
+                # that ownership's processing, done late.
+                per = latest[(m, p)]
+                notes.append(
+                    f"{m} finished records of partition {p} after its ownership of it ended"
+                )
             if per is None:
                 per = open_period(m, p, when, ln, None, implicit=True)
             period_of_line[ln] = per.id
@@ -214,8 +224,27 @@ def build_ownership(
                 target = owned.get(c.partition) or latest.get((m, c.partition))
                 if target is None:
                     notes.append(f"{m} committed partition {c.partition} without ever owning it")
+                elif (
+                    c.partition not in owned
+                    and target.end_t is not None
+                    and claimed.get((m, c.partition), -math.inf) > target.end_t
+                ):
+                    # Asked for after the partition was taken from it (instrumented claims
+                    # say when): the group's offset moved, but not the ended ownership's.
+                    notes.append(
+                        f"{m} committed partition {c.partition} after its ownership of it "
+                        "ended: a commit for a partition another member owns can move the "
+                        "group past records that member has not processed"
+                    )
                 else:
                     target.commits.append(c)
+        elif k == "committing":
+            try:
+                mapping = json.loads(offsets[i] or "{}")
+            except ValueError:
+                continue
+            for key in mapping:
+                claimed[(m, int(key))] = when
         elif k == "assigned":
             for p in partitions[i] or ():
                 if p not in owned:

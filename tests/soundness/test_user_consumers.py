@@ -53,6 +53,21 @@ def assert_fails_on_its_loss(run: SoundnessRun) -> None:
     assert run.returncode == EXIT_CODES["fail"], run.describe()
 
 
+def assert_never_passes_on_its_loss(run: SoundnessRun) -> None:
+    """An at-most-once consumer whose loss timing alone may not prove: the truth shows
+    records lost, and riverbed must fail the run or say it cannot tell — never pass."""
+    truth = truth_of(run)
+    assert truth.lost > 0, (
+        "the scenario was meant to make this consumer lose records, but its truth shows "
+        "none: the test proves nothing\n" + run.describe()
+    )
+    never = run.summary.get("checks", {}).get("never-processed", {})
+    assert run.summary.get("verdict") in ("fail", "inconclusive"), run.describe()
+    assert never.get("status") in ("fail", "inconclusive"), run.describe()
+    if never.get("status") == "inconclusive":
+        assert never.get("counts", {}).get("cannot-tell", 0) > 0, run.describe()
+
+
 def assert_passes_without_loss(run: SoundnessRun) -> None:
     """A careful consumer: the truth shows nothing lost, and riverbed must pass the run."""
     truth = truth_of(run)
@@ -130,8 +145,13 @@ def test_kp_careful_loses_nothing_under_a_graceful_stop_and_riverbed_passes_it(j
 
 
 @pytest.mark.slow
-def test_kp_graceful_break_loses_its_batch_on_a_graceful_stop_and_riverbed_fails_it(judged):
-    assert_fails_on_its_loss(judged("kp_graceful_break", KILL_GRACEFUL))
+def test_kp_graceful_break_loses_its_batch_on_a_graceful_stop_and_riverbed_never_passes_it(
+    judged,
+):
+    # close() commits the batch it broke out of: whether the application finished the
+    # records it held is told by its pace only when it stopped early in the batch
+    # (docs/consumers.md); otherwise riverbed cannot tell — never a pass.
+    assert_never_passes_on_its_loss(judged("kp_graceful_break", KILL_GRACEFUL))
 
 
 @pytest.mark.slow

@@ -411,6 +411,9 @@ class Tracker:
                 # After a lost membership the client has reset its generation: the
                 # partitions belonged to the last one this member joined.
                 generation = self.generation
+            # What came back before the revocation is written as finished first; records
+            # of a paused partition stay in hand (a worker may still hold them).
+            self._settle()
             self.owned -= parts
             self._paused -= parts
             for p in parts:
