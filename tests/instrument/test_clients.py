@@ -84,7 +84,14 @@ def start(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.Popen[
 
 def run(script: str, env: dict[str, str], tmp_path: Path, timeout: float = 90) -> str:
     proc = start(script, env, tmp_path)
-    out, _ = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Never leave a consumer behind: it would keep reconnecting to a cluster the
+        # session has stopped, spinning a core.
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"the consumer did not finish within {timeout:.0f}s:\n{out}") from None
     assert proc.returncode == 0, out
     return out
 
