@@ -411,7 +411,10 @@ def test_the_commit_close_makes_while_an_exception_propagates_is_a_claim_not_pro
     kafka_cluster, topic, tmp_path
 ):
     proc = start(KP_FAILS_MID_BATCH, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert proc.returncode == 1 and "the handler failed" in out
     lines = evidence(tmp_path)
     assert not finished_offsets(lines)
