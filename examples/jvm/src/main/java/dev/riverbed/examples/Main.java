@@ -13,6 +13,7 @@ public final class Main {
             case "spring-ack-first" -> SpringListener.run(true);
             case "streams" -> StreamsApp.run();
             case "probe" -> Probe.run(args);
+            case "bench-poll" -> Bench.run();
             default -> {
                 System.err.println("usage: java -jar riverbed-jvm-examples.jar "
                         + "plain-careful|plain-commit-first|spring-listener|spring-ack-first|streams");
