@@ -190,3 +190,96 @@ def test_the_agent_records_the_consumer_protocol(kafka_cluster, jars, tmp_path):
     assert len(handed(lines)) == 60
     claims_before_outcomes(lines)
     assert lines[-1]["type"] == "stop" and lines[-1]["reason"] == "close"
+
+
+def start_jvm(kafka_cluster, jars, tmp_path: Path, args: list[str], records: int, **env_extra):
+    """Start ``java -jar examples.jar ARGS`` with the agent on a fresh topic of ``records``
+    records; returns the process and its evidence file."""
+    agent, examples = jars
+    bootstrap = kafka_cluster.bootstrap_servers
+    topic = f"jvm-stop-{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic, partitions=3, replication_factor=3)
+    produce(bootstrap, topic, records)
+    group = f"{topic}-g"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERBED_")}
+    env.update(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        KAFKA_TOPIC=topic,
+        KAFKA_GROUP=group,
+        JAVA_TOOL_OPTIONS=java_tool_options(agent, os.environ.get("JAVA_TOOL_OPTIONS")),
+        **env_extra,
+    )
+    env.update(
+        instrument_env(
+            tmp_path / "evidence", "consumer-1.1", topic, "consumer-1", 1, group, base=env
+        )
+    )
+    proc = subprocess.Popen(
+        ["java", "-jar", str(examples), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    return proc, tmp_path / "evidence" / "consumed" / "consumer-1.1.jsonl"
+
+
+def wait_for_hand_out(proc, path: Path, timeout: float = PROBE_TIMEOUT_S) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        if path.exists() and '"type":"handed"' in path.read_text():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no record handed out within {timeout:.0f}s")
+
+
+def test_a_consumer_its_application_closes_on_sigterm_stops_with_close_however_long_its_batch(
+    kafka_cluster, jars, tmp_path
+):
+    import signal
+    import time
+
+    # 150 ms a record, batches of up to 50: the batch in hand when SIGTERM comes takes
+    # seconds to finish; the application's own shutdown hook waits for it, then closes.
+    proc, path = start_jvm(
+        kafka_cluster, jars, tmp_path, ["plain-careful"], records=200, EXAMPLE_WORK_MS="150"
+    )
+    try:
+        wait_for_hand_out(proc, path)
+        time.sleep(1.0)
+        t_term = time.time()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    lines = list(read_jsonl(path, FILE_TYPES["consumed"]))
+    assert lines[-1]["type"] == "stop" and lines[-1]["reason"] == "close", lines[-3:]
+    # It went on working (and committing) after SIGTERM, and the evidence kept recording.
+    assert any(r["type"] == "committing" and r["t"] > t_term for r in lines)
+    assert lines[-1]["t"] - t_term > 2.0
+
+
+def test_a_consumer_never_closed_stops_with_error_when_its_jvm_ends(kafka_cluster, jars, tmp_path):
+    import signal
+    import time
+
+    proc, path = start_jvm(
+        kafka_cluster, jars, tmp_path, ["probe", "never-closed", "0"], records=50
+    )
+    try:
+        wait_for_hand_out(proc, path)
+        t_term = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        exited_in = time.monotonic() - t_term
+    finally:
+        proc.kill()
+    lines = list(read_jsonl(path, FILE_TYPES["consumed"]))
+    assert lines[-1]["type"] == "stop" and lines[-1]["reason"] == "error"
+    assert "without closing its consumer" in lines[-1]["detail"]
+    # No hook of its own to wait for: the JVM ends at once.
+    assert exited_in < 5.0

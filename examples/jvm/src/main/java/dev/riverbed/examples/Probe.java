@@ -32,7 +32,9 @@ import org.apache.kafka.common.TopicPartition;
  *       after the first one it works longer than {@code max.poll.interval.ms}, so the group
  *       rebalances without it and that commit fails;
  *   <li>{@code probe transactional N}: read, write to {@code $KAFKA_OUTPUT_TOPIC} and commit
- *       the input offsets in one transaction per batch.
+ *       the input offsets in one transaction per batch;
+ *   <li>{@code probe never-closed 0}: polls and commits until the JVM ends, and never closes
+ *       its consumer (no shutdown hook of its own).
  * </ul>
  */
 final class Probe {
@@ -71,6 +73,7 @@ final class Probe {
             case "listener" -> listener(wanted);
             case "async-commits" -> asyncCommits(wanted);
             case "transactional" -> transactional(wanted);
+            case "never-closed" -> neverClosed();
             default -> throw new IllegalArgumentException(what);
         }
     }
@@ -170,6 +173,16 @@ final class Probe {
             }
         }
         out("{\"event\":\"closed\"}");
+    }
+
+    static void neverClosed() {
+        KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Env.consumerProps());
+        consumer.subscribe(List.of(Env.TOPIC));
+        while (true) {
+            if (!consumer.poll(Duration.ofMillis(200)).isEmpty()) {
+                consumer.commitSync();
+            }
+        }
     }
 
     static void sleep(long ms) {

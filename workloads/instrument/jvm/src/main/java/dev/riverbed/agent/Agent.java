@@ -44,7 +44,7 @@ public final class Agent {
         Registry.settings = settings;
         try {
             install(inst);
-            Registry.installShutdownHook();
+            Registry.installShutdownHook(inst);
         } catch (RuntimeException | LinkageError e) {
             // Never stop the user's program over its instrumentation.
             System.err.println("riverbed agent not installed: " + e);

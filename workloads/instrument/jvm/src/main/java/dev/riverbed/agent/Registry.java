@@ -60,19 +60,50 @@ public final class Registry {
         }
     }
 
-    /** How long the JVM's end waits for the application's own shutdown hooks to close its consumers. */
-    static final long CLOSE_GRACE_MS = 3000;
+    /** How long the JVM's end waits for the application's own shutdown hooks (less than
+     * riverbed's grace between SIGTERM and SIGKILL). */
+    static final long CLOSE_GRACE_MS = 15_000;
+    /** Without a view of the application's hooks: how long to wait for its consumers to close. */
+    static final long BLIND_GRACE_MS = 3_000;
+    /** The JVM's table of application shutdown hooks (null: not readable). */
+    private static volatile Map<Thread, Thread> applicationHooks;
 
     /**
      * At the JVM's end (the program returned, called {@code System.exit}, or got SIGTERM):
-     * consumers the application closes in its own shutdown hooks (Spring's context, a
-     * {@code wakeup()} hook) get their time; a consumer still open after that was never
-     * closed, and the group notices only when its session times out, as after a crash:
-     * {@code stop} with reason {@code error}.
+     * the application's own shutdown hooks (Spring's context, a {@code wakeup()} hook,
+     * {@code KafkaStreams.close()}) run beside this one and close its consumers, however
+     * long their last batch takes; this hook waits for them. A consumer still open once
+     * they are done was never closed, and the group notices only when its session times
+     * out, as after a crash: {@code stop} with reason {@code error}.
      */
-    static void installShutdownHook() {
-        Thread hook = new Thread(() -> {
-            long deadline = System.currentTimeMillis() + CLOSE_GRACE_MS;
+    static void installShutdownHook(java.lang.instrument.Instrumentation inst) {
+        applicationHooks = hooksTable(inst);
+        Thread hook = new Thread(Registry::atExit, "riverbed-agent-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+    }
+
+    private static void atExit() {
+        long deadline = System.currentTimeMillis() + CLOSE_GRACE_MS;
+        Map<Thread, Thread> hooks = applicationHooks;
+        if (hooks != null) {
+            List<Thread> others;
+            // The JVM stopped adding hooks when it started running them: the table is final.
+            synchronized (hooks) {
+                others = new ArrayList<>(hooks.keySet());
+            }
+            for (Thread t : others) {
+                long left = deadline - System.currentTimeMillis();
+                if (t == Thread.currentThread() || left <= 0) {
+                    continue;
+                }
+                try {
+                    t.join(left);
+                } catch (InterruptedException e) {
+                    break;
+                }
+            }
+        } else {
+            deadline = System.currentTimeMillis() + BLIND_GRACE_MS;
             while (!live().isEmpty() && System.currentTimeMillis() < deadline) {
                 try {
                     Thread.sleep(20);
@@ -80,14 +111,32 @@ public final class Registry {
                     break;
                 }
             }
-            for (Tracker t : live()) {
-                try {
-                    t.stop("error", "the JVM exited without closing its consumer");
-                } catch (RuntimeException e) {
-                    System.err.println("riverbed agent: stop not recorded: " + e);
-                }
+        }
+        for (Tracker t : live()) {
+            try {
+                t.stop("error", "the JVM exited without closing its consumer");
+            } catch (RuntimeException e) {
+                System.err.println("riverbed agent: stop not recorded: " + e);
             }
-        }, "riverbed-agent-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        }
+    }
+
+    /** {@code java.lang.ApplicationShutdownHooks.hooks}, opened to the agent (an agent may). */
+    @SuppressWarnings("unchecked")
+    private static Map<Thread, Thread> hooksTable(java.lang.instrument.Instrumentation inst) {
+        try {
+            Module base = Object.class.getModule();
+            if (inst != null) {
+                inst.redefineModule(base, java.util.Set.of(), Map.of(),
+                        Map.of("java.lang", java.util.Set.of(Registry.class.getModule())),
+                        java.util.Set.of(), Map.of());
+            }
+            Class<?> c = Class.forName("java.lang.ApplicationShutdownHooks");
+            java.lang.reflect.Field f = c.getDeclaredField("hooks");
+            f.setAccessible(true);
+            return (Map<Thread, Thread>) f.get(null);
+        } catch (Exception | LinkageError e) {
+            return null;
+        }
     }
 }
