@@ -1,8 +1,10 @@
 """An asyncio (aiokafka) service that commits after processing each batch (at-least-once).
 
-getmany() batches, each record's handler awaited in turn, then commit(). Its rebalance
-listener commits what it finished before its partitions go. SIGTERM finishes the batch
-in hand, commits it and stops the consumer. EXAMPLE_WORK_MS simulates the time handling
+getmany() batches, each record's handler awaited in turn, then commit(). aiokafka
+rebalances in its own task while the service awaits its handlers: its rebalance listener
+waits for the batch in progress (a lock held while it works and commits), as aiokafka's
+documentation asks, so that it never works on a partition it no longer owns. SIGTERM
+finishes the batch in hand, commits it and stops the consumer. EXAMPLE_WORK_MS simulates the time handling
 one event takes (default 0).
 
     EXAMPLE_WORK_MS=80 riverbed run --consumer-cmd "python examples/aiokafka_getmany.py" \\
@@ -29,12 +31,13 @@ async def handle(event):
     await asyncio.sleep(WORK_S)  # a call to another service, a database write…
 
 
-class CommitOnRevoke(ConsumerRebalanceListener):
-    def __init__(self, consumer):
-        self.consumer = consumer
+class WaitForTheBatch(ConsumerRebalanceListener):
+    def __init__(self, lock):
+        self.lock = lock
 
     async def on_partitions_revoked(self, revoked):
-        log.info("revoked %s", sorted(tp.partition for tp in revoked))
+        async with self.lock:  # the batch in progress is handled and committed first
+            log.info("revoked %s", sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned):
         log.info("assigned %s", sorted(tp.partition for tp in assigned))
@@ -49,17 +52,20 @@ async def main():
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    consumer.subscribe([os.environ.get("KAFKA_TOPIC", "events")], listener=CommitOnRevoke(consumer))
+    lock = asyncio.Lock()
+    consumer.subscribe([os.environ.get("KAFKA_TOPIC", "events")], listener=WaitForTheBatch(lock))
     await consumer.start()
     try:
         while not stopping.is_set():
             batch = await consumer.getmany(timeout_ms=500, max_records=100)
-            handled = 0
-            for records in batch.values():
-                for record in records:
-                    await handle(json.loads(record.value))
-                    handled += 1
-            if handled:
+            if not batch:
+                continue
+            async with lock:
+                handled = 0
+                for records in batch.values():
+                    for record in records:
+                        await handle(json.loads(record.value))
+                        handled += 1
                 try:
                     await consumer.commit()
                 except CommitFailedError as exc:
