@@ -145,6 +145,20 @@ def build_jar(
     return jar
 
 
+def is_built(module: Path, jar_name: str, name: str) -> bool:
+    """Whether the module's jar of these sources is in the cache already."""
+    home = cache_dir() / f"jvm-{name}-{sources_digest(module)}"
+    return (home / _MARKER).exists() and (home / jar_name).exists()
+
+
+def check_agent_buildable() -> None:
+    """Before anything starts: the agent is cached, or Java and Maven are there to build it
+    (:class:`HarnessError` with the fix otherwise)."""
+    find_java()
+    if not is_built(AGENT_MODULE, "riverbed-agent.jar", "agent"):
+        find_maven()
+
+
 def agent_jar(on_progress: Callable[[str], None] | None = None) -> Path:
     """riverbed's Java agent jar (built on first use)."""
     return build_jar(AGENT_MODULE, "riverbed-agent.jar", "agent", on_progress)

@@ -195,7 +195,12 @@ def check_user_consumer(
             fix="give the directory your consumer runs from.",
         )
     command_words(cmd)
-    return UserConsumer(cmd, str(directory.resolve()), mode, output_topic or None)
+    user = UserConsumer(cmd, str(directory.resolve()), mode, output_topic or None)
+    if user.needs_java_agent:
+        from riverbed.jvm import check_agent_buildable
+
+        check_agent_buildable()  # Java, and Maven for a first build of the agent
+    return user
 
 
 def _check_image(

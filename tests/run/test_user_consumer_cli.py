@@ -219,3 +219,14 @@ def test_each_incarnation_gets_the_tutorials_environment(tmp_path):
     )
     assert plain["KAFKA_OUTPUT_TOPIC"] == "o"
     assert "RIVERBED_INSTRUMENT" not in plain and "PYTHONPATH" not in plain
+
+
+def test_a_jvm_command_without_java_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java, no mvn
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(HarnessError) as err:
+        check_user_consumer("java -jar app.jar", str(tmp_path), None, None)
+    assert "Java was not found" in str(err.value)
+    # Another strength needs no agent, hence no Java.
+    user = check_user_consumer("java -jar app.jar", str(tmp_path), "offsets", None)
+    assert user is not None and not user.needs_java_agent
