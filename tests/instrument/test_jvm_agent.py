@@ -283,3 +283,18 @@ def test_a_consumer_never_closed_stops_with_error_when_its_jvm_ends(kafka_cluste
     assert "without closing its consumer" in lines[-1]["detail"]
     # No hook of its own to wait for: the JVM ends at once.
     assert exited_in < 5.0
+
+
+def test_the_processed_marker_finishes_records_worker_threads_are_done_with(
+    kafka_cluster, jars, tmp_path
+):
+    lines, seen = probe(kafka_cluster, jars, tmp_path, "marker", records=60, wanted=60)
+    marked = {(e["partition"], e["offset"]) for e in seen if e["event"] == "marked"}
+    assert len(marked) == 60 and all(e["known"] for e in seen if e["event"] == "marked")
+    finished = [r for r in lines if r["type"] == "finished"]
+    # The application polled on while its workers still held records: only its marks
+    # finish them, never coming back for more.
+    assert finished and {r["how"] for r in finished} == {"marked"}
+    assert {
+        (r["partition"], o) for r in finished for o in range(r["first"], r["last"] + 1)
+    } == marked

@@ -34,7 +34,10 @@ import org.apache.kafka.common.TopicPartition;
  *   <li>{@code probe transactional N}: read, write to {@code $KAFKA_OUTPUT_TOPIC} and commit
  *       the input offsets in one transaction per batch;
  *   <li>{@code probe never-closed 0}: polls and commits until the JVM ends, and never closes
- *       its consumer (no shutdown hook of its own).
+ *       its consumer (no shutdown hook of its own);
+ *   <li>{@code probe marker N}: hands each record to a thread pool and polls on at once; the
+ *       workers mark each record processed ({@link dev.riverbed.Processed}, a copy of the
+ *       file in riverbed's agent) when they are done with it.
  * </ul>
  */
 final class Probe {
@@ -74,6 +77,7 @@ final class Probe {
             case "async-commits" -> asyncCommits(wanted);
             case "transactional" -> transactional(wanted);
             case "never-closed" -> neverClosed();
+            case "marker" -> marker(wanted);
             default -> throw new IllegalArgumentException(what);
         }
     }
@@ -171,6 +175,30 @@ final class Probe {
                 producer.commitTransaction();
                 out("{\"event\":\"transaction\",\"offsets\":" + offsets(offsets) + "}");
             }
+        }
+        out("{\"event\":\"closed\"}");
+    }
+
+    static void marker(int wanted) {
+        dev.riverbed.Processed.use();
+        java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Env.consumerProps())) {
+            consumer.subscribe(List.of(Env.TOPIC));
+            int handed = 0;
+            while (done.get() < wanted) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(100))) {
+                    handed++;
+                    workers.submit(() -> {
+                        sleep(20);
+                        boolean known = dev.riverbed.Processed.mark(r.topic(), r.partition(), r.offset());
+                        out("{\"event\":\"marked\",\"partition\":" + r.partition() + ",\"offset\":"
+                                + r.offset() + ",\"known\":" + known + "}");
+                        done.incrementAndGet();
+                    });
+                }
+            }
+            workers.shutdown();
         }
         out("{\"event\":\"closed\"}");
     }
