@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
 public final class Hooks {
     private Hooks() {}
 
+    private static volatile boolean warnedOldClient;
+
     // ---- consumers -------------------------------------------------------------------------
     /** A {@code KafkaConsumer} was made: what it is (never null when the agent is on). */
     public static Object created(Object consumer, String group, String clientId, Boolean autoCommit,
@@ -32,16 +34,24 @@ public final class Hooks {
             return null;
         }
         Object delegate = field(consumer, "delegate");
-        Object subscriptions = delegate == null ? null : field(delegate, "subscriptions");
+        if (delegate == null) {
+            // kafka-clients before 4.0 (no ConsumerDelegate): its commits could not be told
+            // apart, and claims missing from the evidence would read as records skipped.
+            // Record nothing: riverbed then stops the run for want of instrumented evidence.
+            if (!warnedOldClient) {
+                warnedOldClient = true;
+                System.err.println("riverbed agent: kafka-clients " + clientVersion(consumer)
+                        + " is older than 4.0: its consumers are not recorded (judge it with "
+                        + "--consumer-evidence output-topic or offsets)");
+            }
+            return null;
+        }
+        Object subscriptions = field(delegate, "subscriptions");
         if (clientId == null || clientId.isEmpty()) {
             Object id = call(consumer, "clientId");
             clientId = id == null ? null : id.toString();
         }
-        String proto = delegate != null && delegate.getClass().getSimpleName().startsWith("Async")
-                ? "consumer" : "classic";
-        if (protocol != null && !protocol.isEmpty() && delegate == null) {
-            proto = protocol.toLowerCase(java.util.Locale.ROOT);
-        }
+        String proto = delegate.getClass().getSimpleName().startsWith("Async") ? "consumer" : "classic";
         boolean streams = StackWalker.getInstance().walk(frames -> frames.anyMatch(
                 f -> f.getClassName().startsWith("org.apache.kafka.streams.")));
         ConsumerState state = new ConsumerState(consumer, group, clientId, clientVersion(consumer),
