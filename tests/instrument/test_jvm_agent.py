@@ -46,9 +46,19 @@ def produce(bootstrap: str, topic: str, count: int) -> None:
     producer.close()
 
 
-def probe(kafka_cluster, jars, tmp_path: Path, what: str, records: int, wanted: int, **env_extra):
-    """Run ``probe WHAT WANTED`` on a fresh 3-partition topic holding ``records`` records;
-    returns (the agent's evidence lines, the probe's own lines)."""
+def probe(
+    kafka_cluster,
+    jars,
+    tmp_path: Path,
+    what: str,
+    records: int,
+    wanted: int,
+    java: list[str] | None = None,
+    **env_extra,
+):
+    """Run ``probe WHAT WANTED`` on a fresh 3-partition topic holding ``records`` records
+    (``java``: how to start the examples, default ``java -jar <examples>``); returns (the
+    agent's evidence lines, the probe's own lines)."""
     agent, examples = jars
     bootstrap = kafka_cluster.bootstrap_servers
     topic = f"jvm-{what}-{uuid.uuid4().hex[:8]}"
@@ -73,7 +83,7 @@ def probe(kafka_cluster, jars, tmp_path: Path, what: str, records: int, wanted: 
         )
     )
     proc = subprocess.run(
-        ["java", "-jar", str(examples), "probe", what, str(wanted)],
+        [*(java or ["java", "-jar", str(examples)]), "probe", what, str(wanted)],
         env=env,
         capture_output=True,
         text=True,
@@ -298,3 +308,49 @@ def test_the_processed_marker_finishes_records_worker_threads_are_done_with(
     assert {
         (r["partition"], o) for r in finished for o in range(r["first"], r["last"] + 1)
     } == marked
+
+
+LAUNCHER = """
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/** Runs a jar's Main from a class loader of its own, as Spring Boot's launcher runs a fat jar:
+ * kafka-clients is not on the system class path, only in that loader. */
+public class Launcher {
+    public static void main(String[] args) throws Exception {
+        URL jar = Path.of(args[0]).toUri().toURL();
+        ClassLoader app = new URLClassLoader(new URL[] {jar}, ClassLoader.getSystemClassLoader());
+        Thread.currentThread().setContextClassLoader(app);
+        app.loadClass("dev.riverbed.examples.Main").getMethod("main", String[].class)
+                .invoke(null, (Object) Arrays.copyOfRange(args, 1, args.length));
+    }
+}
+"""
+
+
+def test_the_agent_instruments_kafka_clients_loaded_by_a_class_loader_of_the_application(
+    kafka_cluster, jars, tmp_path
+):
+    launcher = tmp_path / "launcher"
+    launcher.mkdir()
+    (launcher / "Launcher.java").write_text(LAUNCHER)
+    subprocess.run(["javac", "-d", str(launcher), str(launcher / "Launcher.java")], check=True)
+    _, examples = jars
+    lines, seen = probe(
+        kafka_cluster,
+        jars,
+        tmp_path,
+        "listener",
+        records=60,
+        wanted=60,
+        java=["java", "-cp", str(launcher), "Launcher", str(examples)],
+    )
+    recorded = [(r["type"], r["partitions"]) for r in lines if r["type"] in ("assigned", "revoked")]
+    called = [(e["event"], e["partitions"]) for e in seen if e["event"] in ("assigned", "revoked")]
+    assert recorded == called and recorded[0] == ("assigned", [0, 1, 2])
+    assert len(handed(lines)) == 60
+    assert {r["how"] for r in lines if r["type"] == "committing"} == {"commit"}
+    claims_before_outcomes(lines)
+    assert lines[-1]["type"] == "stop" and lines[-1]["reason"] == "close"

@@ -22,14 +22,14 @@ public final class ClientInternalsAdvice {
 
     /** {@code ConsumerCoordinator.sendOffsetCommitRequest(Map)}: the claim before the request, its outcome after. */
     public static final class ClassicCommitRequest {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static Object enter(@Advice.FieldValue("subscriptions") Object subscriptions,
                             @Advice.Argument(0) Map<?, ?> offsets) {
             return Hooks.classicCommit(subscriptions, offsets);
         }
 
         @SuppressWarnings({"unchecked", "rawtypes"})
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.Enter Object pending, @Advice.Return RequestFuture<?> future) {
             if (pending != null && future != null) {
                 future.addListener((RequestFutureListener) Proxy.newProxyInstance(
@@ -41,12 +41,12 @@ public final class ClientInternalsAdvice {
 
     /** {@code ConsumerCoordinator.onJoinPrepare}: its commit is the one before a rebalance. */
     public static final class JoinPrepare {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static Object enter() {
             return Hooks.howEnter("rebalance");
         }
 
-        @Advice.OnMethodExit(onThrowable = Throwable.class)
+        @Advice.OnMethodExit(onThrowable = Throwable.class, suppress = Throwable.class)
         static void exit(@Advice.Enter Object token) {
             Hooks.commitExit(token);
         }
@@ -54,7 +54,7 @@ public final class ClientInternalsAdvice {
 
     /** {@code CommitRequestManager.commitSync / commitAsync(Map, …)}: an explicit commit's outcome. */
     public static final class BackgroundCommit {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue("subscriptions") Object subscriptions,
                          @Advice.Argument(0) Map<?, ?> offsets, @Advice.Return CompletableFuture<?> future) {
             Hooks.backgroundOutcome(subscriptions, offsets, future);
@@ -63,7 +63,7 @@ public final class ClientInternalsAdvice {
 
     /** {@code CommitRequestManager.autoCommitCallback(Map)}: the auto-commit's outcome. */
     public static final class AutoCommitCallback {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue("subscriptions") Object subscriptions,
                          @Advice.Argument(0) Map<?, ?> offsets,
                          @Advice.Return(readOnly = false, typing = Assigner.Typing.DYNAMIC) Object callback) {
@@ -73,7 +73,7 @@ public final class ClientInternalsAdvice {
 
     /** {@code CommitRequestManager.maybeAutoCommitSyncBeforeRebalance(long)}: the auto-commit before a revocation. */
     public static final class BeforeRebalance {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue("subscriptions") SubscriptionState subscriptions,
                          @Advice.Return CompletableFuture<?> future) {
             Hooks.beforeRebalanceOutcome(subscriptions, subscriptions.allConsumed(), future);

@@ -31,7 +31,7 @@ public final class ConsumerAdvice {
 
     /** {@code KafkaConsumer(ConsumerConfig, Deserializer, Deserializer)}: every public constructor ends here. */
     public static final class Created {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.This Object self, @Advice.Argument(0) ConsumerConfig config,
                          @Advice.FieldValue(value = FIELD, readOnly = false) Object state) {
             String protocol = null;
@@ -48,7 +48,7 @@ public final class ConsumerAdvice {
 
     /** {@code subscribe(Collection, ConsumerRebalanceListener)}. */
     public static final class SubscribeTopics {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static void enter(@Advice.This Object self, @Advice.FieldValue(FIELD) Object state,
                           @Advice.Argument(0) Collection<String> topics,
                           @Advice.Argument(value = 1, readOnly = false) ConsumerRebalanceListener listener) {
@@ -61,7 +61,7 @@ public final class ConsumerAdvice {
 
     /** {@code subscribe(Pattern, ConsumerRebalanceListener)}. */
     public static final class SubscribePattern {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static void enter(@Advice.This Object self, @Advice.FieldValue(FIELD) Object state,
                           @Advice.Argument(0) Pattern pattern,
                           @Advice.Argument(value = 1, readOnly = false) ConsumerRebalanceListener listener) {
@@ -74,7 +74,7 @@ public final class ConsumerAdvice {
 
     /** {@code subscribe(SubscriptionPattern, ConsumerRebalanceListener)} (the broker's regular expressions). */
     public static final class SubscribeRegex {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static void enter(@Advice.This Object self, @Advice.FieldValue(FIELD) Object state,
                           @Advice.Argument(0) SubscriptionPattern pattern,
                           @Advice.Argument(value = 1, readOnly = false) ConsumerRebalanceListener listener) {
@@ -87,7 +87,7 @@ public final class ConsumerAdvice {
 
     /** {@code subscribe(Collection)}: subscribed again with a listener (which records ownership). */
     public static final class SubscribeTopicsOnly {
-        @Advice.OnMethodEnter(skipOn = Advice.OnNonDefaultValue.class)
+        @Advice.OnMethodEnter(skipOn = Advice.OnNonDefaultValue.class, suppress = Throwable.class)
         static boolean enter(@Advice.This KafkaConsumer<?, ?> self, @Advice.FieldValue(FIELD) Object state,
                              @Advice.Argument(0) Collection<String> topics) {
             if (!Hooks.wantsTopics(state, topics)) {
@@ -101,7 +101,7 @@ public final class ConsumerAdvice {
 
     /** {@code subscribe(Pattern)}. */
     public static final class SubscribePatternOnly {
-        @Advice.OnMethodEnter(skipOn = Advice.OnNonDefaultValue.class)
+        @Advice.OnMethodEnter(skipOn = Advice.OnNonDefaultValue.class, suppress = Throwable.class)
         static boolean enter(@Advice.This KafkaConsumer<?, ?> self, @Advice.FieldValue(FIELD) Object state,
                              @Advice.Argument(0) Pattern pattern) {
             if (!Hooks.wantsPattern(state, pattern)) {
@@ -115,7 +115,7 @@ public final class ConsumerAdvice {
 
     /** {@code subscribe(SubscriptionPattern)}. */
     public static final class SubscribeRegexOnly {
-        @Advice.OnMethodEnter(skipOn = Advice.OnNonDefaultValue.class)
+        @Advice.OnMethodEnter(skipOn = Advice.OnNonDefaultValue.class, suppress = Throwable.class)
         static boolean enter(@Advice.This KafkaConsumer<?, ?> self, @Advice.FieldValue(FIELD) Object state,
                              @Advice.Argument(0) SubscriptionPattern pattern) {
             if (pattern == null || !Hooks.wantsRegex(state, pattern.pattern())) {
@@ -129,12 +129,12 @@ public final class ConsumerAdvice {
 
     /** {@code poll(Duration)}: coming back for more, then the records handed out. */
     public static final class Poll {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static Tracker enter(@Advice.FieldValue(FIELD) Object state) {
             return Hooks.pollEnter(state);
         }
 
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.Enter Tracker tracker, @Advice.Return ConsumerRecords<?, ?> records) {
             if (tracker == null || records == null || records.isEmpty()) {
                 return;
@@ -163,13 +163,13 @@ public final class ConsumerAdvice {
 
     /** {@code commitSync(…)}: every overload. */
     public static final class CommitSync {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static Object enter(@Advice.FieldValue(FIELD) Object state, @Advice.AllArguments Object[] args) {
             Object offsets = args.length > 0 && args[0] instanceof java.util.Map ? args[0] : null;
             return Hooks.commitEnter(state, offsets, "commit");
         }
 
-        @Advice.OnMethodExit(onThrowable = Throwable.class)
+        @Advice.OnMethodExit(onThrowable = Throwable.class, suppress = Throwable.class)
         static void exit(@Advice.Enter Object pending) {
             Hooks.commitExit(pending);
         }
@@ -177,13 +177,13 @@ public final class ConsumerAdvice {
 
     /** {@code commitAsync(…)}: every overload. */
     public static final class CommitAsync {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static Object enter(@Advice.FieldValue(FIELD) Object state, @Advice.AllArguments Object[] args) {
             Object offsets = args.length > 0 && args[0] instanceof java.util.Map ? args[0] : null;
             return Hooks.commitEnter(state, offsets, "commit-async");
         }
 
-        @Advice.OnMethodExit(onThrowable = Throwable.class)
+        @Advice.OnMethodExit(onThrowable = Throwable.class, suppress = Throwable.class)
         static void exit(@Advice.Enter Object pending) {
             Hooks.commitExit(pending);
         }
@@ -191,7 +191,7 @@ public final class ConsumerAdvice {
 
     /** {@code seek(TopicPartition, long)}. */
     public static final class SeekOffset {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue(FIELD) Object state, @Advice.Argument(0) TopicPartition tp,
                          @Advice.Argument(1) long offset) {
             if (tp != null) {
@@ -202,7 +202,7 @@ public final class ConsumerAdvice {
 
     /** {@code seek(TopicPartition, OffsetAndMetadata)}. */
     public static final class SeekMetadata {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue(FIELD) Object state, @Advice.Argument(0) TopicPartition tp,
                          @Advice.Argument(1) OffsetAndMetadata offset) {
             if (tp != null && offset != null) {
@@ -213,7 +213,7 @@ public final class ConsumerAdvice {
 
     /** {@code seekToBeginning(Collection)}. */
     public static final class SeekToBeginning {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue(FIELD) Object state, @Advice.Argument(0) Collection<TopicPartition> tps) {
             Hooks.seekTo(state, Hooks.dataPartitions(state, tps), tps == null || tps.isEmpty(), "beginning");
         }
@@ -221,7 +221,7 @@ public final class ConsumerAdvice {
 
     /** {@code seekToEnd(Collection)}. */
     public static final class SeekToEnd {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue(FIELD) Object state, @Advice.Argument(0) Collection<TopicPartition> tps) {
             Hooks.seekTo(state, Hooks.dataPartitions(state, tps), tps == null || tps.isEmpty(), "end");
         }
@@ -229,7 +229,7 @@ public final class ConsumerAdvice {
 
     /** {@code pause(Collection)}. */
     public static final class Pause {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue(FIELD) Object state, @Advice.Argument(0) Collection<TopicPartition> tps) {
             Hooks.paused(state, Hooks.dataPartitions(state, tps), true);
         }
@@ -237,7 +237,7 @@ public final class ConsumerAdvice {
 
     /** {@code resume(Collection)}. */
     public static final class Resume {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue(FIELD) Object state, @Advice.Argument(0) Collection<TopicPartition> tps) {
             Hooks.paused(state, Hooks.dataPartitions(state, tps), false);
         }
@@ -245,12 +245,12 @@ public final class ConsumerAdvice {
 
     /** {@code close(…)}: every overload; the outermost one ends the member. */
     public static final class Close {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static Object enter(@Advice.FieldValue(FIELD) Object state) {
             return Hooks.closeEnter(state);
         }
 
-        @Advice.OnMethodExit(onThrowable = Throwable.class)
+        @Advice.OnMethodExit(onThrowable = Throwable.class, suppress = Throwable.class)
         static void exit(@Advice.FieldValue(FIELD) Object state, @Advice.Enter Object token,
                          @Advice.Thrown Throwable thrown) {
             Hooks.closeExit(state, token, thrown);

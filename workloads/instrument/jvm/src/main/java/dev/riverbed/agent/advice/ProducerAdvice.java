@@ -11,7 +11,7 @@ public final class ProducerAdvice {
 
     /** {@code sendOffsetsToTransaction(Map, ConsumerGroupMetadata)}: a claim, before the offsets are sent. */
     public static final class SendOffsets {
-        @Advice.OnMethodEnter
+        @Advice.OnMethodEnter(suppress = Throwable.class)
         static void enter(@Advice.This Object self, @Advice.Argument(0) Map<?, ?> offsets,
                           @Advice.Argument(1) ConsumerGroupMetadata metadata) {
             if (metadata != null) {
@@ -22,7 +22,7 @@ public final class ProducerAdvice {
 
     /** {@code commitTransaction()}: the transaction's offsets are committed with it, or not. */
     public static final class Commit {
-        @Advice.OnMethodExit(onThrowable = Throwable.class)
+        @Advice.OnMethodExit(onThrowable = Throwable.class, suppress = Throwable.class)
         static void exit(@Advice.This Object self, @Advice.Thrown Throwable thrown) {
             Hooks.transactionEnd(self, thrown == null,
                     thrown == null ? null : "commitTransaction failed: " + thrown);
@@ -31,7 +31,7 @@ public final class ProducerAdvice {
 
     /** {@code abortTransaction()}. */
     public static final class Abort {
-        @Advice.OnMethodExit(onThrowable = Throwable.class)
+        @Advice.OnMethodExit(onThrowable = Throwable.class, suppress = Throwable.class)
         static void exit(@Advice.This Object self) {
             Hooks.transactionEnd(self, false, "transaction aborted");
         }

@@ -15,7 +15,7 @@ public final class StreamsAdvice {
 
     /** {@code StreamTask.doProcess(long)}. */
     public static final class Processed {
-        @Advice.OnMethodExit
+        @Advice.OnMethodExit(suppress = Throwable.class)
         static void exit(@Advice.FieldValue("record") StampedRecord record) {
             if (record != null) {
                 Hooks.streamsProcessed(record.topic(), record.partition(), record.offset());
