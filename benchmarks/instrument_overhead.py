@@ -17,11 +17,20 @@ Consumer shapes (the common ones):
 - ``kp-poll``     kafka-python, ``poll(max_records=500)``, ``commit()`` after each batch
 - ``ck-poll``     confluent-kafka, ``poll()`` one message at a time, auto-commit
 - ``ck-consume``  confluent-kafka, ``consume(500)``, ``commit(asynchronous=False)`` per batch
+- ``ak-getmany``  aiokafka, ``await getmany(max_records=500)``, ``await commit()`` per batch
+- ``ak-iterate``  aiokafka, ``async for msg in consumer``, auto-commit (its tutorial's)
+- ``jvm-poll``    a JVM: kafka-clients ``KafkaConsumer.poll()``, ``commitSync()`` per batch,
+  instrumented by riverbed's Java agent (``JAVA_TOOL_OPTIONS``); needs Java and Maven
+  (examples/jvm and the agent are built once)
+
+Targets: an instrumented aiokafka consumer keeps at least 0.8× its plain throughput, a
+JVM one 0.9× (the summary says whether each shape meets its target).
 
     .venv/bin/python benchmarks/instrument_overhead.py                 # own 1-broker cluster
     .venv/bin/python benchmarks/instrument_overhead.py --records 100000 --rounds 5
     .venv/bin/python benchmarks/instrument_overhead.py --work-us 200    # 0.2 ms of work per record
     .venv/bin/python benchmarks/instrument_overhead.py --bootstrap-servers HOST:PORT
+    .venv/bin/python benchmarks/instrument_overhead.py --shapes jvm-poll,ak-getmany,ak-iterate
 
 The machine may be shared with other work: figures are noisy, the ratio of
 interleaved rounds much less so.
@@ -147,7 +156,76 @@ PROGRAMS = {
         print(json.dumps({"n": n, "s": time.perf_counter() - t0, "cpu": time.process_time() - cpu0}))
         c.close()
     """,
+    "ak-getmany": """
+        import asyncio, json, os, time
+        from aiokafka import AIOKafkaConsumer
+        want = int(os.environ["RECORDS"])
+        work_s = float(os.environ["WORK_US"]) / 1e6
+
+        def work():  # the application's handling of one record (busy, like real work)
+            end = time.perf_counter() + work_s
+            while time.perf_counter() < end:
+                pass
+
+        async def main():
+            c = AIOKafkaConsumer(os.environ["KAFKA_TOPIC"], bootstrap_servers=os.environ["KAFKA_BROKER"],
+                                 group_id=os.environ["KAFKA_GROUP"], auto_offset_reset="earliest",
+                                 enable_auto_commit=False)
+            await c.start()
+            n = 0
+            while n < want:
+                batch = await c.getmany(timeout_ms=500, max_records=500)
+                for records in batch.values():
+                    for msg in records:
+                        if n == 0:
+                            t0, cpu0 = time.perf_counter(), time.process_time()
+                        n += 1
+                        work()
+                if batch:
+                    await c.commit()
+            print(json.dumps({"n": n, "s": time.perf_counter() - t0, "cpu": time.process_time() - cpu0}))
+            await c.stop()
+
+        asyncio.run(main())
+    """,
+    "ak-iterate": """
+        import asyncio, json, os, time
+        from aiokafka import AIOKafkaConsumer
+        want = int(os.environ["RECORDS"])
+        work_s = float(os.environ["WORK_US"]) / 1e6
+
+        def work():  # the application's handling of one record (busy, like real work)
+            end = time.perf_counter() + work_s
+            while time.perf_counter() < end:
+                pass
+
+        async def main():
+            c = AIOKafkaConsumer(os.environ["KAFKA_TOPIC"], bootstrap_servers=os.environ["KAFKA_BROKER"],
+                                 group_id=os.environ["KAFKA_GROUP"], auto_offset_reset="earliest")
+            await c.start()
+            n = 0
+            async for msg in c:
+                if n == 0:
+                    t0, cpu0 = time.perf_counter(), time.process_time()
+                n += 1
+                work()
+                if n == want:
+                    break
+            print(json.dumps({"n": n, "s": time.perf_counter() - t0, "cpu": time.process_time() - cpu0}))
+            await c.stop()
+
+        asyncio.run(main())
+    """,
 }
+
+#: JVM shapes: the examples jar's mode that runs each (examples/jvm, Bench.java).
+JVM_SHAPES = {"jvm-poll": "bench-poll"}
+#: The throughput ratio (instrumented / plain) each client's shapes must keep.
+TARGETS = {"ak-": 0.8, "jvm-": 0.9}
+
+
+def target_of(shape: str) -> float | None:
+    return next((v for prefix, v in TARGETS.items() if shape.startswith(prefix)), None)
 
 
 def produce_backlog(bootstrap: str, topic: str, count: int, body_bytes: int) -> None:
@@ -167,17 +245,21 @@ def produce_backlog(bootstrap: str, topic: str, count: int, body_bytes: int) -> 
 
 
 def consume_once(
-    program: Path,
+    program: Path | list[str],
     bootstrap: str,
     topic: str,
     records: int,
     evidence: Path | None,
     work_us: float = 0.0,
+    java_agent: Path | None = None,
 ) -> dict[str, float]:
-    """One fresh group consuming the backlog; returns records/s and CPU µs per record."""
+    """One fresh group consuming the backlog; returns records/s and CPU µs per record.
+    ``program``: a Python program's path, or a JVM's command (instrumented with
+    ``java_agent``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERBED_")}
     env.update(
         KAFKA_BROKER=bootstrap.split(",")[0],
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         KAFKA_TOPIC=topic,
         KAFKA_GROUP=f"bench-{uuid.uuid4().hex[:8]}",
         RECORDS=str(records),
@@ -185,11 +267,14 @@ def consume_once(
     )
     if evidence is not None:
         env.update(instrument_env(evidence, f"bench-{uuid.uuid4().hex[:6]}", topic, base=env))
-    out = subprocess.run(
-        [sys.executable, str(program)], env=env, capture_output=True, text=True, timeout=600
-    )
+        if java_agent is not None:
+            from riverbed.jvm import java_tool_options
+
+            env["JAVA_TOOL_OPTIONS"] = java_tool_options(java_agent, env.get("JAVA_TOOL_OPTIONS"))
+    cmd = program if isinstance(program, list) else [sys.executable, str(program)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
-        raise SystemExit(f"{program.name} failed:\n{out.stdout}\n{out.stderr}")
+        raise SystemExit(f"{cmd} failed:\n{out.stdout}\n{out.stderr}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     return {"rate": result["n"] / result["s"], "cpu_us": result["cpu"] / result["n"] * 1e6}
 
@@ -212,13 +297,16 @@ def main(argv: list[str] | None = None) -> int:
         help="simulated handling time per record, in µs (default 0: the worst case)",
     )
     parser.add_argument(
-        "--shapes", default=",".join(PROGRAMS), help=f"comma-separated, of {', '.join(PROGRAMS)}"
+        "--shapes",
+        default=",".join([*PROGRAMS, *JVM_SHAPES]),
+        help=f"comma-separated, of {', '.join([*PROGRAMS, *JVM_SHAPES])}",
     )
     args = parser.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
-    unknown = [s for s in shapes if s not in PROGRAMS]
+    known = [*PROGRAMS, *JVM_SHAPES]
+    unknown = [s for s in shapes if s not in known]
     if unknown:
-        parser.error(f"unknown shape(s) {', '.join(unknown)}; use {', '.join(PROGRAMS)}")
+        parser.error(f"unknown shape(s) {', '.join(unknown)}; use {', '.join(known)}")
 
     cluster: Any = None
     with tempfile.TemporaryDirectory(prefix="riverbed-bench-") as tmp:
@@ -247,10 +335,19 @@ def _measure(args: argparse.Namespace, shapes: list[str], bootstrap: str, tmp: P
     create_topic(bootstrap, topic, partitions=args.partitions, replication_factor=rf)
     print(f"producing {args.records} records to {topic} …", file=sys.stderr)
     produce_backlog(bootstrap, topic, args.records, args.body_bytes)
-    programs = {}
+    programs: dict[str, Path | list[str]] = {}
+    agent = None
     for shape in shapes:
-        programs[shape] = tmp / f"{shape}.py"
-        programs[shape].write_text(textwrap.dedent(PROGRAMS[shape]))
+        if shape in JVM_SHAPES:
+            from riverbed.jvm import agent_jar, examples_jar
+
+            agent = agent_jar(lambda line: print(line, file=sys.stderr))
+            jar = examples_jar(lambda line: print(line, file=sys.stderr))
+            programs[shape] = ["java", "-jar", str(jar), JVM_SHAPES[shape]]
+            continue
+        path = tmp / f"{shape}.py"
+        path.write_text(textwrap.dedent(PROGRAMS[shape]))
+        programs[shape] = path
 
     print(
         f"{'shape':<11} {'round':>5} {'plain rec/s':>12} {'instr rec/s':>12} {'ratio':>6} "
@@ -270,6 +367,7 @@ def _measure(args: argparse.Namespace, shapes: list[str], bootstrap: str, tmp: P
                 args.records,
                 tmp / f"evidence-{shape}-{i}",
                 args.work_us,
+                agent if shape in JVM_SHAPES else None,
             )
             ratio = instr["rate"] / plain["rate"]
             ratios.append(ratio)
@@ -290,12 +388,19 @@ def _measure(args: argparse.Namespace, shapes: list[str], bootstrap: str, tmp: P
         )
     print()
     print("median over rounds (instrumented / plain throughput; CPU µs per record):")
+    missed = []
     for shape, ratio, plain_cpu, instr_cpu in summary:
+        target = target_of(shape)
+        verdict = ""
+        if target is not None:
+            verdict = f"   target ≥ {target:.1f}: " + ("met" if ratio >= target else "MISSED")
+            if ratio < target:
+                missed.append(shape)
         print(
             f"  {shape:<11} throughput ratio {ratio:.2f}   cpu {plain_cpu:.1f} → {instr_cpu:.1f} µs/record "
-            f"(+{instr_cpu - plain_cpu:.1f})"
+            f"(+{instr_cpu - plain_cpu:.1f}){verdict}"
         )
-    return 0
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

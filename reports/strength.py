@@ -5,7 +5,8 @@ A verdict is only as strong as the evidence under it. spec.json's
 
 - ``reference``: riverbed's reference consumer recorded every event itself;
 - ``instrumented``: an instrumentation layer around the user's unmodified
-  client library recorded the same events;
+  client library (kafka-python, confluent-kafka, aiokafka; kafka-clients through
+  riverbed's Java agent) recorded the same events;
 - ``output-topic``: the user's service writes one output per input; outputs
   are matched to inputs by (producer, key, seq);
 - ``offsets``: only the group's committed offsets and its view of the group.
@@ -16,7 +17,10 @@ The report states the strength at the top, and ``summary.json`` carries it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import re
+import shlex
+from dataclasses import dataclass, replace
 from typing import Any
 
 REFERENCE = "reference"
@@ -112,15 +116,58 @@ DESCRIPTIONS: dict[str, Strength] = {
 }
 
 
+#: ``instrumented`` for a JVM consumer: riverbed's Java agent around kafka-clients.
+JVM_INSTRUMENTED = replace(
+    DESCRIPTIONS[INSTRUMENTED],
+    title="riverbed's Java agent around the service's own kafka-clients consumers (those "
+    "Spring Kafka's listener containers and Kafka Streams' stream threads make included) "
+    "recorded every assignment, record handed out by poll(), coming back for more, commit "
+    "(as a claim, before it was sent; transactional offset commits too), seek and pause",
+    cannot="whether the application refused a record (invalid-handling), what it did with "
+    "corrupt records it was handed, work it hands to threads of its own unless it marks it, "
+    "and a record it held when it stopped, committed, whose fate its commit pattern cannot "
+    "tell (reported as cannot tell); under the consumer group protocol the client "
+    "auto-commits in its own thread, so a record handed out in the last flush window "
+    "(10 ms) before a hard kill is cannot tell",
+    assumption="a record counts as processed when the application comes back for more after "
+    "it (its next poll()) while its partition is not paused — for Kafka Streams, when its "
+    "stream task has processed it — or marks it processed (dev.riverbed.Processed): a commit "
+    "never counts. A service that hands records to other threads (an asynchronous "
+    "listener, a thread pool) must use the marker, or be judged by its output topic",
+)
+
+_JAVA = re.compile(r"java[0-9.]*")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
+
+
+def runs_java(cmd: Any) -> bool:
+    """Whether a ``consumer_cmd`` starts a JVM: its first word (after ``env`` and
+    ``VAR=value``) is ``java``, a path to one, or a ``.jar`` (as riverbed decides it)."""
+    try:
+        words = shlex.split(cmd) if isinstance(cmd, str) else []
+    except ValueError:
+        return False
+    i = 1 if words and os.path.basename(words[0]) == "env" else 0
+    while i < len(words) and _ASSIGNMENT.fullmatch(words[i]):
+        i += 1
+    if i >= len(words):
+        return False
+    first = os.path.basename(words[i])
+    return bool(_JAVA.fullmatch(first)) or first.endswith(".jar")
+
+
 def strength_of(spec: dict[str, Any]) -> tuple[Strength, str | None]:
     """The strength spec.json names (``consumer_evidence``), and a problem with it if any.
 
     Older runs have no ``consumer_evidence``: their consumer is the reference one.
     A value this riverbed does not know is a problem (the run cannot pass on it).
+    An instrumented JVM consumer is described as what riverbed's Java agent records.
     """
     value = spec.get("consumer_evidence")
     if value is None:
         return DESCRIPTIONS[REFERENCE], None
+    if value == INSTRUMENTED and runs_java(spec.get("consumer_cmd")):
+        return JVM_INSTRUMENTED, None
     if isinstance(value, str) and value in DESCRIPTIONS:
         return DESCRIPTIONS[value], None
     return DESCRIPTIONS[REFERENCE], (

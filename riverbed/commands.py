@@ -223,10 +223,10 @@ def _user_consumer_options(f: Any) -> Any:
             "--consumer-evidence",
             type=click.Choice(EVIDENCE_MODES),
             default=None,
-            help="What riverbed judges your consumer by: instrumented (kafka-python or "
-            "confluent-kafka, no code change), output-topic (your service writes one output per "
+            help="What riverbed judges your consumer by: instrumented (kafka-python, "
+            "confluent-kafka, aiokafka or a JVM's kafka-clients; no code change), output-topic (your service writes one output per "
             "input to --output-topic), offsets (committed offsets only; never a full pass) "
-            "[default: instrumented for a Python command, else offsets].",
+            "[default: instrumented for a Python or Java command, else offsets].",
         ),
         click.option(
             "--output-topic",

@@ -57,7 +57,10 @@ CONSUMER_VARIABLES = {
 #: The variables only an instrumented consumer gets (``--consumer-evidence instrumented``).
 INSTRUMENT_VARIABLES = {
     "PYTHONPATH": "riverbed's instrumentation directory first, then yours",
-    "RIVERBED_INSTRUMENT": "`1`: the instrumentation's `sitecustomize` hooks the client libraries",
+    "RIVERBED_INSTRUMENT": "`1`: the instrumentation's `sitecustomize` hooks the client libraries "
+    "(and the Java agent is on)",
+    "JAVA_TOOL_OPTIONS": "a command that is not Python (a JVM): yours, then "
+    "`-javaagent:<riverbed's agent jar>`",
     "RIVERBED_EVIDENCE_DIR": "where the instrumentation writes `consumed/<member>.jsonl`",
     "RIVERBED_TOPIC": "the topic whose consumers are recorded",
     "RIVERBED_GROUP": "the group whose consumers are recorded",
@@ -391,6 +394,7 @@ def consumer_variable_names(evidence: str = "offsets") -> list[str]:
         "run_dir": "/r",
         "output_topic": "o",
         "consumer_evidence": evidence,
+        "java_agent": "/riverbed-agent.jar" if evidence == "instrumented" else None,
     }
     base = {client_config.ENV: client_config.to_json(settings)}
     return list(replica_env(config, "consumer-1", 1, base=base))

@@ -6,7 +6,9 @@ environment (``KAFKA_BROKER``, ``KAFKA_TOPIC``, ``KAFKA_GROUP``, …), and gathe
 evidence around it with one of three strengths (docs/consumers.md):
 
 - ``instrumented``: a Python consumer, run with riverbed's instrumentation
-  layer (``workloads/instrument``) around kafka-python or confluent-kafka;
+  layer (``workloads/instrument``) around kafka-python, confluent-kafka or aiokafka;
+  a JVM consumer, run with riverbed's Java agent (``-javaagent`` in
+  ``JAVA_TOOL_OPTIONS``) around kafka-clients' ``KafkaConsumer``;
 - ``output-topic``: the service writes one output record per input to
   ``--output-topic``, drained at the end of the run;
 - ``offsets``: only committed offsets and the group's view.
@@ -65,9 +67,17 @@ def runs_python(cmd: str) -> bool:
     return bool(_PYTHON.fullmatch(first)) or first.endswith(".py")
 
 
+def runs_java(cmd: str) -> bool:
+    """Whether the command starts a JVM (``java …``, a path to one, or a ``.jar``)."""
+    from riverbed.jvm import runs_java as _runs_java
+
+    command_words(cmd)
+    return _runs_java(cmd)
+
+
 def default_evidence(cmd: str) -> str:
-    """``instrumented`` for a Python command, else ``offsets``."""
-    return "instrumented" if runs_python(cmd) else "offsets"
+    """``instrumented`` for a Python or a JVM command, else ``offsets``."""
+    return "instrumented" if runs_python(cmd) or runs_java(cmd) else "offsets"
 
 
 #: Where a consumer image runs.
@@ -89,6 +99,14 @@ class UserConsumer:
     """The topic the service writes its outputs to (output-topic mode)."""
     image: str | None = None
     """kind/k8s: the image the consumer Deployment runs instead of riverbed's consumer."""
+
+    @property
+    def needs_java_agent(self) -> bool:
+        """Instrumented evidence of a command that is not a Python program: riverbed's Java
+        agent goes into its ``JAVA_TOOL_OPTIONS`` (a JVM, or a script that starts one)."""
+        return (
+            self.evidence == "instrumented" and self.cmd is not None and not runs_python(self.cmd)
+        )
 
     @property
     def what(self) -> str:
@@ -177,7 +195,12 @@ def check_user_consumer(
             fix="give the directory your consumer runs from.",
         )
     command_words(cmd)
-    return UserConsumer(cmd, str(directory.resolve()), mode, output_topic or None)
+    user = UserConsumer(cmd, str(directory.resolve()), mode, output_topic or None)
+    if user.needs_java_agent:
+        from riverbed.jvm import check_agent_buildable
+
+        check_agent_buildable()  # Java, and Maven for a first build of the agent
+    return user
 
 
 def _check_image(
@@ -284,6 +307,13 @@ def replica_env(
     if config.get("consumer_evidence") == "instrumented":
         from workloads.instrument import instrument_env
 
+        base_env = os.environ if base is None else base
+        if config.get("java_agent"):
+            from riverbed.jvm import java_tool_options
+
+            env["JAVA_TOOL_OPTIONS"] = java_tool_options(
+                str(config["java_agent"]), base_env.get("JAVA_TOOL_OPTIONS")
+            )
         env.update(
             instrument_env(
                 run_dir / "evidence",
@@ -292,7 +322,7 @@ def replica_env(
                 replica=replica,
                 incarnation=incarnation,
                 group=group,
-                base=os.environ if base is None else base,
+                base=base_env,
             )
         )
     return env

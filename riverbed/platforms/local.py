@@ -175,6 +175,11 @@ class LocalPlatform:
                 f"{self.config.get('run_dir')}.",
                 fix="stop them with `riverbed down` first.",
             )
+        java_agent = None
+        if user is not None and user.needs_java_agent:
+            from riverbed.jvm import agent_jar
+
+            java_agent = str(agent_jar())
         self.state_dir.mkdir(parents=True, exist_ok=True)
         for stale in ("replicas.json", "desired.json", "events.jsonl", "paused.json"):
             with contextlib.suppress(OSError):
@@ -196,6 +201,7 @@ class LocalPlatform:
                 "consumer_cwd": user.cwd if user else None,
                 "consumer_evidence": user.evidence if user else "reference",
                 "output_topic": user.output_topic if user else None,
+                "java_agent": java_agent,
                 "monitor": monitor,
                 "t_start": time.time(),
                 "platform": "local",

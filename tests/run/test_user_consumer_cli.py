@@ -17,6 +17,7 @@ from riverbed.user_consumer import (
     default_evidence,
     member_name,
     replica_env,
+    runs_java,
     runs_python,
 )
 from workloads.instrument import PYTHONPATH_DIR
@@ -41,7 +42,55 @@ from workloads.instrument import PYTHONPATH_DIR
 )
 def test_a_python_command_defaults_to_instrumented_evidence(cmd, python):
     assert runs_python(cmd) is python
-    assert default_evidence(cmd) == ("instrumented" if python else "offsets")
+    if not runs_java(cmd):
+        assert default_evidence(cmd) == ("instrumented" if python else "offsets")
+
+
+@pytest.mark.parametrize(
+    ("cmd", "java"),
+    [
+        ("java -jar consumer.jar", True),
+        ("/usr/lib/jvm/java-17-openjdk-amd64/bin/java -cp app.jar com.example.Main", True),
+        ("env JAVA_OPTS=-Xmx1g java -jar app.jar", True),
+        ("SPRING_PROFILES_ACTIVE=test java -jar orders.jar", True),
+        ("./build/libs/consumer.jar", True),
+        ("javac Consumer.java", False),
+        ("./gradlew bootRun", False),
+        ("python app.py", False),
+    ],
+)
+def test_a_java_command_defaults_to_instrumented_evidence_with_the_java_agent(cmd, java, tmp_path):
+    assert runs_java(cmd) is java
+    if java:
+        assert default_evidence(cmd) == "instrumented"
+        user = check_user_consumer(cmd, str(tmp_path), None, None)
+        assert user is not None and user.needs_java_agent
+    if cmd.startswith("python"):
+        user = check_user_consumer(cmd, str(tmp_path), None, None)
+        assert user is not None and not user.needs_java_agent
+
+
+def test_a_jvm_replica_gets_the_agent_in_its_java_tool_options(tmp_path):
+    config = {
+        "bootstrap_servers": "127.0.0.1:9092",
+        "topic": "t",
+        "group": "g",
+        "run_dir": str(tmp_path),
+        "consumer_evidence": "instrumented",
+        "java_agent": "/cache/riverbed-agent.jar",
+    }
+    env = replica_env(config, "consumer-2", 3, base={"JAVA_TOOL_OPTIONS": "-Xmx256m"})
+    assert env["JAVA_TOOL_OPTIONS"] == "-Xmx256m -javaagent:/cache/riverbed-agent.jar"
+    assert env["RIVERBED_INSTRUMENT"] == "1" and env["RIVERBED_MEMBER"] == "consumer-2.3"
+    assert env["RIVERBED_GROUP"] == "g" and env["RIVERBED_TOPIC"] == "t"
+    # Started again (a new incarnation): the agent is not added twice.
+    again = replica_env(
+        config, "consumer-2", 4, base={"JAVA_TOOL_OPTIONS": env["JAVA_TOOL_OPTIONS"]}
+    )
+    assert again["JAVA_TOOL_OPTIONS"].count("-javaagent:") == 1
+    # A Python consumer's environment has no agent.
+    python = replica_env({**config, "java_agent": None}, "consumer-1", 1, base={})
+    assert "JAVA_TOOL_OPTIONS" not in python
 
 
 def test_the_user_consumer_options_are_checked_together(tmp_path):
@@ -170,3 +219,14 @@ def test_each_incarnation_gets_the_tutorials_environment(tmp_path):
     )
     assert plain["KAFKA_OUTPUT_TOPIC"] == "o"
     assert "RIVERBED_INSTRUMENT" not in plain and "PYTHONPATH" not in plain
+
+
+def test_a_jvm_command_without_java_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java, no mvn
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(HarnessError) as err:
+        check_user_consumer("java -jar app.jar", str(tmp_path), None, None)
+    assert "Java was not found" in str(err.value)
+    # Another strength needs no agent, hence no Java.
+    user = check_user_consumer("java -jar app.jar", str(tmp_path), "offsets", None)
+    assert user is not None and not user.needs_java_agent

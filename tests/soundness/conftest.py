@@ -20,8 +20,12 @@ def judged(
     directory, the truth lines and a diagnosis go to test-artifacts/soundness/<test>/."""
     runs: list[SoundnessRun] = []
 
-    def run(consumer: str, experiment: Path = KILL_HARD) -> SoundnessRun:
-        result = soundness_run(kafka, consumer, tmp_path / f"{consumer}-{len(runs)}", experiment)
+    def run(
+        consumer: str, experiment: Path = KILL_HARD, command: str | None = None
+    ) -> SoundnessRun:
+        result = soundness_run(
+            kafka, consumer, tmp_path / f"{consumer}-{len(runs)}", experiment, command=command
+        )
         runs.append(result)
         return result
 

@@ -81,7 +81,7 @@ PROFILES: dict[str, Profile] = {
 
 def consumers() -> list[str]:
     """The names of the test consumers (their file names without ``.py``)."""
-    return sorted(p.stem for p in CONSUMERS.glob("*.py") if p.stem[:3] in ("kp_", "ck_"))
+    return sorted(p.stem for p in CONSUMERS.glob("*.py") if p.stem[:3] in ("kp_", "ck_", "ak_"))
 
 
 def profile_of(consumer: str) -> Profile:
@@ -189,9 +189,11 @@ def soundness_run(
     work_dir: Path,
     experiment: Path = KILL_HARD,
     profile: Profile | None = None,
+    command: str | None = None,
 ) -> SoundnessRun:
     """`riverbed run` of ``consumer`` under ``experiment`` on ``cluster``, in ``work_dir``
-    (which must not hold an earlier run), then its truth and the comparison."""
+    (which must not hold an earlier run), then its truth and the comparison. ``command``:
+    the consumer's command line when it is not one of :data:`CONSUMERS` (a JVM example)."""
     profile = profile or profile_of(consumer)
     work_dir.mkdir(parents=True, exist_ok=True)
     env = riverbed_env(cluster, work_dir)
@@ -201,7 +203,7 @@ def soundness_run(
     args = [
         "run",
         "--consumer-cmd",
-        consumer_cmd(consumer),
+        command or consumer_cmd(consumer),
         "--experiment",
         str(experiment),
         *profile.scenario,

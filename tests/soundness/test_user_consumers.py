@@ -216,3 +216,16 @@ def test_ck_seek_retry_loses_nothing_under_a_hard_kill_and_riverbed_passes_it(ju
 @pytest.mark.slow
 def test_ck_transactional_loses_nothing_under_a_hard_kill_and_riverbed_passes_it(judged):
     assert_passes_without_loss(judged("ck_transactional"))
+
+
+# ---- aiokafka (asyncio) -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ak_careful_loses_nothing_under_a_hard_kill_and_riverbed_passes_it(judged):
+    assert_passes_without_loss(judged("ak_careful"))
+
+
+@pytest.mark.slow
+def test_ak_commit_first_loses_records_under_a_hard_kill_and_riverbed_fails_it(judged):
+    assert_fails_on_its_loss(judged("ak_commit_first"))

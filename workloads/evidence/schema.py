@@ -212,7 +212,9 @@ class Start(EvidenceRecord):
     static_member: bool | None = optional()
     """Whether it joined with ``group.instance.id`` = its replica."""
     client: str | None = optional()
-    """The client library: ``kafka-python`` or ``confluent-kafka``."""
+    """The client library: ``kafka-python`` or ``confluent-kafka`` (reference and
+    instrumented), ``aiokafka`` or ``kafka-clients`` (a JVM's, through riverbed's Java
+    agent; instrumented)."""
     group_protocol: str | None = optional()
     """``classic`` or ``consumer`` (KIP-848)."""
     client_version: str | None = optional()

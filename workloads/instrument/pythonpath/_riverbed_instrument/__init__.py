@@ -1,4 +1,4 @@
-"""riverbed's instrumentation of kafka-python and confluent-kafka consumers.
+"""riverbed's instrumentation of kafka-python, confluent-kafka and aiokafka consumers.
 
 Loaded by ``sitecustomize`` when ``RIVERBED_INSTRUMENT=1``. Standard library
 only. See ``tracker.py`` for what counts as processed, ``evidence.py`` for
@@ -25,6 +25,12 @@ def install(env: dict | None = None) -> None:
     if _settings is not None:
         return
     _settings = Settings.from_env(env)
-    from . import confluent, hooks, kafka_python
+    from . import aiokafka_client, confluent, hooks, kafka_python
 
-    hooks.install({"kafka": kafka_python.patch, "confluent_kafka": confluent.patch})
+    hooks.install(
+        {
+            "kafka": kafka_python.patch,
+            "confluent_kafka": confluent.patch,
+            "aiokafka": aiokafka_client.patch,
+        }
+    )
