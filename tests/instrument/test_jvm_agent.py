@@ -295,6 +295,41 @@ def test_a_consumer_never_closed_stops_with_error_when_its_jvm_ends(kafka_cluste
     assert exited_in < 5.0
 
 
+def test_what_was_finished_before_a_batch_held_for_good_survives_a_hard_kill(
+    kafka_cluster, jars, tmp_path
+):
+    """The application makes no call after its third poll; what it finished before (the
+    first two batches) is written by the agent's flush thread, and SIGKILL loses none of it."""
+    import signal
+    import time
+
+    out = tmp_path / "probe.jsonl"
+    proc, path = start_jvm(
+        kafka_cluster, jars, tmp_path, ["probe", "holding", "3"], records=100, PROBE_OUT=str(out)
+    )
+    try:
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while not (out.exists() and out.read_text().strip()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the probe never held"
+            time.sleep(0.2)
+        time.sleep(0.5)  # well past the flush window
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    seen = json.loads(out.read_text().splitlines()[0])
+    held = {(p, o) for p, o in seen["held"]}
+    lines = list(read_jsonl(path, FILE_TYPES["consumed"]))
+    finished = {
+        (r["partition"], o)
+        for r in lines
+        if r["type"] == "finished"
+        for o in range(r["first"], r["last"] + 1)
+    }
+    assert len(finished) == seen["before"] and not finished & held
+    assert held <= handed(lines)
+
+
 def test_the_processed_marker_finishes_records_worker_threads_are_done_with(
     kafka_cluster, jars, tmp_path
 ):

@@ -77,6 +77,7 @@ final class Probe {
             case "async-commits" -> asyncCommits(wanted);
             case "transactional" -> transactional(wanted);
             case "never-closed" -> neverClosed();
+            case "holding" -> holding(wanted);
             case "marker" -> marker(wanted);
             default -> throw new IllegalArgumentException(what);
         }
@@ -211,6 +212,32 @@ final class Probe {
                 consumer.commitSync();
             }
         }
+    }
+
+    /** Poll {@code batches} non-empty batches of up to 10 records (no commits), write down the
+     * last one and how many came before it, then hold it for good: never a further call. */
+    static void holding(int batches) {
+        Properties props = Env.consumerProps();
+        props.put("max.poll.records", "10");
+        KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props);
+        consumer.subscribe(List.of(Env.TOPIC));
+        int polled = 0;
+        int before = 0;
+        ConsumerRecords<String, String> batch = ConsumerRecords.empty();
+        while (polled < batches) {
+            batch = consumer.poll(Duration.ofMillis(500));
+            if (!batch.isEmpty()) {
+                polled++;
+                before += polled < batches ? batch.count() : 0;
+            }
+        }
+        StringBuilder held = new StringBuilder("[");
+        for (ConsumerRecord<String, String> r : batch) {
+            held.append(held.length() > 1 ? "," : "").append("[").append(r.partition()).append(",")
+                    .append(r.offset()).append("]");
+        }
+        out("{\"event\":\"holding\",\"held\":" + held + "],\"before\":" + before + "}");
+        sleep(120_000);
     }
 
     static void sleep(long ms) {

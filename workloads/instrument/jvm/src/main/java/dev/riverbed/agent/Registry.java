@@ -19,8 +19,40 @@ public final class Registry {
 
     private Registry() {}
 
+    /** Writes what a tracker has pending once it is due, when the application makes no call. */
+    private static Thread flusher;
+
     static synchronized void register(Tracker tracker) {
         live.add(tracker);
+        if (flusher == null) {
+            flusher = new Thread(Registry::flushLoop, "riverbed-evidence-flush");
+            flusher.setDaemon(true);
+            flusher.start();
+        }
+    }
+
+    // An application that holds its last batch (a long piece of work, a stall) makes no
+    // further call: without this thread what it finished before would reach the file only
+    // at its next call, never if it is killed hard meanwhile. It only writes; coming back
+    // for more is the application's call, never this thread's.
+    private static void flushLoop() {
+        while (true) {
+            Settings s = settings;
+            long ms = s == null ? 100 : Math.max(5, (long) (s.flushS * 1000));
+            try {
+                Thread.sleep(ms);
+            } catch (InterruptedException e) {
+                return;
+            }
+            double t = Tracker.now();
+            for (Tracker tracker : live()) {
+                try {
+                    tracker.flushIfDue(t);
+                } catch (Throwable e) { // evidence never reaches the application
+                    System.err.println("riverbed agent: flush failed: " + e);
+                }
+            }
+        }
     }
 
     static synchronized void unregister(Tracker tracker) {

@@ -31,7 +31,8 @@ import java.util.Set;
  * <p>Writes: every line reaches the operating system before any commit request leaves the
  * process (a claim writes what is pending first), and records a claim covered are written
  * the moment they are finished. Otherwise hand-outs and finished records are written at
- * most {@code flush_ms} after the last write, at the application's next call.
+ * most {@code flush_ms} after the last write: at the application's next call, or by the
+ * flush thread when it makes none (it holds a batch, or stalls).
  *
  * <p>Every method may be called from the application's thread, the client's background
  * thread or the application's workers (the marker): one lock orders state and lines.
@@ -172,6 +173,13 @@ public final class Tracker {
 
     public String member() {
         return member;
+    }
+
+    /** Write what is pending if it is due (the flush thread, between the application's calls). */
+    synchronized void flushIfDue(double t) {
+        if (started && !stopped && t >= due) {
+            write(t);
+        }
     }
 
     // ---- records ---------------------------------------------------------------------------
