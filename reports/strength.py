@@ -17,11 +17,10 @@ The report states the strength at the top, and ``summary.json`` carries it
 
 from __future__ import annotations
 
-import os
-import re
-import shlex
 from dataclasses import dataclass, replace
 from typing import Any
+
+from workloads.instrument.program import runs_java
 
 REFERENCE = "reference"
 INSTRUMENTED = "instrumented"
@@ -135,26 +134,6 @@ JVM_INSTRUMENTED = replace(
     "never counts. A service that hands records to other threads (an asynchronous "
     "listener, a thread pool) must use the marker, or be judged by its output topic",
 )
-
-_JAVA = re.compile(r"java[0-9.]*")
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
-
-
-def runs_java(cmd: Any) -> bool:
-    """Whether a ``consumer_cmd`` starts a JVM: its first word (after ``env`` and
-    ``VAR=value``) is ``java``, a path to one, or a ``.jar`` (as riverbed decides it)."""
-    try:
-        words = shlex.split(cmd) if isinstance(cmd, str) else []
-    except ValueError:
-        return False
-    i = 1 if words and os.path.basename(words[0]) == "env" else 0
-    while i < len(words) and _ASSIGNMENT.fullmatch(words[i]):
-        i += 1
-    if i >= len(words):
-        return False
-    first = os.path.basename(words[i])
-    return bool(_JAVA.fullmatch(first)) or first.endswith(".jar")
-
 
 def strength_of(spec: dict[str, Any]) -> tuple[Strength, str | None]:
     """The strength spec.json names (``consumer_evidence``), and a problem with it if any.

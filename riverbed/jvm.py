@@ -37,26 +37,6 @@ _MARKER = ".complete"
 #: A first build downloads its plugins and dependencies; later ones take seconds.
 BUILD_TIMEOUT_S = 1200
 
-_JAVA = re.compile(r"java[0-9.]*")
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
-
-
-def runs_java(cmd: str) -> bool:
-    """Whether the command starts a JVM: its first word (after ``env`` and ``VAR=value``
-    assignments) is ``java`` or a path to one (``$JAVA_HOME/bin/java``), or a ``.jar``."""
-    try:
-        words = shlex.split(cmd)
-    except ValueError:
-        return False
-    i = 1 if words and os.path.basename(words[0]) == "env" else 0
-    while i < len(words) and _ASSIGNMENT.fullmatch(words[i]):
-        i += 1
-    if i >= len(words):
-        return False
-    first = os.path.basename(words[i])
-    return bool(_JAVA.fullmatch(first)) or first.endswith(".jar")
-
-
 def sources_digest(module: Path) -> str:
     """A digest of the module's build inputs (``pom.xml`` and ``src/``)."""
     h = hashlib.sha256()

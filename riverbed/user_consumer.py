@@ -17,23 +17,19 @@ evidence around it with one of three strengths (docs/consumers.md):
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from riverbed.errors import HarnessError
+from workloads.instrument import program
 
 EVIDENCE_MODES = ("instrumented", "output-topic", "offsets")
 #: ``consumer_evidence`` of a run whose consumer is riverbed's own.
 REFERENCE = "reference"
 #: Options that configure riverbed's reference consumer only.
 REFERENCE_ONLY_OPTIONS = ("commit_mode", "assignor", "processing_ms")
-
-_PYTHON = re.compile(r"python[0-9.]*")
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
-
 
 def command_words(cmd: str) -> list[str]:
     """The command's words as the shell would split them (a clear error if it cannot)."""
@@ -55,24 +51,14 @@ def runs_python(cmd: str) -> bool:
     """Whether the command starts a Python program: its first word (after ``env`` and
     ``VAR=value`` assignments) is ``python``, ``python3``, ``python3.11``, a path to
     one of them, or a ``.py`` script."""
-    words = command_words(cmd)
-    i = 0
-    if os.path.basename(words[0]) == "env":
-        i = 1
-    while i < len(words) and _ASSIGNMENT.fullmatch(words[i]):
-        i += 1
-    if i >= len(words):
-        return False
-    first = os.path.basename(words[i])
-    return bool(_PYTHON.fullmatch(first)) or first.endswith(".py")
+    command_words(cmd)
+    return program.runs_python(cmd)
 
 
 def runs_java(cmd: str) -> bool:
     """Whether the command starts a JVM (``java …``, a path to one, or a ``.jar``)."""
-    from riverbed.jvm import runs_java as _runs_java
-
     command_words(cmd)
-    return _runs_java(cmd)
+    return program.runs_java(cmd)
 
 
 def default_evidence(cmd: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reports import build
-from reports.strength import DESCRIPTIONS, INSTRUMENTED, JVM_INSTRUMENTED, runs_java, strength_of
+from reports.strength import DESCRIPTIONS, INSTRUMENTED, JVM_INSTRUMENTED, strength_of
 from tests.reports.builder import baseline
 
 
@@ -20,15 +20,24 @@ from tests.reports.builder import baseline
         ("./app.jar", True),
         ("python consumer.py", False),
         ("javac X.java", False),
+        ("'unclosed", False),
         (None, False),
     ],
 )
-def test_a_jvm_command_is_told_apart_as_riverbed_tells_it(cmd, java):
-    from riverbed.jvm import runs_java as riverbeds
+def test_a_jvm_command_is_told_apart_by_its_program(cmd, java):
+    from workloads.instrument.program import runs_java, runs_python
 
     assert runs_java(cmd) is java
-    if cmd is not None:
-        assert riverbeds(cmd) is java
+    assert runs_python(cmd) is (cmd == "python consumer.py")
+
+
+def test_the_report_names_a_jvm_consumer_s_strength_as_riverbed_chose_it():
+    value, problem = strength_of(
+        {"consumer_evidence": INSTRUMENTED, "consumer_cmd": "java -jar a.jar"}
+    )
+    assert problem is None and value is JVM_INSTRUMENTED
+    value, problem = strength_of({"consumer_evidence": INSTRUMENTED, "consumer_cmd": "python a.py"})
+    assert problem is None and value is not JVM_INSTRUMENTED
 
 
 def test_an_instrumented_jvm_consumer_is_described_as_the_java_agent_records_it(tmp_path: Path):
