@@ -143,3 +143,31 @@ def group_coordinator(bootstrap_servers: str, group: str) -> int:
             fix="wait until the group has formed, or name the brokers (e.g. `1`).",
         )
     return int(coordinator.id)
+
+
+def partition_counts_by_broker(client: Any, topic: str) -> dict[int, int] | None:
+    """Each broker's own answer to "how many partitions has ``topic``" ({broker id: count}).
+
+    Brokers learn a topic's new partitions from the controller one after another: right
+    after a change, an admin request (sent to any one broker) may still get the old count.
+    None when this kafka-python does not let riverbed address one broker (its internals
+    changed): callers then rely on the answer of any broker."""
+    try:
+        from kafka.protocol.metadata import MetadataRequest
+
+        manager = client._manager
+        ids = sorted(b.node_id for b in manager.cluster.brokers())
+    except (AttributeError, ImportError):
+        return None
+
+    async def ask(node_id: int) -> int:
+        request = MetadataRequest(
+            topics=[MetadataRequest.MetadataRequestTopic(name=topic)],
+            allow_auto_topic_creation=False,
+        )
+        response = (await manager.send(request, node_id=node_id)).to_dict()
+        found = response["topics"][0]
+        return 0 if found["error_code"] else len(found["partitions"])
+
+    return {node_id: manager.run(ask, node_id) for node_id in ids}
+

@@ -34,7 +34,7 @@ def add_partitions(
 ) -> dict:
     """
     Increase the topic to `total` partitions and wait until each new partition
-    has a leader.
+    has a leader and every broker knows it.
 
     Kafka can only add partitions: asking for fewer than exist is an error
     (the activity fails, with the current count in the message); asking for
@@ -64,14 +64,17 @@ def add_partitions(
             while True:
                 parts = _admin.topic_partitions(client, topic)
                 if len(parts) >= total and all(p["leader_id"] >= 0 for p in parts):
-                    # Keep this confirmed count: another broker asked next may
-                    # still serve the older metadata for a moment.
-                    after = len(parts)
-                    break
+                    # Every broker must know them too: the next probe or client may ask
+                    # a broker that still serves the older metadata.
+                    counts = _admin.partition_counts_by_broker(client, topic)
+                    lagging = {b: n for b, n in (counts or {}).items() if n < total}
+                    if not lagging:
+                        after = len(parts)
+                        break
                 if time.monotonic() > deadline:
                     raise HarnessError(
-                        f"Topic {topic!r}: not every one of {total} partitions had a leader "
-                        f"after {timeout:.0f}s."
+                        f"Topic {topic!r}: not every one of {total} partitions had a leader, "
+                        f"known to every broker, after {timeout:.0f}s."
                     )
                 time.sleep(0.2)
     logger.info(f"topic {topic!r}: {before} → {after} partitions")
