@@ -115,7 +115,7 @@ def main(ctx: click.Context, config: str | None) -> None:
 
 from riverbed.commands import _validate_command, down, run, status, up  # noqa: E402
 from riverbed.kafka.cli import kafka  # noqa: E402
-from riverbed.platforms.offline.cli import kind  # noqa: E402
+from riverbed.offline.cli import kind  # noqa: E402
 
 for command in (up, down, status, run, _validate_command(), kafka, kind):
     main.add_command(command)

@@ -329,7 +329,7 @@ def _kube(platform: str, context: str | None, dry_run: bool):
 
 def _print_plan(kube) -> None:
     """The dry-run plan: one line per command (manifests piped to kubectl are not shown)."""
-    from riverbed.platforms.kube_runner import describe
+    from riverbed.platforms.kube.commands import describe
 
     for step in kube.runner.steps:
         out.print(describe(step), markup=False, highlight=False, soft_wrap=True)
@@ -1356,7 +1356,7 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
 
         platform = ExternalRunPlatform(spec.bootstrap_servers or "", spec.keep_topics)
     else:
-        from riverbed.runner import KubeRunPlatform
+        from riverbed.platforms.kube.run import KubeRunPlatform
 
         platform = KubeRunPlatform(_kube(spec.platform, context, False))
     consumers = (

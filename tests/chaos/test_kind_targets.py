@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from riverbed.platforms.kube_selectors import parse_selector
+from tests.support.kube_selectors import parse_selector
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"

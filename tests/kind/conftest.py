@@ -26,8 +26,8 @@ import pytest
 
 from riverbed.errors import HarnessError
 from riverbed.kafka.cluster import port_in_use
-from riverbed.platforms import kube_manifests as km
-from riverbed.platforms.offline import PreparedImages, prepared_images
+from riverbed.offline import PreparedImages, prepared_images
+from riverbed.platforms.kube import render as km
 from tests.conftest import ARTIFACTS
 from tests.kind import quirks
 

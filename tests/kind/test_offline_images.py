@@ -27,8 +27,8 @@ import pytest
 import yaml
 
 from riverbed.kafka.admin import admin_client, create_topic, describe_topic
-from riverbed.platforms.offline import PreparedImages, prepared_images
-from riverbed.platforms.offline.workload_images import build_workload_images
+from riverbed.offline import PreparedImages, prepared_images
+from riverbed.offline.workload_images import build_workload_images
 from tests.kind.conftest import MANIFESTS, KindCluster
 
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(1800)]

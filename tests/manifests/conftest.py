@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"

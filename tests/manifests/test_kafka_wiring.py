@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from riverbed.kafka.distribution import KAFKA_VERSION
-from riverbed.platforms import kube
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import cluster as kube
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import MANIFESTS, named
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from riverbed.errors import HarnessError
 from riverbed.kafka.distribution import KAFKA_VERSION
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import MANIFESTS, ROOT
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import grants, named, workload_docs
 
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes_validate import utils as kv
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import MANIFESTS, OBJECT_FILES
 
 CONFIG_FILES = {"kind-cluster.yaml", "kustomization.yaml"}

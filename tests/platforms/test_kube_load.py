@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 
 from riverbed.paths import PROJECT_ROOT
-from riverbed.platforms import kube_manifests as km
 from riverbed.platforms.kube import KubePlatform
-from riverbed.platforms.kube_load import _EXIT, EXIT_MARKER, master_args, render_for_run, wrap
+from riverbed.platforms.kube import render as km
+from riverbed.platforms.kube.load import _EXIT, EXIT_MARKER, master_args, render_for_run, wrap
 from riverbed.spec import LoadSpec, RunSpec
 
 

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from riverbed.errors import HarnessError
-from riverbed.platforms import kube
-from riverbed.platforms import kube_manifests as km
-from riverbed.platforms.kube_runner import Call, Command, describe
+from riverbed.platforms.kube import cluster as kube
+from riverbed.platforms.kube import render as km
+from riverbed.platforms.kube.__main__ import main as kube_main
+from riverbed.platforms.kube.commands import Call, Command, describe
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND = ("kubectl", "--context", "kind-riverbed")
@@ -466,7 +467,7 @@ def test_cluster_name_changes_the_context_and_every_kind_command() -> None:
 
 # ---- the plan printout --------------------------------------------------------------------------
 def test_plan_command_prints_the_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
-    assert kube.main(["plan", "up", "--tag", "t7"]) == 0
+    assert kube_main(["plan", "up", "--tag", "t7"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == (
         "kind create cluster --name riverbed --config manifests/kind-cluster.yaml --wait 180s"
@@ -481,14 +482,14 @@ def test_plan_command_prints_the_dry_run(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_render_command_prints_the_kustomization(capsys: pytest.CaptureFixture[str]) -> None:
-    assert kube.main(["render", "--tag", "t8"]) == 0
+    assert kube_main(["render", "--tag", "t8"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     expected = _expected_docs((*INFRA_FILES, "workloads.yaml"), "t8")
     assert docs == expected
 
 
 def test_plan_command_reports_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    assert kube.main(["plan", "up", "--mode", "k8s"]) == 4
+    assert kube_main(["plan", "up", "--mode", "k8s"]) == 4
     assert "--context NAME" in capsys.readouterr().err
 
 

@@ -127,7 +127,7 @@ def test_a_kind_run_deploys_consumers_in_the_requested_commit_mode(tmp_path):
     and targets the manifests' topic and group (dry run: nothing is executed)."""
     from riverbed.paths import PROJECT_ROOT
     from riverbed.platforms.kube import KubePlatform
-    from riverbed.runner import KubeRunPlatform
+    from riverbed.platforms.kube.run import KubeRunPlatform
 
     kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT)
     platform = KubeRunPlatform(kube)

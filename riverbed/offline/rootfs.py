@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.offline import docker, shell
+from riverbed.offline import docker, shell
 
 DEBOOTSTRAP_FIX = (
     "install debootstrap (Debian/Ubuntu: apt-get install debootstrap; CI: "

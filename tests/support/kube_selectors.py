@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.kube_manifests import Manifest, pod_template_labels
+from riverbed.platforms.kube.render import Manifest, pod_template_labels
 
 # ---- selectors ----------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ every kubectl call carries ``--context NAME``. The host reaches Kafka through
 deletes only what riverbed applied (the ``riverbed`` namespace and its
 objects), never the cluster.
 
-Every external command goes through a :class:`~riverbed.platforms.kube_runner.Runner`.
+Every external command goes through a :class:`~riverbed.platforms.kube.commands.Runner`.
 With ``dry_run=True`` nothing runs: ``platform.runner.steps`` holds the plan —
 each command's argv, the manifests it would apply, the topics it would create::
 
@@ -34,13 +34,10 @@ each command's argv, the manifests it would apply, the topics it would create::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import re
-import secrets
 import shutil
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,11 +46,20 @@ from typing import Any
 
 from riverbed.errors import BadInput, HarnessError
 from riverbed.paths import PROJECT_ROOT
-from riverbed.platforms import kube_manifests as km
-from riverbed.platforms import kube_netfault
-from riverbed.platforms.kube_forward import Forward, PortForwarder
-from riverbed.platforms.kube_runner import Result, Runner, describe
-from riverbed.platforms.kube_status import (
+from riverbed.platforms.kube import netfault as kube_netfault
+from riverbed.platforms.kube import render as km
+from riverbed.platforms.kube.commands import Result, Runner
+from riverbed.platforms.kube.forward import Forward, PortForwarder
+from riverbed.platforms.kube.images import (
+    DOCKERFILE,
+    KAFKA_IMAGE,
+    LOCUST_IMAGE,
+    WORKLOADS_IMAGE,
+    KubeImages,
+    content_tag,
+    new_tag,
+)
+from riverbed.platforms.kube.status import (
     PodStatus,
     RolloutStatus,
     parse_lines,
@@ -69,11 +75,6 @@ NAMESPACE = "riverbed"
 DATA_TOPIC = "riverbed-events"
 EVIDENCE_TOPIC = "riverbed-evidence"
 GROUP = "riverbed-consumers"
-WORKLOADS_IMAGE = "riverbed-workloads"
-#: The Kafka image the manifests name (its tag is the Kafka version).
-KAFKA_IMAGE = "apache/kafka"
-LOCUST_IMAGE = "riverbed-locust"
-DOCKERFILE = "workloads/Dockerfile"
 MANIFESTS_DIR = "manifests"
 
 KAFKA_BROKERS = 3
@@ -100,41 +101,6 @@ _INSTALL = {
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-#: What the workload images are built from (workloads/Dockerfile's context): a change to
-#: any of it makes a new content tag.
-IMAGE_INPUTS = ("pyproject.toml", "workloads", "locustfiles")
-
-
-def content_tag(root: Path, python_image: str | None = None) -> str:
-    """An image tag from what the images are built from: ``rc-<12 hex>``.
-
-    Two runs of the same sources get the same tag, so the second builds and loads
-    nothing; any change gives a new tag, so a node never runs a stale image under a
-    reused tag (what unique tags guaranteed, without rebuilding every run).
-    """
-    import hashlib
-
-    digest = hashlib.sha256((python_image or "python:3.11-slim").encode())
-    for name in IMAGE_INPUTS:
-        base = root / name
-        files = sorted(base.rglob("*")) if base.is_dir() else [base]
-        for path in files:
-            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
-                continue
-            digest.update(str(path.relative_to(root)).encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-    return f"rc-{digest.hexdigest()[:12]}"
-
-
-def new_tag() -> str:
-    """A unique image tag: time of the build plus 6 random hex digits.
-
-    Unique per build, so that ``kind load`` never leaves a node running an
-    older image that happens to share the tag.
-    """
-    return f"rb-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
 @dataclass(frozen=True)
 class UpResult:
     """What ``up()`` brought up, and how to reach it from the host."""
@@ -150,46 +116,6 @@ class UpResult:
     evidence_topic: str
     group: str
     namespace: str = NAMESPACE
-
-
-@dataclass(frozen=True)
-class KubeImages:
-    """Where the kind platform's images and tools come from.
-
-    The defaults are the public images (kind's own node image, ``apache/kafka``,
-    ``python:3.11-slim`` in workloads/Dockerfile) and the tools on PATH.
-    :meth:`offline` uses what ``riverbed kind prepare --offline`` built instead,
-    for machines that cannot reach a container registry: the same manifests run
-    unchanged on either.
-    """
-
-    node_image: str | None = None
-    """``kind create cluster --image`` (None: kind's default node image)."""
-    kafka_image: str | None = None
-    """Replaces ``apache/kafka:<version>`` in manifests/kafka.yaml (None: keep it)."""
-    python_image: str | None = None
-    """workloads/Dockerfile's ``PYTHON_IMAGE`` (None: its default, python:3.11-slim)."""
-    kind_bin: str = "kind"
-    kubectl_bin: str = "kubectl"
-    offline: bool = False
-    """Build the workload images the offline way (wheels served from this machine when
-    build containers cannot reach PyPI) and load the Kafka image into the node."""
-
-    @classmethod
-    def offline_prepared(cls, say: Callable[[str], None] | None = None) -> KubeImages:
-        """The images and tools ``riverbed kind prepare --offline`` prepared (HarnessError
-        naming that command when nothing is prepared)."""
-        from riverbed.platforms.offline import prepared_images
-
-        prepared = prepared_images(say=say)
-        return cls(
-            node_image=prepared.node_image,
-            kafka_image=prepared.kafka_image,
-            python_image=prepared.python_image,
-            kind_bin=str(prepared.kind_bin),
-            kubectl_bin=str(prepared.kubectl_bin),
-            offline=True,
-        )
 
 
 class KubePlatform:
@@ -342,7 +268,7 @@ class KubePlatform:
         ``consumer_env`` (e.g. ``{"RIVERBED_COMMIT_MODE": "before-process"}``)
         adjust Deployment ``consumer``. With ``locust_image``, ``locust.yaml``
         is rendered too. With ``netfault_image``, each consumer pod gets the
-        network-fault sidecar (:mod:`riverbed.platforms.kube_netfault`).
+        network-fault sidecar (:mod:`riverbed.platforms.kube.netfault`).
         """
         overrides = []
         if image:
@@ -418,7 +344,7 @@ class KubePlatform:
         instead of riverbed's (kind loads it from this machine's Docker);
         ``output_topic``: created with the data topic, for a service that writes one.
         ``network_faults``: each consumer pod gets the network-fault sidecar
-        (:mod:`riverbed.platforms.kube_netfault`), built and loaded like the workloads.
+        (:mod:`riverbed.platforms.kube.netfault`), built and loaded like the workloads.
         """
         say = progress or (lambda _msg: None)
         if consumers < 0 or partitions < 1:
@@ -608,12 +534,12 @@ class KubePlatform:
         """``docker build`` a target of workloads/Dockerfile from the project root.
 
         With offline images, on the prepared Python base, through
-        :func:`riverbed.platforms.offline.workload_images.build_workload_images`
+        :func:`riverbed.offline.workload_images.build_workload_images`
         (which serves the wheels from this machine when build containers cannot
         reach PyPI).
         """
         if self.images.offline and self.images.python_image:
-            from riverbed.platforms.offline.workload_images import build_workload_images
+            from riverbed.offline.workload_images import build_workload_images
 
             name, tag = km.split_image(image)
             expected = {
@@ -1011,44 +937,3 @@ def _wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
                     "`riverbed down --platform kind`. k8s: check the port-forwards.",
                 ) from None
             time.sleep(1.0)
-
-
-# ---- python -m riverbed.platforms.kube ----------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """Print rendered manifests or a dry-run plan (nothing is run)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m riverbed.platforms.kube",
-        description="Show what the kind / k8s platform would apply and run. Nothing is executed.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    render = sub.add_parser("render", help="print the manifests as riverbed applies them")
-    render.add_argument("--tag", default="dev", help="workload image tag (default: dev)")
-    render.add_argument("--locust", action="store_true", help="include locust.yaml")
-    plan = sub.add_parser("plan", help="print the commands `up` or `down` would run")
-    plan.add_argument("action", choices=["up", "down"])
-    plan.add_argument("--mode", choices=MODES, default="kind")
-    plan.add_argument("--context", help="kubeconfig context (k8s mode)")
-    plan.add_argument("--tag", default="TAG", help="workload image tag (default: TAG)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "render":
-            platform = KubePlatform(dry_run=True)
-            locust = f"{LOCUST_IMAGE}:{args.tag}" if args.locust else None
-            docs = km.flatten(platform.render(f"{WORKLOADS_IMAGE}:{args.tag}", locust_image=locust))
-            sys.stdout.write(km.dump(docs))
-            return 0
-        platform = KubePlatform(mode=args.mode, context=args.context, dry_run=True)
-        if args.action == "up":
-            platform.up(tag=args.tag)
-        else:
-            platform.down()
-        for step in platform.runner.steps:
-            print(describe(step))
-        return 0
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

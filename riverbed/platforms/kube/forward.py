@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.kube_runner import Runner
+from riverbed.platforms.kube.commands import Runner
 
 #: Seconds between a forward's exit and its restart (the pod may still be starting).
 RESTART_DELAY_S = 1.0

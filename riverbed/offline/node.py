@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.offline import docker, shell
-from riverbed.platforms.offline.recipes import DOCKERFILES
-from riverbed.platforms.offline.versions import ControlPlaneImage, control_plane_images
+from riverbed.offline import docker, shell
+from riverbed.offline.recipes import DOCKERFILES
+from riverbed.offline.versions import ControlPlaneImage, control_plane_images
 
 #: Where each static program sits in its image, and the entry point its users
 #: rely on (kubeadm's manifests give a command for the control plane; CoreDNS's

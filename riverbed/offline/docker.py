@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.offline import shell
+from riverbed.offline import shell
 
 ENGINE_FIX = (
     "start the Docker engine (on a CI machine without one: `bash scripts/ci/docker-engine.sh`)"

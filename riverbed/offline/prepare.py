@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.offline import docker, gobuild, node, rootfs, versions
-from riverbed.platforms.offline.cache import DATA, OfflineCache, recipe_key
-from riverbed.platforms.offline.recipes import DOCKERFILES, REPOSITORY, Recipes, recipes
+from riverbed.offline import docker, gobuild, node, rootfs, versions
+from riverbed.offline.cache import DATA, OfflineCache, recipe_key
+from riverbed.offline.recipes import DOCKERFILES, REPOSITORY, Recipes, recipes
 
 Say = Callable[[str], None]
 #: Programs of the node image besides Kubernetes' own.
@@ -441,7 +441,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def kind_source() -> Path:
     """kind's source in the Go module cache (its node files: entrypoint, units, containerd config)."""
-    from riverbed.platforms.offline import shell
+    from riverbed.offline import shell
 
     modcache = shell.output(
         [gobuild.go(), "env", "GOMODCACHE"],

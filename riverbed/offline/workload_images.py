@@ -25,9 +25,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from riverbed.errors import HarnessError
+from riverbed.offline import docker, shell
+from riverbed.offline.cache import OfflineCache, recipe_key
 from riverbed.paths import PROJECT_ROOT
-from riverbed.platforms.offline import docker, shell
-from riverbed.platforms.offline.cache import OfflineCache, recipe_key
 
 DOCKERFILE = Path("workloads") / "Dockerfile"
 IMAGES = {

@@ -78,7 +78,7 @@ def load_kustomization(directory: Path) -> Kustomization:
         raise HarnessError(
             f"{path} uses {', '.join(sorted(unknown))}, which riverbed does not render.",
             fix=f"use only {', '.join(sorted(_KUSTOMIZATION_KEYS))}, or extend "
-            "riverbed/platforms/kube_manifests.py to match.",
+            "riverbed/platforms/kube/render.py to match.",
         )
     images = []
     for entry in data.get("images") or []:

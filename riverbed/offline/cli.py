@@ -59,7 +59,7 @@ def prepare(offline: bool, cache_dir: Path | None) -> None:
             "`riverbed kind prepare` only builds images offline.",
             fix="add --offline (kind pulls its usual images by itself where a registry is reachable).",
         )
-    from riverbed.platforms.offline.prepare import prepare as run_prepare
+    from riverbed.offline.prepare import prepare as run_prepare
 
     t0 = time.monotonic()
     prepared, timings = run_prepare(cache_dir, say=lambda text: err.print(f"… {text}"))
@@ -83,7 +83,7 @@ def images(cache_dir: Path | None, as_make: bool, as_json: bool, key: str | None
     \b
     make kind-up build-images load-images deploy-kafka deploy-apps $(riverbed kind images --make)
     """
-    from riverbed.platforms.offline.prepare import prepared_images
+    from riverbed.offline.prepare import prepared_images
 
     data = prepared_images(cache_dir, say=lambda text: err.print(f"… {text}")).to_json()
     if key:
@@ -141,8 +141,8 @@ def build_images(
     Where pip inside a build container cannot reach PyPI, the host builds the
     wheels and serves them on 127.0.0.1 for the build (it says so).
     """
-    from riverbed.platforms.offline.prepare import prepared_images
-    from riverbed.platforms.offline.workload_images import build_workload_images
+    from riverbed.offline.prepare import prepared_images
+    from riverbed.offline.workload_images import build_workload_images
 
     say = lambda text: err.print(f"… {text}")  # noqa: E731
     if python_image is None:

@@ -6,7 +6,7 @@ image, a Python base image and the kind/kubectl binaries from Debian's mirror,
 the Go module proxy and Maven Central; :func:`prepared_images` hands them to a
 platform::
 
-    from riverbed.platforms.offline import prepared_images
+    from riverbed.offline import prepared_images
 
     images = prepared_images()          # HarnessError naming the fix when nothing is prepared
     images.node_image                   # kind create cluster --image …
@@ -15,7 +15,7 @@ platform::
     images.kind_bin, images.kubectl_bin
 """
 
-from riverbed.platforms.offline.cache import OfflineCache, default_cache_dir
-from riverbed.platforms.offline.prepare import PreparedImages, prepare, prepared_images
+from riverbed.offline.cache import OfflineCache, default_cache_dir
+from riverbed.offline.prepare import PreparedImages, prepare, prepared_images
 
 __all__ = ["OfflineCache", "PreparedImages", "default_cache_dir", "prepare", "prepared_images"]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 
 if TYPE_CHECKING:
     from riverbed.platforms.kube import KubePlatform

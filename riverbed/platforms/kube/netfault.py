@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 
 #: The sidecar's image repository (its tag is the workload images' content tag).
 NETFAULT_IMAGE = "riverbed-netfault"

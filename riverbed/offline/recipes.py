@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from riverbed.kafka.distribution import POM
-from riverbed.platforms.offline import rootfs, versions
-from riverbed.platforms.offline.cache import DATA, recipe_key
+from riverbed.offline import rootfs, versions
+from riverbed.offline.cache import DATA, recipe_key
 
 REPOSITORY = "riverbed-offline"
 DOCKERFILES = DATA / "dockerfiles"

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.offline import shell
-from riverbed.platforms.offline.cache import DATA
+from riverbed.offline import shell
+from riverbed.offline.cache import DATA
 
 GO_FIX = (
     "install Go 1.24 or newer and check that the Go module proxy is reachable "
