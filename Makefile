@@ -97,8 +97,14 @@ kind-images: setup
 	$(BIN)/riverbed kind prepare --offline
 	@echo "use them with: make … $$($(BIN)/riverbed kind images --make)"
 
-kind-up:
-	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG)$(if $(KIND_NODE_IMAGE), --image $(KIND_NODE_IMAGE)) --wait 180s
+# The cluster is created from KIND_CONFIG as this host needs it (`riverbed kind config` says
+# what it changes: containerd's restrict_oom_score_adj where containers lack CAP_SYS_RESOURCE).
+KIND_HOST_CONFIG := $(VENV)/kind-cluster.$(KIND_CLUSTER).yaml
+
+kind-up: setup
+	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || { \
+	  $(BIN)/riverbed kind config --kind-config $(KIND_CONFIG)$(if $(KIND_NODE_IMAGE), --image $(KIND_NODE_IMAGE)) > $(KIND_HOST_CONFIG) && \
+	  $(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_HOST_CONFIG)$(if $(KIND_NODE_IMAGE), --image $(KIND_NODE_IMAGE)) --wait 180s; }
 
 kind-down:
 	$(KIND) delete cluster --name $(KIND_CLUSTER)

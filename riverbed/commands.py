@@ -324,6 +324,7 @@ def _kube(platform: str, context: str | None, dry_run: bool):
         root=PROJECT_ROOT,
         images=images,
         kind_config=meta.get("riverbed.kind_config"),
+        announce=err.print,
     )
 
 

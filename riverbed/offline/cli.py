@@ -156,3 +156,43 @@ def build_images(
         say=say,
     )
     err.print(f"built {', '.join(built.values())} in {time.monotonic() - t0:.1f}s")
+
+
+@kind.command("config")
+@click.option(
+    "--kind-config",
+    "source",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The configuration to start from [default: manifests/kind-cluster.yaml].",
+)
+@click.option(
+    "--image",
+    "node_image",
+    default=None,
+    help="The node image the cluster will run: a privileged container of it shows what a "
+    "node gets on this host [default: this process's capabilities stand in].",
+)
+@click.option("--name", default=None, help="Set the cluster's name in the configuration.")
+@harness_errors
+def config(source: Path | None, node_image: str | None, name: str | None) -> None:
+    """Print the kind configuration for this host: what `riverbed up --platform kind` creates
+    its cluster from (stderr says what was changed, and why).
+
+    Where containers lack CAP_SYS_RESOURCE, containerd in the node gets
+    restrict_oom_score_adj = true (else no pod sandbox starts). `make kind-up` uses it:
+
+    \b
+    riverbed kind config > kind.yaml && kind create cluster --config kind.yaml
+    """
+    from riverbed.paths import PROJECT_ROOT
+    from riverbed.platforms.kube.kind_config import for_host, probe_host
+
+    path = source or PROJECT_ROOT / "manifests" / "kind-cluster.yaml"
+    host = probe_host(node_image)
+    text, changes = for_host(
+        path.read_text(), restrict_oom_score_adj=host.lacks_sys_resource, name=name
+    )
+    for change in changes:
+        err.print(f"kind configuration for this host ({host.how}): {change}")
+    click.echo(text, nl=False)

@@ -139,7 +139,12 @@ def test_tutorial_targets_use_these_manifests() -> None:
     )
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert "kind create cluster --name riverbed --config manifests/kind-cluster.yaml" in text
+    # The cluster is created from manifests/kind-cluster.yaml as this host needs it.
+    assert (
+        "riverbed kind config --kind-config manifests/kind-cluster.yaml "
+        "> .venv/kind-cluster.riverbed.yaml" in text
+    )
+    assert "kind create cluster --name riverbed --config .venv/kind-cluster.riverbed.yaml" in text
     assert (
         "docker build -f workloads/Dockerfile --target workloads "
         "--build-arg PYTHON_IMAGE=python:3.11-slim -t riverbed-workloads:t9 ." in text
@@ -189,7 +194,11 @@ def test_tutorial_targets_take_the_offline_images() -> None:
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert (
-        "/c/kind create cluster --name riverbed --config /tmp/kind.yaml "
+        "riverbed kind config --kind-config /tmp/kind.yaml "
+        "--image riverbed-offline/kind-node:v1.34.4-k > .venv/kind-cluster.riverbed.yaml" in text
+    )
+    assert (
+        "/c/kind create cluster --name riverbed --config .venv/kind-cluster.riverbed.yaml "
         "--image riverbed-offline/kind-node:v1.34.4-k --wait 180s" in text
     )
     assert (

@@ -19,7 +19,7 @@ from riverbed.platforms.kube.commands import Call, Command, describe
 ROOT = Path(__file__).resolve().parents[2]
 KIND = ("kubectl", "--context", "kind-riverbed")
 KIND_NS = (*KIND, "-n", "riverbed")
-BOOTSTRAP = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+BOOTSTRAP = "127.0.0.1:19592,127.0.0.1:19593,127.0.0.1:19594"
 INFRA_FILES = ("namespace.yaml", "kafka.yaml", "chaos-rbac.yaml")
 
 
@@ -34,12 +34,12 @@ def _expected_docs(files: tuple[str, ...], tag: str) -> list[dict[str, Any]]:
     return docs
 
 
-def _topic_calls() -> list[Call]:
+def _topic_calls(bootstrap: str = BOOTSTRAP) -> list[Call]:
     def create(name: str, partitions: int) -> Call:
         return Call(
             "create_topic",
             (
-                ("bootstrap_servers", BOOTSTRAP),
+                ("bootstrap_servers", bootstrap),
                 ("exist_ok", True),
                 ("min_insync_replicas", 2),
                 ("name", name),
@@ -49,7 +49,7 @@ def _topic_calls() -> list[Call]:
         )
 
     return [
-        Call("wait_for_kafka", (("bootstrap_servers", BOOTSTRAP), ("timeout", 120.0))),
+        Call("wait_for_kafka", (("bootstrap_servers", bootstrap), ("timeout", 120.0))),
         create("riverbed-events", 3),
         create("riverbed-evidence", 3),
     ]
@@ -113,7 +113,7 @@ def test_kind_up_runs_exactly_this_sequence() -> None:
         context="kind-riverbed",
         image="riverbed-workloads:t1",
         bootstrap_servers=BOOTSTRAP,
-        producer_url="http://127.0.0.1:18080",
+        producer_url="http://127.0.0.1:18580",
         topic="riverbed-events",
         evidence_topic="riverbed-evidence",
         group="riverbed-consumers",
@@ -221,11 +221,13 @@ def test_kind_down_deletes_the_cluster() -> None:
 # ---- k8s: an existing cluster -------------------------------------------------------------------
 K8S = ("kubectl", "--context", "staging")
 K8S_NS = (*K8S, "-n", "riverbed")
+#: Port-forwards: apart from kind's host ports and the local platform's.
+K8S_BOOTSTRAP = "127.0.0.1:19692,127.0.0.1:19693,127.0.0.1:19694"
 
 
 def _forward(i: int) -> Command:
     return Command(
-        (*K8S_NS, "port-forward", "--address", "127.0.0.1", f"pod/kafka-{i}", f"{19092 + i}:9094"),
+        (*K8S_NS, "port-forward", "--address", "127.0.0.1", f"pod/kafka-{i}", f"{19692 + i}:9094"),
         background=True,
     )
 
@@ -254,7 +256,7 @@ def test_k8s_up_never_creates_a_cluster_and_pins_the_context() -> None:
         _forward(0),
         _forward(1),
         _forward(2),
-        *_topic_calls(),
+        *_topic_calls(K8S_BOOTSTRAP),
         Command((*K8S, "apply", "-f", "-")),
         *_rollouts(K8S_NS),
     ]
@@ -320,7 +322,7 @@ def test_host_access_forwards_the_producer_on_request() -> None:
         _forward(1),
         _forward(2),
         Command(
-            (*K8S_NS, "port-forward", "--address", "127.0.0.1", "service/producer", "18080:8080"),
+            (*K8S_NS, "port-forward", "--address", "127.0.0.1", "service/producer", "18680:8080"),
             background=True,
         ),
     ]
@@ -502,10 +504,14 @@ def test_a_taken_host_port_is_named_before_kind_creates_anything(tmp_path: Path)
         listener.listen()
         port = listener.getsockname()[1]
         (tmp_path / "manifests").mkdir()
+        mappings = [(30092, port), (30093, port + 1), (30094, port + 2), (30080, port + 3)]
         (tmp_path / "manifests" / "kind-cluster.yaml").write_text(
             "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n"
             "  - role: control-plane\n    extraPortMappings:\n"
-            f"      - {{containerPort: 30092, hostPort: {port}, listenAddress: 127.0.0.1}}\n"
+            + "".join(
+                f"      - {{containerPort: {node}, hostPort: {host}, listenAddress: 127.0.0.1}}\n"
+                for node, host in mappings
+            )
         )
         platform = kube.KubePlatform(mode="kind", root=tmp_path)
         with pytest.raises(HarnessError, match=f"Host port 127.0.0.1:{port} is in use") as exc:
@@ -551,3 +557,50 @@ def test_the_output_topic_is_created_with_log_append_timestamps() -> None:
     # The broker stamps each output with its append time, whatever the service's producer set.
     assert calls["enriched"]["config"] == {"message.timestamp.type": "LogAppendTime"}
     assert "config" not in calls["riverbed-events"]
+
+
+def test_kind_and_the_local_platform_share_no_host_port_by_default() -> None:
+    """A local Kafka on its default base port (brokers, controllers, SASL_SSL listeners,
+    per-replica listeners, proxies, Toxiproxy: base … base + 208) and the kind cluster of
+    manifests/kind-cluster.yaml can be up side by side."""
+    from riverbed.kafka import cluster as local
+
+    top = local.SASL_SSL_PORT_OFFSET + 9  # the highest offset any local listener uses
+    local_ports = range(local.DEFAULT_BASE_PORT, local.DEFAULT_BASE_PORT + top)
+    kind_ports = [m.host_port for m in km.kind_port_mappings(ROOT / "manifests/kind-cluster.yaml")]
+    assert kind_ports and not [p for p in kind_ports if p in local_ports]
+    # The port-forwards of --platform k8s are apart from both.
+    k8s = kube.KubePlatform(mode="k8s", context="c", dry_run=True, root=ROOT)
+    forwards = [int(a.split(":")[1]) for a in k8s.bootstrap_servers.split(",")]
+    assert not set(forwards) & (set(kind_ports) | set(local_ports))
+
+
+def test_kind_host_ports_come_from_the_kind_configuration(tmp_path: Path) -> None:
+    def config(mappings: list[tuple[int, int]]) -> Path:
+        path = tmp_path / f"kind-{len(list(tmp_path.iterdir()))}.yaml"
+        path.write_text(
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n"
+            "  - role: control-plane\n    extraPortMappings:\n"
+            + "".join(
+                f"      - {{containerPort: {node}, hostPort: {host}, listenAddress: 127.0.0.1}}\n"
+                for node, host in mappings
+            )
+        )
+        return path
+
+    other = config([(30092, 29592), (30093, 29593), (30094, 29594), (30080, 28580)])
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT, kind_config=other)
+    assert platform.bootstrap_servers == "127.0.0.1:29592,127.0.0.1:29593,127.0.0.1:29594"
+    assert platform.producer_url == "http://127.0.0.1:28580"
+    # Each broker advertises the host port that reaches it.
+    (sts,) = [d for d in platform.render()["kafka.yaml"] if d["kind"] == "StatefulSet"]
+    env = {
+        e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["RIVERBED_EXTERNAL_BASE_PORT"] == "29592"
+    gap = config([(30092, 29592), (30093, 29600), (30094, 29601), (30080, 28580)])
+    with pytest.raises(HarnessError, match="must be consecutive"):
+        kube.KubePlatform(mode="kind", dry_run=True, root=ROOT, kind_config=gap)
+    partial = config([(30092, 29592)])
+    with pytest.raises(HarnessError, match="30093, 30094, 30080"):
+        kube.KubePlatform(mode="kind", dry_run=True, root=ROOT, kind_config=partial)

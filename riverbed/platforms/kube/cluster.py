@@ -8,7 +8,7 @@
    loads it into the cluster with ``kind load docker-image``,
 4. applies Kafka, the namespace and the chaos RBAC, waits for the Kafka StatefulSet,
 5. creates the data and evidence topics through Kafka's external listener
-   (``127.0.0.1:19092..19094`` on the host),
+   (``127.0.0.1:19592..19594`` on the host),
 6. applies the workloads with that image tag and waits for every rollout.
 
 ``down()`` deletes the kind cluster.
@@ -38,6 +38,7 @@ import contextlib
 import re
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -78,13 +79,20 @@ GROUP = "riverbed-consumers"
 MANIFESTS_DIR = "manifests"
 
 KAFKA_BROKERS = 3
-#: Broker i is reached from the host at 127.0.0.1:EXTERNAL_BASE_PORT+i (kind:
-#: a port mapping to NodePort 30092+i; k8s: a port-forward to pod kafka-i).
-EXTERNAL_BASE_PORT = 19092
-#: The container port of the EXTERNAL listener (advertised as 127.0.0.1:1909x).
+#: The NodePorts of the kind overlay: broker i's external listener on 30092+i, the producer's
+#: HTTP API on 30080. manifests/kind-cluster.yaml maps each to a host port on 127.0.0.1.
+KAFKA_NODE_PORT = 30092
+PRODUCER_NODE_PORT = 30080
+#: Broker i is reached from the host at 127.0.0.1:base+i and advertises exactly that. kind: the
+#: host ports manifests/kind-cluster.yaml maps to NodePorts 30092+i — apart from the local
+#: platform's defaults (19092…), so that both can be up side by side; k8s: a port-forward
+#: to pod kafka-i.
+KIND_EXTERNAL_BASE_PORT = 19592
+K8S_EXTERNAL_BASE_PORT = 19692
+#: The container port of the EXTERNAL listener (advertised as 127.0.0.1:<base+i>).
 KAFKA_EXTERNAL_PORT = 9094
-PRODUCER_HOST_PORT = 18080
-LOCUST_WEB_HOST_PORT = 18089
+KIND_PRODUCER_HOST_PORT = 18580
+K8S_PRODUCER_HOST_PORT = 18680
 
 CONSUMER_SELECTOR = "app.kubernetes.io/name=consumer"
 MONITOR_SELECTOR = "app.kubernetes.io/name=monitor"
@@ -138,6 +146,8 @@ class KubePlatform:
         kind_config: the kind cluster configuration (default
             manifests/kind-cluster.yaml); it must map the host ports riverbed uses.
         echo: told every command line before it runs.
+        announce: told what riverbed decided on its own and the user should know (a kind
+            configuration adjusted for this host); default: standard error.
         which: finds a program on PATH (tests replace it).
     """
 
@@ -154,6 +164,7 @@ class KubePlatform:
         kind_config: Path | str | None = None,
         echo: Callable[[str], None] | None = None,
         which: Callable[[str], str | None] = shutil.which,
+        announce: Callable[[str], None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise BadInput(f"Unknown Kubernetes platform mode {mode!r}.", fix="use kind or k8s.")
@@ -180,9 +191,14 @@ class KubePlatform:
         self.image = image
         self.images = images or KubeImages()
         self.kind_config = Path(kind_config).resolve() if kind_config else None
-        if self.kind_config is not None:
-            _check_kind_config(self.kind_config, self.root / MANIFESTS_DIR / km.KIND_CLUSTER)
+        self.external_base_port = K8S_EXTERNAL_BASE_PORT
+        self.producer_host_port = K8S_PRODUCER_HOST_PORT
+        if mode == "kind":
+            self.external_base_port, self.producer_host_port = _check_kind_config(
+                self.kind_config_path, self.root / MANIFESTS_DIR / km.KIND_CLUSTER
+            )
         self.which = which
+        self.announce = announce or (lambda text: print(text, file=sys.stderr))
         self.runner = Runner(dry_run=dry_run, cwd=self.root, echo=echo)
 
     # ---- addresses ------------------------------------------------------------------------------
@@ -191,14 +207,20 @@ class KubePlatform:
         return self.root / MANIFESTS_DIR
 
     @property
+    def kind_config_path(self) -> Path:
+        """The kind configuration the cluster is created from (manifests/kind-cluster.yaml)."""
+        return self.kind_config or self.manifests_dir / km.KIND_CLUSTER
+
+    @property
     def bootstrap_servers(self) -> str:
-        """Kafka's external listener as the host sees it: ``127.0.0.1:19092,…:19094``."""
-        return ",".join(f"127.0.0.1:{EXTERNAL_BASE_PORT + i}" for i in range(KAFKA_BROKERS))
+        """Kafka's external listener as the host sees it: ``127.0.0.1:19592,…:19594`` on kind."""
+        base = self.external_base_port
+        return ",".join(f"127.0.0.1:{base + i}" for i in range(KAFKA_BROKERS))
 
     @property
     def producer_url(self) -> str:
         """The producer service from the host (k8s: inside ``host_access(producer=True)``)."""
-        return f"http://127.0.0.1:{PRODUCER_HOST_PORT}"
+        return f"http://127.0.0.1:{self.producer_host_port}"
 
     def kubectl_argv(self, *args: str, namespaced: bool = True) -> list[str]:
         """``kubectl --context C [-n riverbed] args…``: every kubectl call is pinned to the context."""
@@ -280,6 +302,10 @@ class KubePlatform:
             overrides.append(_override(LOCUST_IMAGE, locust_image))
             extra.append(km.LOCUST)
         rendered = km.render(self.manifests_dir, overrides, extra)
+        if kafka := rendered.get(km.KAFKA):
+            # Broker i advertises 127.0.0.1:<base+i>, where the host reaches it.
+            base = {"RIVERBED_EXTERNAL_BASE_PORT": str(self.external_base_port)}
+            km.set_env(kafka, "StatefulSet", "kafka", "kafka", base)
         workloads = rendered.get(km.WORKLOADS, [])
         if consumers is not None:
             km.set_replicas(workloads, "Deployment", "consumer", consumers)
@@ -487,6 +513,7 @@ class KubePlatform:
         config = str(self.kind_config or f"{MANIFESTS_DIR}/{km.KIND_CLUSTER}")
         if not self.dry_run:
             self._check_host_ports()
+            config = str(self.host_kind_config(self.announce))
         say(f"creating kind cluster {self.cluster_name}")
         node = ["--image", self.images.node_image] if self.images.node_image else []
         self.runner.run(
@@ -507,6 +534,24 @@ class KubePlatform:
             f"{self.cluster_name}` cleans up a half-created cluster.",
         )
 
+    def host_kind_config(self, say: Callable[[str], None]) -> Path:
+        """The kind configuration for this host (:mod:`~riverbed.platforms.kube.kind_config`):
+        the configured one when the host needs nothing, else an adjusted copy in riverbed's
+        state directory — each change announced through ``say``."""
+        from riverbed.paths import state_dir
+        from riverbed.platforms.kube.kind_config import for_host, probe_host
+
+        host = probe_host(self.images.node_image)
+        if not host.lacks_sys_resource:
+            return self.kind_config_path
+        text, changes = for_host(self.kind_config_path.read_text(), restrict_oom_score_adj=True)
+        for change in changes:
+            say(f"kind configuration for this host ({host.how}): {change}")
+        path = state_dir() / "kind" / f"{self.cluster_name}.kind-config.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
     def _check_host_ports(self) -> None:
         """kind fails obscurely when a mapped host port is taken: say which, and why."""
         for m in km.kind_port_mappings(self.kind_config or self.manifests_dir / km.KIND_CLUSTER):
@@ -519,7 +564,7 @@ class KubePlatform:
                     raise HarnessError(
                         f"Host port {m.listen_address}:{m.host_port} is in use; the kind cluster "
                         f"maps it to NodePort {m.container_port}.",
-                        fix="stop what listens there (a local Kafka cluster on the default ports: "
+                        fix="stop what listens there (a local Kafka cluster on these ports: "
                         "`riverbed kafka down`) and retry.",
                     ) from None
 
@@ -667,11 +712,11 @@ class KubePlatform:
             yield
             return
         forwards = [
-            Forward(f"pod/kafka-{i}", EXTERNAL_BASE_PORT + i, KAFKA_EXTERNAL_PORT)
+            Forward(f"pod/kafka-{i}", self.external_base_port + i, KAFKA_EXTERNAL_PORT)
             for i in range(KAFKA_BROKERS)
         ]
         if producer:
-            forwards.append(Forward("service/producer", PRODUCER_HOST_PORT, 8080))
+            forwards.append(Forward("service/producer", self.producer_host_port, 8080))
         forwarder = PortForwarder(self.runner, self.kubectl_argv(), forwards)
         forwarder.start()
         try:
@@ -887,26 +932,37 @@ def user_consumer(docs: list[km.Manifest], image: str, output_topic: str | None)
     km.set_env(docs, "Deployment", "consumer", "consumer", extra)
 
 
-def _check_kind_config(path: Path, reference: Path) -> None:
-    """A user's kind configuration must exist and map every host port riverbed uses
-    (Kafka's external listeners, the producer, Locust's UI) as the reference does."""
+def _check_kind_config(path: Path, reference: Path) -> tuple[int, int]:
+    """A kind configuration must exist and map, on 127.0.0.1, NodePorts 30092+i (broker i's
+    external listener) to consecutive host ports, and NodePort 30080 (the producer) to one.
+    Returns (the brokers' first host port, the producer's host port)."""
     if not path.is_file():
         raise HarnessError(f"kind configuration {path} does not exist.", fix="check --kind-config.")
     try:
-        have = {(m.host_port, m.container_port) for m in km.kind_port_mappings(path)}
+        mappings = km.kind_port_mappings(path)
     except (HarnessError, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise HarnessError(
             f"kind configuration {path} cannot be read as a kind Cluster: {exc}",
             fix=f"start from {reference}.",
         ) from None
-    need = {(m.host_port, m.container_port) for m in km.kind_port_mappings(reference)}
-    if missing := sorted(need - have):
-        listed = ", ".join(f"host {h} -> node {c}" for h, c in missing)
+    host_of = {m.container_port: m.host_port for m in mappings if m.listen_address == "127.0.0.1"}
+    need = [KAFKA_NODE_PORT + i for i in range(KAFKA_BROKERS)] + [PRODUCER_NODE_PORT]
+    if missing := [port for port in need if port not in host_of]:
         raise HarnessError(
-            f"kind configuration {path} lacks the port mappings riverbed reaches the cluster "
-            f"through: {listed}.",
-            fix=f"copy the extraPortMappings of {reference}.",
+            f"kind configuration {path} does not map NodePort(s) "
+            f"{', '.join(map(str, missing))} to a host port on 127.0.0.1: riverbed reaches "
+            "Kafka's brokers and the producer through them.",
+            fix=f"copy the extraPortMappings of {reference} (any free host ports).",
         )
+    base = host_of[KAFKA_NODE_PORT]
+    brokers = [host_of[KAFKA_NODE_PORT + i] for i in range(KAFKA_BROKERS)]
+    if brokers != [base + i for i in range(KAFKA_BROKERS)]:
+        raise HarnessError(
+            f"kind configuration {path} maps the brokers' NodePorts to host ports {brokers}; "
+            "they must be consecutive (broker i advertises the first plus i).",
+            fix=f"map NodePorts 30092..30094 to host ports N..N+2, as {reference} does.",
+        )
+    return base, host_of[PRODUCER_NODE_PORT]
 
 
 def _override(name: str, image: str) -> km.ImageOverride:

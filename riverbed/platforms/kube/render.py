@@ -23,6 +23,7 @@ from riverbed.errors import HarnessError
 KUSTOMIZATION = "kustomization.yaml"
 KIND_CLUSTER = "kind-cluster.yaml"
 LOCUST = "locust.yaml"
+KAFKA = "kafka.yaml"
 #: The manifests that run the system under test; applied after Kafka is up and
 #: the topics exist, so consumers never start against a missing topic.
 WORKLOADS = "workloads.yaml"

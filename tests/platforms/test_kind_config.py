@@ -1,4 +1,5 @@
-"""The kind test set-up's machine detection and generated configuration (no Docker needed)."""
+"""The kind configuration for this host: detection and the adjusted configuration (no Docker
+needed: the probe's docker commands are replaced by recorded answers)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from tests.kind import quirks
-from tests.kind.conftest import MANIFESTS, ROOT
+from riverbed.errors import HarnessError
+from riverbed.platforms.kube import kind_config as quirks
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "manifests"
 
 # /proc/self/status of a VM whose bounding set lacks CAP_SYS_RESOURCE (bit 24), and a full one.
 LACKING = "Name:\tbash\nCapInh:\t0000000000000000\nCapBnd:\t000001fffeffffff\nCapAmb:\t0\n"
@@ -27,15 +32,13 @@ def test_bounding_set_is_read_from_proc_status() -> None:
 
 
 def test_status_without_a_bounding_set_is_an_error() -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="CapBnd"):
         quirks.capability_bounding_set("Name:\tx\n")
 
 
 def test_config_gets_the_containerd_patch_only_when_needed() -> None:
     base = (MANIFESTS / "kind-cluster.yaml").read_text()
-    patched, changes = quirks.kind_config(base, restrict_oom_score_adj=True, name="rb-test-1")
+    patched, changes = quirks.for_host(base, restrict_oom_score_adj=True, name="rb-test-1")
     config = yaml.safe_load(patched)
     assert config["name"] == "rb-test-1"
     assert config["containerdConfigPatches"] == [
@@ -45,14 +48,14 @@ def test_config_gets_the_containerd_patch_only_when_needed() -> None:
     # Everything else is the standard configuration: same node, same port mappings.
     original = yaml.safe_load(base)
     assert config["nodes"] == original["nodes"]
-    clean, changes = quirks.kind_config(base, restrict_oom_score_adj=False)
+    clean, changes = quirks.for_host(base, restrict_oom_score_adj=False)
     assert yaml.safe_load(clean) == original and changes == []
 
 
 def test_patch_is_not_added_twice() -> None:
     base = (MANIFESTS / "kind-cluster.yaml").read_text()
-    once, _ = quirks.kind_config(base, restrict_oom_score_adj=True)
-    twice, _ = quirks.kind_config(once, restrict_oom_score_adj=True)
+    once, _ = quirks.for_host(base, restrict_oom_score_adj=True)
+    twice, _ = quirks.for_host(once, restrict_oom_score_adj=True)
     assert (
         yaml.safe_load(twice)["containerdConfigPatches"]
         == yaml.safe_load(once)["containerdConfigPatches"]
@@ -66,17 +69,40 @@ def test_patch_is_valid_toml_for_containerd() -> None:
     assert parsed["plugins"]["io.containerd.grpc.v1.cri"]["restrict_oom_score_adj"] is True
 
 
-def test_module_prints_this_machines_config() -> None:
+def test_a_privileged_probe_container_says_what_a_node_gets() -> None:
+    lacking = quirks.read_probe("node:1", 0, LACKING, "")
+    assert lacking.lacks_sys_resource and lacking.how == "a privileged container of node:1"
+    assert not quirks.read_probe("node:1", 0, FULL, "").lacks_sys_resource
+
+
+def test_an_engine_that_cannot_start_privileged_containers_is_named_with_the_fix() -> None:
+    refused = (
+        "docker: Error response from daemon: ... unable to apply caps: operation not permitted"
+    )
+    with pytest.raises(HarnessError, match="unable to apply caps") as info:
+        quirks.read_probe("node:1", 126, "", refused)
+    assert "docker-engine.sh" in str(info.value.fix)
+    with pytest.raises(HarnessError, match="failed: no space left"):
+        quirks.read_probe("node:1", 125, "", "no space left on device")
+
+
+def test_without_a_node_image_this_process_stands_in() -> None:
+    host = quirks.probe_host(None)
+    assert host.how == "this process's capability bounding set"
+    assert host.lacks_sys_resource == quirks.lacks_sys_resource()
+
+
+def test_riverbed_kind_config_prints_this_hosts_config() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.kind.quirks"],
+        [sys.executable, "-m", "riverbed.cli", "kind", "config", "--name", "rb-x"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=True,
     )
     config = yaml.safe_load(proc.stdout)
-    assert config["kind"] == "Cluster"
+    assert config["kind"] == "Cluster" and config["name"] == "rb-x"
     assert ("containerdConfigPatches" in config) == quirks.lacks_sys_resource()
     assert ("restrict_oom_score_adj" in proc.stderr) == quirks.lacks_sys_resource()
 
