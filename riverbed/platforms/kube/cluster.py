@@ -165,6 +165,7 @@ class KubePlatform:
         echo: Callable[[str], None] | None = None,
         which: Callable[[str], str | None] = shutil.which,
         announce: Callable[[str], None] | None = None,
+        namespace: str = NAMESPACE,
     ) -> None:
         if mode not in MODES:
             raise BadInput(f"Unknown Kubernetes platform mode {mode!r}.", fix="use kind or k8s.")
@@ -178,6 +179,11 @@ class KubePlatform:
                 f"--context is for --platform k8s; the kind platform always uses kind-{cluster_name}.",
                 fix="drop --context, or use --platform k8s to target an existing cluster.",
             )
+        if not _NAME.match(namespace) or len(namespace) > 63:
+            raise BadInput(
+                f"Invalid namespace {namespace!r}.",
+                fix="use at most 63 lowercase letters, digits and '-' (a DNS label).",
+            )
         if not _NAME.match(cluster_name):
             raise BadInput(
                 f"Invalid kind cluster name {cluster_name!r}.",
@@ -185,6 +191,7 @@ class KubePlatform:
             )
         self.mode = mode
         self.cluster_name = cluster_name
+        self.namespace = namespace
         self.context = context if mode == "k8s" else f"kind-{cluster_name}"
         self.dry_run = dry_run
         self.root = Path(root) if root is not None else PROJECT_ROOT
@@ -200,6 +207,8 @@ class KubePlatform:
         self.which = which
         self.announce = announce or (lambda text: print(text, file=sys.stderr))
         self.runner = Runner(dry_run=dry_run, cwd=self.root, echo=echo)
+        #: The port-forwards of the host_access blocks open now (never started twice).
+        self._forwarding: set[Forward] = set()
 
     # ---- addresses ------------------------------------------------------------------------------
     @property
@@ -224,7 +233,7 @@ class KubePlatform:
 
     def kubectl_argv(self, *args: str, namespaced: bool = True) -> list[str]:
         """``kubectl --context C [-n riverbed] args…``: every kubectl call is pinned to the context."""
-        ns = ["-n", NAMESPACE] if namespaced else []
+        ns = ["-n", self.namespace] if namespaced else []
         return [self.images.kubectl_bin, "--context", str(self.context), *ns, *args]
 
     def kubectl(self, *args: str, namespaced: bool = True, **kwargs: Any) -> Result:
@@ -330,7 +339,7 @@ class KubePlatform:
         if consumer_env:
             km.set_env(workloads, "Deployment", "consumer", "consumer", consumer_env)
         if consumer_image and workloads:
-            user_consumer(workloads, consumer_image, output_topic)
+            user_consumer(workloads, consumer_image, output_topic, self.namespace)
         if locust_workers is not None:
             km.set_replicas(rendered[km.LOCUST], "Deployment", "locust-worker", locust_workers)
         if netfault_image and workloads:
@@ -471,7 +480,7 @@ class KubePlatform:
             )
             self._remove_kind_network(say)
             return
-        say(f"deleting the {NAMESPACE} namespace objects in context {self.context}")
+        say(f"deleting the {self.namespace} namespace objects in context {self.context}")
         # Everything riverbed may have applied, Locust included; deleting the
         # namespace also removes what controllers created (pods, Kafka's volumes).
         docs = km.flatten(self.render(locust_image=f"{LOCUST_IMAGE}:dev"))
@@ -649,9 +658,9 @@ class KubePlatform:
             return
         pods = self.kubectl("get", "pods", "-o", "wide", check=False, timeout=30)
         raise HarnessError(
-            f"{target} in namespace {NAMESPACE} was not ready within {timeout:.0f}s:\n"
+            f"{target} in namespace {self.namespace} was not ready within {timeout:.0f}s:\n"
             f"{(result.stderr or result.stdout).strip()}\n{pods.stdout.strip()}",
-            fix=f"inspect with `kubectl --context {self.context} -n {NAMESPACE} describe pods`; "
+            fix=f"inspect with `kubectl --context {self.context} -n {self.namespace} describe pods`; "
             "Kafka needs a default StorageClass for its volumes, the workloads need the image "
             "(kind: loaded by riverbed; k8s: pullable by the cluster).",
         )
@@ -704,9 +713,10 @@ class KubePlatform:
         """Make :attr:`bootstrap_servers` (and, with ``producer``, :attr:`producer_url`) work.
 
         kind: nothing to do, the port mappings are permanent. k8s: runs
-        ``kubectl port-forward`` from 127.0.0.1:1909(2+i) to pod kafka-i's
+        ``kubectl port-forward`` from 127.0.0.1:<base+i> to pod kafka-i's
         external listener (restarted when the pod is replaced) for the
-        duration of the ``with`` block.
+        duration of the ``with`` block. Never nested: inside another
+        ``host_access`` of this platform, only forwards not yet running start.
         """
         if self.mode == "kind":
             yield
@@ -717,11 +727,17 @@ class KubePlatform:
         ]
         if producer:
             forwards.append(Forward("service/producer", self.producer_host_port, 8080))
-        forwarder = PortForwarder(self.runner, self.kubectl_argv(), forwards)
+        needed = [f for f in forwards if f not in self._forwarding]
+        if not needed:
+            yield
+            return
+        forwarder = PortForwarder(self.runner, self.kubectl_argv(), needed)
         forwarder.start()
+        self._forwarding.update(needed)
         try:
             yield
         finally:
+            self._forwarding.difference_update(needed)
             forwarder.stop()
 
     def stop_consumers(self, timeout: float = 90.0) -> None:
@@ -879,7 +895,7 @@ class KubePlatform:
             where = staging / pod.name
             self.kubectl(
                 "cp",
-                f"{NAMESPACE}/{pod.name}:{LOCUST_POD_RUN_DIR}/evidence/acks",
+                f"{self.namespace}/{pod.name}:{LOCUST_POD_RUN_DIR}/evidence/acks",
                 str(where),
                 namespaced=False,
                 timeout=300,
@@ -906,14 +922,16 @@ _REFERENCE_ENV = (
 )
 
 
-def internal_bootstrap_servers() -> str:
+def internal_bootstrap_servers(namespace: str = NAMESPACE) -> str:
     """Every broker's internal listener, as pods reach them."""
     return ",".join(
-        f"kafka-{i}.kafka-headless.{NAMESPACE}.svc.cluster.local:9092" for i in range(KAFKA_BROKERS)
+        f"kafka-{i}.kafka-headless.{namespace}.svc.cluster.local:9092" for i in range(KAFKA_BROKERS)
     )
 
 
-def user_consumer(docs: list[km.Manifest], image: str, output_topic: str | None) -> None:
+def user_consumer(
+    docs: list[km.Manifest], image: str, output_topic: str | None, namespace: str = NAMESPACE
+) -> None:
     """Deployment ``consumer`` runs the user's image (its own entrypoint) with the tutorial's
     environment: ``KAFKA_BROKER`` (one address), ``KAFKA_BOOTSTRAP_SERVERS`` (all),
     ``KAFKA_TOPIC``, ``KAFKA_GROUP`` and, for a service that writes one, ``KAFKA_OUTPUT_TOPIC``."""
@@ -926,7 +944,7 @@ def user_consumer(docs: list[km.Manifest], image: str, output_topic: str | None)
     container.pop("command", None)
     container.pop("args", None)
     container["env"] = [e for e in container.get("env") or [] if e["name"] not in _REFERENCE_ENV]
-    extra = {"KAFKA_BOOTSTRAP_SERVERS": internal_bootstrap_servers()}
+    extra = {"KAFKA_BOOTSTRAP_SERVERS": internal_bootstrap_servers(namespace)}
     if output_topic:
         extra["KAFKA_OUTPUT_TOPIC"] = output_topic
     km.set_env(docs, "Deployment", "consumer", "consumer", extra)

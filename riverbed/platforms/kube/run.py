@@ -27,6 +27,11 @@ class KubeRunPlatform:
     consumer pods write evidence to the run's own evidence topic, collected at
     the end. Every run has its own data topic, group and evidence topic, so a
     second run on the same cluster never mixes in the first run's records.
+
+    However the run ends — at the end of the load, Ctrl-C, an overrun, a harness
+    error — the consumers stop first (each commits and records its last batch), then
+    the evidence topic and every in-cluster Locust worker's send outcomes are copied
+    into the run directory, and only then is anything deleted.
     """
 
     name = "kube"
@@ -38,6 +43,8 @@ class KubeRunPlatform:
         self._locust_image: str | None = None
         self._cluster_load: Any = None
         self._run_dir: Path | None = None
+        self._spec: RunSpec | None = None
+        self._evidence_collected = False
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
         from riverbed.platforms.network import needs_network
@@ -80,6 +87,7 @@ class KubeRunPlatform:
     def start_workloads(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> None:
         """The consumer Deployment and the monitor were applied by ``prepare``."""
         self._run_dir = run_dir
+        self._spec = spec
 
     def health(self, spec: RunSpec) -> None:
         """Pods that crash are restarted by Kubernetes; the join deadline catches the rest."""
@@ -96,20 +104,23 @@ class KubeRunPlatform:
         from riverbed.platforms.kube.load import ClusterLocust
 
         assert self._locust_image is not None, "prepare() builds the Locust image"
-        load = ClusterLocust(self.kube, spec, self._locust_image, spec.load.workers)
+        load = ClusterLocust(self.kube, spec, self._locust_image, spec.load.workers, run_dir)
         self._cluster_load = load
         load.start()
         return load
 
     def experiment_env(self) -> dict[str, str]:
-        from riverbed.platforms.kube import NAMESPACE
-
         # chaosk8s takes the context from KUBERNETES_CONTEXT when the experiment's
         # `kubernetes` secret names none (riverbed's do not): the pod kills go to
         # this run's cluster, whatever kubeconfig's current context is.
-        return {"KUBERNETES_CONTEXT": str(self.kube.context), "RIVERBED_K8S_NAMESPACE": NAMESPACE}
+        return {
+            "KUBERNETES_CONTEXT": str(self.kube.context),
+            "RIVERBED_K8S_NAMESPACE": self.kube.namespace,
+        }
 
     def stop_workloads(self) -> None:
+        """Stop the consumers and the monitor, then collect the evidence topic (once):
+        a run that stops early keeps everything they recorded."""
         if not self._workloads:
             return
         self._workloads = False
@@ -121,11 +132,19 @@ class KubeRunPlatform:
             except Exception as exc:  # noqa: BLE001 - never block the teardown on logs
                 print(f"warning: could not save the pods' logs: {exc}", file=sys.stderr)
         self.kube.stop_consumers()
+        if self._run_dir is not None and self._spec is not None:
+            self._collect_evidence(self._run_dir, self._spec)
+
+    def _collect_evidence(self, run_dir: Path, spec: RunSpec) -> None:
+        if self._evidence_collected:
+            return
+        self._evidence_collected = True
+        self.kube.collect_evidence(run_dir, evidence_topic=spec.evidence_topic)
 
     def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
         if self._cluster_load is not None:
             self._cluster_load.collect_into(run_dir)
-        self.kube.collect_evidence(run_dir, evidence_topic=spec.evidence_topic)
+        self._collect_evidence(run_dir, spec)
         self.kube.save_logs(run_dir)
 
     def close(self) -> None:
