@@ -62,6 +62,7 @@ PANELS: dict[str, tuple[str, ...]] = {
     "Kafka (local platform)": ("brokers", "partitions", "replication-factor", "keep-kafka"),
     "kind / Kubernetes (--platform kind, k8s)": (
         "context",
+        "namespace",
         "kind-cluster",
         "kind-config",
         "offline",

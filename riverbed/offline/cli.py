@@ -162,7 +162,7 @@ def build_images(
 @click.option(
     "--kind-config",
     "source",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="The configuration to start from [default: manifests/kind-cluster.yaml].",
 )
@@ -189,6 +189,8 @@ def config(source: Path | None, node_image: str | None, name: str | None) -> Non
     from riverbed.platforms.kube.kind_config import for_host, probe_host
 
     path = source or PROJECT_ROOT / "manifests" / "kind-cluster.yaml"
+    if not path.is_file():
+        raise BadInput(f"kind configuration {path} does not exist.", fix="check --kind-config.")
     host = probe_host(node_image)
     text, changes = for_host(
         path.read_text(), restrict_oom_score_adj=host.lacks_sys_resource, name=name
