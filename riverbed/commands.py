@@ -113,9 +113,30 @@ def kind_cluster_option(fn: Any) -> Any:
 
 
 def kube_options(fn: Any) -> Any:
-    """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name
-    (up and run: what a cluster is created from)."""
+    """--offline, --kind-config, --kind-cluster, --namespace, --image-registry,
+    --image-pull-secret: where the kind/k8s platform's images come from and go, its
+    config, name and namespace (up and run: what is created and deployed)."""
     fn = kind_cluster_option(fn)
+    fn = click.option(
+        "--image-pull-secret",
+        envvar="RIVERBED_IMAGE_PULL_SECRET",
+        default=None,
+        expose_value=False,
+        callback=_remember,
+        help="kind/k8s: a Secret (type dockerconfigjson) in the namespace every pod pulls its "
+        "images with.",
+    )(fn)
+    fn = click.option(
+        "--image-registry",
+        envvar="RIVERBED_IMAGE_REGISTRY",
+        default=None,
+        metavar="REGISTRY",
+        expose_value=False,
+        callback=_remember,
+        help="kind/k8s: push the images riverbed builds (workloads, Locust, network-fault "
+        "sidecar; the offline Kafka image) to REGISTRY/<name>:<content tag> and have the pods "
+        "pull them there, e.g. registry.example.com/team. `docker login` first if it needs one.",
+    )(fn)
     return click.option(
         "--kind-config",
         type=click.Path(dir_okay=False),
@@ -344,6 +365,8 @@ def _kube(
         kind_config=meta.get("riverbed.kind_config"),
         announce=err.print,
         namespace=namespace or meta.get("riverbed.namespace") or "riverbed",
+        image_registry=meta.get("riverbed.image_registry"),
+        image_pull_secret=meta.get("riverbed.image_pull_secret"),
     )
 
 

@@ -63,6 +63,8 @@ PANELS: dict[str, tuple[str, ...]] = {
     "kind / Kubernetes (--platform kind, k8s)": (
         "context",
         "namespace",
+        "image-registry",
+        "image-pull-secret",
         "kind-cluster",
         "kind-config",
         "offline",

@@ -150,6 +150,9 @@ CHAOSK8S_PERMISSIONS: dict[str, list[tuple[str, str, str]]] = {
         ("apps", "deployments", "watch"),
     ],
     "chaosk8s.statefulset.actions.scale_statefulset": [("apps", "statefulsets", "patch")],
+    # riverbed's scale-subresource twins: the replica count only.
+    "riverbed.chaos.kube.actions.scale_deployment": [("apps", "deployments/scale", "patch")],
+    "riverbed.chaos.kube.actions.scale_statefulset": [("apps", "statefulsets/scale", "patch")],
     "chaosk8s.statefulset.probes.statefulset_fully_available": [
         ("apps", "statefulsets", "list"),
         ("apps", "statefulsets", "watch"),

@@ -20,7 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 KIND = ("kubectl", "--context", "kind-riverbed")
 KIND_NS = (*KIND, "-n", "riverbed")
 BOOTSTRAP = "127.0.0.1:19592,127.0.0.1:19593,127.0.0.1:19594"
-INFRA_FILES = ("namespace.yaml", "kafka.yaml", "chaos-rbac.yaml")
+#: What riverbed applies before Kafka is up, in order (kind's overlay; k8s: the base's alone).
+INFRA_FILES = (
+    "overlays/kind/namespace.yaml",
+    "base/kafka.yaml",
+    "base/chaos-rbac.yaml",
+    "base/network-policy.yaml",
+    "overlays/kind/node-ports.yaml",
+    "overlays/kind/node-ports-policy.yaml",
+)
+K8S_INFRA_FILES = ("base/kafka.yaml", "base/chaos-rbac.yaml", "base/network-policy.yaml")
+WORKLOADS = "base/workloads.yaml"
 
 
 def _expected_docs(files: tuple[str, ...], tag: str) -> list[dict[str, Any]]:
@@ -62,6 +72,10 @@ def _rollouts(prefix: tuple[str, ...]) -> list[Command]:
     ]
 
 
+def _read_identity(prefix: tuple[str, ...]) -> Command:
+    return Command((*prefix, "get", "statefulset", "kafka", "-o", "json"))
+
+
 def _without_stdin(steps: list[Any]) -> list[Any]:
     return [
         Command(s.argv, None, s.env, s.background) if isinstance(s, Command) else s for s in steps
@@ -87,6 +101,8 @@ def test_kind_up_runs_exactly_this_sequence() -> None:
                 "180s",
             )
         ),
+        # Kafka's identity (cluster id; k8s: its forwards' ports) as the live StatefulSet has it.
+        _read_identity(KIND_NS),
         Command(
             (
                 "docker",
@@ -129,12 +145,16 @@ def test_kind_up_applies_exactly_these_manifests() -> None:
     # Kafka, namespace and RBAC first (the consumers need the topics it lets riverbed create) ...
     assert infra == _expected_docs(INFRA_FILES, "t1")
     # ... then the workloads, every one on the freshly built and loaded image.
-    assert workloads == _expected_docs(("workloads.yaml",), "t1")
+    assert workloads == _expected_docs((WORKLOADS,), "t1")
     assert km.images_in(workloads) == {"riverbed-workloads:t1"}
     assert km.images_in(infra) == {f"apache/kafka:{_kafka_version()}"}
-    # Nothing is deployed that is not in the kustomization `kubectl apply -k` uses.
-    names = set(km.load_kustomization(ROOT / "manifests").resources)
-    assert names == {*INFRA_FILES, "workloads.yaml"}
+    # Nothing is deployed that is not in the overlay `kubectl apply -k` uses.
+    overlay = km.load_kustomization(ROOT / "manifests" / "overlays" / "kind")
+    base = km.load_kustomization(ROOT / "manifests" / "base")
+    files = {f"base/{r}" for r in base.resources} | {
+        f"overlays/kind/{r}" for r in overlay.resources if r.endswith(".yaml")
+    }
+    assert files == {*INFRA_FILES, WORKLOADS}
 
 
 def _kafka_version() -> str:
@@ -236,6 +256,7 @@ def test_k8s_up_never_creates_a_cluster_and_pins_the_context() -> None:
     platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
     platform.up(tag="t4")
     assert _without_stdin(platform.runner.steps) == [
+        _read_identity(K8S_NS),
         Command(
             (
                 "docker",
@@ -285,9 +306,9 @@ def test_k8s_up_with_a_pushed_image_builds_nothing() -> None:
 def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
     platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
     platform.down()
-    (step,) = platform.runner.steps
-    assert isinstance(step, Command)
-    assert step.argv == (
+    delete, get_namespace = platform.runner.steps
+    assert isinstance(delete, Command)
+    assert delete.argv == (
         *K8S,
         "delete",
         "-f",
@@ -296,14 +317,26 @@ def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
         "--wait=true",
         "--timeout=300s",
     )
-    deleted = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(step.stdin or "")}
+    deleted = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(delete.stdin or "")}
     expected = {
         (d["kind"], d["metadata"]["name"])
-        for name in (*INFRA_FILES, "workloads.yaml", "locust.yaml")
+        for name in (*K8S_INFRA_FILES, WORKLOADS, "components/locust/locust.yaml")
         for d in km.load_documents(ROOT / "manifests" / name)
     }
     assert deleted == expected
-    assert ("Namespace", "riverbed") in deleted
+    # The namespace is not riverbed's to delete unless riverbed created it (it looks).
+    assert get_namespace.argv == (*K8S, "get", "namespace", "riverbed", "-o", "json")
+
+
+def test_k8s_down_deletes_a_namespace_riverbed_created_and_no_other() -> None:
+    ours = '{"metadata": {"labels": {"app.kubernetes.io/managed-by": "riverbed"}}}'
+    theirs = '{"metadata": {"labels": {"team": "a"}}}'
+    for answer, deleted in ((ours, True), (theirs, False)):
+        platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
+        platform.runner.responses[(*K8S, "get", "namespace")] = answer
+        platform.down()
+        argvs = [c.argv for c in platform.runner.commands()]
+        assert ((*K8S, "delete", "namespace", "riverbed") in [a[:6] for a in argvs]) is deleted
 
 
 def test_host_access_is_a_no_op_on_kind() -> None:
@@ -486,8 +519,9 @@ def test_plan_command_prints_the_dry_run(capsys: pytest.CaptureFixture[str]) -> 
 def test_render_command_prints_the_kustomization(capsys: pytest.CaptureFixture[str]) -> None:
     assert kube_main(["render", "--tag", "t8"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
-    expected = _expected_docs((*INFRA_FILES, "workloads.yaml"), "t8")
-    assert docs == expected
+    kind_files = [f for f in INFRA_FILES if f.startswith("overlays/")]
+    order = [INFRA_FILES[0], *K8S_INFRA_FILES, WORKLOADS, *kind_files[1:]]
+    assert docs == _expected_docs(tuple(order), "t8")
 
 
 def test_plan_command_reports_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
@@ -604,3 +638,124 @@ def test_kind_host_ports_come_from_the_kind_configuration(tmp_path: Path) -> Non
     partial = config([(30092, 29592)])
     with pytest.raises(HarnessError, match="30093, 30094, 30080"):
         kube.KubePlatform(mode="kind", dry_run=True, root=ROOT, kind_config=partial)
+
+
+# ---- an existing cluster: a registry, a namespace of one's own ----------------------------------
+def test_with_an_image_registry_every_built_image_is_pushed_and_pulled_from_there() -> None:
+    platform = kube.KubePlatform(
+        mode="kind",
+        dry_run=True,
+        root=ROOT,
+        image_registry="127.0.0.1:5001/team",
+        image_pull_secret="pull-creds",
+        images=kube.KubeImages(kafka_image="riverbed-offline/kafka:4.4.0-k", offline=False),
+    )
+    platform.up(tag="t9", network_faults=True)
+    argvs = [c.argv for c in platform.runner.commands()]
+    pushed = [a[2] for a in argvs if a[:2] == ("docker", "push")]
+    assert pushed == [
+        "127.0.0.1:5001/team/riverbed-workloads:t9",
+        "127.0.0.1:5001/team/riverbed-offline/kafka:4.4.0-k",
+        "127.0.0.1:5001/team/riverbed-netfault:t9",
+    ]
+    for remote in pushed:
+        assert ("docker", "tag", remote.removeprefix("127.0.0.1:5001/team/"), remote) in argvs
+    # A kind node with a registry loads nothing: it pulls.
+    assert not any(a[:3] == ("kind", "load", "docker-image") for a in argvs)
+    docs = [
+        d
+        for c in platform.runner.commands()
+        if c.argv[3:5] == ("apply", "-f")
+        for d in yaml.safe_load_all(c.stdin or "")
+    ]
+    assert km.images_in(docs) == set(pushed)
+    pods = [km.pod_spec(d) for d in docs if km.pod_spec(d) is not None]
+    assert pods and all(p["imagePullSecrets"] == [{"name": "pull-creds"}] for p in pods)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("image_registry", "https://registry.example", "Invalid --image-registry"),
+        ("image_pull_secret", "Pull_Creds", "Invalid --image-pull-secret"),
+        ("namespace", "Team_A", "Invalid namespace"),
+    ],
+)
+def test_bad_registry_secret_or_namespace_is_bad_input(
+    option: str, value: str, message: str
+) -> None:
+    from riverbed.errors import BadInput
+
+    with pytest.raises(BadInput, match=message):
+        kube.KubePlatform(mode="k8s", context="c", dry_run=True, root=ROOT, **{option: value})
+
+
+def test_another_namespace_renders_everything_there() -> None:
+    platform = kube.KubePlatform(
+        mode="k8s", context="c", dry_run=True, root=ROOT, namespace="team-a"
+    )
+    docs = km.flatten(platform.render(locust_image="l:1", netfault_image="n:1"))
+    assert {d["metadata"].get("namespace") for d in docs} == {"team-a"}
+    assert not [d for d in docs if d["kind"] == "Namespace"]
+    (binding,) = [d for d in docs if d["kind"] == "RoleBinding"]
+    assert binding["subjects"][0]["namespace"] == "team-a"
+    # Every kubectl call names the namespace.
+    with platform.host_access():
+        pass
+    assert all(c.argv[3:5] == ("-n", "team-a") for c in platform.runner.commands())
+
+
+def test_the_user_role_holds_every_right_riverbed_asks_for() -> None:
+    """What `python -m riverbed.platforms.kube user-role` prints grants exactly what the
+    preflight asks the API server for — the chaos Role's rules included (Kubernetes lets no
+    one grant a right they lack)."""
+    from riverbed.platforms.kube import access
+
+    platform = kube.KubePlatform(mode="k8s", context="c", dry_run=True, root=ROOT)
+    docs = km.flatten(platform.render(locust_image="l:1", netfault_image="n:1"))
+    role, binding = access.user_role("team-a", docs, "ServiceAccount:team-a/alice")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "alice", "namespace": "team-a"}
+    ]
+    assert role["metadata"]["namespace"] == "team-a" and role["kind"] == "Role"
+
+    def granted(right: access.Right) -> bool:
+        resource = right.resource + (f"/{right.subresource}" if right.subresource else "")
+        return any(
+            right.group in r["apiGroups"]
+            and resource in r["resources"]
+            and right.verb in r["verbs"]
+            for r in role["rules"]
+        )
+
+    asked = [*access.apply_rights(docs), *access.WORK]
+    assert all(granted(r) for r in asked)
+    chaos = km.find(docs, "Role", "riverbed-chaos")
+    for rule in chaos["rules"]:
+        for resource in rule["resources"]:
+            base, _, sub = resource.partition("/")
+            for verb in rule["verbs"]:
+                assert granted(access.Right(verb, rule["apiGroups"][0], base, "", subresource=sub))
+    # Nothing cluster-scoped, nothing on Secrets, no wildcard.
+    flat = {(g, res) for r in role["rules"] for g in r["apiGroups"] for res in r["resources"]}
+    assert not {res for _, res in flat} & {"namespaces", "secrets", "nodes", "clusterroles", "*"}
+
+
+def test_creating_a_namespace_is_asked_for_only_when_it_does_not_exist() -> None:
+    from riverbed.platforms.kube import access
+
+    assert access.namespace_rights("team-a", exists=True) == []
+    (create,) = access.namespace_rights("team-a", exists=False)
+    assert (create.verb, create.resource, create.cluster_scoped) == ("create", "namespaces", True)
+    refused = access.refuse("team-a", "ctx", [create, access.WORK[0]])
+    assert "create namespaces" in refused.message and "get pods" in refused.message
+    assert "user-role" in (refused.fix or "")
+
+
+def test_a_new_kafka_gets_a_cluster_id_of_its_own() -> None:
+    import base64
+
+    ids = {kube.new_cluster_id() for _ in range(50)}
+    assert len(ids) == 50
+    for cluster_id in ids:
+        assert len(cluster_id) == 22 and len(base64.urlsafe_b64decode(cluster_id + "==")) == 16

@@ -22,6 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     render = sub.add_parser("render", help="print the manifests as riverbed applies them")
     render.add_argument("--tag", default="dev", help="workload image tag (default: dev)")
     render.add_argument("--locust", action="store_true", help="include locust.yaml")
+    role = sub.add_parser(
+        "user-role",
+        help="print the Role (and RoleBinding) a user needs to run riverbed in one namespace",
+    )
+    role.add_argument("--namespace", default="riverbed", help="the namespace (default: riverbed)")
+    role.add_argument(
+        "--subject",
+        default="User:riverbed-user",
+        help="who gets it: User:NAME, Group:NAME or ServiceAccount:NS/NAME",
+    )
     plan = sub.add_parser("plan", help="print the commands `up` or `down` would run")
     plan.add_argument("action", choices=["up", "down"])
     plan.add_argument("--mode", choices=MODES, default="kind")
@@ -29,6 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--tag", default="TAG", help="workload image tag (default: TAG)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "user-role":
+            from riverbed.platforms.kube import access
+
+            platform = KubePlatform(mode="k8s", context="-", dry_run=True, namespace=args.namespace)
+            docs = km.flatten(
+                platform.render(
+                    locust_image="riverbed-locust:x", netfault_image="riverbed-netfault:x"
+                )
+            )
+            sys.stdout.write(km.dump(access.user_role(args.namespace, docs, args.subject)))
+            return 0
         if args.command == "render":
             platform = KubePlatform(dry_run=True)
             locust = f"{LOCUST_IMAGE}:{args.tag}" if args.locust else None

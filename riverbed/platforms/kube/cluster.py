@@ -107,6 +107,7 @@ _INSTALL = {
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
 }
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_REGISTRY = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,13 @@ class KubePlatform:
         echo: told every command line before it runs.
         announce: told what riverbed decided on its own and the user should know (a kind
             configuration adjusted for this host); default: standard error.
+        namespace: where everything is deployed (k8s: it may exist, with rights in it alone;
+            checked before anything starts, :mod:`~riverbed.platforms.kube.access`).
+        image_registry: push the images riverbed builds (workloads, Locust, netfault; the
+            prepared Kafka image) to ``REGISTRY/<name>:<content tag>`` and have the pods
+            pull them there (a kind node then loads nothing).
+        image_pull_secret: a Secret of type dockerconfigjson in the namespace that every
+            pod pulls its images with.
         which: finds a program on PATH (tests replace it).
     """
 
@@ -166,6 +174,8 @@ class KubePlatform:
         which: Callable[[str], str | None] = shutil.which,
         announce: Callable[[str], None] | None = None,
         namespace: str = NAMESPACE,
+        image_registry: str | None = None,
+        image_pull_secret: str | None = None,
     ) -> None:
         if mode not in MODES:
             raise BadInput(f"Unknown Kubernetes platform mode {mode!r}.", fix="use kind or k8s.")
@@ -184,6 +194,19 @@ class KubePlatform:
                 f"Invalid namespace {namespace!r}.",
                 fix="use at most 63 lowercase letters, digits and '-' (a DNS label).",
             )
+        if image_pull_secret and not re.match(
+            r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$", image_pull_secret
+        ):
+            raise BadInput(
+                f"Invalid --image-pull-secret {image_pull_secret!r}.",
+                fix="name a Secret of the namespace (lowercase letters, digits, '-', '.').",
+            )
+        if image_registry is not None and not _REGISTRY.match(image_registry.rstrip("/")):
+            raise BadInput(
+                f"Invalid --image-registry {image_registry!r}.",
+                fix="give a registry host[:port][/path], e.g. registry.example.com/team or "
+                "127.0.0.1:5001.",
+            )
         if not _NAME.match(cluster_name):
             raise BadInput(
                 f"Invalid kind cluster name {cluster_name!r}.",
@@ -192,6 +215,12 @@ class KubePlatform:
         self.mode = mode
         self.cluster_name = cluster_name
         self.namespace = namespace
+        self.image_registry = image_registry.rstrip("/") if image_registry else None
+        self.image_pull_secret = image_pull_secret
+        self._published_kafka: str | None = None
+        #: Kafka's cluster id in this namespace (None: the manifests' until up() reads or
+        #: makes one); every host route is checked against it.
+        self.kafka_cluster_id: str | None = None
         self.context = context if mode == "k8s" else f"kind-{cluster_name}"
         self.dry_run = dry_run
         self.root = Path(root) if root is not None else PROJECT_ROOT
@@ -214,6 +243,12 @@ class KubePlatform:
     @property
     def manifests_dir(self) -> Path:
         return self.root / MANIFESTS_DIR
+
+    @property
+    def kafka_image(self) -> str | None:
+        """The Kafka image the StatefulSet runs (None: the manifests' apache/kafka): the
+        prepared one, as published to the registry when there is one."""
+        return self._published_kafka or self.images.kafka_image
 
     @property
     def kind_config_path(self) -> Path:
@@ -297,24 +332,41 @@ class KubePlatform:
 
         ``image`` replaces ``riverbed-workloads:dev``; ``consumers`` and
         ``consumer_env`` (e.g. ``{"RIVERBED_COMMIT_MODE": "before-process"}``)
-        adjust Deployment ``consumer``. With ``locust_image``, ``locust.yaml``
-        is rendered too. With ``netfault_image``, each consumer pod gets the
-        network-fault sidecar (:mod:`riverbed.platforms.kube.netfault`).
+        adjust Deployment ``consumer``. With ``locust_image``, component
+        ``locust`` is rendered too. With ``netfault_image``, each consumer pod gets the
+        network-fault sidecar (component ``netfault``,
+        :mod:`riverbed.platforms.kube.netfault`). The overlay is the mode's
+        (``manifests/overlays/kind`` or ``k8s``), in :attr:`namespace`.
         """
         overrides = []
         if image:
             overrides.append(_override(WORKLOADS_IMAGE, image))
-        if self.images.kafka_image:
-            overrides.append(_override(KAFKA_IMAGE, self.images.kafka_image))
-        extra = []
+        if self.kafka_image:
+            overrides.append(_override(KAFKA_IMAGE, self.kafka_image))
+        components = []
         if locust_image:
             overrides.append(_override(LOCUST_IMAGE, locust_image))
-            extra.append(km.LOCUST)
-        rendered = km.render(self.manifests_dir, overrides, extra)
+            components.append(self.manifests_dir / km.LOCUST_COMPONENT)
+        if netfault_image:
+            overrides.append(_override(kube_netfault.NETFAULT_IMAGE, netfault_image))
+            components.append(self.manifests_dir / km.NETFAULT_COMPONENT)
+        rendered = km.render(
+            self.manifests_dir / km.OVERLAYS[self.mode],
+            overrides,
+            components,
+            namespace=self.namespace,
+        )
         if kafka := rendered.get(km.KAFKA):
             # Broker i advertises 127.0.0.1:<base+i>, where the host reaches it.
-            base = {"RIVERBED_EXTERNAL_BASE_PORT": str(self.external_base_port)}
-            km.set_env(kafka, "StatefulSet", "kafka", "kafka", base)
+            settings = {"RIVERBED_EXTERNAL_BASE_PORT": str(self.external_base_port)}
+            if self.kafka_cluster_id:
+                # Its own cluster id: a port-forward proves it reached this very cluster.
+                settings["CLUSTER_ID"] = self.kafka_cluster_id
+            km.set_env(kafka, "StatefulSet", "kafka", "kafka", settings)
+        if self.image_pull_secret:
+            for doc in km.flatten(rendered):
+                if (spec := km.pod_spec(doc)) is not None:
+                    spec["imagePullSecrets"] = [{"name": self.image_pull_secret}]
         workloads = rendered.get(km.WORKLOADS, [])
         if consumers is not None:
             km.set_replicas(workloads, "Deployment", "consumer", consumers)
@@ -342,8 +394,7 @@ class KubePlatform:
             user_consumer(workloads, consumer_image, output_topic, self.namespace)
         if locust_workers is not None:
             km.set_replicas(rendered[km.LOCUST], "Deployment", "locust-worker", locust_workers)
-        if netfault_image and workloads:
-            kube_netfault.add_sidecar(workloads, netfault_image)
+        if netfault_image:
             for docs in rendered.values():
                 kube_netfault.allow_net_admin(docs)
         return rendered
@@ -386,39 +437,38 @@ class KubePlatform:
             raise HarnessError("consumers must be ≥ 0 and partitions ≥ 1.")
         if not self.dry_run:
             self.preflight()
+        if self.mode == "kind":
+            self._ensure_cluster(say)
+        else:
+            # Before anything is built or applied: the rights, the namespace, its level.
+            self.prepare_namespace(network_faults, say)
+        self.read_kafka_identity()
         tag = tag or content_tag(self.root, self.images.python_image)
         image = self.image or f"{WORKLOADS_IMAGE}:{tag}"
         netfault_image: str | None = None
 
-        if self.mode == "kind":
-            self._ensure_cluster(say)
         if self.image is None:
             if self.image_exists(image):
                 say(f"{image} is built from these very sources: not rebuilding it")
             else:
                 say(f"building {image}")
                 self.build_image(image)
-        if self.mode == "kind":
-            say(f"loading {image} into kind cluster {self.cluster_name}")
-            self.load_image(image)
-            if self.images.kafka_image:
-                # kind skips an image the node already holds with the same id.
-                say(f"loading {self.images.kafka_image} into kind cluster {self.cluster_name}")
-                self.load_image(self.images.kafka_image)
-            if network_faults:
-                netfault_image = self.prepare_netfault_image(tag, say)
-            if consumer_image:
-                say(
-                    f"loading your consumer image {consumer_image} into kind cluster {self.cluster_name}"
-                )
-                self.load_image(
-                    consumer_image,
-                    fix=f"build {consumer_image} with docker first: "
-                    "kind loads it from this machine's Docker.",
-                )
-
-        if network_faults and self.mode != "kind":
+            image = self.publish(image, say)
+        if self.images.kafka_image:
+            # kind skips an image the node already holds with the same id.
+            self._published_kafka = self.publish(self.images.kafka_image, say)
+        if network_faults:
             netfault_image = self.prepare_netfault_image(tag, say)
+        if consumer_image and self.mode == "kind" and not self.image_registry:
+            say(
+                f"loading your consumer image {consumer_image} into kind cluster {self.cluster_name}"
+            )
+            self.load_image(
+                consumer_image,
+                fix=f"build {consumer_image} with docker first: "
+                "kind loads it from this machine's Docker.",
+            )
+
         rendered = self.render(
             image=image,
             consumers=consumers,
@@ -466,6 +516,7 @@ class KubePlatform:
             topic=topic,
             evidence_topic=evidence_topic,
             group=group,
+            namespace=self.namespace,
         )
 
     def down(self, progress: Callable[[str], None] | None = None, timeout: float = 300.0) -> None:
@@ -480,9 +531,9 @@ class KubePlatform:
             )
             self._remove_kind_network(say)
             return
-        say(f"deleting the {self.namespace} namespace objects in context {self.context}")
-        # Everything riverbed may have applied, Locust included; deleting the
-        # namespace also removes what controllers created (pods, Kafka's volumes).
+        say(f"deleting riverbed's objects in namespace {self.namespace} (context {self.context})")
+        # Everything riverbed may have applied, Locust included; the StatefulSet takes
+        # Kafka's volumes with it (its claims' retention policy), controllers their pods.
         docs = km.flatten(self.render(locust_image=f"{LOCUST_IMAGE}:dev"))
         self.kubectl(
             "delete",
@@ -495,6 +546,18 @@ class KubePlatform:
             stdin=km.dump(docs),
             timeout=timeout + 30,
         )
+        # The namespace goes only if riverbed created it; one that existed stays.
+        found = self.kubectl(
+            "get", "namespace", self.namespace, "-o", "json", namespaced=False, check=False,
+            timeout=60,
+        )  # fmt: skip
+        labels = _labels(found.stdout) if found.ok else {}
+        if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and labels:
+            say(f"deleting namespace {self.namespace} (riverbed created it)")
+            self.kubectl(
+                "delete", "namespace", self.namespace, "--ignore-not-found", "--wait=true",
+                f"--timeout={int(timeout)}s", namespaced=False, timeout=timeout + 30,
+            )  # fmt: skip
 
     def _remove_kind_network(self, say: Callable[[str], None]) -> None:
         """Remove the Docker network kind made for its clusters when no container uses it
@@ -509,6 +572,112 @@ class KubePlatform:
             return  # no such network, or another kind cluster still uses it
         say(f"removing Docker network {KIND_NETWORK} (no container uses it)")
         self.runner.run(["docker", "network", "rm", KIND_NETWORK], check=False, timeout=60)
+
+    # ---- an existing cluster: the namespace, Kafka's identity -------------------------------
+    def prepare_namespace(self, network_faults: bool, say: Callable[[str], None]) -> None:
+        """k8s, before anything is built or applied: ask the API server for every right
+        riverbed needs in :attr:`namespace` (:mod:`~riverbed.platforms.kube.access`), create
+        the namespace only if it does not exist, and check that its Pod Security level
+        admits what riverbed runs (``restricted``; ``privileged`` with network faults)."""
+        if self.dry_run:
+            return
+        from riverbed.platforms.kube import access
+
+        client = access.api_client(str(self.context))
+        labels = self._namespace_labels(client)
+        exists = labels is not None
+        docs = km.flatten(
+            self.render(
+                locust_image=f"{LOCUST_IMAGE}:x", netfault_image=f"{kube_netfault.NETFAULT_IMAGE}:x"
+            )
+        )
+        rights = [*access.apply_rights(docs), *access.WORK]
+        rights += access.namespace_rights(self.namespace, exists)
+        if lacking := access.missing(client, self.namespace, rights):
+            raise access.refuse(self.namespace, str(self.context), lacking)
+        needed = "privileged" if network_faults else "restricted"
+        if not exists:
+            say(f"creating namespace {self.namespace} (Pod Security: {needed})")
+            self.apply([_namespace_doc(self.namespace, needed)])
+            return
+        enforced = (labels or {}).get(_PSS_ENFORCE)
+        if enforced and _PSS_RANK.get(enforced, 0) < _PSS_RANK[needed]:
+            what = "the network-fault sidecar (NET_ADMIN)" if network_faults else "riverbed's pods"
+            raise HarnessError(
+                f"Namespace {self.namespace} enforces Pod Security {enforced!r}; {what} "
+                f"need {needed!r}.",
+                fix=f"label it `{_PSS_ENFORCE}={needed}` (an administrator), or run without "
+                "network-fault experiments, or pick another namespace.",
+            )
+
+    def _namespace_labels(self, client: Any) -> dict[str, str] | None:
+        """The namespace's labels; None when it does not exist (a user who may not read
+        namespaces sees it as existing, unlabelled: their namespace)."""
+        from kubernetes import client as k8s
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            ns = k8s.CoreV1Api(client).read_namespace(self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            if exc.status == 403:
+                return {}
+            raise HarnessError(f"Cannot read namespace {self.namespace}: {exc.reason}") from None
+        return dict((ns.metadata.labels if ns.metadata else None) or {})
+
+    def read_kafka_identity(self) -> None:
+        """Kafka's cluster id (and, on k8s, the host ports of its port-forwards) as the running
+        StatefulSet has them; for a new one, a fresh id (and free ports). Every host route is
+        later checked against this id: a forward that reached another Kafka (a local cluster
+        on the same port) is named, never used."""
+        result = self.kubectl("get", "statefulset", "kafka", "-o", "json", check=False, timeout=60)
+        env = _container_env(result.stdout, "kafka") if result.ok and result.stdout else {}
+        if self.dry_run:
+            return
+        self.kafka_cluster_id = env.get("CLUSTER_ID") or new_cluster_id()
+        if self.mode == "k8s":
+            base = env.get("RIVERBED_EXTERNAL_BASE_PORT")
+            self.external_base_port = int(base) if base else self._free_base_port()
+            self.producer_host_port = (
+                K8S_PRODUCER_HOST_PORT + self.external_base_port - K8S_EXTERNAL_BASE_PORT
+            )
+
+    def _free_base_port(self) -> int:
+        """Three consecutive free host ports for the brokers' forwards (and one for the
+        producer's), starting from a place of this context and namespace's own, so that two
+        namespaces on one machine rarely start from the same."""
+        import zlib
+
+        slots = 30
+        first = zlib.crc32(f"{self.context}/{self.namespace}".encode()) % slots
+        for n in range(slots):
+            base = K8S_EXTERNAL_BASE_PORT + 10 * ((first + n) % slots)
+            producer = K8S_PRODUCER_HOST_PORT + base - K8S_EXTERNAL_BASE_PORT
+            if all(_port_free(p) for p in (base, base + 1, base + 2, producer)):
+                return base
+        raise HarnessError(
+            "No free host ports for the port-forwards to Kafka "
+            f"({K8S_EXTERNAL_BASE_PORT}..{K8S_EXTERNAL_BASE_PORT + 10 * slots}).",
+            fix="stop what holds them (`ss -ltnp`), or other riverbed sessions.",
+        )
+
+    def check_kafka_identity(self, timeout: float = 30.0) -> None:
+        """Each broker's host address answers as this namespace's Kafka (its cluster id)."""
+        if self.dry_run or not self.kafka_cluster_id:
+            return
+        for i in range(KAFKA_BROKERS):
+            address = f"127.0.0.1:{self.external_base_port + i}"
+            found = _cluster_id_at(address, timeout)
+            if found != self.kafka_cluster_id:
+                route = "the kind port mapping" if self.mode == "kind" else "the port-forward"
+                raise HarnessError(
+                    f"{address} answers as Kafka cluster {found!r}, not as Kafka in namespace "
+                    f"{self.namespace} ({self.kafka_cluster_id}): {route} did not reach it "
+                    "(another Kafka holds the port?).",
+                    fix=f"stop what listens on port {self.external_base_port + i} (a local "
+                    "Kafka: `riverbed kafka down`), then retry.",
+                )
 
     # ---- steps ----------------------------------------------------------------------------------
     def cluster_exists(self) -> bool:
@@ -666,13 +835,16 @@ class KubePlatform:
         )
 
     def wait_for_kafka(self, timeout: float = 120.0) -> None:
-        """Wait until Kafka answers on its external listener from the host."""
+        """Wait until Kafka answers on its external listener from the host, as this
+        namespace's Kafka (its cluster id)."""
         self.runner.call(
             "wait_for_kafka",
             _wait_for_kafka,
             bootstrap_servers=self.bootstrap_servers,
             timeout=timeout,
         )
+        if self.mode == "kind":
+            self.check_kafka_identity()
 
     def create_topics(
         self,
@@ -735,6 +907,9 @@ class KubePlatform:
         forwarder.start()
         self._forwarding.update(needed)
         try:
+            if any(f.target.startswith("pod/kafka-") for f in needed):
+                # A listener is not proof: a local Kafka on the same port answers too.
+                self.check_kafka_identity()
             yield
         finally:
             self._forwarding.difference_update(needed)
@@ -842,14 +1017,31 @@ class KubePlatform:
 
     def prepare_netfault_image(self, tag: str, say: Callable[[str], None]) -> str:
         """Build the network-fault sidecar's image (workloads/Dockerfile, target netfault) when
-        Docker lacks it and, on kind, load it. On another cluster, the nodes must be able to
-        pull it: the same rule as for the workload image."""
+        Docker lacks it, and publish it (:meth:`publish`). Returns the name pods pull."""
         image = f"{kube_netfault.NETFAULT_IMAGE}:{tag}"
         if self.image_exists(image):
             say(f"{image} is built from these very sources: not rebuilding it")
         else:
             say(f"building {image} (the network-fault sidecar)")
             self.build_image(image, target="netfault")
+        return self.publish(image, say)
+
+    def publish(self, image: str, say: Callable[[str], None] = lambda _m: None) -> str:
+        """Make an image this machine's Docker has pullable by the cluster; returns its name
+        there. With an image registry: ``docker tag`` and ``docker push`` to
+        ``REGISTRY/<image>`` (its content tag kept). Else on kind: ``kind load`` (the name
+        stays). Else: the name as it is (the cluster must be able to pull it)."""
+        if self.image_registry:
+            remote = f"{self.image_registry}/{image}"
+            say(f"pushing {remote}")
+            self.runner.run(["docker", "tag", image, remote], timeout=60)
+            self.runner.run(
+                ["docker", "push", remote],
+                timeout=1200,
+                fix=f"check that {self.image_registry} answers and that `docker login "
+                f"{self.image_registry.split('/')[0]}` was done if it needs one.",
+            )
+            return remote
         if self.mode == "kind":
             say(f"loading {image} into kind cluster {self.cluster_name}")
             self.load_image(image)
@@ -857,13 +1049,12 @@ class KubePlatform:
 
     # ---- Locust in the cluster ------------------------------------------------------------------
     def prepare_locust_image(self, tag: str | None = None) -> str:
-        """Build the Locust image (workloads/Dockerfile, target locust) and, on kind, load it."""
+        """Build the Locust image (workloads/Dockerfile, target locust) and publish it
+        (:meth:`publish`). Returns the name pods pull."""
         image = f"{LOCUST_IMAGE}:{tag or content_tag(self.root, self.images.python_image)}"
         if not self.image_exists(image):
             self.build_image(image, target="locust")
-        if self.mode == "kind":
-            self.load_image(image)
-        return image
+        return self.publish(image)
 
     def deploy_locust(
         self, tag: str | None = None, workers: int = 2, build: bool = True, timeout: float = 300.0
@@ -875,8 +1066,7 @@ class KubePlatform:
         image = f"{LOCUST_IMAGE}:{tag or new_tag()}"
         if build:
             self.build_image(image, target="locust")
-            if self.mode == "kind":
-                self.load_image(image)
+            image = self.publish(image)
         docs = self.render(locust_image=image, locust_workers=workers)[km.LOCUST]
         self.apply(docs)
         for name in ("locust-master", "locust-worker"):
@@ -981,6 +1171,76 @@ def _check_kind_config(path: Path, reference: Path) -> tuple[int, int]:
             fix=f"map NodePorts 30092..30094 to host ports N..N+2, as {reference} does.",
         )
     return base, host_of[PRODUCER_NODE_PORT]
+
+
+_PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
+_PSS_RANK = {"restricted": 0, "baseline": 1, "privileged": 2}
+#: A namespace riverbed created (``down`` deletes it; one that existed stays).
+MANAGED_BY = {"app.kubernetes.io/managed-by": "riverbed"}
+
+
+def _namespace_doc(name: str, level: str) -> km.Manifest:
+    labels = {
+        "app.kubernetes.io/part-of": "riverbed",
+        **MANAGED_BY,
+        _PSS_ENFORCE: level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def _labels(text: str) -> dict[str, str]:
+    import json
+
+    try:
+        return dict(json.loads(text).get("metadata", {}).get("labels") or {})
+    except (ValueError, AttributeError):
+        return {}
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, base64url without padding (kafka-storage's format)."""
+    import base64
+    import uuid
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _container_env(text: str, container: str) -> dict[str, str]:
+    """Plain-value environment of one container of a workload's JSON (``kubectl get -o json``)."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {}
+    spec = km.pod_spec(doc) or {}
+    for c in spec.get("containers") or []:
+        if c.get("name") == container:
+            return {e["name"]: e["value"] for e in c.get("env") or [] if "value" in e}
+    return {}
+
+
+def _port_free(port: int) -> bool:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _cluster_id_at(address: str, timeout: float) -> str | None:
+    """The cluster id of the Kafka answering at ``address`` (None: no Kafka answered). The
+    metadata comes through a connection to ``address`` itself (librdkafka's bootstrap)."""
+    from riverbed.kafka.preflight import check_connection
+
+    try:
+        return check_connection(address, {}, timeout_s=timeout, unreachable_s=timeout).cluster_id
+    except HarnessError:
+        return None
 
 
 def _override(name: str, image: str) -> km.ImageOverride:

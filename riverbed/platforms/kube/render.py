@@ -1,11 +1,17 @@
-"""The manifests under ``manifests/``, read and rendered the way ``kubectl apply -k`` would.
+"""The manifests under ``manifests/``, read and rendered the way ``kubectl kustomize`` would.
 
-riverbed renders the kustomization itself rather than shelling out to
-kustomize, so that a dry run can show the exact objects it would apply and a
-test can check them. It supports exactly the kustomization fields the
-project uses — ``resources`` (files) and ``images`` (``name``, ``newName``,
-``newTag``) — and refuses any other, so the two renderings cannot drift
-apart unnoticed.
+``manifests/`` is a kustomize tree: ``base/`` (Kafka, the workloads, the chaos RBAC,
+the NetworkPolicies), ``overlays/kind`` (the Namespace and the NodePorts of the kind
+cluster) and ``overlays/k8s`` (an existing cluster: nothing more), and components
+(``components/locust``, ``components/netfault``) riverbed adds when a run needs them.
+
+riverbed renders the tree itself rather than shelling out to kustomize, so that a
+dry run can show the exact objects it would apply and a test can check them. It
+supports exactly the kustomization fields the project uses — ``resources`` (files
+and directories), ``components``, ``images`` (``name``, ``newName``, ``newTag``),
+``namespace`` and JSON6902 ``patches`` (``path`` and a ``target`` by kind and name) —
+and refuses any other, so the two renderings cannot drift apart unnoticed (a test
+compares them with ``kubectl kustomize``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 import yaml
 
 from riverbed.errors import HarnessError
@@ -24,12 +31,26 @@ KUSTOMIZATION = "kustomization.yaml"
 KIND_CLUSTER = "kind-cluster.yaml"
 LOCUST = "locust.yaml"
 KAFKA = "kafka.yaml"
+NAMESPACE_FILE = "namespace.yaml"
 #: The manifests that run the system under test; applied after Kafka is up and
 #: the topics exist, so consumers never start against a missing topic.
 WORKLOADS = "workloads.yaml"
+#: Per platform mode, the overlay riverbed applies (relative to manifests/).
+OVERLAYS = {"kind": "overlays/kind", "k8s": "overlays/k8s"}
+LOCUST_COMPONENT = "components/locust"
+NETFAULT_COMPONENT = "components/netfault"
 
-_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "images"}
+_KUSTOMIZATION_KEYS = {
+    "apiVersion", "kind", "resources", "components", "images", "namespace", "patches"
+}  # fmt: skip
 _IMAGE_KEYS = {"name", "newName", "newTag"}
+_PATCH_KEYS = {"path", "target"}
+_TARGET_KEYS = {"group", "version", "kind", "name"}
+#: Kinds that live in no namespace (the namespace transformer leaves them be).
+CLUSTER_SCOPED = {
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "PersistentVolume", "StorageClass", "PriorityClass",
+}  # fmt: skip
 
 Manifest = dict[str, Any]
 
@@ -44,9 +65,22 @@ class ImageOverride:
 
 
 @dataclass(frozen=True)
+class Patch:
+    """A JSON6902 patch (``path``, a file of operations) of the objects ``target`` names."""
+
+    path: str
+    kind: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Kustomization:
     resources: tuple[str, ...]
     images: tuple[ImageOverride, ...]
+    components: tuple[str, ...] = ()
+    namespace: str | None = None
+    patches: tuple[Patch, ...] = ()
+    kind: str = "Kustomization"
 
 
 @dataclass(frozen=True)
@@ -90,29 +124,145 @@ def load_kustomization(directory: Path) -> Kustomization:
                 fix=f"use only {', '.join(sorted(_IMAGE_KEYS))} (name required).",
             )
         images.append(ImageOverride(entry["name"], entry.get("newName"), entry.get("newTag")))
+    patches = []
+    for entry in data.get("patches") or []:
+        target = entry.get("target") if isinstance(entry, dict) else None
+        if (
+            not isinstance(target, dict)
+            or set(entry) - _PATCH_KEYS
+            or "path" not in entry
+            or set(target) - _TARGET_KEYS
+            or "kind" not in target
+        ):
+            raise HarnessError(
+                f"{path}: patches entry {entry!r} is not supported.",
+                fix="use a JSON6902 patch file (path) and a target by kind (and name).",
+            )
+        if not (directory / entry["path"]).is_file():
+            raise HarnessError(f"{path}: patch {entry['path']!r} is not a file in {directory}.")
+        patches.append(Patch(entry["path"], target["kind"], target.get("name")))
     resources = tuple(data.get("resources") or [])
     for res in resources:
-        if not (directory / res).is_file():
-            raise HarnessError(f"{path}: resource {res!r} is not a file in {directory}.")
-    return Kustomization(resources, tuple(images))
+        if not (directory / res).is_file() and not (directory / res / KUSTOMIZATION).is_file():
+            raise HarnessError(
+                f"{path}: resource {res!r} is not a file or a kustomization in {directory}."
+            )
+    components = tuple(data.get("components") or [])
+    for comp in components:
+        if not (directory / comp / KUSTOMIZATION).is_file():
+            raise HarnessError(f"{path}: component {comp!r} is not a kustomization in {directory}.")
+    return Kustomization(
+        resources,
+        tuple(images),
+        components,
+        data.get("namespace"),
+        tuple(patches),
+        str(data.get("kind") or "Kustomization"),
+    )
 
 
 def render(
-    directory: Path, images: Iterable[ImageOverride] = (), extra: Iterable[str] = ()
+    directory: Path,
+    images: Iterable[ImageOverride] = (),
+    components: Iterable[Path | str] = (),
+    namespace: str | None = None,
 ) -> dict[str, list[Manifest]]:
-    """The kustomization's objects, per resource file in its order, images overridden.
+    """The kustomization's objects, per resource file (by file name, in order).
 
-    ``images`` apply after the kustomization's own ``images`` (a later
-    override of the same name wins). ``extra``: more resource files to render
-    with the same overrides (e.g. ``locust.yaml``).
+    ``components``: more components (directories) to apply after the kustomization's
+    own, as an overlay listing them would. ``images`` apply last (a later override of
+    the same name wins), then ``namespace``, as an overlay naming them would.
     """
-    kustomization = load_kustomization(directory)
-    overrides = [*kustomization.images, *images]
+    pairs = _build(Path(directory), [Path(c) for c in components])
+    pairs = [(name, apply_images(doc, images)) for name, doc in pairs]
+    if namespace:
+        pairs = [(name, set_namespace(doc, namespace)) for name, doc in pairs]
+    # Namespaces first (as kustomize orders them): `kubectl apply` creates objects in order.
+    pairs.sort(key=lambda pair: pair[1].get("kind") != "Namespace")
     rendered: dict[str, list[Manifest]] = {}
-    for name in [*kustomization.resources, *extra]:
-        docs = load_documents(directory / name)
-        rendered[name] = [apply_images(doc, overrides) for doc in docs]
+    for name, doc in pairs:
+        rendered.setdefault(name, []).append(doc)
     return rendered
+
+
+def _build(
+    directory: Path, extra_components: list[Path] | None = None
+) -> list[tuple[str, Manifest]]:
+    """A kustomization's objects with its components and transformers applied."""
+    k = load_kustomization(directory)
+    if k.kind == "Component" and extra_components is None:
+        raise HarnessError(f"{directory} is a Component; include it under components.")
+    acc: list[tuple[str, Manifest]] = []
+    for res in k.resources:
+        path = directory / res
+        if path.is_dir():
+            acc += _build(path, [])
+        else:
+            acc += [(path.name, doc) for doc in load_documents(path)]
+    for comp in [*(directory / c for c in k.components), *(extra_components or [])]:
+        acc = _component(comp, acc)
+    return _transform(k, directory, acc)
+
+
+def _component(directory: Path, acc: list[tuple[str, Manifest]]) -> list[tuple[str, Manifest]]:
+    k = load_kustomization(directory)
+    if k.kind != "Component":
+        raise HarnessError(f"{directory / KUSTOMIZATION} is not a Component.")
+    acc = list(acc)
+    for res in k.resources:
+        acc += [(Path(res).name, doc) for doc in load_documents(directory / res)]
+    for comp in k.components:
+        acc = _component(directory / comp, acc)
+    return _transform(k, directory, acc)
+
+
+def _transform(
+    k: Kustomization, directory: Path, acc: list[tuple[str, Manifest]]
+) -> list[tuple[str, Manifest]]:
+    for patch in k.patches:
+        ops = load_documents(directory / patch.path)
+        operations = ops[0] if len(ops) == 1 and isinstance(ops[0], list) else ops
+        acc = [
+            (
+                name,
+                _patched(doc, operations, directory / patch.path) if _targets(patch, doc) else doc,
+            )
+            for name, doc in acc
+        ]
+    acc = [(name, apply_images(doc, k.images)) for name, doc in acc]
+    if k.namespace:
+        acc = [(name, set_namespace(doc, k.namespace)) for name, doc in acc]
+    return acc
+
+
+def _targets(patch: Patch, doc: Manifest) -> bool:
+    name = (doc.get("metadata") or {}).get("name")
+    return doc.get("kind") == patch.kind and (patch.name is None or patch.name == name)
+
+
+def _patched(doc: Manifest, operations: list[Any], where: Path) -> Manifest:
+    try:
+        return dict(jsonpatch.apply_patch(doc, operations))
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise HarnessError(f"Patch {where} does not apply: {exc}") from exc
+
+
+def set_namespace(doc: Manifest, namespace: str) -> Manifest:
+    """kustomize's namespace transformer: every namespaced object in ``namespace``, the
+    Namespace object renamed, the namespace of RoleBinding subjects that are
+    ServiceAccounts updated."""
+    out = copy.deepcopy(doc)
+    kind = out.get("kind")
+    meta = out.setdefault("metadata", {})
+    if kind == "Namespace":
+        meta["name"] = namespace
+    elif kind not in CLUSTER_SCOPED:
+        meta["namespace"] = namespace
+    if kind in ("RoleBinding", "ClusterRoleBinding"):
+        for subject in out.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount":
+                subject["namespace"] = namespace
+    return out
 
 
 def flatten(rendered: Mapping[str, list[Manifest]]) -> list[Manifest]:
