@@ -280,6 +280,55 @@ def _user_consumer_options(f: Any) -> Any:
     return f
 
 
+def load_options(f: Any) -> Any:
+    """The Locust load: ``--users``, ``--spawn-rate``, ``--user-rate`` (run, campaign)."""
+    for option in reversed(
+        [
+            click.option(
+                "--users",
+                type=click.IntRange(1, 10_000),
+                default=10,
+                show_default=True,
+                help="Locust users at steady load.",
+            ),
+            click.option(
+                "--spawn-rate",
+                type=click.FloatRange(0.1),
+                default=10,
+                show_default=True,
+                help="Locust users started per second.",
+            ),
+            click.option(
+                "--user-rate",
+                type=click.FloatRange(0),
+                default=10,
+                show_default=True,
+                help="Sends per second per Locust user (0: unthrottled).",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def message_options(f: Any) -> Any:
+    """The messages the load sends: ``--key-space``, ``--body-bytes`` (run, campaign)."""
+    f = click.option(
+        "--body-bytes",
+        type=click.IntRange(0),
+        default=128,
+        show_default=True,
+        help="Size of each message body.",
+    )(f)
+    return click.option(
+        "--key-space",
+        type=click.IntRange(1),
+        default=100,
+        show_default=True,
+        help="Distinct message keys of the load.",
+    )(f)
+
+
 def delivery_option(f: Any) -> Any:
     """``--delivery``: the delivery semantics the checks allow (run and up)."""
     from riverbed.spec import DELIVERY
@@ -1125,20 +1174,7 @@ def status(platform: str, context: str | None) -> None:
     show_default=True,
     help="Load after the experiments.",
 )
-@click.option(
-    "--users",
-    type=click.IntRange(1, 10_000),
-    default=10,
-    show_default=True,
-    help="Locust users at steady load.",
-)
-@click.option(
-    "--spawn-rate",
-    type=click.FloatRange(0.1),
-    default=10,
-    show_default=True,
-    help="Locust users started per second.",
-)
+@load_options
 @click.option(
     "--locust-workers",
     type=click.IntRange(0, 64),
@@ -1147,13 +1183,6 @@ def status(platform: str, context: str | None) -> None:
     help="kind/k8s: drive the load from Locust in the cluster, a headless master and this many "
     "worker pods (manifests/locust.yaml), each worker's send outcomes copied into the run "
     "directory. 0: Locust runs on this machine.",
-)
-@click.option(
-    "--user-rate",
-    type=click.FloatRange(0),
-    default=10,
-    show_default=True,
-    help="Sends per second per Locust user (0: unthrottled).",
 )
 @brokers_option
 @partitions_option
@@ -1187,20 +1216,7 @@ def status(platform: str, context: str | None) -> None:
     show_default=True,
     help="The reference consumer's session timeout (the group's, under the consumer protocol).",
 )
-@click.option(
-    "--key-space",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
-    help="Distinct message keys of the load.",
-)
-@click.option(
-    "--body-bytes",
-    type=click.IntRange(0),
-    default=128,
-    show_default=True,
-    help="Size of each message body.",
-)
+@message_options
 @click.option(
     "--drain-deadline",
     metavar="DURATION",
@@ -1215,47 +1231,7 @@ def status(platform: str, context: str | None) -> None:
 @keep_topics_option
 @click.pass_context
 @harness_errors
-def run(
-    ctx: click.Context,
-    platform: str,
-    context: str | None,
-    experiments: tuple[str, ...],
-    no_faults: bool,
-    var: tuple[str, ...],
-    var_file: tuple[str, ...],
-    max_recovery: str | None,
-    max_lag: int | None,
-    duration: str,
-    warmup: str,
-    cooldown: str,
-    users: int,
-    spawn_rate: float,
-    locust_workers: int,
-    user_rate: float,
-    brokers: int,
-    partitions: int,
-    replication_factor: int | None,
-    consumers: int,
-    commit_mode: str,
-    assignor: str | None,
-    client: str,
-    group_protocol: str,
-    processing_ms: str,
-    session_timeout_ms: int,
-    key_space: int,
-    body_bytes: int,
-    drain_deadline: str,
-    run_id: str | None,
-    consumer_cmd: str | None,
-    consumer_cwd: str | None,
-    consumer_evidence: str | None,
-    output_topic: str | None,
-    join_timeout: str,
-    delivery: str,
-    kafka_bootstrap: str | None,
-    kafka_config: tuple[str, ...],
-    keep_topics: bool,
-) -> None:
+def run(ctx: click.Context, **params: Any) -> None:
     """Run one scenario from cluster to verdict.
 
     Brings the platform up if needed, starts the consumers and the group monitor,
@@ -1292,7 +1268,7 @@ def run(
     # Every client of the run, in this process and in the ones it starts, gets the
     # run's connection settings (none on riverbed's own cluster).
     with connection_settings(external.settings if external else {}):
-        result = run_spec(spec, run_dir, context=context)
+        result = run_spec(spec, run_dir, context=params["context"])
     raise SystemExit(result.exit_code)
 
 

@@ -459,7 +459,14 @@ def wait_group_ready(
         def check() -> tuple[bool, str]:
             if health is not None:
                 health()
-            partitions = len(_admin.topic_partitions(client, spec.topic))
+            try:
+                partitions = len(_admin.topic_partitions(client, spec.topic))
+            except HarnessError:
+                # Created a moment ago: a broker whose metadata lags (a busy machine) does
+                # not know the topic yet. Wait for it like for the group.
+                state["last"] = f"topic {spec.topic} not visible yet"
+                progress(f"waiting for {spec.consumers} consumers: {state['last']}")
+                return False, state["last"]
             view = _admin.describe_group(client, spec.group, spec.topic)
             problems = assignment_problems(view, partitions, expected_members=spec.consumers)
             state["last"] = "; ".join(problems)

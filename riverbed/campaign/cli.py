@@ -32,8 +32,10 @@ from riverbed.commands import (
     delivery_option,
     group_protocol_option,
     kube_options,
+    load_options,
     max_lag_option,
     max_recovery_option,
+    message_options,
     partitions_option,
     recovery_limits,
     runs_root,
@@ -121,27 +123,7 @@ from riverbed.spec import PLATFORMS, LoadSpec, RunSpec, parse_duration
     show_default=True,
     help="Load after the last fault.",
 )
-@click.option(
-    "--users",
-    type=click.IntRange(1, 10_000),
-    default=10,
-    show_default=True,
-    help="Locust users at steady load.",
-)
-@click.option(
-    "--spawn-rate",
-    type=click.FloatRange(0.1),
-    default=10,
-    show_default=True,
-    help="Locust users started per second.",
-)
-@click.option(
-    "--user-rate",
-    type=click.FloatRange(0),
-    default=10,
-    show_default=True,
-    help="Sends per second per Locust user (0: unthrottled).",
-)
+@load_options
 @brokers_option
 @partitions_option
 @click.option(
@@ -169,20 +151,7 @@ from riverbed.spec import PLATFORMS, LoadSpec, RunSpec, parse_duration
     help="The reference consumer's session timeout (the group's, under the consumer "
     "protocol); pauses are drawn past it.",
 )
-@click.option(
-    "--key-space",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
-    help="Distinct message keys of the load.",
-)
-@click.option(
-    "--body-bytes",
-    type=click.IntRange(0),
-    default=128,
-    show_default=True,
-    help="Size of each message body.",
-)
+@message_options
 @click.option(
     "--drain-deadline",
     metavar="DURATION",

@@ -109,14 +109,15 @@ def error_message(run: dict[str, Any]) -> str | None:
 
     The journal's ``exception`` is a formatted traceback whose last entry is
     Chaos Toolkit's ``ActivityFailed`` wrapping the activity's own error; the
-    wrapper's and riverbed's ``HarnessError`` type names are dropped.
+    wrapper's and riverbed's own error type names (``HarnessError``,
+    ``BadInput``, ...) are dropped.
     """
     lines = run.get("exception")
     if not lines:
         return None
     text = (lines[-1] if isinstance(lines, list) else str(lines)).strip()
     text = re.sub(r"^chaoslib\.exceptions\.\w+: ", "", text)
-    text = re.sub(r"^riverbed\.errors\.HarnessError: ", "", text)
+    text = re.sub(r"^riverbed\.errors\.\w+: ", "", text)
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 

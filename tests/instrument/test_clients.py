@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -84,7 +85,14 @@ def start(script: str, env: dict[str, str], tmp_path: Path) -> subprocess.Popen[
 
 def run(script: str, env: dict[str, str], tmp_path: Path, timeout: float = 90) -> str:
     proc = start(script, env, tmp_path)
-    out, _ = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Never leave a consumer behind: it would keep reconnecting to a cluster the
+        # session has stopped, spinning a core.
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"the consumer did not finish within {timeout:.0f}s:\n{out}") from None
     assert proc.returncode == 0, out
     return out
 
@@ -359,6 +367,9 @@ def test_a_batch_in_hand_when_the_process_dies_is_not_processed(
         assert line.startswith("holding"), proc.stdout.read()
         holding, before = line.split(" ", 1)[1].rsplit(" after ", 1)
         held = {(p, o) for p, offsets in ast.literal_eval(holding) for o in offsets}
+        # Well past the flush window: what it finished before is written by now, though
+        # the program makes no further call (the tracker's flush thread writes it).
+        time.sleep(0.5)
         proc.send_signal(sig)
         proc.wait(timeout=30)
     finally:
@@ -404,7 +415,10 @@ def test_the_commit_close_makes_while_an_exception_propagates_is_a_claim_not_pro
     kafka_cluster, topic, tmp_path
 ):
     proc = start(KP_FAILS_MID_BATCH, consumer_env(kafka_cluster, topic, tmp_path), tmp_path)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     assert proc.returncode == 1 and "the handler failed" in out
     lines = evidence(tmp_path)
     assert not finished_offsets(lines)

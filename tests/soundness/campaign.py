@@ -39,6 +39,7 @@ from riverbed.kafka.cluster import LocalKafkaCluster, free_base_port
 from tests.soundness.harness import (
     KILL_HARD,
     ROOT,
+    WRONG_RECORDS,
     SoundnessRun,
     consumers,
     soundness_run,
@@ -112,6 +113,8 @@ def row(index: int, run: SoundnessRun) -> dict[str, Any]:
         "truth_finished_twice": run.truth.finished_twice if run.truth else None,
         "outcome": run.outcome.name if run.outcome else NOT_JUDGED,
         "reason": run.outcome.reason if run.outcome else run.error,
+        "records": run.records or {},
+        "wrong_records": sum(v for k, v in (run.records or {}).items() if k in WRONG_RECORDS),
         "wall_s": round(run.wall_s, 1),
     }
 
@@ -120,11 +123,14 @@ def format_row(r: dict[str, Any]) -> str:
     lost = "-" if r["truth_lost"] is None else str(r["truth_lost"])
     return (
         f"{r['run']:<4} {str(r['run_id']):<58} {r['verdict']:<12} {lost:>5}  "
-        f"{r['outcome']:<12} {r['wall_s']:>5.0f}s"
+        f"{r['outcome']:<12} {r.get('wrong_records', 0):>6} {r['wall_s']:>5.0f}s"
     )
 
 
-HEADER = f"{'run':<4} {'run id':<58} {'verdict':<12} {'lost':>5}  {'outcome':<12} {'wall':>6}"
+HEADER = (
+    f"{'run':<4} {'run id':<58} {'verdict':<12} {'lost':>5}  {'outcome':<12} {'wrong':>6} "
+    f"{'wall':>6}"
+)
 
 
 def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -133,8 +139,9 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def exit_code(rows: list[dict[str, Any]]) -> int:
-    """1: a false pass or false alarm; 2: nothing judged; 0 otherwise."""
-    if any(r["outcome"] in (FALSE_PASS, FALSE_ALARM) for r in rows):
+    """1: a false pass or false alarm (of a run, or of a record: ``wrong_records``);
+    2: nothing judged; 0 otherwise."""
+    if any(r["outcome"] in (FALSE_PASS, FALSE_ALARM) or r.get("wrong_records") for r in rows):
         return 1
     if not any(r["outcome"] not in (INCONCLUSIVE, NOT_JUDGED) for r in rows):
         return 2

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from riverbed.kafka.cluster import LocalKafkaCluster
-from tests.support.truth import Outcome, Truth, outcome, truth_of_run
+from tests.support.truth import Outcome, Truth, outcome, read_finishes, truth_of_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMERS = Path(__file__).resolve().parent / "consumers"
@@ -101,6 +101,9 @@ class SoundnessRun:
     summary: dict[str, Any]
     truth: Truth | None = None
     outcome: Outcome | None = None
+    records: dict[str, int] | None = None
+    """Record by record (:func:`record_level`): riverbed's judgement of each record the
+    group committed past that no member finished, against the truth."""
     error: str | None = None
     """Why there is no truth or no comparison (the run wrote no run directory, Kafka did
     not answer)."""
@@ -117,6 +120,8 @@ class SoundnessRun:
             parts.append(self.outcome.describe())
         if self.truth:
             parts.append(self.truth.describe())
+        if self.records:
+            parts.append(f"record by record: {self.records}")
         if self.error:
             parts.append(f"no comparison: {self.error}")
         tail = "\n".join(self.output.splitlines()[-30:])
@@ -219,6 +224,7 @@ def soundness_run(
         run.error = f"the truth could not be read: {exc!r}"
         return run
     run.outcome = outcome(run.truth, summary)
+    run.records = record_level(run_dir, run.truth_dir)
     (work_dir / "truth.json").write_text(
         json.dumps(
             {
@@ -231,6 +237,35 @@ def soundness_run(
         + "\n"
     )
     return run
+
+
+def record_level(run_dir: Path, truth_dir: Path) -> dict[str, int]:
+    """riverbed's judgement of each record the group committed past that no member
+    finished (``unfinished``, ``after-work``, ``cannot-tell``, ``skipped``:
+    reports/claims.py), counted against the truth lines: ``unfinished:finished`` and
+    ``after-work:lost`` are record-level false alarms and false passes."""
+    from reports.checks.loss import claim_cases, never_processed_cases
+    from reports.evidence import POS_SHIFT, load
+    from reports.facts import Facts
+
+    finishes, _ = read_finishes(truth_dir)
+    done = {(f.partition, f.offset) for f in finishes}
+    ev = load(run_dir)
+    facts = Facts(ev)
+    if facts.claims is None or ev.log is None:
+        return {}
+    never, _ = never_processed_cases(ev, facts)
+    if not never.height:
+        return {}
+    counts: dict[str, int] = {}
+    for pos, kind in claim_cases(never, facts).select("pos", "judgement").iter_rows():
+        truly = "finished" if (pos // POS_SHIFT, pos % POS_SHIFT) in done else "lost"
+        counts[f"{kind}:{truly}"] = counts.get(f"{kind}:{truly}", 0) + 1
+    return counts
+
+
+#: Record-level answers that contradict the truth.
+WRONG_RECORDS = ("unfinished:finished", "after-work:lost", "skipped:finished")
 
 
 def keep_evidence(run: SoundnessRun, name: str) -> Path:

@@ -40,7 +40,14 @@ def test_a_row_shows_run_verdict_truth_and_outcome():
     (r,) = rows("FALSE-PASS")
     r["truth_lost"] = 8
     line = format_row(r)
-    assert line.split() == ["r01", "2026-run-1", "pass", "8", "FALSE-PASS", "70s"]
+    assert line.split() == ["r01", "2026-run-1", "pass", "8", "FALSE-PASS", "0", "70s"]
+
+
+def test_a_record_riverbed_calls_lost_that_was_finished_fails_the_campaign():
+    (r,) = rows("true-fail")
+    assert exit_code([r]) == 0
+    r["wrong_records"] = 1  # e.g. {"unfinished:finished": 1}
+    assert exit_code([r]) == 1
     assert HEADER.split()[:4] == ["run", "run", "id", "verdict"]
 
 

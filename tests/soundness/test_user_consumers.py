@@ -23,7 +23,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 
 from riverbed.kafka.admin import create_topic
-from tests.soundness.harness import KILL_GRACEFUL, SoundnessRun
+from tests.soundness.harness import KILL_GRACEFUL, WRONG_RECORDS, SoundnessRun
 from tests.support.truth import TRUE_FAIL, TRUE_PASS, truth_of_run
 
 # A run takes about a minute; riverbed's deadlines and the harness's own bound come first.
@@ -35,6 +35,10 @@ EXIT_CODES = {"pass": 0, "fail": 1, "inconclusive": 2}
 def truth_of(run: SoundnessRun):
     assert run.truth is not None and run.outcome is not None, run.describe()
     assert not run.truth.unknown, "the truth does not describe this run\n" + run.describe()
+    # Record by record too: no record riverbed calls lost was finished, and none it lets
+    # pass as finished (or finds skipped) was lost.
+    wrong = {k: v for k, v in (run.records or {}).items() if k in WRONG_RECORDS}
+    assert not wrong, f"record-level answers against the truth: {wrong}\n" + run.describe()
     return run.truth
 
 

@@ -20,9 +20,11 @@ only what that API shows (docs/consumers.md, "What the evidence says"):
 Writes: every line reaches the operating system before any commit request leaves the
 process (a claim writes what is pending first), and records a claim covered are written
 the moment they are finished. Hand-outs and finished records of a fast consumer are
-otherwise written at most ``flush_s`` after the last write, at the next call of the
-application: a SIGKILL loses at most the calls of the last ``flush_s`` before it, which
-the ``start`` line declares (``flush_ms``) so the report knows.
+otherwise written at most ``flush_s`` after the last write: at the next call of the
+application, or by a small background thread when the application makes none (it holds
+a batch, or stalls). A SIGKILL loses at most the calls of the last ``flush_s`` (plus the
+thread's scheduling delay) before it, which the ``start`` line declares (``flush_ms``)
+so the report knows.
 """
 
 from __future__ import annotations
@@ -240,6 +242,15 @@ class Tracker:
                     self._add(p, held, first, last, t_handed)
             if t_handed >= self.due or self._urgent:
                 self._write(t_handed)
+
+    def has_pending(self) -> bool:
+        """Hand-outs queued or lines not yet written (a cheap look, without the lock)."""
+        if self._q or self._fin or self._urgent:
+            return True
+        try:
+            return any(s[_WRITTEN] <= s[_LAST] for spans in list(self._hand.values()) for s in spans)
+        except RuntimeError:  # changed meanwhile by the application's thread: look again
+            return True
 
     def flush(self) -> None:
         """Write what is pending."""
@@ -589,6 +600,41 @@ def _register(tracker: Tracker) -> None:
         _install_sigterm()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_after_fork_in_child)
+    _start_flusher()
+
+
+_flusher_pid: int | None = None
+
+
+def _start_flusher() -> None:
+    """One daemon thread per process writes what a tracker has pending once it is due.
+
+    Without it, an application that holds its last batch (a long piece of work, a stall)
+    makes no further call, and the records it finished before would reach the file only
+    at its next call — never, if it is killed hard meanwhile."""
+    global _flusher_pid
+    pid = os.getpid()
+    with _live_lock:
+        if _flusher_pid == pid:  # a forked child has no thread, whatever its parent had
+            return
+        _flusher_pid = pid
+    threading.Thread(target=_flush_loop, name="riverbed-evidence-flush", daemon=True).start()
+
+
+def _flush_loop() -> None:
+    while True:
+        with _live_lock:
+            live = list(_live)
+        time.sleep(max(min((t.flush_s for t in live), default=0.1), 0.005))
+        now = _time()
+        for tracker in live:
+            # Only what is queued or unwritten; never a judgement (coming back for more
+            # is the application's call, not this thread's).
+            if not tracker.stopped and now >= tracker.due and tracker.has_pending():
+                try:
+                    tracker.settle(now)
+                except Exception as exc:  # evidence must never crash the application
+                    print(f"riverbed instrumentation: flush failed: {exc!r}", file=sys.stderr)
 
 
 def _unregister(tracker: Tracker) -> None:
