@@ -749,7 +749,7 @@ def test_creating_a_namespace_is_asked_for_only_when_it_does_not_exist() -> None
     assert (create.verb, create.resource, create.cluster_scoped) == ("create", "namespaces", True)
     refused = access.refuse("team-a", "ctx", [create, access.WORK[0]])
     assert "create namespaces" in refused.message and "get pods" in refused.message
-    assert "user-role" in (refused.fix or "")
+    assert "user-role --namespace team-a" in (refused.fix or "")
 
 
 def test_a_new_kafka_gets_a_cluster_id_of_its_own() -> None:

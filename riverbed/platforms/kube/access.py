@@ -10,8 +10,9 @@ one error naming every missing right and what it is for, before any image is
 built or object applied. Cluster-scoped rights are asked for only when riverbed
 would use them: creating the namespace when it does not exist.
 
-:data:`USER_RULES` is the same list as a Role's rules; ``riverbed kube user-role``
-prints a Role and RoleBinding an administrator can grant (docs/kubernetes.md).
+:func:`user_role` is the same list as a Role's rules; ``python -m
+riverbed.platforms.kube user-role --namespace NS`` prints a Role and RoleBinding an
+administrator can grant (docs/kubernetes.md).
 """
 
 from __future__ import annotations
@@ -165,13 +166,26 @@ def missing(client: Any, namespace: str, rights: Sequence[Right]) -> list[Right]
 
 
 def refuse(namespace: str, context: str, lacking: Sequence[Right]) -> HarnessError:
-    """The error naming every missing right, grouped by what it is for."""
-    lines = "; ".join(f"{r.show()} ({r.why})" for r in lacking)
+    """The error naming every missing right, one resource at a time, and what it is for."""
+    grouped: dict[str, tuple[list[str], list[str]]] = {}
+    for r in lacking:
+        what = r.resource + (f"/{r.subresource}" if r.subresource else "")
+        what += f".{r.group}" if r.group else ""
+        what += f" {r.name}" if r.name else ""
+        verbs, whys = grouped.setdefault(what, ([], []))
+        if r.verb not in verbs:
+            verbs.append(r.verb)
+        if r.why not in whys:
+            whys.append(r.why)
+    lines = "; ".join(
+        f"{', '.join(verbs)} {what} ({'; '.join(whys)})" for what, (verbs, whys) in grouped.items()
+    )
     return HarnessError(
         f"In namespace {namespace} (context {context}) riverbed would need rights you lack: "
         f"{lines}.",
-        fix="ask an administrator to bind the Role `riverbed kube user-role --namespace "
-        f"{namespace}` prints, or pick a namespace you have these rights in (--namespace).",
+        fix="ask an administrator to bind the Role `python -m riverbed.platforms.kube "
+        f"user-role --namespace {namespace}` prints, or pick a namespace you have these "
+        "rights in (--namespace).",
     )
 
 
