@@ -124,9 +124,15 @@ endif
 load-images:
 	$(KIND) load docker-image $(strip $(WORKLOADS_IMAGE) $(LOCUST_IMAGE) $(if $(filter 1,$(OFFLINE)),$(KAFKA_IMAGE))) --name $(KIND_CLUSTER)
 
+# A Kafka already deployed keeps its cluster id (its brokers' volumes are formatted for it,
+# and `riverbed up` gives each deployment an id of its own): read back, then applied again.
+KAFKA_CLUSTER_ID_NOW := $(KUBE) -n riverbed get statefulset kafka --ignore-not-found -o jsonpath='{.spec.template.spec.containers[?(@.name=="kafka")].env[?(@.name=="CLUSTER_ID")].value}'
+
 deploy-kafka:
 	$(KUBE) apply -f $(KIND_OVERLAY)/namespace.yaml -f $(BASE)/chaos-rbac.yaml -f $(BASE)/network-policy.yaml -f $(KIND_OVERLAY)/node-ports.yaml -f $(KIND_OVERLAY)/node-ports-policy.yaml
-	sed 's|image: apache/kafka:4.4.0|image: $(KAFKA_IMAGE)|' $(BASE)/kafka.yaml | $(KUBE) apply -f -
+	id=$$($(KAFKA_CLUSTER_ID_NOW)) && \
+	sed -e 's|image: apache/kafka:4.4.0|image: $(KAFKA_IMAGE)|' \
+	  $${id:+-e "/name: CLUSTER_ID\$$/{n;s|value: .*|value: \"$$id\"|;}"} $(BASE)/kafka.yaml | $(KUBE) apply -f -
 	$(KUBE) -n riverbed rollout status statefulset/kafka --timeout=600s
 	$(MAKE) create-topics
 

@@ -252,8 +252,47 @@ def test_tutorial_targets_take_the_offline_images() -> None:
         "riverbed-offline/kafka:4.4.0-k --name riverbed" in text
     )
     assert (
-        f"sed 's|image: apache/kafka:{KAFKA_VERSION}|image: riverbed-offline/kafka:4.4.0-k|' "
-        "manifests/base/kafka.yaml | /c/kubectl --context kind-riverbed apply -f -" in text
+        f"sed -e 's|image: apache/kafka:{KAFKA_VERSION}|image: riverbed-offline/kafka:4.4.0-k|'"
+        in text
     )
+    assert "manifests/base/kafka.yaml | /c/kubectl --context kind-riverbed apply -f -" in text
     assert "/c/kubectl --context kind-riverbed -n riverbed exec kafka-0" in text
     assert "apache/kafka" not in text.replace(f"s|image: apache/kafka:{KAFKA_VERSION}|", "")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not on PATH")
+@pytest.mark.parametrize("deployed", ["", "Zq3-riverbed_made_id"])
+def test_deploy_kafka_keeps_the_cluster_id_of_a_kafka_already_there(
+    tmp_path: Path, deployed: str
+) -> None:
+    """`make deploy-kafka` on a cluster where Kafka runs (the tutorial after `riverbed up`,
+    or twice): the StatefulSet keeps the cluster id its brokers' volumes were formatted
+    for; on a fresh cluster the manifest's own id is applied."""
+    kubectl = tmp_path / "kubectl"
+    applied = tmp_path / "applied.yaml"
+    kubectl.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f'  *" get statefulset kafka "*) printf %s "{deployed}";;\n'
+        f'  *"apply -f -"*) cat >> "{applied}";;\n'
+        "esac\n"
+    )
+    kubectl.chmod(0o755)
+    out = subprocess.run(
+        ["make", "-s", "--no-print-directory", "deploy-kafka", f"KUBECTL={kubectl}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (kafka,) = [
+        d for d in yaml.safe_load_all(applied.read_text()) if d and d["kind"] == "StatefulSet"
+    ]
+    manifest = km.find(
+        list(yaml.safe_load_all((MANIFESTS / "base/kafka.yaml").read_text())),
+        "StatefulSet",
+        "kafka",
+    )
+    env, original = (
+        {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for d in (kafka, manifest)
+    )
+    assert env == original | {"CLUSTER_ID": deployed or original["CLUSTER_ID"]}
