@@ -135,5 +135,7 @@ def test_an_early_stop_copies_the_evidence_before_deleting_anything(tmp_path):
     assert verbs[0] == "exec" and "kill -INT" in kube.runner.commands()[0].argv[-1]
     assert verbs.index("delete") == len(verbs) - 1, verbs
     assert verbs.count("delete") == 1
+    # The delete returns once the pods are gone, not only the Deployments.
+    assert {"--cascade=foreground", "--wait=true"} <= set(kube.runner.commands()[-1].argv)
     # What it reads before deleting: the worker pods (to copy), the master pod (its report).
     assert verbs[1:-1] and set(verbs[1:-1]) <= {"get"}

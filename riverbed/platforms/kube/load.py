@@ -196,7 +196,9 @@ class ClusterLocust:
 
     def collect_into(self, run_dir: Path) -> list[Path]:
         """Copy every worker's acks evidence (and the master's report) into ``run_dir``,
-        then delete the Locust Deployments. Once: a second call returns the first's copies."""
+        then delete the Locust Deployments and wait for their pods to go (foreground
+        deletion: nothing of the load is left when this returns). Once: a second call
+        returns the first's copies."""
         if self._collected is not None:
             return self._collected
         copied = self.kube.fetch_locust_evidence(run_dir)
@@ -208,6 +210,7 @@ class ClusterLocust:
             MASTER,
             WORKER,
             "--ignore-not-found",
+            "--cascade=foreground",
             "--wait=true",
             "--timeout=120s",
             check=False,
