@@ -90,6 +90,9 @@ LOCUST_IMAGE := riverbed-locust:$(IMAGE_TAG)
 KUBE := $(KUBECTL) --context $(KUBE_CONTEXT)
 TOPIC_PARTITIONS ?= 3
 KAFKA_TOPICS := $(KUBE) -n riverbed exec kafka-0 -- /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092
+# The kind overlay's files (manifests/overlays/kind: the base, the Namespace, the NodePorts).
+BASE := manifests/base
+KIND_OVERLAY := manifests/overlays/kind
 
 .PHONY: kind-images kind-up kind-down build-images load-images deploy-kafka create-topics deploy-apps deploy-locust delete-all
 
@@ -97,8 +100,14 @@ kind-images: setup
 	$(BIN)/riverbed kind prepare --offline
 	@echo "use them with: make … $$($(BIN)/riverbed kind images --make)"
 
-kind-up:
-	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG)$(if $(KIND_NODE_IMAGE), --image $(KIND_NODE_IMAGE)) --wait 180s
+# The cluster is created from KIND_CONFIG as this host needs it (`riverbed kind config` says
+# what it changes: containerd's restrict_oom_score_adj where containers lack CAP_SYS_RESOURCE).
+KIND_HOST_CONFIG := $(VENV)/kind-cluster.$(KIND_CLUSTER).yaml
+
+kind-up: setup
+	$(KIND) get clusters | grep -qx '$(KIND_CLUSTER)' || { \
+	  $(BIN)/riverbed kind config --kind-config $(KIND_CONFIG)$(if $(KIND_NODE_IMAGE), --image $(KIND_NODE_IMAGE)) > $(KIND_HOST_CONFIG) && \
+	  $(KIND) create cluster --name $(KIND_CLUSTER) --config $(KIND_HOST_CONFIG)$(if $(KIND_NODE_IMAGE), --image $(KIND_NODE_IMAGE)) --wait 180s; }
 
 kind-down:
 	$(KIND) delete cluster --name $(KIND_CLUSTER)
@@ -115,9 +124,15 @@ endif
 load-images:
 	$(KIND) load docker-image $(strip $(WORKLOADS_IMAGE) $(LOCUST_IMAGE) $(if $(filter 1,$(OFFLINE)),$(KAFKA_IMAGE))) --name $(KIND_CLUSTER)
 
+# A Kafka already deployed keeps its cluster id (its brokers' volumes are formatted for it,
+# and `riverbed up` gives each deployment an id of its own): read back, then applied again.
+KAFKA_CLUSTER_ID_NOW := $(KUBE) -n riverbed get statefulset kafka --ignore-not-found -o jsonpath='{.spec.template.spec.containers[?(@.name=="kafka")].env[?(@.name=="CLUSTER_ID")].value}'
+
 deploy-kafka:
-	$(KUBE) apply -f manifests/namespace.yaml -f manifests/chaos-rbac.yaml
-	sed 's|image: apache/kafka:4.4.0|image: $(KAFKA_IMAGE)|' manifests/kafka.yaml | $(KUBE) apply -f -
+	$(KUBE) apply -f $(KIND_OVERLAY)/namespace.yaml -f $(BASE)/chaos-rbac.yaml -f $(BASE)/network-policy.yaml -f $(KIND_OVERLAY)/node-ports.yaml -f $(KIND_OVERLAY)/node-ports-policy.yaml
+	id=$$($(KAFKA_CLUSTER_ID_NOW)) && \
+	sed -e 's|image: apache/kafka:4.4.0|image: $(KAFKA_IMAGE)|' \
+	  $${id:+-e "/name: CLUSTER_ID\$$/{n;s|value: .*|value: \"$$id\"|;}"} $(BASE)/kafka.yaml | $(KUBE) apply -f -
 	$(KUBE) -n riverbed rollout status statefulset/kafka --timeout=600s
 	$(MAKE) create-topics
 
@@ -126,15 +141,15 @@ create-topics:
 	$(KAFKA_TOPICS) --create --if-not-exists --topic riverbed-evidence --partitions 3 --replication-factor 3 --config min.insync.replicas=2
 
 deploy-apps:
-	sed 's|image: riverbed-workloads:dev|image: $(WORKLOADS_IMAGE)|' manifests/workloads.yaml | $(KUBE) apply -f -
+	sed 's|image: riverbed-workloads:dev|image: $(WORKLOADS_IMAGE)|' $(BASE)/workloads.yaml | $(KUBE) apply -f -
 	$(KUBE) -n riverbed rollout status deployment/producer --timeout=300s
 	$(KUBE) -n riverbed rollout status deployment/consumer --timeout=300s
 	$(KUBE) -n riverbed rollout status deployment/monitor --timeout=300s
 
 deploy-locust:
-	sed 's|image: riverbed-locust:dev|image: $(LOCUST_IMAGE)|' manifests/locust.yaml | $(KUBE) apply -f -
+	sed 's|image: riverbed-locust:dev|image: $(LOCUST_IMAGE)|' manifests/components/locust/locust.yaml | $(KUBE) apply -f -
 	$(KUBE) -n riverbed rollout status deployment/locust-master --timeout=300s
 	$(KUBE) -n riverbed rollout status deployment/locust-worker --timeout=300s
 
 delete-all:
-	$(KUBE) delete --ignore-not-found -f manifests/locust.yaml -f manifests/workloads.yaml -f manifests/chaos-rbac.yaml -f manifests/kafka.yaml -f manifests/namespace.yaml
+	$(KUBE) delete --ignore-not-found -f manifests/components/locust/locust.yaml -f $(BASE)/workloads.yaml -f $(BASE)/network-policy.yaml -f $(BASE)/chaos-rbac.yaml -f $(BASE)/kafka.yaml -f $(KIND_OVERLAY)/node-ports.yaml -f $(KIND_OVERLAY)/node-ports-policy.yaml -f $(KIND_OVERLAY)/namespace.yaml

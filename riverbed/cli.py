@@ -113,11 +113,11 @@ def main(ctx: click.Context, config: str | None) -> None:
         ctx.exit(exc.exit_code)
 
 
-from riverbed.commands import _validate_command, down, run, status, up  # noqa: E402
+from riverbed.commands import _validate_command, collect, down, run, status, up  # noqa: E402
 from riverbed.kafka.cli import kafka  # noqa: E402
-from riverbed.platforms.offline.cli import kind  # noqa: E402
+from riverbed.offline.cli import kind  # noqa: E402
 
-for command in (up, down, status, run, _validate_command(), kafka, kind):
+for command in (up, down, status, run, collect, _validate_command(), kafka, kind):
     main.add_command(command)
 
 try:  # the report command lives with the checks it renders

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,18 @@ def _remember(ctx: click.Context, param: click.Parameter, value: object) -> obje
 
 
 def kind_cluster_option(fn: Any) -> Any:
-    """--kind-cluster and --offline: which kind cluster, and which kind and kubectl reach
-    it (all that status and down need)."""
+    """--kind-cluster, --namespace and --offline: which kind cluster and namespace, and which
+    kind and kubectl reach it (all that status and down need)."""
+    fn = click.option(
+        "--namespace",
+        envvar="RIVERBED_K8S_NAMESPACE",
+        default="riverbed",
+        show_default=True,
+        expose_value=False,
+        callback=_remember,
+        help="kind/k8s: the namespace riverbed deploys into and works in. On k8s it may exist "
+        "already, with rights in it alone (checked before anything starts).",
+    )(fn)
     fn = click.option(
         "--kind-cluster",
         envvar="RIVERBED_KIND_CLUSTER",
@@ -102,9 +113,30 @@ def kind_cluster_option(fn: Any) -> Any:
 
 
 def kube_options(fn: Any) -> Any:
-    """--offline, --kind-config, --kind-cluster: the kind platform's images, config and name
-    (up and run: what a cluster is created from)."""
+    """--offline, --kind-config, --kind-cluster, --namespace, --image-registry,
+    --image-pull-secret: where the kind/k8s platform's images come from and go, its
+    config, name and namespace (up and run: what is created and deployed)."""
     fn = kind_cluster_option(fn)
+    fn = click.option(
+        "--image-pull-secret",
+        envvar="RIVERBED_IMAGE_PULL_SECRET",
+        default=None,
+        expose_value=False,
+        callback=_remember,
+        help="kind/k8s: a Secret (type dockerconfigjson) in the namespace every pod pulls its "
+        "images with.",
+    )(fn)
+    fn = click.option(
+        "--image-registry",
+        envvar="RIVERBED_IMAGE_REGISTRY",
+        default=None,
+        metavar="REGISTRY",
+        expose_value=False,
+        callback=_remember,
+        help="kind/k8s: push the images riverbed builds (workloads, Locust, network-fault "
+        "sidecar; the offline Kafka image) to REGISTRY/<name>:<content tag> and have the pods "
+        "pull them there, e.g. registry.example.com/team. `docker login` first if it needs one.",
+    )(fn)
     return click.option(
         "--kind-config",
         type=click.Path(dir_okay=False),
@@ -352,7 +384,14 @@ def _apply_user_consumer(spec: RunSpec, user: UserConsumer | None) -> RunSpec:
     return spec
 
 
-def _kube(platform: str, context: str | None, dry_run: bool):
+def _kube(
+    platform: str,
+    context: str | None,
+    dry_run: bool,
+    *,
+    namespace: str | None = None,
+    cluster_name: str | None = None,
+):
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
     if platform == "k8s" and not context:
@@ -369,16 +408,20 @@ def _kube(platform: str, context: str | None, dry_run: bool):
         mode=platform,
         context=context,
         dry_run=dry_run,
-        cluster_name=meta.get("riverbed.kind_cluster") or "riverbed",
+        cluster_name=cluster_name or meta.get("riverbed.kind_cluster") or "riverbed",
         root=PROJECT_ROOT,
         images=images,
         kind_config=meta.get("riverbed.kind_config"),
+        announce=err.print,
+        namespace=namespace or meta.get("riverbed.namespace") or "riverbed",
+        image_registry=meta.get("riverbed.image_registry"),
+        image_pull_secret=meta.get("riverbed.image_pull_secret"),
     )
 
 
 def _print_plan(kube) -> None:
     """The dry-run plan: one line per command (manifests piped to kubectl are not shown)."""
-    from riverbed.platforms.kube_runner import describe
+    from riverbed.platforms.kube.commands import describe
 
     for step in kube.runner.steps:
         out.print(describe(step), markup=False, highlight=False, soft_wrap=True)
@@ -403,6 +446,12 @@ def _print_plan(kube) -> None:
 @assignor_option
 @client_option
 @group_protocol_option
+@click.option(
+    "--processing-ms",
+    default="2",
+    show_default=True,
+    help="Per-record processing time of riverbed's consumer: 5, uniform:1-10 or exp:5.",
+)
 @click.option(
     "--topic",
     default=None,
@@ -438,6 +487,7 @@ def up(
     assignor: str | None,
     client: str,
     group_protocol: str,
+    processing_ms: str,
     topic: str | None,
     group: str | None,
     consumer_cmd: str | None,
@@ -505,32 +555,10 @@ def up(
     topic = topic or f"riverbed-events-{stamp}"
     group = group or f"riverbed-consumers-{stamp}"
     if platform not in ("local", "external"):
-        from riverbed.runner import evidence_topic_for, reference_consumer_env
-
-        kube = _kube(platform, context, dry_run)
-        with progress(f"bringing up {platform}") as update:
-            result = kube.up(
-                partitions=partitions,
-                consumers=consumers,
-                consumer_env=reference_consumer_env(
-                    commit_mode, assignor, "2", client=client, group_protocol=group_protocol
-                ),
-                topic=topic,
-                group=group,
-                evidence_topic=evidence_topic_for(topic),
-                consumer_image=user.image if user else None,
-                output_topic=user.output_topic if user else None,
-                network_faults=network_faults,
-                progress=update,
-            )
-        if dry_run:
-            _print_plan(kube)
-            return
-        err.print(f"{platform} platform up: Kafka {result.bootstrap_servers}; topic {topic}")
-        err.print(
-            f"{consumers} consumers in group {group} ({commit_mode}, {assignor}); evidence "
-            f"topic {result.evidence_topic}"
-        )
+        _up_kube(
+            platform, context, dry_run, partitions, consumers, commit_mode, assignor, client,
+            group_protocol, processing_ms, topic, group, user, network_faults, delivery, run_id,
+        )  # fmt: skip
         return
 
     from riverbed.platforms.external import connection_settings
@@ -539,7 +567,99 @@ def up(
         _up_here(
             external, run_id, brokers, partitions, consumers, commit_mode, assignor, client,
             group_protocol, topic, group, user, join_timeout_s, network_faults, delivery,
+            processing_ms,
         )  # fmt: skip
+
+
+def _up_kube(
+    platform: str,
+    context: str | None,
+    dry_run: bool,
+    partitions: int,
+    consumers: int,
+    commit_mode: str,
+    assignor: str,
+    client: str,
+    group_protocol: str,
+    processing_ms: str,
+    topic: str,
+    group: str,
+    user: UserConsumer | None,
+    network_faults: bool,
+    delivery: str,
+    run_id: str,
+) -> None:
+    """`riverbed up --platform kind|k8s`: Kafka and the workloads in the cluster, and a
+    session for the by-hand workflow (its run directory and environment, printed)."""
+    from riverbed.platforms.kube.session import ENV_FILE, open_session, open_session_dir
+    from riverbed.runner import evidence_topic_for, reference_consumer_env
+
+    evidence_topic = evidence_topic_for(topic)
+    spec = RunSpec(
+        run_id=run_id,
+        platform=platform,
+        partitions=partitions,
+        consumers=max(consumers, 1),
+        commit_mode=commit_mode,
+        assignor=assignor,
+        client=client,
+        group_protocol=group_protocol,
+        processing_ms=processing_ms,
+        topic=topic,
+        group=group,
+        evidence_topic=evidence_topic,
+        network_faults=network_faults,
+        delivery=delivery,
+    )
+    with checking_input():
+        spec = _apply_user_consumer(spec, user).validate()
+    spec.consumers = consumers
+    kube = _kube(platform, context, dry_run)
+    if not dry_run and (previous := open_session_dir(kube)) is not None:
+        err.print(
+            f"warning: the session in {previous} was not collected (`riverbed collect "
+            f"{previous}`); a new session starts, with its own topic and group"
+        )
+    with progress(f"bringing up {platform}") as update:
+        result = kube.up(
+            partitions=partitions,
+            consumers=consumers,
+            consumer_env=reference_consumer_env(
+                spec.commit_mode, spec.assignor, spec.processing_ms, client=client,
+                group_protocol=group_protocol,
+            ),
+            topic=topic,
+            group=group,
+            evidence_topic=evidence_topic,
+            consumer_image=user.image if user else None,
+            output_topic=user.output_topic if user else None,
+            network_faults=network_faults,
+            progress=update,
+        )  # fmt: skip
+    if dry_run:
+        _print_plan(kube)
+        return
+    err.print(f"{platform} platform up: Kafka {result.bootstrap_servers}; topic {topic}")
+    what = (
+        f"your consumer {user.image}"
+        if user
+        else f"riverbed's consumer ({commit_mode}, {assignor})"
+    )
+    err.print(f"{consumers} replicas of {what} in group {group}; evidence topic {evidence_topic}")
+    if not consumers:
+        return
+    spec.bootstrap_servers = result.bootstrap_servers
+    run_dir, env = open_session(kube, spec, runs_root())
+    err.print(f"session evidence in {run_dir}; its environment, for locust and chaos run:")
+    for key, value in env.items():
+        out.print(
+            f"export {key}={shlex.quote(value)}", markup=False, highlight=False, soft_wrap=True
+        )
+    err.print(
+        f"source {run_dir / ENV_FILE}, drive load with `locust -f locustfiles/kafka_producer.py "
+        "--headless …` and faults with `chaos run experiments/kill-consumer-pod.json`, then "
+        f"`riverbed collect {run_dir}` and `riverbed report {run_dir}` (docs/kubernetes.md)."
+    )
 
 
 def _up_here(
@@ -558,6 +678,7 @@ def _up_here(
     join_timeout_s: float,
     network_faults: bool = False,
     delivery: str = "at-least-once",
+    processing_ms: str = "2",
 ) -> None:
     """`riverbed up` with the workloads on this machine: riverbed's Kafka, or an external one."""
     from riverbed.consumer_settings import apply_group_configs
@@ -592,6 +713,7 @@ def _up_here(
         join_timeout_s=join_timeout_s,
         network_faults=network_faults,
         delivery=delivery,
+        processing_ms=processing_ms,
     )
     spec = _apply_user_consumer(spec, user).validate()
     local: LocalRunPlatform
@@ -706,6 +828,8 @@ def down(
     kind: delete the cluster. k8s: delete riverbed's objects, never the cluster."""
     if platform not in ("local", "external"):
         kube = _kube(platform, context, dry_run)
+        if not dry_run:
+            _collect_open_session(kube)
         with progress(f"tearing down {platform}"):
             kube.down()
         if dry_run:
@@ -739,6 +863,96 @@ def down(
     with progress("stopping Kafka"):
         pids = cluster.down()
     err.print(f"Kafka stopped ({len(pids)} broker(s))" if pids else "Kafka was not running")
+
+
+def _collect_open_session(kube: Any) -> None:
+    """`down` never deletes a by-hand session's evidence: an open session is collected
+    first (a failure is reported, and the deletion goes on)."""
+    from riverbed.platforms.kube.session import collect_session, open_session_dir
+
+    run_dir = open_session_dir(kube)
+    if run_dir is None:
+        return
+    err.print(f"collecting the open session into {run_dir} before anything is deleted")
+    try:
+        with progress("collecting the session") as update:
+            collect_session(kube, run_dir, update)
+    except HarnessError as exc:
+        err.print(f"warning: the session could not be collected: {exc.message}")
+        return
+    err.print(f"session evidence in {run_dir}: check it with `riverbed report {run_dir}`")
+
+
+# ---- collect ----------------------------------------------------------------------------------
+@click.command(cls=PanelCommand)
+@click.argument(
+    "run_dir",
+    required=False,
+    envvar="RIVERBED_RUN_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    envvar="RIVERBED_KIND_OFFLINE",
+    expose_value=False,
+    callback=_remember,
+    help="kind: use the kubectl `riverbed kind prepare --offline` built.",
+)
+@click.option(
+    "--drain-deadline",
+    metavar="DURATION",
+    default="120s",
+    show_default=True,
+    help="How long the group may take to commit everything before its consumers stop.",
+)
+@harness_errors
+def collect(run_dir: Path | None, drain_deadline: str) -> None:
+    """Turn a kind/k8s session's evidence into its run directory, ready for `riverbed report`.
+
+    RUN_DIR is the session `riverbed up --platform kind|k8s` opened (default:
+    $RIVERBED_RUN_DIR, which its riverbed.env exports). riverbed waits for the group to
+    commit everything, stops the consumers (each commits and records its last batch) and
+    the monitor, copies the evidence topic, drains the data topic into evidence/log.jsonl,
+    reads the journals of the experiments you ran by hand, keeps the pods' logs, and
+    writes spec.json. Locust's send outcomes and the experiments' fault timeline are
+    already there (they write into $RIVERBED_RUN_DIR).
+
+    \b
+    source runs/<id>-session/riverbed.env
+    locust -f locustfiles/kafka_producer.py --headless -u 5 -r 5 -t 100s
+    chaos run experiments/kill-consumer-pod.json
+    riverbed collect && riverbed report "$RIVERBED_RUN_DIR"
+    """
+    from riverbed.platforms.kube.session import collect_session, read_session
+
+    with checking_input():
+        if run_dir is None:
+            raise HarnessError(
+                "No session to collect: give its run directory.",
+                fix="`riverbed collect RUN_DIR` (the directory `riverbed up --platform kind` "
+                "printed), or source its riverbed.env.",
+            )
+        spec = read_session(run_dir)
+        deadline = parse_duration(drain_deadline, "--drain-deadline")
+    where = spec.kube or {}
+    kube = _kube(
+        spec.platform,
+        where.get("context") if spec.platform == "k8s" else None,
+        False,
+        namespace=where.get("namespace"),
+        cluster_name=where.get("kind_cluster"),
+    )
+    with progress(f"collecting the session in {run_dir}") as update:
+        spec = collect_session(kube, run_dir, update, drain_deadline_s=deadline)
+    drains = [
+        f"{name} {'finished' if (d or {}).get('finished') else 'did NOT finish'}"
+        for name, d in (("group drain", spec.drain), ("log drain", spec.log_drain))
+    ]
+    err.print(
+        f"session collected: {', '.join(drains)}; {len(spec.chaos)} experiment(s) run by hand"
+    )
+    out.print(f"riverbed report {run_dir}", markup=False, soft_wrap=True)
 
 
 def _platform_json(local: Any) -> dict[str, Any]:
@@ -1332,7 +1546,7 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
 
         platform = ExternalRunPlatform(spec.bootstrap_servers or "", spec.keep_topics)
     else:
-        from riverbed.runner import KubeRunPlatform
+        from riverbed.platforms.kube.run import KubeRunPlatform
 
         platform = KubeRunPlatform(_kube(spec.platform, context, False))
     consumers = (

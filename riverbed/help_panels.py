@@ -62,6 +62,9 @@ PANELS: dict[str, tuple[str, ...]] = {
     "Kafka (local platform)": ("brokers", "partitions", "replication-factor", "keep-kafka"),
     "kind / Kubernetes (--platform kind, k8s)": (
         "context",
+        "namespace",
+        "image-registry",
+        "image-pull-secret",
         "kind-cluster",
         "kind-config",
         "offline",

@@ -142,6 +142,9 @@ class RunSpec:
     chaos: list[dict[str, Any]] = field(default_factory=list)
     """Per experiment: journal path, chaos exit status, and why a fault did not land."""
     interrupted: bool = False
+    kube: dict[str, Any] | None = None
+    """kind / k8s sessions opened by ``riverbed up``: where the cluster is (``context``,
+    ``namespace``, ``kind_cluster``), so that ``riverbed collect`` finds it again."""
     network_faults: bool = False
     """Local platform: consumers connect through per-replica Toxiproxy proxies (set when
     an experiment uses network faults, or by ``riverbed up --network-faults``)."""

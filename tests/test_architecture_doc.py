@@ -24,7 +24,7 @@ PLACED = [
     ("riverbed.spec", "PLATFORMS"),
     ("riverbed.runner", "RunPlatform"),
     ("riverbed.runner", "LocalRunPlatform"),
-    ("riverbed.runner", "KubeRunPlatform"),
+    ("riverbed.platforms.kube.run", "KubeRunPlatform"),
     ("riverbed.commands", "run_spec"),
     ("workloads.evidence.schema", "RunLayout"),
     ("workloads.evidence.schema", "REQUIRED"),

@@ -66,7 +66,9 @@ def _context(
     path: tuple[str, ...], command: click.Command, defaults: dict[str, Any] | None
 ) -> click.Context:
     """The command's context as `riverbed PATH` makes it (nothing is invoked)."""
-    ctx = click.Context(main, info_name="riverbed", default_map=defaults)
+    # With main's context settings, as `riverbed` makes it: click caches a command's help
+    # option from the first context it sees, and `-h` must stay in it for later tests.
+    ctx = click.Context(main, info_name="riverbed", default_map=defaults, **main.context_settings)
     parent: click.Command = main
     for name in path[:-1]:
         assert isinstance(parent, click.Group)

@@ -368,6 +368,13 @@ ENVIRONMENT_ONLY: tuple[Variable, ...] = (
         internal=True,
     ),
     Variable(
+        "RIVERBED_EXTERNAL_BASE_PORT",
+        "the host port broker 0's external listener advertises (broker i: plus i), in the "
+        "Kafka pods on kind and Kubernetes",
+        "Kafka's start-up script",
+        internal=True,
+    ),
+    Variable(
         "RIVERBED_CHAOS_JOURNAL",
         "where `chaos run` writes its journal (the evidence control need not copy it)",
         "chaos control",

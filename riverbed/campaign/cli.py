@@ -345,7 +345,7 @@ def campaign(
 
     def platform_factory() -> Any:
         if platform in KUBE_PLATFORMS:
-            from riverbed.runner import KubeRunPlatform
+            from riverbed.platforms.kube.run import KubeRunPlatform
 
             return KubeRunPlatform(_kube(platform, context, False))
         if external is not None:

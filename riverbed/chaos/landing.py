@@ -80,6 +80,9 @@ RULES: dict[str, Callable[[Any], bool]] = {
     # scale_deployment returns nothing; not raising means the API server
     # accepted the new replica count.
     "chaosk8s.deployment.actions.scale_deployment": _anything,
+    # riverbed's scale-subresource twins return the replica count the API server accepted.
+    "riverbed.chaos.kube.actions.scale_deployment": _anything,
+    "riverbed.chaos.kube.actions.scale_statefulset": _anything,
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from riverbed.platforms.kube_selectors import parse_selector
+from tests.support.kube_selectors import parse_selector
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
@@ -23,10 +23,11 @@ KIND_FILES = sorted((ROOT / "experiments").glob("*.json"))
 
 
 def manifest_docs() -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted(MANIFESTS.glob("*.yaml")):
-        docs += [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-    return docs
+    """What the kind overlay deploys, Locust included (the experiments' targets)."""
+    from riverbed.platforms.kube import render as km
+
+    rendered = km.render(MANIFESTS / km.OVERLAYS["kind"], (), [MANIFESTS / km.LOCUST_COMPONENT])
+    return km.flatten(rendered)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def k8s_calls(exp: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     every = exp["steady-state-hypothesis"]["probes"] + exp["method"] + exp["rollbacks"]
     for activity in every:
         p = activity["provider"]
-        if p["module"].startswith("chaosk8s"):
+        if p["module"].startswith(("chaosk8s", "riverbed.chaos.kube.actions")):
             args = {k: resolved(exp, v) for k, v in p.get("arguments", {}).items()}
             calls.append((p["module"], p["func"], args))
     return calls
@@ -145,8 +146,8 @@ def test_the_chaos_role_allows_what_the_kind_experiments_do(docs: list[dict[str,
     needs = {
         "terminate_pods": [("pods", "list", ""), ("pods", "delete", "")],
         "exec_in_pods": [("pods", "list", ""), ("pods/exec", "create", "")],
-        "scale_deployment": [("deployments", "patch", "apps")],
-        "scale_statefulset": [("statefulsets", "patch", "apps")],
+        "scale_deployment": [("deployments/scale", "patch", "apps")],
+        "scale_statefulset": [("statefulsets/scale", "patch", "apps")],
         "deployment_available_and_healthy": [("deployments", "list", "apps")],
         "deployment_fully_available": [("deployments", "watch", "apps")],
         "statefulset_fully_available": [("statefulsets", "watch", "apps")],

@@ -23,8 +23,8 @@ import pytest
 from riverbed.chaos.kube import network
 from riverbed.chaos.landing import landed
 from riverbed.errors import HarnessError
-from riverbed.platforms import kube_manifests as km
 from riverbed.platforms.kube import KubePlatform
+from riverbed.platforms.kube import render as km
 
 
 # ---- targets (pure) ----------------------------------------------------------------------------

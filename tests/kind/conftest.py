@@ -1,9 +1,10 @@
 """Shared set-up of the kind tests: the prepared offline images, and one real kind
 cluster per session created from them.
 
-The cluster gets a unique name, its own kubeconfig (the user's is not
-touched) and a kind configuration generated from manifests/kind-cluster.yaml
-plus what this machine needs (:mod:`tests.kind.quirks`). It is deleted at the
+The cluster gets a unique name and its own kubeconfig (the user's is not
+touched); `riverbed up --platform kind` creates it from manifests/kind-cluster.yaml
+plus what this host needs, as it does for a user
+(:mod:`riverbed.platforms.kube.kind_config`). It is deleted at the
 end of the session; pod states and logs are kept in test-artifacts/kind/.
 Figures measured along the way (cluster creation, Kafka start, memory) go to
 test-artifacts/kind/figures.json.
@@ -26,10 +27,10 @@ import pytest
 
 from riverbed.errors import HarnessError
 from riverbed.kafka.cluster import port_in_use
-from riverbed.platforms import kube_manifests as km
-from riverbed.platforms.offline import PreparedImages, prepared_images
+from riverbed.offline import PreparedImages, prepared_images
+from riverbed.platforms.kube import render as km
+from riverbed.platforms.kube.kind_config import probe_host
 from tests.conftest import ARTIFACTS
-from tests.kind import quirks
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
@@ -44,7 +45,8 @@ class KindCluster:
     kubeconfig: Path
     images: PreparedImages
     config: Path
-    """The kind configuration it was created from (manifests/kind-cluster.yaml + this machine's needs)."""
+    """The kind configuration it was created from (manifests/kind-cluster.yaml; riverbed adds
+    what this host needs)."""
     figures: dict[str, Any] = field(default_factory=dict)
 
     def env(self, runs: Path) -> dict[str, str]:
@@ -55,7 +57,6 @@ class KindCluster:
             "KUBECONFIG": str(self.kubeconfig),
             "RIVERBED_KIND_CLUSTER": self.name,
             "RIVERBED_KIND_OFFLINE": "1",
-            "RIVERBED_KIND_CONFIG": str(self.config),
             "RIVERBED_RUNS_DIR": str(runs),
         }
 
@@ -123,22 +124,21 @@ def kind_cluster(
         )
     work = tmp_path_factory.mktemp("kind")
     name = f"{TEST_CLUSTER_PREFIX}{uuid.uuid4().hex[:6]}"
-    config_text, changes = quirks.kind_config(
-        (MANIFESTS / km.KIND_CLUSTER).read_text(),
-        restrict_oom_score_adj=quirks.lacks_sys_resource(),
-        name=name,
+    cluster = KindCluster(
+        name, work / "kubeconfig", offline_images, config=MANIFESTS / km.KIND_CLUSTER
     )
-    for change in changes:
-        print(f"kind config: {change}")
-    config = work / "kind-cluster.yaml"
-    config.write_text(config_text)
-    cluster = KindCluster(name, work / "kubeconfig", offline_images, config=config)
     t0 = time.monotonic()
     try:
         # riverbed's own path creates it: `riverbed up --platform kind --offline`
         # (cluster, images, Kafka, topics, the reference workloads).
         up = riverbed(["up", "--platform", "kind"], cluster.env(work / "runs"), timeout=1500)
         assert up.returncode == 0, up.stdout + up.stderr
+        # This host's need (a node without CAP_SYS_RESOURCE cannot start a pod sandbox
+        # unless containerd restricts oom_score_adj) was detected, applied and announced.
+        host = probe_host(offline_images.node_image)
+        announced = "restrict_oom_score_adj = true" in up.stderr
+        assert announced == host.lacks_sys_resource, up.stderr
+        cluster.figures["host_lacks_cap_sys_resource"] = host.lacks_sys_resource
         cluster.figures["riverbed_up_s"] = round(time.monotonic() - t0, 1)
         yield cluster
     finally:

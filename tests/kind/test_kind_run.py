@@ -442,3 +442,83 @@ def _wall(stderr: str) -> float | None:
         if line.startswith("wall time "):
             return float(line.split()[2].rstrip("s"))
     return None
+
+
+def test_ctrl_c_during_a_kind_run_keeps_every_workers_sends_and_the_evidence_topic(
+    kind_cluster: KindCluster, tmp_path: Path
+) -> None:
+    """SIGINT in the middle of the load (Locust in the cluster): the run stops the test,
+    copies both workers' send outcomes and collects the evidence topic before it deletes
+    anything, and its report is inconclusive."""
+    import signal
+    import sys
+    import time
+
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "riverbed.cli",
+            "run",
+            "--platform",
+            "kind",
+            "--locust-workers",
+            "2",
+            "--experiment",
+            GRACEFUL_KILL,
+            "--duration",
+            "300s",
+            "--warmup",
+            "20s",
+            "--cooldown",
+            "10s",
+            "--users",
+            "4",
+            "--spawn-rate",
+            "4",
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=kind_cluster.env(runs),
+        cwd=ROOT,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 900  # the Locust image, the rollouts, the group
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if line.startswith("load: "):
+                break
+            assert time.monotonic() < deadline, "".join(output[-40:])
+        time.sleep(40)  # past the warm-up: the workers have sent, consumers have consumed
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=900)
+        output.append(rest)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(output)
+    print(text[-6000:])
+    run_dir = run_dir_of(runs)
+    kind_cluster.figures["interrupted_run_wall_s"] = _wall(text)
+    assert proc.returncode == 2, text[-4000:]
+    assert "interrupted" in text
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["interrupted"] is True
+    per_worker = {p.name: _ok_sends(p) for p in (run_dir / "evidence" / "acks").glob("*.jsonl")}
+    assert len(per_worker) == 2 and all(n > 0 for n in per_worker.values()), per_worker
+    consumed = list((run_dir / "evidence" / "consumed").glob("consumer-*.jsonl"))
+    assert consumed and (run_dir / "evidence" / "group.jsonl").stat().st_size > 0
+    # Every consumer stopped before the collection: each incarnation's file ends in its stop.
+    last = [json.loads(p.read_text().splitlines()[-1]) for p in consumed]
+    assert any(e["type"] == "stop" for e in last), last
+    # Nothing of the run is left in the cluster: no Locust, no consumer pods.
+    pods = kind_cluster.kubectl("-n", "riverbed", "get", "pods", "-o", "name").stdout.split()
+    assert not [p for p in pods if "locust" in p or "consumer" in p], pods
+    summary = summary_of(run_dir)
+    assert summary["verdict"] == "inconclusive"
+    # What it had is reported: the acknowledged sends are exactly the workers'.
+    assert summary["counts"]["acknowledged"] == sum(per_worker.values())

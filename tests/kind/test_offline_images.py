@@ -7,7 +7,7 @@ both steps' set-up). Everything runs on one session cluster (conftest.py):
 - the Kafka StatefulSet of manifests/kafka.yaml, on the offline Kafka image
   loaded with `kind load docker-image`, becomes Ready: 3 KRaft brokers as uid 1000
   in the restricted namespace, each on its bound volume;
-- the host creates a topic and writes and reads it through 127.0.0.1:19092..19094,
+- the host creates a topic and writes and reads it through 127.0.0.1:19592..19594,
   the addresses the brokers advertise;
 - a workloads image built on the offline Python image is loaded and a consumer
   pod runs Ready, joins its group and writes evidence through the Service `kafka`;
@@ -27,13 +27,13 @@ import pytest
 import yaml
 
 from riverbed.kafka.admin import admin_client, create_topic, describe_topic
-from riverbed.platforms.offline import PreparedImages, prepared_images
-from riverbed.platforms.offline.workload_images import build_workload_images
+from riverbed.offline import PreparedImages, prepared_images
+from riverbed.offline.workload_images import build_workload_images
 from tests.kind.conftest import MANIFESTS, KindCluster
 
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(1800)]
 
-BOOTSTRAP = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+BOOTSTRAP = "127.0.0.1:19592,127.0.0.1:19593,127.0.0.1:19594"
 NAMESPACE = "riverbed"
 
 
@@ -150,7 +150,7 @@ def kafka_cluster_in_kind(kind_cluster: KindCluster) -> KindCluster:
         with admin_client(BOOTSTRAP, bootstrap_timeout_ms=5000) as admin:
             return len(admin.describe_cluster()["brokers"]) == 3
 
-    _wait(answers, 120, "all three brokers answering on 127.0.0.1:19092..19094")
+    _wait(answers, 120, "all three brokers answering on 127.0.0.1:19592..19594")
     kind_cluster.figures["kafka_answers_on_host_s"] = round(time.monotonic() - t0, 1)
     return kind_cluster
 

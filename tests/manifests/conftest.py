@@ -7,18 +7,28 @@ from typing import Any
 
 import pytest
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 EXPERIMENTS = ROOT / "experiments"
-#: Files of Kubernetes objects (kind-cluster.yaml and kustomization.yaml are configs, not objects).
-OBJECT_FILES = ("namespace.yaml", "kafka.yaml", "chaos-rbac.yaml", "workloads.yaml", "locust.yaml")
+#: Files of Kubernetes objects, by name → path under manifests/ (kind-cluster.yaml,
+#: kustomization.yaml and patch files are configs, not objects).
+OBJECT_FILES = {
+    "kafka.yaml": "base/kafka.yaml",
+    "chaos-rbac.yaml": "base/chaos-rbac.yaml",
+    "network-policy.yaml": "base/network-policy.yaml",
+    "workloads.yaml": "base/workloads.yaml",
+    "namespace.yaml": "overlays/kind/namespace.yaml",
+    "node-ports.yaml": "overlays/kind/node-ports.yaml",
+    "node-ports-policy.yaml": "overlays/kind/node-ports-policy.yaml",
+    "locust.yaml": "components/locust/locust.yaml",
+}
 
 
 @pytest.fixture(scope="session")
 def docs_by_file() -> dict[str, list[dict[str, Any]]]:
-    return {name: km.load_documents(MANIFESTS / name) for name in OBJECT_FILES}
+    return {name: km.load_documents(MANIFESTS / path) for name, path in OBJECT_FILES.items()}
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import ROOT, named
 
 DOCKERFILE = ROOT / "workloads" / "Dockerfile"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from riverbed.kafka.distribution import KAFKA_VERSION
-from riverbed.platforms import kube
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import cluster as kube
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import MANIFESTS, named
 
 
@@ -52,16 +52,22 @@ def test_readiness_probe_is_on_the_broker_port(kafka: dict[str, Any]) -> None:
     assert ports[probe] == 9092
 
 
-def test_kraft_settings(kafka: dict[str, Any]) -> None:
+def test_kraft_settings(kafka: dict[str, Any], tmp_path: Path) -> None:
     env = _env(kafka)
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     # A fixed cluster id: a base64url UUID (16 bytes), the format kafka-storage expects.
     raw = base64.urlsafe_b64decode(env["CLUSTER_ID"] + "==")
     assert len(raw) == 16 and len(env["CLUSTER_ID"]) == 22
-    voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
-    assert voters == [
-        f"{i}@kafka-{i}.kafka-headless.riverbed.svc.cluster.local:9093" for i in range(3)
-    ]
+    # The quorum's voters are the StatefulSet's pods in whatever namespace it runs in.
+    assert "KAFKA_CONTROLLER_QUORUM_VOTERS" not in env
+    for namespace in ("riverbed", "team-a"):
+        props, _ = _run_startup(kafka, "kafka-1", tmp_path / namespace, namespace)
+        assert props["controller.quorum.voters"].split(",") == [
+            f"{i}@kafka-{i}.kafka-headless.{namespace}.svc.cluster.local:9093" for i in range(3)
+        ]
+        assert props["advertised.listeners"].startswith(
+            f"INTERNAL://kafka-1.kafka-headless.{namespace}.svc.cluster.local:9092,"
+        )
     listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
     assert listeners == {"INTERNAL": ":9092", "CONTROLLER": ":9093", "EXTERNAL": ":9094"}
     protocols = dict(
@@ -85,7 +91,7 @@ FAKE_KAFKA_BIN = {
 
 
 def _run_startup(
-    kafka: dict[str, Any], pod: str, tmp_path: Path
+    kafka: dict[str, Any], pod: str, tmp_path: Path, namespace: str = "riverbed"
 ) -> tuple[dict[str, str], list[str]]:
     """Run the container's start-up script with bash against stand-in Kafka scripts;
     return the broker configuration it wrote and the commands it ran."""
@@ -93,7 +99,7 @@ def _run_startup(
     assert c["command"] == ["/bin/bash", "-c"]
     (script,) = c["args"]
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     for name, body in FAKE_KAFKA_BIN.items():
         (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body)
         (bin_dir / name).chmod(0o755)
@@ -102,7 +108,7 @@ def _run_startup(
         "PATH": "/usr/bin:/bin",
         **_env(kafka),
         "POD_NAME": pod,
-        "POD_NAMESPACE": "riverbed",
+        "POD_NAMESPACE": namespace,
         "RIVERBED_KAFKA_BIN": str(bin_dir),
         "RIVERBED_KAFKA_CONFIG": str(tmp_path / pod / "server.properties"),
         "RECORD": str(record),
@@ -127,7 +133,7 @@ def test_startup_script_derives_node_id_and_advertised_listeners(
     assert props["node.id"] == str(ordinal)
     assert props["advertised.listeners"] == (
         f"INTERNAL://kafka-{ordinal}.kafka-headless.riverbed.svc.cluster.local:9092,"
-        f"EXTERNAL://127.0.0.1:{19092 + ordinal}"
+        f"EXTERNAL://127.0.0.1:{19592 + ordinal}"
     )
 
 
@@ -139,7 +145,6 @@ def test_startup_script_writes_every_kafka_variable_as_a_broker_setting(
     props, commands = _run_startup(kafka, "kafka-1", tmp_path)
     env = _env(kafka)
     assert props["process.roles"] == env["KAFKA_PROCESS_ROLES"]
-    assert props["controller.quorum.voters"] == env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
     assert props["listeners"] == env["KAFKA_LISTENERS"]
     assert props["listener.security.protocol.map"] == env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
     assert props["log.dirs"] == env["KAFKA_LOG_DIRS"]
@@ -151,7 +156,7 @@ def test_startup_script_writes_every_kafka_variable_as_a_broker_setting(
         k.removeprefix("KAFKA_").lower().replace("_", ".")
         for k in env
         if k.startswith("KAFKA_") and not k.endswith("_OPTS")
-    } | {"node.id", "advertised.listeners"}
+    } | {"node.id", "advertised.listeners", "controller.quorum.voters"}
     assert set(props) == expected
     # Storage is formatted for the fixed cluster id (idempotently), then the broker starts.
     config = str(tmp_path / "kafka-1" / "server.properties")
@@ -175,7 +180,7 @@ def test_variable_names_map_to_settings_like_the_official_image(
                             "command": ["/bin/bash", "-c"],
                             "args": _container(kafka)["args"],
                             "env": [
-                                {"name": "RIVERBED_EXTERNAL_BASE_PORT", "value": "19092"},
+                                {"name": "RIVERBED_EXTERNAL_BASE_PORT", "value": "19592"},
                                 {"name": "RIVERBED_EXTERNAL_HOST", "value": "127.0.0.1"},
                                 {"name": "CLUSTER_ID", "value": "x"},
                                 {
@@ -232,6 +237,7 @@ def test_producer_and_locust_ui_are_mapped_to_the_host(all_docs: list[dict[str, 
         for m in km.kind_port_mappings(MANIFESTS / "kind-cluster.yaml")
     }
     producer = named(all_docs, "Service", "producer-external")["spec"]["ports"][0]
-    assert host_port_of[producer["nodePort"]] == kube.PRODUCER_HOST_PORT
+    platform = kube.KubePlatform(dry_run=True)
+    assert platform.producer_url == f"http://127.0.0.1:{host_port_of[producer['nodePort']]}"
     locust = named(all_docs, "Service", "locust-master-external")["spec"]["ports"][0]
-    assert host_port_of[locust["nodePort"]] == kube.LOCUST_WEB_HOST_PORT
+    assert locust["nodePort"] in host_port_of

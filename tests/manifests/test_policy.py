@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import grants, named, workload_docs
 
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}
@@ -184,6 +184,25 @@ def test_chaos_rbac_is_least_privilege(all_docs: list[dict[str, Any]]) -> None:
     # Delete is granted on pods only: the experiments kill pods, never delete workloads.
     deletable = {res for r in rules if "delete" in r["verbs"] for res in r["resources"]}
     assert deletable == {"pods"}
+    # No write on a workload itself: patching a Deployment or StatefulSet could change its
+    # pod template (image, privileges); scaling goes through the scale subresources only.
+    writable = {
+        res
+        for r in rules
+        for res in r["resources"]
+        if set(r["verbs"]) & {"patch", "update", "create"}
+    }
+    assert writable == {"pods/exec", "deployments/scale", "statefulsets/scale"}
+    # The account mounts no token: nothing riverbed runs calls the API with it.
+    account = named(all_docs, "ServiceAccount", "riverbed-chaos")
+    assert account["automountServiceAccountToken"] is False
+
+
+def test_no_pod_riverbed_runs_gets_an_api_token(all_docs: list[dict[str, Any]]) -> None:
+    for doc in all_docs:
+        spec = km.pod_spec(doc)
+        if spec is not None:
+            assert spec.get("automountServiceAccountToken") is False, doc["metadata"]["name"]
 
 
 @pytest.mark.parametrize(
@@ -191,8 +210,9 @@ def test_chaos_rbac_is_least_privilege(all_docs: list[dict[str, Any]]) -> None:
     [
         ("", "pods", "list"),
         ("", "pods", "delete"),
-        ("apps", "deployments", "patch"),
         ("apps", "deployments/scale", "patch"),
+        ("apps", "statefulsets/scale", "patch"),
+        ("apps", "deployments", "watch"),
         ("apps", "statefulsets", "get"),
         ("", "pods/exec", "create"),
     ],

@@ -9,10 +9,18 @@ from typing import Any
 import pytest
 from kubernetes_validate import utils as kv
 
-from riverbed.platforms import kube_manifests as km
+from riverbed.platforms.kube import render as km
 from tests.manifests.conftest import MANIFESTS, OBJECT_FILES
 
-CONFIG_FILES = {"kind-cluster.yaml", "kustomization.yaml"}
+CONFIG_FILES = {
+    "kind-cluster.yaml",
+    "base/kustomization.yaml",
+    "overlays/kind/kustomization.yaml",
+    "overlays/k8s/kustomization.yaml",
+    "components/locust/kustomization.yaml",
+    "components/netfault/kustomization.yaml",
+    "components/netfault/sidecar.yaml",
+}
 KUBE_VERSION = kv.latest_version()
 
 
@@ -26,13 +34,13 @@ def test_schema_version_is_current() -> None:
 
 
 def test_every_manifest_file_is_checked() -> None:
-    on_disk = {p.name for p in MANIFESTS.glob("*.y*ml")}
-    assert on_disk == set(OBJECT_FILES) | CONFIG_FILES
+    on_disk = {str(p.relative_to(MANIFESTS)) for p in MANIFESTS.rglob("*.y*ml")}
+    assert on_disk == set(OBJECT_FILES.values()) | CONFIG_FILES
 
 
 @pytest.mark.parametrize("name", OBJECT_FILES)
 def test_documents_validate_strictly(name: str) -> None:
-    docs = km.load_documents(MANIFESTS / name)
+    docs = km.load_documents(MANIFESTS / OBJECT_FILES[name])
     assert docs, f"{name} holds no documents"
     failures = []
     for doc in docs:
@@ -44,9 +52,16 @@ def test_documents_validate_strictly(name: str) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_rendered_kustomization_validates() -> None:
-    """What riverbed applies (images substituted) is as valid as the files."""
-    rendered = km.render(MANIFESTS, [km.ImageOverride("riverbed-workloads", None, "rb-1")])
+@pytest.mark.parametrize("overlay", ["kind", "k8s"])
+def test_rendered_kustomization_validates(overlay: str) -> None:
+    """What riverbed applies (images substituted, every component, another namespace) is
+    as valid as the files."""
+    rendered = km.render(
+        MANIFESTS / km.OVERLAYS[overlay],
+        [km.ImageOverride("riverbed-workloads", None, "rb-1")],
+        [MANIFESTS / km.LOCUST_COMPONENT, MANIFESTS / km.NETFAULT_COMPONENT],
+        namespace="team-a",
+    )
     for doc in km.flatten(rendered):
         _validate(doc)
 
@@ -81,7 +96,12 @@ def test_kind_cluster_config_shape() -> None:
             assert m["listenAddress"] == "127.0.0.1"
 
 
-def test_kustomization_lists_every_object_file_but_locust() -> None:
-    k = km.load_kustomization(MANIFESTS)
-    assert set(k.resources) == set(OBJECT_FILES) - {"locust.yaml"}
-    assert [i.name for i in k.images] == ["riverbed-workloads"]
+def test_the_kustomize_tree_lists_every_object_file_once() -> None:
+    listed = []
+    for directory in ("base", "overlays/kind", "overlays/k8s", "components/locust"):
+        k = km.load_kustomization(MANIFESTS / directory)
+        listed += [f"{directory}/{r}" for r in k.resources if (MANIFESTS / directory / r).is_file()]
+    assert sorted(listed) == sorted(OBJECT_FILES.values())
+    assert [i.name for i in km.load_kustomization(MANIFESTS / "base").images] == [
+        "riverbed-workloads"
+    ]

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from riverbed.platforms import kube_manifests as km
-from riverbed.platforms.kube_selectors import (
+from riverbed.platforms.kube import render as km
+from tests.manifests.conftest import EXPERIMENTS, grants, named, workload_docs
+from tests.support.kube_selectors import (
     LabelledObject,
     activities_in_experiments,
     kubernetes_experiments,
@@ -20,7 +21,6 @@ from riverbed.platforms.kube_selectors import (
     selector_from_spec,
     selectors_in_experiments,
 )
-from tests.manifests.conftest import EXPERIMENTS, grants, named, workload_docs
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_decided_selectors_select_exactly_their_workload(
     labelled: list[LabelledObject], selector: str, owner: str
 ) -> None:
     """The labels others code against (chaos experiments, the platform's read helpers)."""
-    from riverbed.platforms.kube_selectors import parse_selector
+    from tests.support.kube_selectors import parse_selector
 
     hits = matching(parse_selector(selector), labelled, "Pod", "riverbed")
     assert {p.owner for p in hits} == {owner}
@@ -150,6 +150,9 @@ CHAOSK8S_PERMISSIONS: dict[str, list[tuple[str, str, str]]] = {
         ("apps", "deployments", "watch"),
     ],
     "chaosk8s.statefulset.actions.scale_statefulset": [("apps", "statefulsets", "patch")],
+    # riverbed's scale-subresource twins: the replica count only.
+    "riverbed.chaos.kube.actions.scale_deployment": [("apps", "deployments/scale", "patch")],
+    "riverbed.chaos.kube.actions.scale_statefulset": [("apps", "statefulsets/scale", "patch")],
     "chaosk8s.statefulset.probes.statefulset_fully_available": [
         ("apps", "statefulsets", "list"),
         ("apps", "statefulsets", "watch"),
@@ -181,7 +184,7 @@ def test_every_experiment_selector_matches_the_manifests(labelled: list[Labelled
     _kube_experiments()
     uses = selectors_in_experiments(EXPERIMENTS)
     assert uses, "the Kubernetes experiments select nothing by label: what do their faults hit?"
-    from riverbed.platforms.kube_selectors import parse_selector
+    from tests.support.kube_selectors import parse_selector
 
     misses = []
     for use in uses:

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 from riverbed.paths import PROJECT_ROOT
-from riverbed.platforms import kube_manifests as km
 from riverbed.platforms.kube import KubePlatform
-from riverbed.platforms.kube_load import _EXIT, EXIT_MARKER, master_args, render_for_run, wrap
+from riverbed.platforms.kube import render as km
+from riverbed.platforms.kube.load import (
+    _EXIT,
+    EXIT_MARKER,
+    PID_FILE,
+    ClusterLocust,
+    idle_after_exit,
+    master_args,
+    render_for_run,
+    wrap,
+)
 from riverbed.spec import LoadSpec, RunSpec
 
 
@@ -43,15 +55,87 @@ def test_the_rendered_deployments_are_wrapped_sized_and_on_the_runs_topic():
     assert "--headless" in mc["args"]
 
 
-def test_the_wrapper_reports_locusts_exit_code_and_then_idles():
-    command, args = wrap(["sh", "-c", "exit 3"], [])
-    # The real wrapper idles for minutes after the marker; replace the sleep for the test.
-    script = command[2].replace("exec sleep", "exit 0 #")
+def _local(script: str, pid_file: Path) -> str:
+    """The wrapper's script runnable here: its own pid file, no /data, no idle."""
+    script = script.replace("mkdir -p /data/run/locust; ", "").replace(PID_FILE, str(pid_file))
+    return script.replace("exec sleep", "exit 0 #")
+
+
+def test_the_wrapper_reports_locusts_exit_code_and_then_idles(tmp_path):
+    command, args = wrap(["sh", "-c", "exit 3"], [], idle_s=900)
+    assert command[2].endswith("exec sleep 900")
     out = subprocess.run(
-        ["/bin/sh", "-c", script.replace("mkdir -p /data/run/locust; ", ""), "locust"],
+        ["/bin/sh", "-c", _local(command[2], tmp_path / "pid"), "locust"],
         capture_output=True,
         text=True,
         timeout=30,
     )
     match = _EXIT.search(out.stdout)
     assert match and match.group(1) == "3"
+
+
+def test_an_early_stop_reaches_locust_as_sigint_and_waits_for_it_to_flush(tmp_path):
+    """`kill -INT $(cat PID_FILE)` (what an interrupted run sends) reaches the wrapped
+    program, which finishes its work (here: writes a file) before the marker appears."""
+    pid_file, flushed = tmp_path / "pid", tmp_path / "flushed"
+    program = (
+        "import signal, sys, time\n"
+        "def stop(*_):\n"
+        "    time.sleep(0.5)\n"
+        f"    open({str(flushed)!r}, 'w').write('all sends recorded')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGINT, stop)\n"
+        "time.sleep(60)\n"
+    )
+    command, _ = wrap([sys.executable, "-c", program], [], idle_s=900)
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", _local(command[2], pid_file), "locust"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            assert time.monotonic() < deadline, "the wrapper wrote no pid file"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the program installs its handler
+        subprocess.run(["/bin/sh", "-c", f"kill -INT $(cat {pid_file})"], check=True)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    match = _EXIT.search(out)
+    assert match and match.group(1) == "0", out
+    assert flushed.read_text() == "all sends recorded"
+
+
+def test_a_finished_locust_idles_longer_than_the_rest_of_the_run_can_take():
+    run = spec()
+    run.experiments = ["a.json", "b.json"]
+    run.drain_deadline_s = 600
+    idle = idle_after_exit(run)
+    assert idle >= 90 + 2 * 900 + 600 + 1800
+    docs = render_for_run(KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT), run, "x:1", 2)
+    for name in ("locust-master", "locust-worker"):
+        (c,) = km.pod_spec(km.find(docs, "Deployment", name))["containers"]
+        assert c["command"][2].endswith(f"exec sleep {int(idle)}")
+
+
+def test_an_early_stop_copies_the_evidence_before_deleting_anything(tmp_path):
+    """The plan of ClusterLocust.stop(): the master is told to stop the test, the workers'
+    outcomes and the master's report are copied, and only then are the Deployments
+    deleted; a second stop or collect changes nothing."""
+    kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT)
+    load = ClusterLocust(kube, spec(), "riverbed-locust:t1", 2, tmp_path)
+    load._started = True
+    load.stop()
+    load.stop()
+    load.collect_into(tmp_path)
+    verbs = [s.argv[5] if s.argv[3] == "-n" else s.argv[3] for s in kube.runner.commands()]
+    assert verbs[0] == "exec" and "kill -INT" in kube.runner.commands()[0].argv[-1]
+    assert verbs.index("delete") == len(verbs) - 1, verbs
+    assert verbs.count("delete") == 1
+    # The delete returns once the pods are gone, not only the Deployments.
+    assert {"--cascade=foreground", "--wait=true"} <= set(kube.runner.commands()[-1].argv)
+    # What it reads before deleting: the worker pods (to copy), the master pod (its report).
+    assert verbs[1:-1] and set(verbs[1:-1]) <= {"get"}

@@ -11,15 +11,26 @@ import pytest
 import yaml
 
 from riverbed.errors import HarnessError
-from riverbed.platforms import kube
-from riverbed.platforms import kube_manifests as km
-from riverbed.platforms.kube_runner import Call, Command, describe
+from riverbed.platforms.kube import cluster as kube
+from riverbed.platforms.kube import render as km
+from riverbed.platforms.kube.__main__ import main as kube_main
+from riverbed.platforms.kube.commands import Call, Command, describe
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND = ("kubectl", "--context", "kind-riverbed")
 KIND_NS = (*KIND, "-n", "riverbed")
-BOOTSTRAP = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
-INFRA_FILES = ("namespace.yaml", "kafka.yaml", "chaos-rbac.yaml")
+BOOTSTRAP = "127.0.0.1:19592,127.0.0.1:19593,127.0.0.1:19594"
+#: What riverbed applies before Kafka is up, in order (kind's overlay; k8s: the base's alone).
+INFRA_FILES = (
+    "overlays/kind/namespace.yaml",
+    "base/kafka.yaml",
+    "base/chaos-rbac.yaml",
+    "base/network-policy.yaml",
+    "overlays/kind/node-ports.yaml",
+    "overlays/kind/node-ports-policy.yaml",
+)
+K8S_INFRA_FILES = ("base/kafka.yaml", "base/chaos-rbac.yaml", "base/network-policy.yaml")
+WORKLOADS = "base/workloads.yaml"
 
 
 def _expected_docs(files: tuple[str, ...], tag: str) -> list[dict[str, Any]]:
@@ -33,12 +44,12 @@ def _expected_docs(files: tuple[str, ...], tag: str) -> list[dict[str, Any]]:
     return docs
 
 
-def _topic_calls() -> list[Call]:
+def _topic_calls(bootstrap: str = BOOTSTRAP) -> list[Call]:
     def create(name: str, partitions: int) -> Call:
         return Call(
             "create_topic",
             (
-                ("bootstrap_servers", BOOTSTRAP),
+                ("bootstrap_servers", bootstrap),
                 ("exist_ok", True),
                 ("min_insync_replicas", 2),
                 ("name", name),
@@ -48,7 +59,7 @@ def _topic_calls() -> list[Call]:
         )
 
     return [
-        Call("wait_for_kafka", (("bootstrap_servers", BOOTSTRAP), ("timeout", 120.0))),
+        Call("wait_for_kafka", (("bootstrap_servers", bootstrap), ("timeout", 120.0))),
         create("riverbed-events", 3),
         create("riverbed-evidence", 3),
     ]
@@ -59,6 +70,10 @@ def _rollouts(prefix: tuple[str, ...]) -> list[Command]:
         Command((*prefix, "rollout", "status", f"deployment/{name}", "--timeout=300s"))
         for name in ("producer", "consumer", "monitor")
     ]
+
+
+def _read_identity(prefix: tuple[str, ...]) -> Command:
+    return Command((*prefix, "get", "statefulset", "kafka", "-o", "json"))
 
 
 def _without_stdin(steps: list[Any]) -> list[Any]:
@@ -86,6 +101,8 @@ def test_kind_up_runs_exactly_this_sequence() -> None:
                 "180s",
             )
         ),
+        # Kafka's identity (cluster id; k8s: its forwards' ports) as the live StatefulSet has it.
+        _read_identity(KIND_NS),
         Command(
             (
                 "docker",
@@ -112,7 +129,7 @@ def test_kind_up_runs_exactly_this_sequence() -> None:
         context="kind-riverbed",
         image="riverbed-workloads:t1",
         bootstrap_servers=BOOTSTRAP,
-        producer_url="http://127.0.0.1:18080",
+        producer_url="http://127.0.0.1:18580",
         topic="riverbed-events",
         evidence_topic="riverbed-evidence",
         group="riverbed-consumers",
@@ -128,12 +145,16 @@ def test_kind_up_applies_exactly_these_manifests() -> None:
     # Kafka, namespace and RBAC first (the consumers need the topics it lets riverbed create) ...
     assert infra == _expected_docs(INFRA_FILES, "t1")
     # ... then the workloads, every one on the freshly built and loaded image.
-    assert workloads == _expected_docs(("workloads.yaml",), "t1")
+    assert workloads == _expected_docs((WORKLOADS,), "t1")
     assert km.images_in(workloads) == {"riverbed-workloads:t1"}
     assert km.images_in(infra) == {f"apache/kafka:{_kafka_version()}"}
-    # Nothing is deployed that is not in the kustomization `kubectl apply -k` uses.
-    names = set(km.load_kustomization(ROOT / "manifests").resources)
-    assert names == {*INFRA_FILES, "workloads.yaml"}
+    # Nothing is deployed that is not in the overlay `kubectl apply -k` uses.
+    overlay = km.load_kustomization(ROOT / "manifests" / "overlays" / "kind")
+    base = km.load_kustomization(ROOT / "manifests" / "base")
+    files = {f"base/{r}" for r in base.resources} | {
+        f"overlays/kind/{r}" for r in overlay.resources if r.endswith(".yaml")
+    }
+    assert files == {*INFRA_FILES, WORKLOADS}
 
 
 def _kafka_version() -> str:
@@ -220,11 +241,13 @@ def test_kind_down_deletes_the_cluster() -> None:
 # ---- k8s: an existing cluster -------------------------------------------------------------------
 K8S = ("kubectl", "--context", "staging")
 K8S_NS = (*K8S, "-n", "riverbed")
+#: Port-forwards: apart from kind's host ports and the local platform's.
+K8S_BOOTSTRAP = "127.0.0.1:19692,127.0.0.1:19693,127.0.0.1:19694"
 
 
 def _forward(i: int) -> Command:
     return Command(
-        (*K8S_NS, "port-forward", "--address", "127.0.0.1", f"pod/kafka-{i}", f"{19092 + i}:9094"),
+        (*K8S_NS, "port-forward", "--address", "127.0.0.1", f"pod/kafka-{i}", f"{19692 + i}:9094"),
         background=True,
     )
 
@@ -233,6 +256,7 @@ def test_k8s_up_never_creates_a_cluster_and_pins_the_context() -> None:
     platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
     platform.up(tag="t4")
     assert _without_stdin(platform.runner.steps) == [
+        _read_identity(K8S_NS),
         Command(
             (
                 "docker",
@@ -253,7 +277,7 @@ def test_k8s_up_never_creates_a_cluster_and_pins_the_context() -> None:
         _forward(0),
         _forward(1),
         _forward(2),
-        *_topic_calls(),
+        *_topic_calls(K8S_BOOTSTRAP),
         Command((*K8S, "apply", "-f", "-")),
         *_rollouts(K8S_NS),
     ]
@@ -282,9 +306,9 @@ def test_k8s_up_with_a_pushed_image_builds_nothing() -> None:
 def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
     platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
     platform.down()
-    (step,) = platform.runner.steps
-    assert isinstance(step, Command)
-    assert step.argv == (
+    delete, get_namespace = platform.runner.steps
+    assert isinstance(delete, Command)
+    assert delete.argv == (
         *K8S,
         "delete",
         "-f",
@@ -293,14 +317,26 @@ def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
         "--wait=true",
         "--timeout=300s",
     )
-    deleted = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(step.stdin or "")}
+    deleted = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(delete.stdin or "")}
     expected = {
         (d["kind"], d["metadata"]["name"])
-        for name in (*INFRA_FILES, "workloads.yaml", "locust.yaml")
+        for name in (*K8S_INFRA_FILES, WORKLOADS, "components/locust/locust.yaml")
         for d in km.load_documents(ROOT / "manifests" / name)
     }
     assert deleted == expected
-    assert ("Namespace", "riverbed") in deleted
+    # The namespace is not riverbed's to delete unless riverbed created it (it looks).
+    assert get_namespace.argv == (*K8S, "get", "namespace", "riverbed", "-o", "json")
+
+
+def test_k8s_down_deletes_a_namespace_riverbed_created_and_no_other() -> None:
+    ours = '{"metadata": {"labels": {"app.kubernetes.io/managed-by": "riverbed"}}}'
+    theirs = '{"metadata": {"labels": {"team": "a"}}}'
+    for answer, deleted in ((ours, True), (theirs, False)):
+        platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
+        platform.runner.responses[(*K8S, "get", "namespace")] = answer
+        platform.down()
+        argvs = [c.argv for c in platform.runner.commands()]
+        assert ((*K8S, "delete", "namespace", "riverbed") in [a[:6] for a in argvs]) is deleted
 
 
 def test_host_access_is_a_no_op_on_kind() -> None:
@@ -319,7 +355,7 @@ def test_host_access_forwards_the_producer_on_request() -> None:
         _forward(1),
         _forward(2),
         Command(
-            (*K8S_NS, "port-forward", "--address", "127.0.0.1", "service/producer", "18080:8080"),
+            (*K8S_NS, "port-forward", "--address", "127.0.0.1", "service/producer", "18680:8080"),
             background=True,
         ),
     ]
@@ -466,7 +502,7 @@ def test_cluster_name_changes_the_context_and_every_kind_command() -> None:
 
 # ---- the plan printout --------------------------------------------------------------------------
 def test_plan_command_prints_the_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
-    assert kube.main(["plan", "up", "--tag", "t7"]) == 0
+    assert kube_main(["plan", "up", "--tag", "t7"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == (
         "kind create cluster --name riverbed --config manifests/kind-cluster.yaml --wait 180s"
@@ -481,14 +517,15 @@ def test_plan_command_prints_the_dry_run(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_render_command_prints_the_kustomization(capsys: pytest.CaptureFixture[str]) -> None:
-    assert kube.main(["render", "--tag", "t8"]) == 0
+    assert kube_main(["render", "--tag", "t8"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
-    expected = _expected_docs((*INFRA_FILES, "workloads.yaml"), "t8")
-    assert docs == expected
+    kind_files = [f for f in INFRA_FILES if f.startswith("overlays/")]
+    order = [INFRA_FILES[0], *K8S_INFRA_FILES, WORKLOADS, *kind_files[1:]]
+    assert docs == _expected_docs(tuple(order), "t8")
 
 
 def test_plan_command_reports_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    assert kube.main(["plan", "up", "--mode", "k8s"]) == 4
+    assert kube_main(["plan", "up", "--mode", "k8s"]) == 4
     assert "--context NAME" in capsys.readouterr().err
 
 
@@ -501,10 +538,14 @@ def test_a_taken_host_port_is_named_before_kind_creates_anything(tmp_path: Path)
         listener.listen()
         port = listener.getsockname()[1]
         (tmp_path / "manifests").mkdir()
+        mappings = [(30092, port), (30093, port + 1), (30094, port + 2), (30080, port + 3)]
         (tmp_path / "manifests" / "kind-cluster.yaml").write_text(
             "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n"
             "  - role: control-plane\n    extraPortMappings:\n"
-            f"      - {{containerPort: 30092, hostPort: {port}, listenAddress: 127.0.0.1}}\n"
+            + "".join(
+                f"      - {{containerPort: {node}, hostPort: {host}, listenAddress: 127.0.0.1}}\n"
+                for node, host in mappings
+            )
         )
         platform = kube.KubePlatform(mode="kind", root=tmp_path)
         with pytest.raises(HarnessError, match=f"Host port 127.0.0.1:{port} is in use") as exc:
@@ -550,3 +591,171 @@ def test_the_output_topic_is_created_with_log_append_timestamps() -> None:
     # The broker stamps each output with its append time, whatever the service's producer set.
     assert calls["enriched"]["config"] == {"message.timestamp.type": "LogAppendTime"}
     assert "config" not in calls["riverbed-events"]
+
+
+def test_kind_and_the_local_platform_share_no_host_port_by_default() -> None:
+    """A local Kafka on its default base port (brokers, controllers, SASL_SSL listeners,
+    per-replica listeners, proxies, Toxiproxy: base … base + 208) and the kind cluster of
+    manifests/kind-cluster.yaml can be up side by side."""
+    from riverbed.kafka import cluster as local
+
+    top = local.SASL_SSL_PORT_OFFSET + 9  # the highest offset any local listener uses
+    local_ports = range(local.DEFAULT_BASE_PORT, local.DEFAULT_BASE_PORT + top)
+    kind_ports = [m.host_port for m in km.kind_port_mappings(ROOT / "manifests/kind-cluster.yaml")]
+    assert kind_ports and not [p for p in kind_ports if p in local_ports]
+    # The port-forwards of --platform k8s are apart from both.
+    k8s = kube.KubePlatform(mode="k8s", context="c", dry_run=True, root=ROOT)
+    forwards = [int(a.split(":")[1]) for a in k8s.bootstrap_servers.split(",")]
+    assert not set(forwards) & (set(kind_ports) | set(local_ports))
+
+
+def test_kind_host_ports_come_from_the_kind_configuration(tmp_path: Path) -> None:
+    def config(mappings: list[tuple[int, int]]) -> Path:
+        path = tmp_path / f"kind-{len(list(tmp_path.iterdir()))}.yaml"
+        path.write_text(
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n"
+            "  - role: control-plane\n    extraPortMappings:\n"
+            + "".join(
+                f"      - {{containerPort: {node}, hostPort: {host}, listenAddress: 127.0.0.1}}\n"
+                for node, host in mappings
+            )
+        )
+        return path
+
+    other = config([(30092, 29592), (30093, 29593), (30094, 29594), (30080, 28580)])
+    platform = kube.KubePlatform(mode="kind", dry_run=True, root=ROOT, kind_config=other)
+    assert platform.bootstrap_servers == "127.0.0.1:29592,127.0.0.1:29593,127.0.0.1:29594"
+    assert platform.producer_url == "http://127.0.0.1:28580"
+    # Each broker advertises the host port that reaches it.
+    (sts,) = [d for d in platform.render()["kafka.yaml"] if d["kind"] == "StatefulSet"]
+    env = {
+        e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["RIVERBED_EXTERNAL_BASE_PORT"] == "29592"
+    gap = config([(30092, 29592), (30093, 29600), (30094, 29601), (30080, 28580)])
+    with pytest.raises(HarnessError, match="must be consecutive"):
+        kube.KubePlatform(mode="kind", dry_run=True, root=ROOT, kind_config=gap)
+    partial = config([(30092, 29592)])
+    with pytest.raises(HarnessError, match="30093, 30094, 30080"):
+        kube.KubePlatform(mode="kind", dry_run=True, root=ROOT, kind_config=partial)
+
+
+# ---- an existing cluster: a registry, a namespace of one's own ----------------------------------
+def test_with_an_image_registry_every_built_image_is_pushed_and_pulled_from_there() -> None:
+    platform = kube.KubePlatform(
+        mode="kind",
+        dry_run=True,
+        root=ROOT,
+        image_registry="127.0.0.1:5001/team",
+        image_pull_secret="pull-creds",
+        images=kube.KubeImages(kafka_image="riverbed-offline/kafka:4.4.0-k", offline=False),
+    )
+    platform.up(tag="t9", network_faults=True)
+    argvs = [c.argv for c in platform.runner.commands()]
+    pushed = [a[2] for a in argvs if a[:2] == ("docker", "push")]
+    assert pushed == [
+        "127.0.0.1:5001/team/riverbed-workloads:t9",
+        "127.0.0.1:5001/team/riverbed-offline/kafka:4.4.0-k",
+        "127.0.0.1:5001/team/riverbed-netfault:t9",
+    ]
+    for remote in pushed:
+        assert ("docker", "tag", remote.removeprefix("127.0.0.1:5001/team/"), remote) in argvs
+    # A kind node with a registry loads nothing: it pulls.
+    assert not any(a[:3] == ("kind", "load", "docker-image") for a in argvs)
+    docs = [
+        d
+        for c in platform.runner.commands()
+        if c.argv[3:5] == ("apply", "-f")
+        for d in yaml.safe_load_all(c.stdin or "")
+    ]
+    assert km.images_in(docs) == set(pushed)
+    pods = [km.pod_spec(d) for d in docs if km.pod_spec(d) is not None]
+    assert pods and all(p["imagePullSecrets"] == [{"name": "pull-creds"}] for p in pods)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("image_registry", "https://registry.example", "Invalid --image-registry"),
+        ("image_pull_secret", "Pull_Creds", "Invalid --image-pull-secret"),
+        ("namespace", "Team_A", "Invalid namespace"),
+    ],
+)
+def test_bad_registry_secret_or_namespace_is_bad_input(
+    option: str, value: str, message: str
+) -> None:
+    from riverbed.errors import BadInput
+
+    with pytest.raises(BadInput, match=message):
+        kube.KubePlatform(mode="k8s", context="c", dry_run=True, root=ROOT, **{option: value})
+
+
+def test_another_namespace_renders_everything_there() -> None:
+    platform = kube.KubePlatform(
+        mode="k8s", context="c", dry_run=True, root=ROOT, namespace="team-a"
+    )
+    docs = km.flatten(platform.render(locust_image="l:1", netfault_image="n:1"))
+    assert {d["metadata"].get("namespace") for d in docs} == {"team-a"}
+    assert not [d for d in docs if d["kind"] == "Namespace"]
+    (binding,) = [d for d in docs if d["kind"] == "RoleBinding"]
+    assert binding["subjects"][0]["namespace"] == "team-a"
+    # Every kubectl call names the namespace.
+    with platform.host_access():
+        pass
+    assert all(c.argv[3:5] == ("-n", "team-a") for c in platform.runner.commands())
+
+
+def test_the_user_role_holds_every_right_riverbed_asks_for() -> None:
+    """What `python -m riverbed.platforms.kube user-role` prints grants exactly what the
+    preflight asks the API server for — the chaos Role's rules included (Kubernetes lets no
+    one grant a right they lack)."""
+    from riverbed.platforms.kube import access
+
+    platform = kube.KubePlatform(mode="k8s", context="c", dry_run=True, root=ROOT)
+    docs = km.flatten(platform.render(locust_image="l:1", netfault_image="n:1"))
+    role, binding = access.user_role("team-a", docs, "ServiceAccount:team-a/alice")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "alice", "namespace": "team-a"}
+    ]
+    assert role["metadata"]["namespace"] == "team-a" and role["kind"] == "Role"
+
+    def granted(right: access.Right) -> bool:
+        resource = right.resource + (f"/{right.subresource}" if right.subresource else "")
+        return any(
+            right.group in r["apiGroups"]
+            and resource in r["resources"]
+            and right.verb in r["verbs"]
+            for r in role["rules"]
+        )
+
+    asked = [*access.apply_rights(docs), *access.WORK]
+    assert all(granted(r) for r in asked)
+    chaos = km.find(docs, "Role", "riverbed-chaos")
+    for rule in chaos["rules"]:
+        for resource in rule["resources"]:
+            base, _, sub = resource.partition("/")
+            for verb in rule["verbs"]:
+                assert granted(access.Right(verb, rule["apiGroups"][0], base, "", subresource=sub))
+    # Nothing cluster-scoped, nothing on Secrets, no wildcard.
+    flat = {(g, res) for r in role["rules"] for g in r["apiGroups"] for res in r["resources"]}
+    assert not {res for _, res in flat} & {"namespaces", "secrets", "nodes", "clusterroles", "*"}
+
+
+def test_creating_a_namespace_is_asked_for_only_when_it_does_not_exist() -> None:
+    from riverbed.platforms.kube import access
+
+    assert access.namespace_rights("team-a", exists=True) == []
+    (create,) = access.namespace_rights("team-a", exists=False)
+    assert (create.verb, create.resource, create.cluster_scoped) == ("create", "namespaces", True)
+    refused = access.refuse("team-a", "ctx", [create, access.WORK[0]])
+    assert "create namespaces" in refused.message and "get pods" in refused.message
+    assert "user-role --namespace team-a" in (refused.fix or "")
+
+
+def test_a_new_kafka_gets_a_cluster_id_of_its_own() -> None:
+    import base64
+
+    ids = {kube.new_cluster_id() for _ in range(50)}
+    assert len(ids) == 50
+    for cluster_id in ids:
+        assert len(cluster_id) == 22 and len(base64.urlsafe_b64decode(cluster_id + "==")) == 16

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from riverbed.errors import HarnessError
-from riverbed.platforms import kube_forward
-from riverbed.platforms.kube_forward import Forward, PortForwarder
-from riverbed.platforms.kube_runner import Call, Command, Runner, describe
+from riverbed.platforms.kube import forward as kube_forward
+from riverbed.platforms.kube.commands import Call, Command, Runner, describe
+from riverbed.platforms.kube.forward import Forward, PortForwarder
 
 
 def test_run_passes_stdin_env_and_cwd(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.kube_selectors import (
+from riverbed.platforms.kube.status import parse_lines, parse_pods, parse_rollout, phases
+from tests.support.kube_selectors import (
     LabelledObject,
     kubernetes_experiments,
     matching,
@@ -18,7 +19,6 @@ from riverbed.platforms.kube_selectors import (
     selector_from_spec,
     selectors_in_experiments,
 )
-from riverbed.platforms.kube_status import parse_lines, parse_pods, parse_rollout, phases
 
 PODS = """
 {

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from riverbed.errors import HarnessError
-from riverbed.platforms.offline import cache, gobuild, node, recipes, versions
-from riverbed.platforms.offline.prepare import PREPARE_FIX, prepared_images
+from riverbed.offline import cache, gobuild, node, recipes, versions
+from riverbed.offline.prepare import PREPARE_FIX, prepared_images
 
 KUBEADM_LIST = """\
 registry.k8s.io/kube-apiserver:v1.34.4

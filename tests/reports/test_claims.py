@@ -223,7 +223,9 @@ def test_records_beyond_a_killed_background_committers_evidence_are_cannot_tell(
     run.members["consumer-1.1"].lines[0]["background_commits"] = True
     lines = run.members["consumer-1.1"].lines
     run.members["consumer-1.1"].lines = [
-        ln for ln in lines if not (ln["type"] in ("handed", "committing", "committed") and ln["t"] > 3.2)
+        ln
+        for ln in lines
+        if not (ln["type"] in ("handed", "committing", "committed") and ln["t"] > 3.2)
     ]
     s = check_run(run)
     v = never(s)

@@ -543,9 +543,7 @@ def test_instrumented_strength_states_its_assumption(tmp_path: Path):
     assert summary.verdict == "pass"
     data = json.loads(summary.paths["summary_json"].read_text())
     assert data["evidence_strength"] == "instrumented"
-    assumption = (
-        "a record counts as processed when the application comes back for more after it"
-    )
+    assumption = "a record counts as processed when the application comes back for more after it"
     assert assumption in data["evidence_scope"]["assumption"]
     assert assumption in summary.paths["report_html"].read_text()
 

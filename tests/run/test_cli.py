@@ -127,7 +127,7 @@ def test_a_kind_run_deploys_consumers_in_the_requested_commit_mode(tmp_path):
     and targets the manifests' topic and group (dry run: nothing is executed)."""
     from riverbed.paths import PROJECT_ROOT
     from riverbed.platforms.kube import KubePlatform
-    from riverbed.runner import KubeRunPlatform
+    from riverbed.platforms.kube.run import KubeRunPlatform
 
     kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT)
     platform = KubeRunPlatform(kube)
@@ -145,7 +145,7 @@ def test_a_kind_run_deploys_consumers_in_the_requested_commit_mode(tmp_path):
         bootstrap = platform.prepare(spec, lambda _: None)
     finally:
         platform.close()
-    assert bootstrap == "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+    assert bootstrap == "127.0.0.1:19592,127.0.0.1:19593,127.0.0.1:19594"
     # The run's own topic, group and evidence topic: a second run never reads the first's.
     assert (spec.topic, spec.group, spec.evidence_topic) == (
         "riverbed-events-17",

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from riverbed.cli import main
 from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
-from riverbed.platforms import kube_manifests as km
 from riverbed.platforms.kube import KubePlatform
+from riverbed.platforms.kube import render as km
 from riverbed.user_consumer import check_user_consumer
 
 

@@ -35,7 +35,7 @@ __all__ = ["partition_consumer_pods", "reset_consumer_pod_connections", "heal_co
 
 logger = logging.getLogger("chaostoolkit")
 
-#: The sidecar container the rules are added from (riverbed.platforms.kube_netfault).
+#: The sidecar container the rules are added from (riverbed.platforms.kube.netfault).
 CONTAINER = "netfault"
 #: riverbed's own iptables chain: removing it removes every rule riverbed added.
 CHAIN = "RIVERBED-FAULT"

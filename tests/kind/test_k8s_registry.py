@@ -1,0 +1,108 @@
+"""`--platform k8s` as on a cluster riverbed did not create: images pushed to a registry.
+
+The session's kind cluster stands in for the user's cluster, reached by its kubeconfig
+context only (`--platform k8s --context kind-…`): nothing is `kind load`ed. A container
+registry on this machine's loopback (:mod:`tests.kind.registry`, Debian's
+``docker-registry``) stands in for the team's registry; the node's containerd pulls from
+it through a relay on the node's own 127.0.0.1. riverbed pushes its content-tagged
+images there, deploys into a namespace of its own beside the session's, reaches Kafka
+through port-forwards (no NodePort), and the run with a hard kill passes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.kind.conftest import KIND_ARTIFACTS, ROOT, KindCluster, riverbed
+from tests.kind.registry import NodeRelay, catalog, registry_binary, start_registry, stop
+
+pytestmark = [pytest.mark.kind, pytest.mark.timeout(1800)]
+
+NAMESPACE = "rb-k8s-registry"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def loopback_registry(
+    kind_cluster: KindCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``127.0.0.1:PORT``: a registry on this machine that the kind node pulls from."""
+    if registry_binary() is None:
+        pytest.fail("docker-registry is not installed: bash scripts/ci/kind-host.sh", pytrace=False)
+    work = tmp_path_factory.mktemp("registry")
+    port = _free_port()
+    registry = start_registry(work, port)
+    relay: NodeRelay | None = None
+    try:
+        relay = NodeRelay(kind_cluster.node, port, work / "relay.log")
+        yield f"127.0.0.1:{port}"
+    finally:
+        if relay is not None:
+            relay.stop()
+        stop(registry)
+        KIND_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for name in ("registry.log", "relay.log"):
+            if (work / name).exists():
+                (KIND_ARTIFACTS / name).write_text((work / name).read_text()[-20000:])
+
+
+def test_k8s_mode_pushes_to_a_registry_and_passes_in_its_own_namespace(
+    kind_cluster: KindCluster, loopback_registry: str, tmp_path: Path
+) -> None:
+    registry = loopback_registry
+    context = f"kind-{kind_cluster.name}"
+    env = kind_cluster.env(tmp_path / "runs")
+    k8s = ["--platform", "k8s", "--context", context, "--namespace", NAMESPACE]
+    try:
+        args = [
+            "run", *k8s, "--image-registry", registry,
+            "--experiment", str(ROOT / "experiments" / "kill-consumer-pod-hard.json"),
+            "--duration", "60s", "--warmup", "15s", "--cooldown", "10s",
+            "--users", "4", "--spawn-rate", "4", "--drain-deadline", "120s",
+        ]  # fmt: skip
+        t0 = time.monotonic()
+        r = riverbed(args, env, timeout=1500)
+        kind_cluster.figures["k8s_registry_run_s"] = round(time.monotonic() - t0, 1)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-6000:]
+        (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["verdict"] == "pass", summary["checks"]
+        assert summary["counts"]["acknowledged"] > 100
+        spec = json.loads((run_dir / "spec.json").read_text())
+        (chaos,) = spec["chaos"]
+        assert chaos["landed"] and not chaos["inconclusive_reasons"]
+
+        # The images were pushed, and every pod of the namespace names them there.
+        pushed = catalog(int(registry.rsplit(":", 1)[1]))
+        assert "riverbed-workloads" in pushed and any("kafka" in p for p in pushed), pushed
+        pods = json.loads(kind_cluster.kubectl("-n", NAMESPACE, "get", "pods", "-o", "json").stdout)
+        images = {c["image"] for p in pods["items"] for c in p["spec"]["containers"]}
+        assert images and all(i.startswith(registry + "/") for i in images), images
+        # The node's containerd pulled them from the registry (no `kind load` of these names).
+        held = kind_cluster.node_exec("crictl", "images", "-o", "json")
+        tags = {t for i in json.loads(held)["images"] for t in i.get("repoTags") or []}
+        assert images <= tags, images - tags
+        # Nothing reachable from outside the cluster: no NodePort, no LoadBalancer.
+        services = json.loads(
+            kind_cluster.kubectl("-n", NAMESPACE, "get", "services", "-o", "json").stdout
+        )
+        kinds = {s["metadata"]["name"]: s["spec"]["type"] for s in services["items"]}
+        assert set(kinds.values()) <= {"ClusterIP"}, kinds
+        policies = kind_cluster.kubectl("-n", NAMESPACE, "get", "networkpolicies", "-o", "name")
+        assert policies.stdout.split(), "no NetworkPolicy in the namespace"
+    finally:
+        down = riverbed(["down", *k8s], env, timeout=900)
+    assert down.returncode == 0, down.stdout + down.stderr
+    gone = kind_cluster.kubectl("get", "namespace", NAMESPACE, check=False)
+    assert gone.returncode != 0, gone.stdout  # riverbed created it, so it deleted it
