@@ -33,6 +33,7 @@ import sys
 from typing import Any, Iterable
 
 from . import active_settings as current_settings
+from . import hooks
 from . import tracker as tracker_module
 from .kafka_python import _data_offsets, _group_trackers, _stop_reason, _subscribes
 from .tracker import Tracker
@@ -313,13 +314,7 @@ def _patch_consumer(cls: Any, version: str) -> None:
         ("__aexit__", __aexit__),
         ("unsubscribe", unsubscribe),
     )
-    for name, fn in wrappers:
-        original = getattr(cls, name, None)
-        if original is None:
-            continue
-        fn.__doc__ = original.__doc__
-        fn.__wrapped__ = original
-        setattr(cls, name, fn)
+    hooks.wrap_methods(cls, wrappers)
 
 
 # ---- commits -----------------------------------------------------------------------------------

@@ -77,3 +77,15 @@ def install(patches: dict[str, Patch]) -> PostImportFinder | None:
     finder = PostImportFinder(pending)
     sys.meta_path.insert(0, finder)
     return finder
+
+
+def wrap_methods(cls: type, wrappers: Any) -> None:
+    """Replace each ``(name, function)`` of ``wrappers`` on ``cls`` (a method this version of
+    the client lacks is left alone); the original stays reachable as ``__wrapped__``."""
+    for name, fn in wrappers:
+        original = getattr(cls, name, None)
+        if original is None:
+            continue
+        fn.__doc__ = original.__doc__
+        fn.__wrapped__ = original
+        setattr(cls, name, fn)

@@ -31,6 +31,7 @@ import threading
 from typing import Any, Iterable
 
 from . import active_settings as current_settings
+from . import hooks
 from . import tracker as tracker_module
 from .tracker import Tracker
 
@@ -363,13 +364,7 @@ def _patch_consumer(cls: Any, version: str) -> None:
         ("__exit__", __exit__),
         ("unsubscribe", unsubscribe),
     )
-    for name, fn in wrappers:
-        original = getattr(cls, name, None)
-        if original is None:
-            continue
-        fn.__doc__ = original.__doc__
-        fn.__wrapped__ = original
-        setattr(cls, name, fn)
+    hooks.wrap_methods(cls, wrappers)
 
 
 def _stop_reason(failing: Any) -> tuple:

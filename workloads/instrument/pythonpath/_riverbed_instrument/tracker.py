@@ -248,7 +248,9 @@ class Tracker:
         if self._q or self._fin or self._urgent:
             return True
         try:
-            return any(s[_WRITTEN] <= s[_LAST] for spans in list(self._hand.values()) for s in spans)
+            return any(
+                s[_WRITTEN] <= s[_LAST] for spans in list(self._hand.values()) for s in spans
+            )
         except RuntimeError:  # changed meanwhile by the application's thread: look again
             return True
 
