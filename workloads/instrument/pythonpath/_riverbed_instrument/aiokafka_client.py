@@ -35,7 +35,14 @@ from typing import Any, Iterable
 from . import active_settings as current_settings
 from . import hooks
 from . import tracker as tracker_module
-from .kafka_python import _data_offsets, _group_trackers, _stop_reason, _subscribes
+from .kafka_python import (
+    _data_offsets,
+    _data_partitions,
+    _group_trackers,
+    _pausing,
+    _stop_reason,
+    _subscribes,
+)
 from .tracker import Tracker
 
 CLIENT = "aiokafka"
@@ -142,11 +149,6 @@ def _set_listener(consumer: Any, tracker: Tracker) -> None:
     ):
         return
     subscription._listener = _listener(consumer, tracker, current)
-
-
-def _data_partitions(tracker: Tracker, tps: Iterable[Any]) -> list[int]:
-    topic = tracker.topic
-    return [tp.partition for tp in tps if getattr(tp, "topic", None) == topic]
 
 
 def _patch_consumer(cls: Any, version: str) -> None:
@@ -257,20 +259,6 @@ def _patch_consumer(cls: Any, version: str) -> None:
 
         return seek_to
 
-    def pause(self: Any, *partitions: Any) -> Any:
-        result = orig_pause(self, *partitions)
-        tracker = self.__dict__.get("_riverbed_tracker")
-        if tracker is not None:
-            tracker.paused(_data_partitions(tracker, partitions), True)
-        return result
-
-    def resume(self: Any, *partitions: Any) -> Any:
-        result = orig_resume(self, *partitions)
-        tracker = self.__dict__.get("_riverbed_tracker")
-        if tracker is not None:
-            tracker.paused(_data_partitions(tracker, partitions), False)
-        return result
-
     async def stop(self: Any) -> Any:
         tracker = self.__dict__.get("_riverbed_tracker")
         if tracker is None or tracker.stopped:
@@ -308,8 +296,8 @@ def _patch_consumer(cls: Any, version: str) -> None:
         ("seek_to_beginning", _seek_to(orig_seek_beginning, "beginning")),
         ("seek_to_end", _seek_to(orig_seek_end, "end")),
         ("seek_to_committed", _seek_to(orig_seek_committed, "committed")),
-        ("pause", pause),
-        ("resume", resume),
+        ("pause", _pausing(orig_pause, True)),
+        ("resume", _pausing(orig_resume, False)),
         ("stop", stop),
         ("__aexit__", __aexit__),
         ("unsubscribe", unsubscribe),

@@ -200,6 +200,20 @@ def _data_partitions(tracker: Tracker, tps: Iterable[Any]) -> list[int]:
     return [tp.partition for tp in tps if getattr(tp, "topic", None) == topic]
 
 
+def _pausing(orig: Any, paused: bool) -> Any:
+    """``pause()`` (``paused``) or ``resume()``: the client's own, then recorded for the
+    data topic's partitions (kafka-python and aiokafka both take TopicPartitions)."""
+
+    def wrapper(self: Any, *partitions: Any) -> Any:
+        result = orig(self, *partitions)
+        tracker = self.__dict__.get("_riverbed_tracker")
+        if tracker is not None:
+            tracker.paused(_data_partitions(tracker, partitions), paused)
+        return result
+
+    return wrapper
+
+
 def _patch_consumer(cls: Any, version: str) -> None:
     orig_init = cls.__init__
     orig_subscribe = cls.subscribe
@@ -307,20 +321,6 @@ def _patch_consumer(cls: Any, version: str) -> None:
 
         return seek_to
 
-    def pause(self: Any, *partitions: Any) -> Any:
-        result = orig_pause(self, *partitions)
-        tracker = self.__dict__.get("_riverbed_tracker")
-        if tracker is not None:
-            tracker.paused(_data_partitions(tracker, partitions), True)
-        return result
-
-    def resume(self: Any, *partitions: Any) -> Any:
-        result = orig_resume(self, *partitions)
-        tracker = self.__dict__.get("_riverbed_tracker")
-        if tracker is not None:
-            tracker.paused(_data_partitions(tracker, partitions), False)
-        return result
-
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
         tracker = self.__dict__.get("_riverbed_tracker")
         if tracker is None or tracker.stopped:
@@ -358,8 +358,8 @@ def _patch_consumer(cls: Any, version: str) -> None:
         ("seek", seek),
         ("seek_to_beginning", _seek_to(orig_seek_beginning, "beginning")),
         ("seek_to_end", _seek_to(orig_seek_end, "end")),
-        ("pause", pause),
-        ("resume", resume),
+        ("pause", _pausing(orig_pause, True)),
+        ("resume", _pausing(orig_resume, False)),
         ("close", close),
         ("__exit__", __exit__),
         ("unsubscribe", unsubscribe),
