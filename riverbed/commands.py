@@ -249,7 +249,9 @@ def _user_consumer_options(f: Any) -> Any:
             help="kind/k8s: test YOUR consumer image instead of riverbed's: the consumer "
             "Deployment runs it (its own entrypoint) with KAFKA_BROKER, KAFKA_BOOTSTRAP_SERVERS, "
             "KAFKA_TOPIC, KAFKA_GROUP (and KAFKA_OUTPUT_TOPIC) set; kind loads it from your Docker, "
-            "k8s must be able to pull it. Evidence: output-topic or offsets (default).",
+            "k8s must be able to pull it. Evidence: offsets (default), output-topic, or "
+            "instrumented (a Python or JVM consumer, unchanged: riverbed adds its layer to the "
+            "pods and ships their evidence from a sidecar; docs/kubernetes.md).",
         ),
         click.option(
             "--consumer-evidence",
@@ -632,6 +634,7 @@ def _up_kube(
             group=group,
             evidence_topic=evidence_topic,
             consumer_image=user.image if user else None,
+            consumer_instrumented=bool(user and user.image and user.evidence == "instrumented"),
             output_topic=user.output_topic if user else None,
             network_faults=network_faults,
             progress=update,

@@ -1,4 +1,4 @@
-"""The user's own consumer as the system under test (``--consumer-cmd``).
+"""The user's own consumer as the system under test (``--consumer-cmd`` or ``--consumer-image``).
 
 riverbed runs the command as it runs its reference replicas (consumer-1..N,
 supervised, killed and scaled by the chaos actions), gives it the tutorial's
@@ -9,6 +9,8 @@ evidence around it with one of three strengths (docs/consumers.md):
   layer (``workloads/instrument``) around kafka-python, confluent-kafka or aiokafka;
   a JVM consumer, run with riverbed's Java agent (``-javaagent`` in
   ``JAVA_TOOL_OPTIONS``) around kafka-clients' ``KafkaConsumer``;
+  on kind/k8s, an image's pods get the same layer and agent from an init container and
+  ship their evidence with a sidecar (:mod:`riverbed.platforms.kube.instrument`);
 - ``output-topic``: the service writes one output record per input to
   ``--output-topic``, drained at the end of the run;
 - ``offsets``: only committed offsets and the group's view.
@@ -30,6 +32,7 @@ EVIDENCE_MODES = ("instrumented", "output-topic", "offsets")
 REFERENCE = "reference"
 #: Options that configure riverbed's reference consumer only.
 REFERENCE_ONLY_OPTIONS = ("commit_mode", "assignor", "processing_ms")
+
 
 def command_words(cmd: str) -> list[str]:
     """The command's words as the shell would split them (a clear error if it cannot)."""
@@ -219,14 +222,9 @@ def _check_image(
             f"{flags} configure riverbed's reference consumer, not your image.",
             fix=f"drop {flags}.",
         )
+    # Offsets stay the default: riverbed cannot tell from an image whether its consumer
+    # uses a client the instrumentation hooks (a Go consumer would record nothing).
     mode = evidence or "offsets"
-    if mode == "instrumented":
-        raise HarnessError(
-            "Instrumented evidence needs your consumer's process on this machine "
-            "(--consumer-cmd); in a cluster, riverbed judges an image by its output topic or "
-            "its committed offsets.",
-            fix="use --consumer-evidence output-topic --output-topic NAME, or offsets.",
-        )
     if mode not in EVIDENCE_MODES:
         raise HarnessError(
             f"Unknown --consumer-evidence {mode!r}.", fix=f"use one of {', '.join(EVIDENCE_MODES)}."
@@ -243,6 +241,11 @@ def _check_image(
             fix="add --output-topic NAME (riverbed creates it; your service reads it from "
             "$KAFKA_OUTPUT_TOPIC).",
         )
+    if mode == "instrumented":
+        from riverbed.jvm import check_agent_buildable
+
+        # The Java agent goes into the pods' instrumentation layer: cached, or built here.
+        check_agent_buildable()
     return UserConsumer(None, "", mode, output_topic or None, image=image.strip())
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from riverbed.cli import main
 from riverbed.errors import HarnessError
 from riverbed.paths import PROJECT_ROOT
-from riverbed.platforms.kube import KubePlatform
+from riverbed.platforms.kube import KubePlatform, instrument
 from riverbed.platforms.kube import render as km
 from riverbed.user_consumer import check_user_consumer
 
@@ -20,8 +20,6 @@ from riverbed.user_consumer import check_user_consumer
         (["--consumer-image", "me/c:1"], "runs your image in a Kubernetes cluster"),
         (["--platform", "kind", "--consumer-image", "me/c:1", "--consumer-cmd", "python c.py"],
          "name two consumers"),
-        (["--platform", "kind", "--consumer-image", "me/c:1", "--consumer-evidence", "instrumented"],
-         "Instrumented evidence needs your consumer's process on this machine"),
         (["--platform", "kind", "--consumer-image", "me/c:1", "--consumer-cwd", "."],
          "--consumer-cwd is for --consumer-cmd"),
         (["--platform", "kind", "--consumer-image", "me/c:1", "--commit-mode", "before-process"],
@@ -71,3 +69,163 @@ def test_the_consumer_deployment_runs_the_image_with_the_tutorials_environment()
     assert {e["name"]: e.get("value") for e in m["env"]}["RIVERBED_EVIDENCE_TOPIC"] == (
         "riverbed-evidence-5"
     )
+
+
+# ---- instrumented evidence for an image --------------------------------------------------------
+_ORDERS_ENV = {"PATH": "/usr/bin", "PYTHONPATH": "/srv/app", "JAVA_TOOL_OPTIONS": "-Xmx256m"}
+
+
+def _instrumented(own_env=_ORDERS_ENV, namespace="riverbed"):
+    kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT, namespace=namespace)
+    docs = kube.render(
+        image="riverbed-workloads:t",
+        topic="riverbed-events-5",
+        group="g-5",
+        evidence_topic="riverbed-evidence-5",
+        consumer_image="registry.example/orders:1.4",
+        instrument_image="riverbed-instrument:t-a1234",
+        consumer_image_env=own_env,
+    )[km.WORKLOADS]
+    return km.pod_spec(km.find(docs, "Deployment", "consumer"))
+
+
+def test_instrumented_evidence_is_accepted_for_an_image_on_kind_and_k8s():
+    for platform in ("kind", "k8s"):
+        user = check_user_consumer(
+            None, None, "instrumented", None, platform=platform, image="me/c:1"
+        )
+        assert user is not None and user.evidence == "instrumented" and user.image == "me/c:1"
+
+
+def test_an_instrumented_image_pod_gets_the_layer_the_sidecar_and_their_volumes():
+    spec = _instrumented()
+    copy, sidecar = spec["initContainers"]
+    assert copy == {
+        "name": "riverbed-instrument",
+        "image": "riverbed-instrument:t-a1234",
+        "imagePullPolicy": "IfNotPresent",
+        "command": [
+            "cp", "-R", "/app/workloads/instrument/pythonpath",
+            "/opt/riverbed/riverbed-agent.jar", "/riverbed/instrument/",
+        ],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "16Mi"},
+            "limits": {"cpu": "200m", "memory": "64Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "riverbed-instrument", "mountPath": "/riverbed/instrument"}],
+    }  # fmt: skip
+    assert sidecar == {
+        "name": "riverbed-evidence",
+        "image": "riverbed-instrument:t-a1234",
+        "imagePullPolicy": "IfNotPresent",
+        "restartPolicy": "Always",
+        "command": ["python", "-m", "workloads.evidence.shipper"],
+        "env": [
+            {
+                "name": "KAFKA_BROKER",
+                "value": "kafka-0.kafka-headless.riverbed.svc.cluster.local:9092,"
+                "kafka-1.kafka-headless.riverbed.svc.cluster.local:9092,"
+                "kafka-2.kafka-headless.riverbed.svc.cluster.local:9092",
+            },
+            {"name": "RIVERBED_EVIDENCE_TOPIC", "value": "riverbed-evidence-5"},
+            {"name": "RIVERBED_EVIDENCE_DIR", "value": "/riverbed/evidence"},
+            {"name": "RIVERBED_SHIPPER_STATE_DIR", "value": "/riverbed/shipper"},
+        ],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "48Mi"},
+            "limits": {"cpu": "250m", "memory": "128Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsUser": 10002,
+            "runAsGroup": 10001,
+        },
+        "volumeMounts": [
+            {"name": "riverbed-evidence", "mountPath": "/riverbed/evidence", "readOnly": True},
+            {"name": "riverbed-shipper", "mountPath": "/riverbed/shipper"},
+        ],
+    }  # fmt: skip
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["riverbed-instrument"] == {
+        "name": "riverbed-instrument", "emptyDir": {"sizeLimit": "64Mi"}
+    }  # fmt: skip
+    assert volumes["riverbed-evidence"] == {
+        "name": "riverbed-evidence", "emptyDir": {"sizeLimit": "256Mi"}
+    }  # fmt: skip
+    assert volumes["riverbed-shipper"] == {
+        "name": "riverbed-shipper", "emptyDir": {"sizeLimit": "1Mi"}
+    }  # fmt: skip
+    # The pod keeps one process namespace (each restarted process gets a new pid, hence
+    # a new member) and the labels the NetworkPolicies admit to Kafka.
+    assert spec["shareProcessNamespace"] is True
+    assert spec["securityContext"]["runAsUser"] == 10001
+
+
+def test_the_users_container_gets_the_instrument_environment_and_keeps_its_own():
+    (c,) = _instrumented()["containers"]
+    assert c["image"] == "registry.example/orders:1.4"
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["PYTHONPATH"] == "/riverbed/instrument/pythonpath:/srv/app"
+    assert env["JAVA_TOOL_OPTIONS"] == "-Xmx256m -javaagent:/riverbed/instrument/riverbed-agent.jar"
+    assert env["RIVERBED_INSTRUMENT"] == "1"
+    assert env["RIVERBED_EVIDENCE_DIR"] == "/riverbed/evidence"
+    assert (env["RIVERBED_TOPIC"], env["RIVERBED_GROUP"]) == ("riverbed-events-5", "g-5")
+    # The pod's name, from the downward API; no member or incarnation: each process names
+    # itself <pod>-<pid>.
+    (replica,) = [e for e in c["env"] if e["name"] == "RIVERBED_REPLICA"]
+    assert replica["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert "RIVERBED_MEMBER" not in env and "RIVERBED_INCARNATION" not in env
+    assert "RIVERBED_EVIDENCE_TOPIC" not in env
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert mounts["riverbed-instrument"] == {
+        "name": "riverbed-instrument", "mountPath": "/riverbed/instrument", "readOnly": True
+    }  # fmt: skip
+    assert mounts["riverbed-evidence"] == {
+        "name": "riverbed-evidence", "mountPath": "/riverbed/evidence"
+    }  # fmt: skip
+
+
+def test_an_image_whose_configuration_is_unknown_gets_riverbeds_values_only():
+    (c,) = _instrumented(own_env=None)["containers"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["PYTHONPATH"] == "/riverbed/instrument/pythonpath"
+    assert env["JAVA_TOOL_OPTIONS"] == "-javaagent:/riverbed/instrument/riverbed-agent.jar"
+
+
+def test_every_container_of_an_instrumented_pod_runs_as_non_root_restricted():
+    spec = _instrumented()
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for c in [*spec["initContainers"], *spec["containers"]]:
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False, c["name"]
+        assert sc["capabilities"] == {"drop": ["ALL"]}, c["name"]
+        assert sc.get("runAsUser", 10001) != 0, c["name"]
+
+
+def test_without_instrumented_evidence_an_image_pod_gets_no_layer():
+    kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT)
+    docs = kube.render(image="riverbed-workloads:t", consumer_image="me/c:1")[km.WORKLOADS]
+    spec = km.pod_spec(km.find(docs, "Deployment", "consumer"))
+    assert not spec.get("initContainers")
+    env = {e["name"] for e in spec["containers"][0]["env"]}
+    assert not env & {"PYTHONPATH", "JAVA_TOOL_OPTIONS", "RIVERBED_INSTRUMENT"}
+
+
+def test_a_pod_counts_as_started_when_one_of_its_processes_recorded_a_start():
+    records = [
+        {"v": 1, "type": "start", "member": "consumer-7d9-abcde-41", "t": 1.0},
+        {"v": 1, "type": "processed", "member": "consumer-7d9-fghij-12", "t": 1.0},
+        None,
+    ]
+    pods = ["consumer-7d9-abcde", "consumer-7d9-fghij"]
+    assert instrument.started_pods(records, pods) == {"consumer-7d9-abcde"}

@@ -47,6 +47,7 @@ from typing import Any
 
 from riverbed.errors import BadInput, HarnessError
 from riverbed.paths import PROJECT_ROOT
+from riverbed.platforms.kube import instrument as kube_instrument
 from riverbed.platforms.kube import netfault as kube_netfault
 from riverbed.platforms.kube import render as km
 from riverbed.platforms.kube.commands import Result, Runner
@@ -327,6 +328,8 @@ class KubePlatform:
         consumer_image: str | None = None,
         output_topic: str | None = None,
         netfault_image: str | None = None,
+        instrument_image: str | None = None,
+        consumer_image_env: Mapping[str, str] | None = None,
     ) -> dict[str, list[km.Manifest]]:
         """The manifests as riverbed applies them: per file, in kustomization order.
 
@@ -335,7 +338,11 @@ class KubePlatform:
         adjust Deployment ``consumer``. With ``locust_image``, component
         ``locust`` is rendered too. With ``netfault_image``, each consumer pod gets the
         network-fault sidecar (component ``netfault``,
-        :mod:`riverbed.platforms.kube.netfault`). The overlay is the mode's
+        :mod:`riverbed.platforms.kube.netfault`). With ``consumer_image`` and
+        ``instrument_image``, the user's consumer pods get riverbed's instrumentation layer
+        and the evidence sidecar (:mod:`riverbed.platforms.kube.instrument`;
+        ``consumer_image_env``: the image's own ``ENV``, whose ``PYTHONPATH`` and
+        ``JAVA_TOOL_OPTIONS`` are kept; None: unknown). The overlay is the mode's
         (``manifests/overlays/kind`` or ``k8s``), in :attr:`namespace`.
         """
         overrides = []
@@ -392,6 +399,14 @@ class KubePlatform:
             km.set_env(workloads, "Deployment", "consumer", "consumer", consumer_env)
         if consumer_image and workloads:
             user_consumer(workloads, consumer_image, output_topic, self.namespace)
+            if instrument_image:
+                kube_instrument.instrument_consumer(
+                    workloads,
+                    instrument_image,
+                    evidence_topic or _container_env_value(workloads, "monitor", EVIDENCE_ENV),
+                    internal_bootstrap_servers(self.namespace),
+                    consumer_image_env,
+                )
         if locust_workers is not None:
             km.set_replicas(rendered[km.LOCUST], "Deployment", "locust-worker", locust_workers)
         if netfault_image:
@@ -414,6 +429,7 @@ class KubePlatform:
         group: str = GROUP,
         evidence_topic: str = EVIDENCE_TOPIC,
         consumer_image: str | None = None,
+        consumer_instrumented: bool = False,
         output_topic: str | None = None,
         network_faults: bool = False,
         kafka_timeout: float = 600.0,
@@ -428,6 +444,8 @@ class KubePlatform:
         consumers join ``group`` and record their evidence to ``evidence_topic``.
         ``consumer_image``: the user's consumer image runs as Deployment ``consumer``
         instead of riverbed's (kind loads it from this machine's Docker);
+        ``consumer_instrumented``: its pods get riverbed's instrumentation layer and the
+        evidence sidecar (:mod:`riverbed.platforms.kube.instrument`);
         ``output_topic``: created with the data topic, for a service that writes one.
         ``network_faults``: each consumer pod gets the network-fault sidecar
         (:mod:`riverbed.platforms.kube.netfault`), built and loaded like the workloads.
@@ -447,6 +465,7 @@ class KubePlatform:
         image = self.image or f"{WORKLOADS_IMAGE}:{tag}"
         netfault_image: str | None = None
 
+        local_image = image
         if self.image is None:
             if self.image_exists(image):
                 say(f"{image} is built from these very sources: not rebuilding it")
@@ -454,6 +473,11 @@ class KubePlatform:
                 say(f"building {image}")
                 self.build_image(image)
             image = self.publish(image, say)
+        instrument_image: str | None = None
+        consumer_image_env: dict[str, str] | None = None
+        if consumer_image and consumer_instrumented:
+            instrument_image = self.prepare_instrument_image(local_image, say)
+            consumer_image_env = self.consumer_image_env(consumer_image)
         if self.images.kafka_image:
             # kind skips an image the node already holds with the same id.
             self._published_kafka = self.publish(self.images.kafka_image, say)
@@ -479,6 +503,8 @@ class KubePlatform:
             consumer_image=consumer_image,
             output_topic=output_topic,
             netfault_image=netfault_image,
+            instrument_image=instrument_image,
+            consumer_image_env=consumer_image_env,
         )
         infra = [doc for name, docs in rendered.items() if name != km.WORKLOADS for doc in docs]
         say("applying namespace, Kafka and chaos RBAC")
@@ -1026,6 +1052,37 @@ class KubePlatform:
             self.build_image(image, target="netfault")
         return self.publish(image, say)
 
+    def prepare_instrument_image(self, workloads_image: str, say: Callable[[str], None]) -> str:
+        """Build the instrumentation layer's image (the workloads image plus riverbed's Java
+        agent, built here with Maven once) when Docker lacks it, and publish it. Returns the
+        name pods pull."""
+        from riverbed.jvm import agent_jar
+
+        if self.dry_run:
+            return f"{kube_instrument.INSTRUMENT_IMAGE}:dev"
+        jar = agent_jar(on_progress=say)
+        image = (
+            f"{kube_instrument.INSTRUMENT_IMAGE}:{kube_instrument.image_tag(workloads_image, jar)}"
+        )
+        if self.image_exists(image):
+            say(f"{image} is built from these very sources: not rebuilding it")
+        else:
+            say(f"building {image} (riverbed's instrumentation layer for your image)")
+            kube_instrument.build_image(image, workloads_image, jar, self.runner.run)
+        return self.publish(image, say)
+
+    def consumer_image_env(self, image: str) -> dict[str, str] | None:
+        """The user's image's own ``ENV`` (its ``PYTHONPATH`` and ``JAVA_TOOL_OPTIONS`` are
+        kept), read from this machine's Docker; None, said once, when Docker lacks it."""
+        own = None if self.dry_run else kube_instrument.image_env(image)
+        if own is None and not self.dry_run:
+            self.announce(
+                f"note: this machine's Docker does not have {image}, so riverbed cannot read "
+                "its configuration: a PYTHONPATH or JAVA_TOOL_OPTIONS it sets is replaced by "
+                "riverbed's instrumentation (`docker pull` it first to keep them)."
+            )
+        return own
+
     def publish(self, image: str, say: Callable[[str], None] = lambda _m: None) -> str:
         """Make an image this machine's Docker has pullable by the cluster; returns its name
         there. With an image registry: ``docker tag`` and ``docker push`` to
@@ -1206,6 +1263,19 @@ def new_cluster_id() -> str:
     import uuid
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+EVIDENCE_ENV = "RIVERBED_EVIDENCE_TOPIC"
+
+
+def _container_env_value(docs: list[km.Manifest], deployment: str, name: str) -> str:
+    """A plain environment value of a Deployment's container of the same name."""
+    spec = km.pod_spec(km.find(docs, "Deployment", deployment)) or {}
+    for c in spec.get("containers") or []:
+        for e in c.get("env") or []:
+            if e.get("name") == name and "value" in e:
+                return str(e["value"])
+    raise HarnessError(f"Deployment {deployment} sets no {name}.")
 
 
 def _container_env(text: str, container: str) -> dict[str, str]:

@@ -72,6 +72,7 @@ class KubeRunPlatform:
             group=spec.group,
             evidence_topic=spec.evidence_topic,
             consumer_image=spec.consumer_image,
+            consumer_instrumented=spec.consumer_evidence == "instrumented",
             output_topic=spec.output_topic if spec.consumer_evidence == "output-topic" else None,
             network_faults=spec.network_faults,
             progress=progress,
@@ -96,7 +97,19 @@ class KubeRunPlatform:
         return None
 
     def check_evidence(self, spec: RunSpec, run_dir: Path, progress: Progress) -> None:
-        """The reference consumer's evidence goes to the evidence topic, collected at the end."""
+        """The reference consumer's evidence goes to the evidence topic, collected at the end.
+
+        An instrumented image: every consumer pod's layer must have recorded a ``start``
+        (shipped to the evidence topic by its sidecar) once the group has joined. An image
+        whose consumer uses a client riverbed does not hook (a Go consumer, a client
+        bundled beyond reach) records nothing: the run stops here, inconclusive, with why,
+        rather than judging a consumer it cannot see.
+        """
+        if spec.consumer_image is None or spec.consumer_evidence != "instrumented":
+            return
+        from riverbed.platforms.kube.instrument import wait_started
+
+        wait_started(self.kube, str(spec.evidence_topic), progress)
 
     def start_load(self, spec: RunSpec, run_dir: Path, bootstrap: str) -> Load:
         if not spec.load.workers:
