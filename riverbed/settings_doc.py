@@ -35,6 +35,7 @@ WORKLOAD_COMMANDS = (
     ("python -m workloads.monitor", "workloads.monitor", "build_parser"),
     ("python -m workloads.drain", "workloads.drain", "build_parser"),
     ("python -m workloads.collect", "workloads.collect", "build_parser"),
+    ("python -m workloads.evidence.shipper", "workloads.evidence.shipper", "build_parser"),
 )
 
 #: What each variable a consumer under test receives means (the names come from the code:
