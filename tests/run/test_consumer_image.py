@@ -201,6 +201,27 @@ def test_an_image_whose_configuration_is_unknown_gets_riverbeds_values_only():
     assert env["JAVA_TOOL_OPTIONS"] == "-javaagent:/riverbed/instrument/riverbed-agent.jar"
 
 
+def _instrumented_deployment():
+    kube = KubePlatform(mode="kind", dry_run=True, root=PROJECT_ROOT)
+    docs = kube.render(
+        image="riverbed-workloads:t",
+        consumer_image="registry.example/orders:1.4",
+        instrument_image="riverbed-instrument:t-a1234",
+        consumer_image_env=_ORDERS_ENV,
+    )[km.WORKLOADS]
+    return km.find(docs, "Deployment", "consumer")
+
+
+def test_an_instrumented_consumer_deployment_is_valid_and_within_the_pod_policy():
+    from kubernetes_validate import utils as kv
+
+    from tests.manifests.test_policy import _violations
+
+    doc = _instrumented_deployment()
+    kv.validate(doc, kv.latest_version(), strict=True)
+    assert _violations(doc) == []
+
+
 def test_every_container_of_an_instrumented_pod_runs_as_non_root_restricted():
     spec = _instrumented()
     assert spec["securityContext"]["runAsNonRoot"] is True
