@@ -275,7 +275,23 @@ def load(run_dir: Path | str) -> Evidence:
     ev.group = _load_group(layout, ev)
     ev.faults = _load_faults(layout, ev)
     ev.outputs = _load_outputs(layout, ev)
+    _note_platform_gaps(ev)
     return ev
+
+
+def _note_platform_gaps(ev: Evidence) -> None:
+    """spec.json ``evidence_gaps``: evidence the platform knows did not all arrive (an
+    instrumented image's pod whose evidence sidecar never confirmed it shipped everything).
+    The source is incomplete: what the gap could hide is "cannot tell", never a verdict."""
+    gaps = ev.spec.get("evidence_gaps")
+    for gap in gaps if isinstance(gaps, list) else ():
+        if isinstance(gap, dict) and gap.get("source") in ev.sources:
+            ev.note(
+                str(gap["source"]),
+                "warning",
+                f"incomplete: {gap.get('detail') or 'the platform says so'}",
+                incomplete=True,
+            )
 
 
 # --- spec -------------------------------------------------------------------

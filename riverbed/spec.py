@@ -134,6 +134,11 @@ class RunSpec:
     t_load: float | None = None
     """When the load started (its warm-up ends ``load.warmup_s`` later)."""
     t_end: float | None = None
+    evidence_gaps: list[dict[str, str]] = field(default_factory=list)
+    """Evidence the platform knows to be incomplete, ``{"source": "consumed", "detail": …}``
+    each (an instrumented image's pod whose evidence sidecar did not confirm it shipped
+    everything): the report counts that source incomplete, so its verdicts say "cannot
+    tell" where the gap could matter, never pass and never fail on it."""
     error: dict[str, Any] | None = None
     """What stopped the run early when riverbed or its environment failed (``message``,
     ``fix``): the run exits 3 (harness error), whatever its verdict."""

@@ -250,3 +250,47 @@ def test_a_pod_counts_as_started_when_one_of_its_processes_recorded_a_start():
     ]
     pods = ["consumer-7d9-abcde", "consumer-7d9-fghij"]
     assert instrument.started_pods(records, pods) == {"consumer-7d9-abcde"}
+
+
+def _receipt(pod, files, complete=True):
+    return {"v": 1, "type": "shipped", "shipper": pod, "files": files, "complete": complete}
+
+
+def test_every_collected_member_needs_a_receipt_of_its_pods_sidecar():
+    collected = {
+        "evidence/consumed/consumer-a-30.jsonl": 10,
+        "evidence/consumed/consumer-a-60.jsonl": 4,
+        "evidence/consumed/consumer-b-31.jsonl": 7,
+        "evidence/group.jsonl": 99,
+    }
+    complete = [
+        _receipt("consumer-a", {"consumer-a-30": 10, "consumer-a-60": 4}),
+        _receipt("consumer-b", {"consumer-b-31": 7}),
+    ]
+    assert instrument.shipping_gaps(complete, collected) == []
+    # A sidecar killed before it could finish: no receipt from pod b.
+    (gap,) = instrument.shipping_gaps(complete[:1], collected)
+    assert gap.startswith("consumer-b-31: its pod's evidence sidecar never confirmed")
+    # A sidecar that gave up with lines left, and one whose lines did not all arrive.
+    gaps = instrument.shipping_gaps(
+        [_receipt("consumer-a", {"consumer-a-30": 10, "consumer-a-60": 4}, complete=False),
+         _receipt("consumer-b", {"consumer-b-31": 9})],
+        collected,
+    )  # fmt: skip
+    assert gaps == [
+        "consumer-a-30: the evidence sidecar of consumer-a stopped with lines unshipped",
+        "consumer-a-60: the evidence sidecar of consumer-a stopped with lines unshipped",
+        "consumer-b-31: 9 lines shipped from consumer-b, only 7 collected",
+    ]
+    # A restarted sidecar's later receipt is the one that counts; more lines collected than
+    # shipped (a batch shipped twice after a sidecar crash) is no gap.
+    later = [_receipt("consumer-b", {"consumer-b-31": 5}, complete=False), *complete]
+    assert instrument.shipping_gaps(later, collected) == []
+    collected_twice = {**collected, "evidence/consumed/consumer-b-31.jsonl": 12}
+    assert instrument.shipping_gaps(complete, collected_twice) == []
+
+
+def test_an_unfinished_collection_is_a_gap():
+    (gap,) = instrument.collected_gaps("x:1", "t", {"finished": False, "detail": "timeout"})
+    assert gap == "the evidence topic was not read to its end (timeout)"
+    assert instrument.collected_gaps("x:1", "t", None) == []

@@ -279,3 +279,55 @@ def wait_started(
             )
         progress(f"waiting for the instrumented consumers' start records ({', '.join(missing)})")
         time.sleep(1.0)
+
+
+def shipping_gaps(records: list[Any], collected: Mapping[str, int]) -> list[str]:
+    """Why the collected consumer evidence may be incomplete: each pod's evidence sidecar
+    sends a receipt at exit (:mod:`workloads.evidence.shipper`), lines per member.
+
+    ``records``: the evidence topic's records, parsed; ``collected``: the collector's
+    ``files`` (relative path → lines written). A member collected without any receipt
+    naming it (its sidecar was killed before it finished, or never stopped), a receipt
+    that says lines were left unshipped, or one naming more lines than were collected,
+    is a gap. Returns one sentence per gap (empty: complete).
+    """
+    latest: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        if isinstance(rec, dict) and rec.get("type") == "shipped":
+            latest[str(rec.get("shipper"))] = rec  # in order per key: the last one wins
+    shipped: dict[str, tuple[int, str, bool]] = {}
+    for pod, rec in latest.items():
+        files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
+        for member, n in files.items():
+            shipped[str(member)] = (int(n), pod, rec.get("complete") is True)
+    members = {
+        Path(rel).stem: n for rel, n in collected.items() if rel.startswith("evidence/consumed/")
+    }
+    gaps = []
+    for member in sorted(set(members) | set(shipped)):
+        got = members.get(member, 0)
+        if member not in shipped:
+            gaps.append(
+                f"{member}: its pod's evidence sidecar never confirmed it shipped everything "
+                f"({got} lines collected; the sidecar was stopped before it finished)"
+            )
+            continue
+        n, pod, complete = shipped[member]
+        if not complete:
+            gaps.append(f"{member}: the evidence sidecar of {pod} stopped with lines unshipped")
+        elif got < n:
+            gaps.append(f"{member}: {n} lines shipped from {pod}, only {got} collected")
+    return gaps
+
+
+def collected_gaps(bootstrap_servers: str, evidence_topic: str, collected: Any) -> list[str]:
+    """:func:`shipping_gaps` of a collection (``collect``'s result; None: a dry run)."""
+    if not isinstance(collected, dict):
+        return []
+    if not collected.get("finished"):
+        return [
+            "the evidence topic was not read to its end "
+            f"({collected.get('detail') or 'the collector gave up'})"
+        ]
+    records = _read_records(bootstrap_servers, evidence_topic)
+    return shipping_gaps(records, collected.get("files") or {})

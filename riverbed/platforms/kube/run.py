@@ -152,7 +152,25 @@ class KubeRunPlatform:
         if self._evidence_collected:
             return
         self._evidence_collected = True
-        self.kube.collect_evidence(run_dir, evidence_topic=spec.evidence_topic)
+        collected = self.kube.collect_evidence(run_dir, evidence_topic=spec.evidence_topic)
+        if spec.consumer_image is not None and spec.consumer_evidence == "instrumented":
+            self._check_shipping(spec, collected)
+
+    def _check_shipping(self, spec: RunSpec, collected: Any) -> None:
+        """An instrumented image: every pod's evidence sidecar must have confirmed what it
+        shipped; what it did not confirm makes the consumer evidence incomplete."""
+        from riverbed.platforms.kube.instrument import collected_gaps
+
+        try:
+            with self.kube.host_access():
+                gaps = collected_gaps(
+                    str(self.kube.bootstrap_servers), str(spec.evidence_topic), collected
+                )
+        except Exception as exc:  # noqa: BLE001 - unverifiable is a gap, not a crash
+            gaps = [f"the evidence sidecars' receipts could not be read: {exc}"]
+        for gap in gaps:
+            print(f"warning: consumer evidence incomplete: {gap}", file=sys.stderr)
+        spec.evidence_gaps = [{"source": "consumed", "detail": g} for g in gaps]
 
     def collect(self, run_dir: Path, bootstrap: str, spec: RunSpec) -> None:
         if self._cluster_load is not None:
