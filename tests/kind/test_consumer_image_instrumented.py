@@ -104,6 +104,8 @@ def test_an_instrumented_jvm_image_survives_a_hard_kill_with_every_incarnation_s
     assert summary["counts"]["never-processed"] == 0
     spec = json.loads((run_dir / "spec.json").read_text())
     assert (spec["consumer_image"], spec["consumer_evidence"]) == (image, "instrumented")
+    # Every pod's evidence sidecar confirmed, with its receipt, every line collected.
+    assert spec["evidence_gaps"] == []
     (chaos,) = spec["chaos"]
     assert chaos["landed"] and not chaos["inconclusive_reasons"]
     # The SIGKILLed process and its successor in the same pod: two members, the first
@@ -130,6 +132,7 @@ def test_an_instrumented_jvm_image_that_commits_first_is_caught_losing_records(
     kind_cluster.figures["instrumented_image_commit_first_wall_s"] = _wall(out)
     summary = summary_of(run_dir)
     assert summary["evidence_strength"] == "instrumented"
+    assert json.loads((run_dir / "spec.json").read_text())["evidence_gaps"] == []
     assert summary["verdict"] != "pass", out
     # The kill lands mid-batch (the loop is always busy): the batch's rest was committed
     # and never processed. The agent proves a record unfinished only where the member's
