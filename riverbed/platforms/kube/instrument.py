@@ -297,8 +297,8 @@ def shipping_gaps(records: list[Any], collected: Mapping[str, int]) -> list[str]
             latest[str(rec.get("shipper"))] = rec  # in order per key: the last one wins
     shipped: dict[str, tuple[int, str, bool]] = {}
     for pod, rec in latest.items():
-        files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
-        for member, n in files.items():
+        files = rec.get("files")
+        for member, n in (files if isinstance(files, dict) else {}).items():
             shipped[str(member)] = (int(n), pod, rec.get("complete") is True)
     members = {
         Path(rel).stem: n for rel, n in collected.items() if rel.startswith("evidence/consumed/")
