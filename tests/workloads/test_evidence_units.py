@@ -257,3 +257,46 @@ def test_output_records_say_who_set_their_timestamp() -> None:
     # Unknown (older readers, a record without a timestamp): the extension field is left out.
     assert "timestamp_type" not in output_record(0, 7, value, [], 1_700_000_000_500)
     assert "timestamp_type" not in output_record(0, 8, value, [], -1, 1)
+
+
+def test_an_evidence_file_the_shipper_cannot_read_makes_its_receipt_incomplete(
+    tmp_path, monkeypatch
+):
+    """A file the sidecar cannot read (a consumer's umask stricter than 022) is named in the
+    receipt, which says incomplete: never silently left out."""
+    from pathlib import Path
+
+    from workloads.evidence.shipper import Shipper
+
+    class Future:
+        def succeeded(self):
+            return True
+
+    class Producer:
+        sent: list = []
+
+        def send(self, topic, key, value):
+            self.sent.append((key, value))
+            return Future()
+
+        def flush(self, timeout):
+            pass
+
+    consumed = tmp_path / "evidence" / "consumed"
+    consumed.mkdir(parents=True)
+    (consumed / "pod-1.jsonl").write_text('{"v":1,"type":"start","member":"pod-1","t":1}\n')
+    (consumed / "pod-2.jsonl").write_text('{"v":1,"type":"start","member":"pod-2","t":1}\n')
+    real_open = Path.open
+
+    def guarded(self, *args, **kwargs):
+        if self.name == "pod-2.jsonl":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded)
+    producer = Producer()
+    shipper = Shipper(producer, "ev", tmp_path / "evidence", tmp_path / "state")
+    assert shipper.ship_once() == 1
+    receipt = shipper.receipt(complete=True)
+    assert receipt["files"] == {"pod-1": 1, "pod-2": 0}
+    assert receipt["complete"] is False

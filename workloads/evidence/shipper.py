@@ -83,6 +83,9 @@ class Shipper:
         self.lines: dict[str, int] = {}
         self._load_state()
         self.shipped_lines = 0
+        #: Files it could not read (a consumer's umask stricter than 022): never silently
+        #: left out — the receipt names them and says incomplete.
+        self.unreadable: set[str] = set()
 
     def _load_state(self) -> None:
         try:
@@ -124,8 +127,11 @@ class Shipper:
                     fh.seek(start)
                     chunk = fh.read(MAX_BATCH_BYTES)
             except OSError as exc:
-                log.warning("cannot read %s: %s", path, exc)
+                if rel not in self.unreadable:
+                    log.error("cannot read %s: %s", path, exc)
+                self.unreadable.add(rel)
                 continue
+            self.unreadable.discard(rel)
             end = chunk.rfind(b"\n")
             if end < 0:
                 continue
@@ -157,9 +163,13 @@ class Shipper:
         unshipped, fragments = {}, {}
         for path in self.files():
             rel = str(path.relative_to(self.evidence_dir))
-            with path.open("rb") as fh:
-                fh.seek(self.offsets.get(rel, 0))
-                rest = fh.read()
+            try:
+                with path.open("rb") as fh:
+                    fh.seek(self.offsets.get(rel, 0))
+                    rest = fh.read()
+            except OSError:
+                self.unreadable.add(rel)
+                continue
             if rest.count(b"\n"):
                 unshipped[rel] = rest.count(b"\n")
             tail = rest[rest.rfind(b"\n") + 1 :]
@@ -173,8 +183,11 @@ class Shipper:
             "v": 1,
             "type": RECEIPT,
             "shipper": socket.gethostname(),
-            "files": {Path(rel).stem: n for rel, n in sorted(self.lines.items())},
-            "complete": complete,
+            "files": {
+                Path(rel).stem: self.lines.get(rel, 0)
+                for rel in sorted(set(self.lines) | self.unreadable)
+            },
+            "complete": complete and not self.unreadable,
             "t": time.time(),
         }
 
