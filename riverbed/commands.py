@@ -20,6 +20,7 @@ from riverbed.help_panels import PanelCommand
 from riverbed.kafka_options import (
     ExternalKafka,
     external_kafka,
+    kafka_host_bootstrap_option,
     kafka_options,
     keep_topics_option,
     refuse_local_only,
@@ -391,6 +392,7 @@ def _kube(
     *,
     namespace: str | None = None,
     cluster_name: str | None = None,
+    kafka: Any = None,
 ):
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
@@ -416,7 +418,17 @@ def _kube(
         namespace=namespace or meta.get("riverbed.namespace") or "riverbed",
         image_registry=meta.get("riverbed.image_registry"),
         image_pull_secret=meta.get("riverbed.image_pull_secret"),
+        kafka=kafka,
     )
+
+
+def _user_kafka(external: ExternalKafka | None, cluster_id: str | None = None) -> Any:
+    """The user's Kafka on k8s (:class:`~riverbed.platforms.kube.user_kafka.UserKafka`)."""
+    if external is None:
+        return None
+    from riverbed.platforms.kube.user_kafka import UserKafka
+
+    return UserKafka(external.bootstrap_servers, external.host, dict(external.settings), cluster_id)
 
 
 def _print_plan(kube) -> None:
@@ -462,6 +474,7 @@ def _print_plan(kube) -> None:
 @_user_consumer_options
 @delivery_option
 @kafka_options
+@kafka_host_bootstrap_option
 @keep_topics_option
 @click.option(
     "--network-faults",
@@ -793,9 +806,9 @@ def _check_external(external: ExternalKafka) -> Any:
     seconds, naming the cause); returns its :class:`~riverbed.kafka.preflight.ClusterInfo`."""
     from riverbed.kafka.preflight import check_connection
 
-    with progress(f"connecting to Kafka at {external.bootstrap_servers}") as update:
-        info = check_connection(external.bootstrap_servers, external.settings, progress=update)
-    err.print(f"Kafka at {external.bootstrap_servers}: {info.brokers} broker(s), logged in")
+    with progress(f"connecting to Kafka at {external.host}") as update:
+        info = check_connection(external.host, external.settings, progress=update)
+    err.print(f"Kafka at {external.host}: {info.brokers} broker(s), logged in")
     return info
 
 
@@ -809,6 +822,7 @@ def _check_external(external: ExternalKafka) -> Any:
     "--keep-kafka", is_flag=True, help="local: stop the workloads but keep Kafka running."
 )
 @kafka_options
+@kafka_host_bootstrap_option
 @keep_topics_option
 @click.pass_context
 @harness_errors
@@ -1228,6 +1242,7 @@ def status(platform: str, context: str | None) -> None:
 @_user_consumer_options
 @delivery_option
 @kafka_options
+@kafka_host_bootstrap_option
 @keep_topics_option
 @click.pass_context
 @harness_errors
@@ -1268,7 +1283,7 @@ def run(ctx: click.Context, **params: Any) -> None:
     # Every client of the run, in this process and in the ones it starts, gets the
     # run's connection settings (none on riverbed's own cluster).
     with connection_settings(external.settings if external else {}):
-        result = run_spec(spec, run_dir, context=params["context"])
+        result = run_spec(spec, run_dir, context=params["context"], external=external)
     raise SystemExit(result.exit_code)
 
 
@@ -1332,7 +1347,10 @@ def check_run(
             ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
         )
         if external is not None:
-            refuse_local_only(ctx, {"brokers": "--brokers"})
+            where = "--platform external"
+            if platform == "k8s":
+                where = "--platform k8s with --kafka-bootstrap"
+            refuse_local_only(ctx, {"brokers": "--brokers"}, where)
         from riverbed.chaos.validate import check_experiments
         from riverbed.chaos.variables import check_vars
 
@@ -1349,7 +1367,9 @@ def check_run(
                 fix="drop --no-faults to run the experiments, or the experiments for a baseline.",
             )
         # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
-        loaded = check_experiments(experiments, platform)
+        loaded = check_experiments(
+            experiments, platform, foreign_kafka=external is not None or None
+        )
         chaos_vars = check_vars(var, var_file, loaded)
         if locust_workers and platform in ("local", "external"):
             raise HarnessError(
@@ -1404,7 +1424,7 @@ def check_run(
             ),
             drain_deadline_s=parse_duration(drain_deadline, "--drain-deadline"),
             join_timeout_s=parse_duration(join_timeout, "--join-timeout"),
-            bootstrap_servers=external.bootstrap_servers if external else None,
+            bootstrap_servers=external.host if external else None,
             kafka_config=external.masked if external else None,
             keep_topics=external.keep_topics if external else False,
             delivery=delivery,
@@ -1421,7 +1441,16 @@ def check_run(
         if external is not None and connect:
             # Last, as it is the one check that talks to something: the login (a wrong
             # password or nothing listening stops it in seconds).
-            spec.brokers = _check_external(external).brokers
+            info = _check_external(external)
+            spec.brokers = info.brokers
+            if platform == "k8s":
+                # The pods' route is checked against this cluster id once they can run.
+                spec.kube = {
+                    "context": context,
+                    "namespace": ctx.meta.get("riverbed.namespace") or "riverbed",
+                    "kind_cluster": None,
+                    "kafka": _user_kafka(external, info.cluster_id).record(),
+                }
             spec.replication_factor = replication_factor or min(3, spec.brokers)
             spec.min_insync_replicas = min(2, spec.replication_factor)
             spec.topic = f"riverbed-events-{_unique_suffix()}"
@@ -1531,11 +1560,17 @@ def recovery_limits(max_recovery: str | None, max_lag: int | None) -> dict[str, 
     return limits or None
 
 
-def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
+def run_spec(
+    spec: RunSpec,
+    run_dir: Path,
+    context: str | None = None,
+    external: ExternalKafka | None = None,
+):
     """Run a validated spec and print its summary; returns the RunResult.
 
     An external spec needs its connection settings in ``RIVERBED_KAFKA_CONFIG``
-    (:func:`riverbed.platforms.external.connection_settings`)."""
+    (:func:`riverbed.platforms.external.connection_settings`); a k8s spec on the user's
+    Kafka, ``external`` (the pods get the settings through a Secret)."""
     from riverbed.runner import LocalRunPlatform, RunPlatform, execute
 
     platform: RunPlatform
@@ -1548,7 +1583,13 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
     else:
         from riverbed.platforms.kube.run import KubeRunPlatform
 
-        platform = KubeRunPlatform(_kube(spec.platform, context, False))
+        kafka = None
+        if external is not None:
+            found = ((spec.kube or {}).get("kafka") or {}).get("cluster_id")
+            kafka = _user_kafka(external, found)
+        platform = KubeRunPlatform(
+            _kube(spec.platform, context, False, kafka=kafka), keep_topics=spec.keep_topics
+        )
     consumers = (
         f"your consumer {spec.consumer_cmd or spec.consumer_image} "
         f"({spec.consumer_evidence} evidence)"
