@@ -323,7 +323,8 @@ def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
         for name in (*K8S_INFRA_FILES, WORKLOADS, "components/locust/locust.yaml")
         for d in km.load_documents(ROOT / "manifests" / name)
     }
-    assert deleted == expected
+    # ... and the Secret a run on the user's own Kafka leaves (docs/kubernetes.md).
+    assert deleted == expected | {("Secret", "riverbed-kafka-client")}
     # The namespace is not riverbed's to delete unless riverbed created it (it looks).
     assert get_namespace.argv == (*K8S, "get", "namespace", "riverbed", "-o", "json")
 
