@@ -523,6 +523,8 @@ def up(
     the replicas are your own consumer (see docs/consumers.md). With --platform
     external the topic is created on a cluster riverbed does not run
     (--kafka-bootstrap, --kafka-config); `riverbed down --platform external` deletes it.
+    With --platform k8s --kafka-bootstrap the pods use your own Kafka (docs/kubernetes.md);
+    `riverbed down` (or `riverbed collect`) deletes the session's topics there.
     """
     with checking_input():
         user = _checked_user_consumer(
@@ -532,18 +534,21 @@ def up(
             ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
         )
         if external is not None:
-            refuse_local_only(ctx, {"brokers": "--brokers"})
+            where = "--platform external"
+            if platform == "k8s":
+                where = "--platform k8s with --kafka-bootstrap"
+            refuse_local_only(ctx, {"brokers": "--brokers"}, where)
             if consumers < 1:
                 raise HarnessError(
-                    "--platform external needs at least one consumer: a session without "
+                    f"{where} needs at least one consumer: a session without "
                     "consumers would only create a topic on a cluster riverbed does not run.",
                     fix="pass --consumers 1 or more.",
                 )
             if network_faults:
                 raise HarnessError(
-                    "--network-faults needs a listener per consumer replica on the brokers, "
-                    "which only a cluster riverbed runs has (not --platform external).",
-                    fix="drop --network-faults, or use --platform local.",
+                    "--network-faults needs brokers riverbed runs (a listener per consumer "
+                    f"replica, or broker pods it knows by name), not {where}.",
+                    fix="drop --network-faults, or use riverbed's own Kafka.",
                 )
         join_timeout_s = parse_duration(join_timeout, "--join-timeout")
         if join_timeout_s <= 0:
@@ -568,10 +573,14 @@ def up(
     topic = topic or f"riverbed-events-{stamp}"
     group = group or f"riverbed-consumers-{stamp}"
     if platform not in ("local", "external"):
-        _up_kube(
-            platform, context, dry_run, partitions, consumers, commit_mode, assignor, client,
-            group_protocol, processing_ms, topic, group, user, network_faults, delivery, run_id,
-        )  # fmt: skip
+        from riverbed.platforms.external import connection_settings
+
+        with connection_settings(external.settings if external else {}):
+            _up_kube(
+                platform, context, dry_run, partitions, consumers, commit_mode, assignor, client,
+                group_protocol, processing_ms, topic, group, user, network_faults, delivery,
+                run_id, external,
+            )  # fmt: skip
         return
 
     from riverbed.platforms.external import connection_settings
@@ -601,9 +610,11 @@ def _up_kube(
     network_faults: bool,
     delivery: str,
     run_id: str,
+    external: ExternalKafka | None = None,
 ) -> None:
     """`riverbed up --platform kind|k8s`: Kafka and the workloads in the cluster, and a
-    session for the by-hand workflow (its run directory and environment, printed)."""
+    session for the by-hand workflow (its run directory and environment, printed). With
+    ``external`` (k8s), the user's own Kafka instead of riverbed's."""
     from riverbed.platforms.kube.session import ENV_FILE, open_session, open_session_dir
     from riverbed.runner import evidence_topic_for, reference_consumer_env
 
@@ -627,7 +638,19 @@ def _up_kube(
     with checking_input():
         spec = _apply_user_consumer(spec, user).validate()
     spec.consumers = consumers
-    kube = _kube(platform, context, dry_run)
+    kafka = None
+    if external is not None:
+        cluster_id = None
+        if not dry_run:
+            with checking_input():
+                info = _check_external(external)
+            cluster_id = info.cluster_id
+            spec.replication_factor = min(3, info.brokers)
+            spec.min_insync_replicas = min(2, spec.replication_factor)
+        kafka = _user_kafka(external, cluster_id)
+        spec.kafka_config = external.masked
+        spec.keep_topics = external.keep_topics
+    kube = _kube(platform, context, dry_run, kafka=kafka)
     if not dry_run and (previous := open_session_dir(kube)) is not None:
         err.print(
             f"warning: the session in {previous} was not collected (`riverbed collect "
@@ -636,6 +659,8 @@ def _up_kube(
     with progress(f"bringing up {platform}") as update:
         result = kube.up(
             partitions=partitions,
+            replication_factor=spec.replication_factor,
+            min_insync_replicas=spec.min_insync_replicas,
             consumers=consumers,
             consumer_env=reference_consumer_env(
                 spec.commit_mode, spec.assignor, spec.processing_ms, client=client,
@@ -662,6 +687,13 @@ def _up_kube(
     if not consumers:
         return
     spec.bootstrap_servers = result.bootstrap_servers
+    if kafka is not None:
+        # `riverbed collect` / `down` delete them (external platform's rules).
+        spec.topics = {
+            "created": list(kube.created_topics),
+            "group": group,
+            "kept": spec.keep_topics,
+        }
     run_dir, env = open_session(kube, spec, runs_root())
     err.print(f"session evidence in {run_dir}; its environment, for locust and chaos run:")
     for key, value in env.items():
@@ -839,13 +871,24 @@ def down(
     """Stop a platform. Local: drain and stop the workloads, then Kafka (no process is left).
     external: drain and stop the workloads, delete the session's topics (unless
     --keep-topics; give the session's --kafka-config again), never touch the cluster.
-    kind: delete the cluster. k8s: delete riverbed's objects, never the cluster."""
+    kind: delete the cluster. k8s: delete riverbed's objects, never the cluster (a session
+    on your own Kafka: its topics there too; give its --kafka-config again, or set
+    RIVERBED_KAFKA_CONFIG)."""
     if platform not in ("local", "external"):
-        kube = _kube(platform, context, dry_run)
-        if not dry_run:
-            _collect_open_session(kube)
-        with progress(f"tearing down {platform}"):
-            kube.down()
+        from riverbed.platforms.external import connection_settings
+        from workloads import client_config
+
+        with checking_input():
+            external = external_kafka(
+                ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+            )
+        kube = _kube(platform, context, dry_run, kafka=_user_kafka(external))
+        settings = external.settings if external else client_config.from_environ()
+        with connection_settings(settings):
+            if not dry_run:
+                _collect_open_session(kube)
+            with progress(f"tearing down {platform}"):
+                kube.down()
         if dry_run:
             _print_plan(kube)
         return
@@ -887,6 +930,14 @@ def _collect_open_session(kube: Any) -> None:
     run_dir = open_session_dir(kube)
     if run_dir is None:
         return
+    if kube.user_kafka is None:
+        # A session on the user's Kafka: its routes are in its spec, the settings in the
+        # environment (connection_settings).
+        from riverbed.platforms.kube.session import read_session, session_kafka
+        from workloads import client_config
+
+        with contextlib.suppress(HarnessError):
+            kube.user_kafka = session_kafka(read_session(run_dir), client_config.from_environ())
     err.print(f"collecting the open session into {run_dir} before anything is deleted")
     try:
         with progress("collecting the session") as update:
@@ -950,12 +1001,17 @@ def collect(run_dir: Path | None, drain_deadline: str) -> None:
         spec = read_session(run_dir)
         deadline = parse_duration(drain_deadline, "--drain-deadline")
     where = spec.kube or {}
+    from riverbed.platforms.kube.session import session_kafka
+    from workloads import client_config
+
     kube = _kube(
         spec.platform,
         where.get("context") if spec.platform == "k8s" else None,
         False,
         namespace=where.get("namespace"),
         cluster_name=where.get("kind_cluster"),
+        # A session on your own Kafka: the settings come from RIVERBED_KAFKA_CONFIG.
+        kafka=session_kafka(spec, client_config.from_environ()),
     )
     with progress(f"collecting the session in {run_dir}") as update:
         spec = collect_session(kube, run_dir, update, drain_deadline_s=deadline)
