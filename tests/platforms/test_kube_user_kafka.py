@@ -174,8 +174,18 @@ def test_kind_refuses_a_users_kafka() -> None:
 def test_down_deletes_the_client_settings_secret_too() -> None:
     platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, namespace="team")
     platform.down()
-    (delete,) = [s for s in platform.runner.commands() if "delete" in s.argv and s.stdin]
+    argvs = [c.argv for c in platform.runner.commands()]
+    assert ("delete", "secret", uk.SECRET_NAME) in [a[5:8] for a in argvs], argvs
+
+
+def test_down_of_a_session_on_the_users_kafka_deletes_its_secret_with_the_rest(
+    ca: Path,
+) -> None:
+    platform = _platform(ca)
+    platform.down()
+    (delete,) = [c for c in platform.runner.commands() if c.stdin]
     assert f"name: {uk.SECRET_NAME}" in str(delete.stdin)
+    assert "kind: StatefulSet" not in str(delete.stdin)
 
 
 K8S = ["--platform", "k8s", "--context", "staging", "--kafka-bootstrap", PODS]
@@ -199,13 +209,29 @@ OK_EXPERIMENT = "experiments/kill-consumer-pod-hard.json"
             "--kafka-bootstrap on --platform kind",
         ),
         (
-            ["--platform", "k8s", "--context", "s", "--kafka-config", "security.protocol=SSL",
-             "--experiment", OK_EXPERIMENT],
+            [
+                "--platform",
+                "k8s",
+                "--context",
+                "s",
+                "--kafka-config",
+                "security.protocol=SSL",
+                "--experiment",
+                OK_EXPERIMENT,
+            ],
             "fix: add --kafka-bootstrap ADDR",
         ),  # fmt: skip
         (
-            ["--platform", "external", "--kafka-bootstrap", HOST, "--kafka-host-bootstrap", HOST,
-             "--experiment", "experiments/local/kill-consumer-hard.json"],
+            [
+                "--platform",
+                "external",
+                "--kafka-bootstrap",
+                HOST,
+                "--kafka-host-bootstrap",
+                HOST,
+                "--experiment",
+                "experiments/local/kill-consumer-hard.json",
+            ],
             "--kafka-host-bootstrap is this machine's route",
         ),  # fmt: skip
         (
@@ -213,8 +239,13 @@ OK_EXPERIMENT = "experiments/kill-consumer-pod-hard.json"
             "--kafka-host-bootstrap must be host:port",
         ),
         (
-            [*K8S, "--kafka-config", "ssl.ca.location=/no/such/ca.pem", "--experiment",
-             OK_EXPERIMENT],
+            [
+                *K8S,
+                "--kafka-config",
+                "ssl.ca.location=/no/such/ca.pem",
+                "--experiment",
+                OK_EXPERIMENT,
+            ],
             "there is no file /no/such/ca.pem",
         ),  # fmt: skip
         (
@@ -234,3 +265,55 @@ def test_bad_input_for_the_users_kafka_exits_4_before_anything_starts(
     assert message in " ".join(result.output.split())
     assert time.monotonic() - t0 < 30
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_session_records_both_routes_and_is_found_again_without_secrets(ca: Path) -> None:
+    from riverbed.platforms.kube import session
+    from riverbed.spec import RunSpec
+
+    platform = _platform(ca)
+    record = session.kube_record(platform)
+    assert record["kafka"] == {
+        "bootstrap_servers": PODS,
+        "host_bootstrap_servers": HOST,
+        "cluster_id": "abc",
+    }
+    assert SECRET not in json.dumps(record)
+    spec = RunSpec("s", platform="k8s", kube=record)
+    again = session.session_kafka(spec, {"security.protocol": "SSL"})
+    assert (again.bootstrap, again.host_bootstrap, again.cluster_id) == (PODS, HOST, "abc")
+    assert again.settings == {"security.protocol": "SSL"}
+    assert session.session_kafka(RunSpec("s", platform="k8s"), {}) is None
+
+
+def test_up_on_the_users_kafka_plans_no_kafka(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RIVERBED_RUNS_DIR", str(tmp_path / "runs"))
+    args = ["up", *K8S, "--namespace", "team-a", "--dry-run"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    plan = result.output
+    assert "statefulset" not in plan and "port-forward" not in plan
+    assert f"delete pod {uk.PROBE_POD}" in plan
+    topics = [line for line in plan.splitlines() if "create_topic(" in line]
+    assert len(topics) == 2 and all("exist_ok=False" in line for line in topics)
+    # Names of its own on a shared cluster: <time>-<hex>, never reused.
+    assert all("riverbed-e" in line and "-" in line.split("name='")[1] for line in topics)
+
+
+def test_the_user_role_for_runs_on_the_users_kafka_covers_secrets_and_the_probe_pod() -> None:
+    import contextlib
+    import io
+
+    import yaml
+
+    from riverbed.platforms.kube.__main__ import main as kube_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert kube_main(["user-role", "--namespace", "team-a", "--user-kafka"]) == 0
+    role = next(d for d in yaml.safe_load_all(out.getvalue()) if d["kind"] == "Role")
+    rules = {(r["resources"][0], tuple(r["verbs"])) for r in role["rules"]}
+    assert ("secrets", ("create", "delete", "get", "patch")) in rules
+    assert any(res == "pods" and "create" in verbs for res, verbs in rules)

@@ -575,11 +575,6 @@ class KubePlatform:
         # Everything riverbed may have applied, Locust included; the StatefulSet takes
         # Kafka's volumes with it (its claims' retention policy), controllers their pods.
         docs = km.flatten(self.render(locust_image=f"{LOCUST_IMAGE}:dev"))
-        if self.user_kafka is None:
-            # A run on the user's Kafka left its client settings: they go too.
-            from riverbed.platforms.kube import user_kafka as uk
-
-            docs.append(uk.secret_doc(self.namespace, {}))
         self.kubectl(
             "delete",
             "-f",
@@ -603,6 +598,15 @@ class KubePlatform:
                 "delete", "namespace", self.namespace, "--ignore-not-found", "--wait=true",
                 f"--timeout={int(timeout)}s", namespaced=False, timeout=timeout + 30,
             )  # fmt: skip
+        elif self.user_kafka is None:
+            # The Kafka client settings a run on the user's own Kafka left in a namespace
+            # that stays. On its own and unchecked: a user without rights on Secrets (who
+            # never ran one) must not see `down` fail over it.
+            from riverbed.platforms.kube.user_kafka import SECRET_NAME
+
+            self.kubectl(
+                "delete", "secret", SECRET_NAME, "--ignore-not-found", check=False, timeout=60
+            )
 
     def _remove_kind_network(self, say: Callable[[str], None]) -> None:
         """Remove the Docker network kind made for its clusters when no container uses it
