@@ -5,7 +5,7 @@ the team's Kafka: the pods reach it at its in-cluster addresses, this machine at
 host ports. As a Kafka administrator would, the test admits the team's namespace with a
 NetworkPolicy beside Kafka; then a run in the team's namespace deploys no Kafka, passes
 with a hard consumer kill, deletes its topics and group afterwards, and `down` leaves
-nothing. The images are the ones the session's `up` put on the node (the same content
+nothing; a pods' route that leads nowhere is refused first (exit 4). The images are the ones the session's `up` put on the node (the same content
 tag): k8s mode pulls nothing and loads nothing here.
 """
 
@@ -63,6 +63,18 @@ def test_k8s_run_on_the_users_kafka_deploys_none_and_leaves_nothing(
     kind_cluster.kubectl("apply", "-f", "-", input=json.dumps(ADMIT_TEAM))
     before = _topics()
     try:
+        # A pods' route that leads nowhere is refused as bad input, before any topic.
+        wrong = "no-such-kafka.riverbed.svc.cluster.local:9092"
+        bad = riverbed(
+            ["run", *k8s, "--kafka-bootstrap", wrong, "--kafka-host-bootstrap", HOST_BOOTSTRAP,
+             "--experiment", str(ROOT / "experiments" / "kill-consumer-pod-hard.json")],
+            kind_cluster.env(tmp_path / "refused"),
+            timeout=900,
+        )  # fmt: skip
+        assert bad.returncode == 4, bad.stdout[-3000:] + bad.stderr[-6000:]
+        assert f"cannot reach Kafka at --kafka-bootstrap {wrong}" in " ".join(bad.stderr.split())
+        assert _topics() == before
+
         args = [
             "run", *k8s,
             "--kafka-bootstrap", PODS_BOOTSTRAP, "--kafka-host-bootstrap", HOST_BOOTSTRAP,

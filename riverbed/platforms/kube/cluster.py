@@ -733,13 +733,14 @@ class KubePlatform:
                     "Kafka: `riverbed kafka down`), then retry.",
                 )
 
-    def check_pods_route(self, image: str, timeout: float = 150.0) -> None:
+    def check_pods_route(self, image: str, timeout: float | None = None) -> None:
         """The user's Kafka: a short-lived pod in the namespace reads the cluster id through
         the pods' route (:mod:`~riverbed.platforms.kube.user_kafka`); refused (exit 4) when it
         cannot reach Kafka or reaches another cluster than this machine's route."""
         from riverbed.platforms.kube import user_kafka as uk
 
         assert self.user_kafka is not None
+        timeout = timeout or uk.PROBE_DEADLINE_S + 30.0
         pod = uk.probe_pod(self.namespace, image, self.user_kafka)
         if self.image_pull_secret:
             pod["spec"]["imagePullSecrets"] = [{"name": self.image_pull_secret}]
@@ -761,15 +762,30 @@ class KubePlatform:
                         f"(`kubectl -n {self.namespace} describe pod {uk.PROBE_POD}`).",
                     )
                 time.sleep(1.0)
-                got = self.kubectl(
-                    "get", "pod", uk.PROBE_POD, "-o", "jsonpath={.status.phase}", check=False,
-                    timeout=30,
-                )  # fmt: skip
-                phase = got.stdout.strip()
+                got = self.kubectl("get", "pod", uk.PROBE_POD, "-o", "json", check=False)
+                (pod_status,) = parse_pods(got.stdout) if got.ok and got.stdout else [None]
+                phase = pod_status.phase if pod_status else ""
+                if pod_status and pod_status.waiting_reason in _IMAGE_PROBLEMS:
+                    raise HarnessError(
+                        f"The pod that checks the route to Kafka ({uk.PROBE_POD}) cannot start: "
+                        f"{pod_status.waiting_reason} for image {image}.",
+                        fix="the cluster must be able to pull the workload image: give "
+                        "--image-registry (and --image-pull-secret), or an image it can pull.",
+                    )
             log = self.kubectl("logs", uk.PROBE_POD, check=False, timeout=60).stdout
+            found = uk.probe_result(log)
+            if found is None:
+                state = self.kubectl("get", "pod", uk.PROBE_POD, "-o", "wide", check=False)
+                raise HarnessError(
+                    f"The pod that checks the route to Kafka ({uk.PROBE_POD}) ended {phase} "
+                    f"without a result:\n{log.strip()[-1000:] or '(no output)'}\n"
+                    f"{state.stdout.strip()}",
+                    fix=f"`kubectl -n {self.namespace} describe pod {uk.PROBE_POD}` says why "
+                    "(an image the cluster cannot pull, a deadline exceeded).",
+                )
         finally:
             self.kubectl(*delete[:4], check=False, timeout=90)
-        uk.check_same_cluster(self.user_kafka, self.namespace, uk.probe_result(log))
+        uk.check_same_cluster(self.user_kafka, self.namespace, found)
 
     # ---- steps ----------------------------------------------------------------------------------
     def cluster_exists(self) -> bool:
@@ -1273,6 +1289,8 @@ def _check_kind_config(path: Path, reference: Path) -> tuple[int, int]:
     return base, host_of[PRODUCER_NODE_PORT]
 
 
+#: Waiting reasons of a container whose image will not come (no use waiting longer).
+_IMAGE_PROBLEMS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 _PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
 _PSS_RANK = {"restricted": 0, "baseline": 1, "privileged": 2}
 #: A namespace riverbed created (``down`` deletes it; one that existed stays).

@@ -42,6 +42,8 @@ MOUNT_DIR = "/etc/riverbed/kafka-client"
 VOLUME = "kafka-client"
 #: The short-lived pod that reads the cluster id through the pods' route.
 PROBE_POD = "riverbed-kafka-probe"
+#: How long the probe pod may live (its image pull included).
+PROBE_DEADLINE_S = 300
 #: The label every Kafka object of riverbed's own Kafka carries (dropped with a user's Kafka).
 _KAFKA_NAME = "kafka"
 
@@ -229,7 +231,8 @@ def probe_pod(namespace: str, image: str, kafka: UserKafka) -> km.Manifest:
         },
         "spec": {
             "restartPolicy": "Never",
-            "activeDeadlineSeconds": 120,
+            # Room for a first pull of the workload image; the probe itself takes seconds.
+            "activeDeadlineSeconds": PROBE_DEADLINE_S,
             "enableServiceLinks": False,
             "automountServiceAccountToken": False,
             "securityContext": {
@@ -263,8 +266,9 @@ def probe_pod(namespace: str, image: str, kafka: UserKafka) -> km.Manifest:
     return doc
 
 
-def probe_result(log: str) -> dict[str, Any]:
-    """The probe pod's JSON line (its last line that parses), or an error."""
+def probe_result(log: str) -> dict[str, Any] | None:
+    """The probe pod's JSON line (its last line that parses); None when it printed none
+    (it never ran: the pod's problem, not Kafka's)."""
     for line in reversed(log.strip().splitlines()):
         try:
             found = json.loads(line)
@@ -272,7 +276,7 @@ def probe_result(log: str) -> dict[str, Any]:
             continue
         if isinstance(found, dict):
             return found
-    return {"error": f"the probe printed no result: {log.strip()[-500:] or '(no output)'}"}
+    return None
 
 
 def check_same_cluster(kafka: UserKafka, namespace: str, found: Mapping[str, Any]) -> None:
