@@ -31,7 +31,6 @@ REFERENCE = "reference"
 #: Options that configure riverbed's reference consumer only.
 REFERENCE_ONLY_OPTIONS = ("commit_mode", "assignor", "processing_ms")
 
-
 def command_words(cmd: str) -> list[str]:
     """The command's words as the shell would split them (a clear error if it cannot)."""
     try:

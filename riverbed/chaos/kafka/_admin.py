@@ -170,3 +170,4 @@ def partition_counts_by_broker(client: Any, topic: str) -> dict[int, int] | None
         return 0 if found["error_code"] else len(found["partitions"])
 
     return {node_id: manager.run(ask, node_id) for node_id in ids}
+
