@@ -68,6 +68,7 @@ def test_a_seeded_kind_campaign_runs_the_seeds_schedules_and_passes_safe_consume
     assert r.returncode == 0, r.stdout + r.stderr
     data = json.loads((root / "campaign.json").read_text())
     assert data["seed"] == SEED and data["settings"]["platform"] == "kind"
+    assert (data["verdict"], data["summary"]["headline"]) == ("pass", "2 schedules: 2 passed.")
 
     # The seed's schedules, as a local campaign draws them: the same faults, delays and
     # parameters (on kind the experiment picks the pod, so a step names no target).
@@ -90,7 +91,11 @@ def test_a_seeded_kind_campaign_runs_the_seeds_schedules_and_passes_safe_consume
         assert spec["platform"] == "kind"
         assert [c["landed"] for c in spec["chaos"]] == [True], spec["chaos"]
         assert (run_dir / "report.html").exists()
-        assert row["replay"].startswith("riverbed run --platform kind")
+        # Its replay command picks the same cluster, from the same offline images.
+        assert row["replay"].startswith(
+            f"riverbed run --platform kind --kind-cluster {kind_cluster.name} --offline "
+            f"--experiment {run_dir}/experiments/1-"
+        )
     # The two runs had topics of their own.
     topics = {
         json.loads((root / row["run_dir"] / "spec.json").read_text())["topic"]
