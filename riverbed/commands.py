@@ -20,6 +20,7 @@ from riverbed.help_panels import PanelCommand
 from riverbed.kafka_options import (
     ExternalKafka,
     external_kafka,
+    kafka_host_bootstrap_option,
     kafka_options,
     keep_topics_option,
     refuse_local_only,
@@ -393,6 +394,7 @@ def _kube(
     *,
     namespace: str | None = None,
     cluster_name: str | None = None,
+    kafka: Any = None,
 ):
     from riverbed.platforms.kube import KubeImages, KubePlatform
 
@@ -418,7 +420,17 @@ def _kube(
         namespace=namespace or meta.get("riverbed.namespace") or "riverbed",
         image_registry=meta.get("riverbed.image_registry"),
         image_pull_secret=meta.get("riverbed.image_pull_secret"),
+        kafka=kafka,
     )
+
+
+def _user_kafka(external: ExternalKafka | None, cluster_id: str | None = None) -> Any:
+    """The user's Kafka on k8s (:class:`~riverbed.platforms.kube.user_kafka.UserKafka`)."""
+    if external is None:
+        return None
+    from riverbed.platforms.kube.user_kafka import UserKafka
+
+    return UserKafka(external.bootstrap_servers, external.host, dict(external.settings), cluster_id)
 
 
 def _print_plan(kube) -> None:
@@ -464,6 +476,7 @@ def _print_plan(kube) -> None:
 @_user_consumer_options
 @delivery_option
 @kafka_options
+@kafka_host_bootstrap_option
 @keep_topics_option
 @click.option(
     "--network-faults",
@@ -512,6 +525,8 @@ def up(
     the replicas are your own consumer (see docs/consumers.md). With --platform
     external the topic is created on a cluster riverbed does not run
     (--kafka-bootstrap, --kafka-config); `riverbed down --platform external` deletes it.
+    With --platform k8s --kafka-bootstrap the pods use your own Kafka (docs/kubernetes.md);
+    `riverbed down` (or `riverbed collect`) deletes the session's topics there.
     """
     with checking_input():
         user = _checked_user_consumer(
@@ -521,18 +536,21 @@ def up(
             ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
         )
         if external is not None:
-            refuse_local_only(ctx, {"brokers": "--brokers"})
+            where = "--platform external"
+            if platform == "k8s":
+                where = "--platform k8s with --kafka-bootstrap"
+            refuse_local_only(ctx, {"brokers": "--brokers"}, where)
             if consumers < 1:
                 raise HarnessError(
-                    "--platform external needs at least one consumer: a session without "
+                    f"{where} needs at least one consumer: a session without "
                     "consumers would only create a topic on a cluster riverbed does not run.",
                     fix="pass --consumers 1 or more.",
                 )
             if network_faults:
                 raise HarnessError(
-                    "--network-faults needs a listener per consumer replica on the brokers, "
-                    "which only a cluster riverbed runs has (not --platform external).",
-                    fix="drop --network-faults, or use --platform local.",
+                    "--network-faults needs brokers riverbed runs (a listener per consumer "
+                    f"replica, or broker pods it knows by name), not {where}.",
+                    fix="drop --network-faults, or use riverbed's own Kafka.",
                 )
         join_timeout_s = parse_duration(join_timeout, "--join-timeout")
         if join_timeout_s <= 0:
@@ -557,10 +575,14 @@ def up(
     topic = topic or f"riverbed-events-{stamp}"
     group = group or f"riverbed-consumers-{stamp}"
     if platform not in ("local", "external"):
-        _up_kube(
-            platform, context, dry_run, partitions, consumers, commit_mode, assignor, client,
-            group_protocol, processing_ms, topic, group, user, network_faults, delivery, run_id,
-        )  # fmt: skip
+        from riverbed.platforms.external import connection_settings
+
+        with connection_settings(external.settings if external else {}):
+            _up_kube(
+                platform, context, dry_run, partitions, consumers, commit_mode, assignor, client,
+                group_protocol, processing_ms, topic, group, user, network_faults, delivery,
+                run_id, external,
+            )  # fmt: skip
         return
 
     from riverbed.platforms.external import connection_settings
@@ -590,9 +612,11 @@ def _up_kube(
     network_faults: bool,
     delivery: str,
     run_id: str,
+    external: ExternalKafka | None = None,
 ) -> None:
     """`riverbed up --platform kind|k8s`: Kafka and the workloads in the cluster, and a
-    session for the by-hand workflow (its run directory and environment, printed)."""
+    session for the by-hand workflow (its run directory and environment, printed). With
+    ``external`` (k8s), the user's own Kafka instead of riverbed's."""
     from riverbed.platforms.kube.session import ENV_FILE, open_session, open_session_dir
     from riverbed.runner import evidence_topic_for, reference_consumer_env
 
@@ -616,7 +640,19 @@ def _up_kube(
     with checking_input():
         spec = _apply_user_consumer(spec, user).validate()
     spec.consumers = consumers
-    kube = _kube(platform, context, dry_run)
+    kafka = None
+    if external is not None:
+        cluster_id = None
+        if not dry_run:
+            with checking_input():
+                info = _check_external(external)
+            cluster_id = info.cluster_id
+            spec.replication_factor = min(3, info.brokers)
+            spec.min_insync_replicas = min(2, spec.replication_factor)
+        kafka = _user_kafka(external, cluster_id)
+        spec.kafka_config = external.masked
+        spec.keep_topics = external.keep_topics
+    kube = _kube(platform, context, dry_run, kafka=kafka)
     if not dry_run and (previous := open_session_dir(kube)) is not None:
         err.print(
             f"warning: the session in {previous} was not collected (`riverbed collect "
@@ -625,6 +661,8 @@ def _up_kube(
     with progress(f"bringing up {platform}") as update:
         result = kube.up(
             partitions=partitions,
+            replication_factor=spec.replication_factor,
+            min_insync_replicas=spec.min_insync_replicas,
             consumers=consumers,
             consumer_env=reference_consumer_env(
                 spec.commit_mode, spec.assignor, spec.processing_ms, client=client,
@@ -652,6 +690,13 @@ def _up_kube(
     if not consumers:
         return
     spec.bootstrap_servers = result.bootstrap_servers
+    if kafka is not None:
+        # `riverbed collect` / `down` delete them (external platform's rules).
+        spec.topics = {
+            "created": list(kube.created_topics),
+            "group": group,
+            "kept": spec.keep_topics,
+        }
     run_dir, env = open_session(kube, spec, runs_root())
     err.print(f"session evidence in {run_dir}; its environment, for locust and chaos run:")
     for key, value in env.items():
@@ -796,9 +841,9 @@ def _check_external(external: ExternalKafka) -> Any:
     seconds, naming the cause); returns its :class:`~riverbed.kafka.preflight.ClusterInfo`."""
     from riverbed.kafka.preflight import check_connection
 
-    with progress(f"connecting to Kafka at {external.bootstrap_servers}") as update:
-        info = check_connection(external.bootstrap_servers, external.settings, progress=update)
-    err.print(f"Kafka at {external.bootstrap_servers}: {info.brokers} broker(s), logged in")
+    with progress(f"connecting to Kafka at {external.host}") as update:
+        info = check_connection(external.host, external.settings, progress=update)
+    err.print(f"Kafka at {external.host}: {info.brokers} broker(s), logged in")
     return info
 
 
@@ -812,6 +857,7 @@ def _check_external(external: ExternalKafka) -> Any:
     "--keep-kafka", is_flag=True, help="local: stop the workloads but keep Kafka running."
 )
 @kafka_options
+@kafka_host_bootstrap_option
 @keep_topics_option
 @click.pass_context
 @harness_errors
@@ -828,13 +874,24 @@ def down(
     """Stop a platform. Local: drain and stop the workloads, then Kafka (no process is left).
     external: drain and stop the workloads, delete the session's topics (unless
     --keep-topics; give the session's --kafka-config again), never touch the cluster.
-    kind: delete the cluster. k8s: delete riverbed's objects, never the cluster."""
+    kind: delete the cluster. k8s: delete riverbed's objects, never the cluster (a session
+    on your own Kafka: its topics there too; give its --kafka-config again, or set
+    RIVERBED_KAFKA_CONFIG)."""
     if platform not in ("local", "external"):
-        kube = _kube(platform, context, dry_run)
-        if not dry_run:
-            _collect_open_session(kube)
-        with progress(f"tearing down {platform}"):
-            kube.down()
+        from riverbed.platforms.external import connection_settings
+        from workloads import client_config
+
+        with checking_input():
+            external = external_kafka(
+                ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
+            )
+        kube = _kube(platform, context, dry_run, kafka=_user_kafka(external))
+        settings = external.settings if external else client_config.from_environ()
+        with connection_settings(settings):
+            if not dry_run:
+                _collect_open_session(kube)
+            with progress(f"tearing down {platform}"):
+                kube.down()
         if dry_run:
             _print_plan(kube)
         return
@@ -876,6 +933,14 @@ def _collect_open_session(kube: Any) -> None:
     run_dir = open_session_dir(kube)
     if run_dir is None:
         return
+    if kube.user_kafka is None:
+        # A session on the user's Kafka: its routes are in its spec, the settings in the
+        # environment (connection_settings).
+        from riverbed.platforms.kube.session import read_session, session_kafka
+        from workloads import client_config
+
+        with contextlib.suppress(HarnessError):
+            kube.user_kafka = session_kafka(read_session(run_dir), client_config.from_environ())
     err.print(f"collecting the open session into {run_dir} before anything is deleted")
     try:
         with progress("collecting the session") as update:
@@ -939,12 +1004,17 @@ def collect(run_dir: Path | None, drain_deadline: str) -> None:
         spec = read_session(run_dir)
         deadline = parse_duration(drain_deadline, "--drain-deadline")
     where = spec.kube or {}
+    from riverbed.platforms.kube.session import session_kafka
+    from workloads import client_config
+
     kube = _kube(
         spec.platform,
         where.get("context") if spec.platform == "k8s" else None,
         False,
         namespace=where.get("namespace"),
         cluster_name=where.get("kind_cluster"),
+        # A session on your own Kafka: the settings come from RIVERBED_KAFKA_CONFIG.
+        kafka=session_kafka(spec, client_config.from_environ()),
     )
     with progress(f"collecting the session in {run_dir}") as update:
         spec = collect_session(kube, run_dir, update, drain_deadline_s=deadline)
@@ -1231,6 +1301,7 @@ def status(platform: str, context: str | None) -> None:
 @_user_consumer_options
 @delivery_option
 @kafka_options
+@kafka_host_bootstrap_option
 @keep_topics_option
 @click.pass_context
 @harness_errors
@@ -1271,7 +1342,7 @@ def run(ctx: click.Context, **params: Any) -> None:
     # Every client of the run, in this process and in the ones it starts, gets the
     # run's connection settings (none on riverbed's own cluster).
     with connection_settings(external.settings if external else {}):
-        result = run_spec(spec, run_dir, context=params["context"])
+        result = run_spec(spec, run_dir, context=params["context"], external=external)
     raise SystemExit(result.exit_code)
 
 
@@ -1335,7 +1406,10 @@ def check_run(
             ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
         )
         if external is not None:
-            refuse_local_only(ctx, {"brokers": "--brokers"})
+            where = "--platform external"
+            if platform == "k8s":
+                where = "--platform k8s with --kafka-bootstrap"
+            refuse_local_only(ctx, {"brokers": "--brokers"}, where)
         from riverbed.chaos.validate import check_experiments
         from riverbed.chaos.variables import check_vars
 
@@ -1352,7 +1426,9 @@ def check_run(
                 fix="drop --no-faults to run the experiments, or the experiments for a baseline.",
             )
         # Every experiment is checked before anything starts: a bad one costs seconds, not a run.
-        loaded = check_experiments(experiments, platform)
+        loaded = check_experiments(
+            experiments, platform, foreign_kafka=external is not None or None
+        )
         chaos_vars = check_vars(var, var_file, loaded)
         if locust_workers and platform in ("local", "external"):
             raise HarnessError(
@@ -1407,7 +1483,7 @@ def check_run(
             ),
             drain_deadline_s=parse_duration(drain_deadline, "--drain-deadline"),
             join_timeout_s=parse_duration(join_timeout, "--join-timeout"),
-            bootstrap_servers=external.bootstrap_servers if external else None,
+            bootstrap_servers=external.host if external else None,
             kafka_config=external.masked if external else None,
             keep_topics=external.keep_topics if external else False,
             delivery=delivery,
@@ -1424,7 +1500,16 @@ def check_run(
         if external is not None and connect:
             # Last, as it is the one check that talks to something: the login (a wrong
             # password or nothing listening stops it in seconds).
-            spec.brokers = _check_external(external).brokers
+            info = _check_external(external)
+            spec.brokers = info.brokers
+            if platform == "k8s":
+                # The pods' route is checked against this cluster id once they can run.
+                spec.kube = {
+                    "context": context,
+                    "namespace": ctx.meta.get("riverbed.namespace") or "riverbed",
+                    "kind_cluster": None,
+                    "kafka": _user_kafka(external, info.cluster_id).record(),
+                }
             spec.replication_factor = replication_factor or min(3, spec.brokers)
             spec.min_insync_replicas = min(2, spec.replication_factor)
             spec.topic = f"riverbed-events-{_unique_suffix()}"
@@ -1534,11 +1619,17 @@ def recovery_limits(max_recovery: str | None, max_lag: int | None) -> dict[str, 
     return limits or None
 
 
-def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
+def run_spec(
+    spec: RunSpec,
+    run_dir: Path,
+    context: str | None = None,
+    external: ExternalKafka | None = None,
+):
     """Run a validated spec and print its summary; returns the RunResult.
 
     An external spec needs its connection settings in ``RIVERBED_KAFKA_CONFIG``
-    (:func:`riverbed.platforms.external.connection_settings`)."""
+    (:func:`riverbed.platforms.external.connection_settings`); a k8s spec on the user's
+    Kafka, ``external`` (the pods get the settings through a Secret)."""
     from riverbed.runner import LocalRunPlatform, RunPlatform, execute
 
     platform: RunPlatform
@@ -1551,7 +1642,13 @@ def run_spec(spec: RunSpec, run_dir: Path, context: str | None = None):
     else:
         from riverbed.platforms.kube.run import KubeRunPlatform
 
-        platform = KubeRunPlatform(_kube(spec.platform, context, False))
+        kafka = None
+        if external is not None:
+            found = ((spec.kube or {}).get("kafka") or {}).get("cluster_id")
+            kafka = _user_kafka(external, found)
+        platform = KubeRunPlatform(
+            _kube(spec.platform, context, False, kafka=kafka), keep_topics=spec.keep_topics
+        )
     consumers = (
         f"your consumer {spec.consumer_cmd or spec.consumer_image} "
         f"({spec.consumer_evidence} evidence)"

@@ -70,7 +70,12 @@ PANELS: dict[str, tuple[str, ...]] = {
         "offline",
         "dry-run",
     ),
-    "External Kafka (--platform external)": ("kafka-bootstrap", "kafka-config", "keep-topics"),
+    "Your Kafka (--platform external; k8s with --kafka-bootstrap)": (
+        "kafka-bootstrap",
+        "kafka-host-bootstrap",
+        "kafka-config",
+        "keep-topics",
+    ),
     "Output": ("run-id", "campaign-dir"),
 }
 _PANEL_OF = {name: title for title, names in PANELS.items() for name in names}

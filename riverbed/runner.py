@@ -447,27 +447,27 @@ def wait_group_ready(
     ``timeout`` seconds (default: the spec's ``join_timeout_s``) with the error
     ``failure(timeout, detail)`` makes, or a generic one.
     """
-    from riverbed.chaos.groups import assignment_problems
-    from riverbed.chaos.kafka import _admin
+    from riverbed.chaos.groups import assignment_problems, group_view
+    from riverbed.kafka import admin
 
     limit = spec.join_timeout_s if timeout is None else timeout
     t0 = time.monotonic()
     state = {"last": ""}
     progress(f"waiting for {spec.consumers} consumers to form a stable group")
-    with _admin.admin(bootstrap, None) as client:
+    with admin.admin_client(bootstrap, quiet=True) as client:
 
         def check() -> tuple[bool, str]:
             if health is not None:
                 health()
             try:
-                partitions = len(_admin.topic_partitions(client, spec.topic))
+                partitions = len(admin.topic_partitions(client, spec.topic))
             except HarnessError:
                 # Created a moment ago: a broker whose metadata lags (a busy machine) does
                 # not know the topic yet. Wait for it like for the group.
                 state["last"] = f"topic {spec.topic} not visible yet"
                 progress(f"waiting for {spec.consumers} consumers: {state['last']}")
                 return False, state["last"]
-            view = _admin.describe_group(client, spec.group, spec.topic)
+            view = group_view(admin.describe_group(client, spec.group), spec.topic)
             problems = assignment_problems(view, partitions, expected_members=spec.consumers)
             state["last"] = "; ".join(problems)
             progress(
@@ -477,7 +477,7 @@ def wait_group_ready(
             )
             return not problems, state["last"]
 
-        ok = _admin.poll_until(
+        ok = admin.poll_until(
             check, limit, settle_s=1.0, what=f"consumer group {spec.group!r} stable"
         )
     if not ok:
@@ -516,17 +516,17 @@ def drain_output(
 def drain_consumers(spec: RunSpec, bootstrap: str, progress: Progress) -> dict[str, Any]:
     """Wait until the group has committed every record (lag 0), with a deadline."""
     from riverbed.chaos.groups import partition_lag
-    from riverbed.chaos.kafka import _admin
+    from riverbed.kafka import admin
 
     t0 = time.time()
     deadline = time.monotonic() + spec.drain_deadline_s
     lag: dict[int, int] = {}
     last_error = ""
-    with _admin.admin(bootstrap, None) as client:
+    with admin.admin_client(bootstrap, quiet=True) as client:
         while True:
             try:
-                partitions = len(_admin.topic_partitions(client, spec.topic))
-                o = _admin.offsets(client, spec.group, spec.topic, partitions)
+                partitions = len(admin.topic_partitions(client, spec.topic))
+                o = admin.offsets(client, spec.group, spec.topic, partitions)
             except HarnessError:
                 raise
             except Exception as exc:

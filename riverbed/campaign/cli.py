@@ -248,6 +248,14 @@ def campaign(
         external = external_kafka(
             ctx, platform, kafka_bootstrap, kafka_config, keep_topics, say=err.print
         )
+        if external is not None and platform == "k8s":
+            # Not wired for campaigns yet: the runs would deploy riverbed's own Kafka.
+            raise HarnessError(
+                "A campaign on your own Kafka on Kubernetes (--platform k8s "
+                "--kafka-bootstrap) is not supported.",
+                fix="run each scenario with `riverbed run --platform k8s --kafka-bootstrap …`, "
+                "or run the campaign with --platform external (consumers on this machine).",
+            )
         if external is not None:
             refuse_local_only(ctx, {"brokers": "--brokers"})
         if platform == "k8s" and not context:

@@ -22,9 +22,11 @@ that scope in the provider's ``secrets``; see :func:`kafka_client_configs`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +131,17 @@ def kafka_client_settings(secrets: dict[str, Any] | None) -> dict[str, str]:
 def kafka_client_configs(secrets: dict[str, Any] | None) -> dict[str, Any]:
     """The same settings as kafka-python keyword arguments (see :func:`kafka_client_settings`)."""
     return client_config.kafka_python(kafka_client_settings(secrets))
+
+
+@contextlib.contextmanager
+def kafka_admin(servers: str = "", secrets: dict[str, Any] | None = None) -> Iterator[Any]:
+    """An admin client (:func:`riverbed.kafka.admin.admin_client`) on the resolved bootstrap
+    servers, with the activity's client settings; quiet, since faults stop brokers on purpose."""
+    from riverbed.kafka.admin import admin_client
+
+    configs = kafka_client_configs(secrets)
+    with admin_client(bootstrap_servers(servers), quiet=True, **configs) as client:
+        yield client
 
 
 def split_names(value: str | list[str] | None) -> list[str]:

@@ -5,9 +5,10 @@ Toolkit's own validation (``chaos validate``'s: structure, hypothesis, every
 activity; Python activities must be importable with matching arguments) in
 this process, and checks that an experiment written for another platform is
 not run on this one (riverbed's extension names it: ``"platform": "kind"``).
-On ``--platform external`` (a Kafka cluster riverbed does not run) an
-experiment that stops, kills, pauses or starts brokers is refused
-(:func:`broker_activities`): riverbed touches nothing there but its own topics.
+On ``--platform external`` and on ``--platform k8s --kafka-bootstrap`` (a Kafka
+cluster riverbed does not run) an experiment that stops, kills, pauses or starts
+brokers is refused (:func:`broker_activities`): riverbed touches nothing there but
+its own topics.
 Every problem is a :class:`~riverbed.errors.HarnessError` naming the file.
 """
 
@@ -48,12 +49,30 @@ def _activities(experiment: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in found if isinstance(a, dict)]
 
 
+#: Modules whose activities act on Kubernetes objects (pods, Deployments, StatefulSets).
+_KUBE_MODULES = ("chaosk8s", "riverbed.chaos.kube.actions")
+
+
+def _mentions_brokers(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_mentions_brokers(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_brokers(v) for v in value)
+    text = str(value).lower()
+    return "broker" in text or "kafka" in text
+
+
 def acts_on_brokers(provider: dict[str, Any]) -> bool:
     """Whether an activity's provider acts on broker processes: one of riverbed's local
     broker actions (``stop_broker``, ``kill_broker``, ``start_broker``, and any later one
-    with ``broker`` in its name), or a process running ``riverbed kafka stop|kill|start``."""
+    with ``broker`` in its name), a process running ``riverbed kafka stop|kill|start``, or a
+    Kubernetes activity (chaosk8s, riverbed's scaling) on broker pods or the broker
+    StatefulSet (an argument naming brokers or Kafka: ``${broker_selector}``,
+    ``app.kubernetes.io/name=kafka``, ``${broker_statefulset}``)."""
     if provider.get("type") == "python":
         module = str(provider.get("module") or "")
+        if module.startswith(_KUBE_MODULES):
+            return _mentions_brokers(provider.get("arguments") or {})
         return module.startswith("riverbed.chaos.local") and "broker" in str(
             provider.get("func") or ""
         )
@@ -87,7 +106,7 @@ def network_activities(experiment: dict[str, Any]) -> list[str]:
         for a in _activities(experiment)
         if isinstance(a.get("provider"), dict)
         and str(a["provider"].get("module") or "").startswith(
-            ("riverbed.chaos.local.network", "chaostoxi")
+            ("riverbed.chaos.local.network", "chaostoxi", "riverbed.chaos.kube.network")
         )
     ]
 
@@ -150,12 +169,18 @@ def load_experiment(path: str | Path) -> dict[str, Any]:
 
 
 def check_experiment(
-    path: str | Path, platform: str | None = None, env: dict[str, str] | None = None
+    path: str | Path,
+    platform: str | None = None,
+    env: dict[str, str] | None = None,
+    foreign_kafka: bool | None = None,
 ) -> dict[str, Any]:
     """Validate one experiment file for a run on ``platform``; returns the experiment.
 
     ``env``: variables the experiment will run with (e.g. ``RIVERBED_KUBE_CONTEXT``,
     which the Kubernetes experiments read their context from), set while validating.
+    ``foreign_kafka``: the run's Kafka is not riverbed's (default: ``platform`` is
+    external; ``--platform k8s --kafka-bootstrap`` passes True): broker and network
+    faults are refused.
     Raises HarnessError (exit code 4 when a run checks its input) naming the file and the problem.
     """
     from chaoslib.exceptions import ChaosException
@@ -172,20 +197,24 @@ def check_experiment(
             fix=f"use an experiment from {where} (or change the experiment's riverbed "
             "extension if it really works on both).",
         )
-    if platform in FOREIGN_KAFKA and (names := broker_activities(experiment)):
+    foreign = platform in FOREIGN_KAFKA if foreign_kafka is None else foreign_kafka
+    where = f"--platform {platform}" + (" with --kafka-bootstrap" if platform == "k8s" else "")
+    if foreign and (names := network_activities(experiment)):
         raise HarnessError(
-            f"Experiment {path} acts on brokers ({', '.join(names)}); on --platform {platform} "
+            f"Experiment {path} faults the network between consumers and brokers "
+            f"({', '.join(names)}); that needs brokers riverbed runs (a listener per consumer "
+            f"replica, or broker pods it knows by name), not {where}.",
+            fix="run network experiments on riverbed's own Kafka (--platform local, kind, or "
+            "k8s without --kafka-bootstrap).",
+        )
+    if foreign and (names := broker_activities(experiment)):
+        raise HarnessError(
+            f"Experiment {path} acts on brokers ({', '.join(names)}); on {where} "
             "the cluster is not riverbed's: it creates and deletes its own topics there and "
             "touches nothing else.",
             fix="drop this experiment (consumer kills, scaling, partition changes and poison "
-            "records work on any cluster), or run it on --platform local.",
-        )
-    if platform in FOREIGN_KAFKA and (names := network_activities(experiment)):
-        raise HarnessError(
-            f"Experiment {path} faults the network between consumers and brokers "
-            f"({', '.join(names)}); that needs a listener per consumer replica on the brokers, "
-            f"which only a cluster riverbed runs has (not --platform {platform}).",
-            fix="run network experiments on --platform local.",
+            "records work on any cluster), or run it on riverbed's own Kafka (--platform "
+            "local, kind, or k8s without --kafka-bootstrap).",
         )
     # chaoslib logs every validation step at INFO; the caller reports the outcome.
     chaos_log = logging.getLogger("chaostoolkit")
@@ -214,7 +243,8 @@ def check_experiments(
     paths: list[str] | tuple[str, ...],
     platform: str | None = None,
     env: dict[str, str] | None = None,
+    foreign_kafka: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Validate every experiment of a run (all of them, before anything starts); returns
     them, loaded."""
-    return [check_experiment(path, platform, env) for path in paths]
+    return [check_experiment(path, platform, env, foreign_kafka) for path in paths]

@@ -306,7 +306,7 @@ def test_k8s_up_with_a_pushed_image_builds_nothing() -> None:
 def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
     platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
     platform.down()
-    delete, get_namespace = platform.runner.steps
+    delete, get_namespace, delete_secret = platform.runner.steps
     assert isinstance(delete, Command)
     assert delete.argv == (
         *K8S,
@@ -326,6 +326,16 @@ def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
     assert deleted == expected
     # The namespace is not riverbed's to delete unless riverbed created it (it looks).
     assert get_namespace.argv == (*K8S, "get", "namespace", "riverbed", "-o", "json")
+    # In a namespace that stays, the Kafka client settings a run on the user's own Kafka
+    # left go too (docs/kubernetes.md), unchecked.
+    assert isinstance(delete_secret, Command)
+    assert delete_secret.argv == (
+        *K8S_NS,
+        "delete",
+        "secret",
+        "riverbed-kafka-client",
+        "--ignore-not-found",
+    )
 
 
 def test_k8s_down_deletes_a_namespace_riverbed_created_and_no_other() -> None:

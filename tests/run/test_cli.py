@@ -188,7 +188,7 @@ def test_run_help_is_grouped_by_concern_with_defaults():
         "Consumer group (the system under test):",
         "Kafka (local platform):",
         "kind / Kubernetes (--platform kind, k8s):",
-        "External Kafka (--platform external):",
+        "Your Kafka (--platform external; k8s with --kafka-bootstrap):",
         "Output:",
     ]
     positions = [text.index(t) for t in titles]

@@ -16,8 +16,7 @@ from kafka.errors import NotCoordinatorError
 from kafka.protocol.metadata import CoordinatorType
 from kafka.structs import OffsetAndMetadata
 
-from riverbed.chaos.kafka import _admin
-from riverbed.kafka.admin import admin_client, create_topic
+from riverbed.kafka.admin import admin_client, create_topic, group_coordinator, offsets
 from workloads.group_describe import describe_group
 
 pytestmark = pytest.mark.integration
@@ -33,11 +32,11 @@ def test_offsets_and_descriptions_follow_a_moved_coordinator(kafka, topic_name: 
     finally:
         consumer.close()
     with admin_client(servers) as admin:
-        assert _admin.offsets(admin, group, topic_name, 1)["committed"] == {0: 7}
+        assert offsets(admin, group, topic_name, 1)["committed"] == {0: 7}
         cache = admin._manager.cluster._coordinators
         key = (CoordinatorType.GROUP, group)
         coordinator = cache[key]
-        assert coordinator == _admin.group_coordinator(servers, group)
+        assert coordinator == group_coordinator(servers, group)
         elsewhere = next(b for b in kafka.broker_ids if b != coordinator)
 
         cache[key] = elsewhere  # the coordinator "moved"
@@ -46,7 +45,7 @@ def test_offsets_and_descriptions_follow_a_moved_coordinator(kafka, topic_name: 
             admin.list_group_offsets({group: [TopicPartition(topic_name, 0)]})
         assert cache[key] == elsewhere
         # ... riverbed's readers ask again and get the answer.
-        assert _admin.offsets(admin, group, topic_name, 1)["committed"] == {0: 7}
+        assert offsets(admin, group, topic_name, 1)["committed"] == {0: 7}
         assert cache[key] == coordinator
 
         cache[key] = elsewhere

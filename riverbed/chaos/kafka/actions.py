@@ -15,8 +15,8 @@ import time
 import uuid
 
 from riverbed.chaos import targets
-from riverbed.chaos.kafka import _admin
 from riverbed.errors import HarnessError
+from riverbed.kafka import admin
 
 __all__ = ["add_partitions", "inject_poison_records"]
 
@@ -45,38 +45,11 @@ def add_partitions(
     Returns `{"topic", "before", "after", "added"}`. Targets and `secrets`
     (Kafka client security settings) as for the Kafka probes.
     """
-    from kafka.admin import NewPartitions
-
     topic = targets.topic(topic)
     if total < 1:
         raise HarnessError(f"total must be at least 1, got {total}.")
-    with _admin.admin(targets.bootstrap_servers(bootstrap_servers), secrets) as client:
-        before = len(_admin.topic_partitions(client, topic))
-        if total < before:
-            raise HarnessError(
-                f"Topic {topic!r} has {before} partitions; Kafka cannot shrink it to {total}.",
-                fix=f"ask for a total of more than {before} partitions.",
-            )
-        after = before
-        if total > before:
-            client.create_partitions({topic: NewPartitions(total)}, timeout_ms=int(timeout * 1000))
-            deadline = time.monotonic() + timeout
-            while True:
-                parts = _admin.topic_partitions(client, topic)
-                if len(parts) >= total and all(p["leader_id"] >= 0 for p in parts):
-                    # Every broker must know them too: the next probe or client may ask
-                    # a broker that still serves the older metadata.
-                    counts = _admin.partition_counts_by_broker(client, topic)
-                    lagging = {b: n for b, n in (counts or {}).items() if n < total}
-                    if not lagging:
-                        after = len(parts)
-                        break
-                if time.monotonic() > deadline:
-                    raise HarnessError(
-                        f"Topic {topic!r}: not every one of {total} partitions had a leader, "
-                        f"known to every broker, after {timeout:.0f}s."
-                    )
-                time.sleep(0.2)
+    with targets.kafka_admin(bootstrap_servers, secrets) as client:
+        before, after = admin.grow_partitions(client, topic, total, timeout)
     logger.info(f"topic {topic!r}: {before} → {after} partitions")
     return {"topic": topic, "before": before, "after": after, "added": after - before}
 
@@ -147,8 +120,8 @@ def inject_poison_records(
         raise HarnessError(f"count must be at least 1, got {count}.")
     topic = targets.topic(topic)
     servers = targets.bootstrap_servers(bootstrap_servers)
-    with _admin.admin(servers, secrets) as client:
-        partitions = len(_admin.topic_partitions(client, topic))
+    with targets.kafka_admin(servers, secrets) as client:
+        partitions = len(admin.topic_partitions(client, topic))
     if partition >= partitions:
         raise HarnessError(
             f"Topic {topic!r} has partitions 0..{partitions - 1}; there is no partition {partition}.",

@@ -13,8 +13,8 @@ many seconds for the condition to hold, so the same probe works before a fault
 import logging
 
 from riverbed.chaos import targets
-from riverbed.chaos.groups import assignment_problems, partition_lag
-from riverbed.chaos.kafka import _admin
+from riverbed.chaos.groups import assignment_problems, group_view, partition_lag
+from riverbed.kafka import admin
 
 __all__ = ["consumer_group_stable", "consumer_lag_below", "partition_count", "brokers_in_isr"]
 
@@ -49,18 +49,18 @@ def consumer_group_stable(
     """
     group = targets.group(group)
     topic = targets.topic(topic)
-    with _admin.admin(targets.bootstrap_servers(bootstrap_servers), secrets) as client:
+    with targets.kafka_admin(bootstrap_servers, secrets) as client:
 
         def check() -> tuple[bool, str]:
-            partitions = len(_admin.topic_partitions(client, topic))
-            view = _admin.describe_group(client, group, topic)
+            partitions = len(admin.topic_partitions(client, topic))
+            view = group_view(admin.describe_group(client, group), topic)
             problems = assignment_problems(view, partitions, expected_members=members)
             detail = "; ".join(problems) or (
                 f"{len(view.members)} members own {partitions} partitions"
             )
             return not problems, detail
 
-        return _admin.poll_until(
+        return admin.poll_until(
             check, timeout, settle_s, what=f"consumer group {group!r} stable on {topic!r}"
         )
 
@@ -85,16 +85,16 @@ def consumer_lag_below(
     """
     group = targets.group(group)
     topic = targets.topic(topic)
-    with _admin.admin(targets.bootstrap_servers(bootstrap_servers), secrets) as client:
+    with targets.kafka_admin(bootstrap_servers, secrets) as client:
 
         def check() -> tuple[bool, str]:
-            partitions = len(_admin.topic_partitions(client, topic))
-            o = _admin.offsets(client, group, topic, partitions)
+            partitions = len(admin.topic_partitions(client, topic))
+            o = admin.offsets(client, group, topic, partitions)
             lag = partition_lag(o["committed"], o["end"], o["start"])
             total = sum(lag.values())
             return total < max_lag, f"lag {total} (per partition {lag}), threshold {max_lag}"
 
-        return _admin.poll_until(
+        return admin.poll_until(
             check, timeout, what=f"consumer group {group!r} lag below {max_lag}"
         )
 
@@ -107,8 +107,8 @@ def partition_count(
     is an error. Use an integer tolerance (`"tolerance": 6`) or a range
     (`"tolerance": [3, 12]`). Targets and `secrets` as for `consumer_group_stable`.
     """
-    with _admin.admin(targets.bootstrap_servers(bootstrap_servers), secrets) as client:
-        return len(_admin.topic_partitions(client, targets.topic(topic)))
+    with targets.kafka_admin(bootstrap_servers, secrets) as client:
+        return len(admin.topic_partitions(client, targets.topic(topic)))
 
 
 def brokers_in_isr(
@@ -129,11 +129,11 @@ def brokers_in_isr(
     the Chaos Toolkit log. Targets and `secrets` as for `consumer_group_stable`.
     """
     topic = targets.topic(topic)
-    with _admin.admin(targets.bootstrap_servers(bootstrap_servers), secrets) as client:
+    with targets.kafka_admin(bootstrap_servers, secrets) as client:
 
         def check() -> tuple[bool, str]:
             short = []
-            for p in _admin.topic_partitions(client, topic):
+            for p in admin.topic_partitions(client, topic):
                 need = min_isr or len(p["replica_nodes"])
                 isr = sorted(p["isr_nodes"])
                 if p["leader_id"] < 0 or len(isr) < need:
@@ -144,4 +144,4 @@ def brokers_in_isr(
             return not short, "; ".join(short) or "every partition has its in-sync replicas"
 
         what = f"{topic!r} has {min_isr or 'all'} replicas in sync"
-        return _admin.poll_until(check, timeout, what=what)
+        return admin.poll_until(check, timeout, what=what)

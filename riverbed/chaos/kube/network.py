@@ -246,7 +246,7 @@ def _cut(
     from chaosk8s import create_k8s_api_client
     from kubernetes import client
 
-    from riverbed.chaos.kafka import _admin
+    from riverbed.kafka.admin import group_coordinator
 
     v1 = client.CoreV1Api(create_k8s_api_client(secrets))
     running = running_with_sidecar(
@@ -266,7 +266,7 @@ def _cut(
     bids = broker_ids(
         brokers,
         list(addresses),
-        lambda: _admin.group_coordinator(
+        lambda: group_coordinator(
             targets.bootstrap_servers(bootstrap_servers), targets.group(group)
         ),
     )

@@ -165,12 +165,12 @@ def _broker(
 ):
     cluster = _platform.cluster(kafka_state_dir, state_dir)
     if broker_id in (None, "", "leader"):
-        from riverbed.chaos.kafka import _admin
+        from riverbed.kafka.admin import topic_partitions
 
         # This cluster's own listeners, unless the experiment says otherwise.
         servers = bootstrap_servers or cluster.bootstrap_servers
-        with _admin.admin(servers, None) as client:
-            parts = _admin.topic_partitions(client, targets.topic(topic, state_dir))
+        with targets.kafka_admin(servers) as client:
+            parts = topic_partitions(client, targets.topic(topic, state_dir))
         broker_id = int(parts[0]["leader_id"])
         if broker_id < 0:
             raise HarnessError(

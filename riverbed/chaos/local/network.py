@@ -272,14 +272,14 @@ def _broker_ids(brokers: Any, plat: Any, bootstrap_servers: str, topic: str, gro
     if value == "all":
         return list(cluster.broker_ids)
     if value == "coordinator":
-        from riverbed.chaos.kafka import _admin
+        from riverbed.kafka.admin import group_coordinator
 
-        return [_admin.group_coordinator(servers, group or str(plat.config["group"]))]
+        return [group_coordinator(servers, group or str(plat.config["group"]))]
     if value == "leader":
-        from riverbed.chaos.kafka import _admin
+        from riverbed.kafka.admin import topic_partitions
 
-        with _admin.admin(servers, None) as client:
-            parts = _admin.topic_partitions(client, topic or str(plat.config["topic"]))
+        with targets.kafka_admin(servers) as client:
+            parts = topic_partitions(client, topic or str(plat.config["topic"]))
         return [int(parts[0]["leader_id"])]
     try:
         ids = [int(x) for x in targets.split_names(value)]

@@ -10,9 +10,10 @@ State directory: `state_dir`, else RIVERBED_LOCAL_STATE_DIR, else
 
 import logging
 
-from riverbed.chaos.groups import assignment_problems, membership_problems
-from riverbed.chaos.kafka import _admin
+from riverbed.chaos import targets
+from riverbed.chaos.groups import assignment_problems, group_view, membership_problems
 from riverbed.chaos.local import _platform
+from riverbed.kafka import admin
 
 __all__ = ["consumer_replicas", "consumer_group_converged"]
 
@@ -84,7 +85,7 @@ def consumer_group_converged(
     topic = topic or str(config["topic"])
     servers = bootstrap_servers or str(config["bootstrap_servers"])
     run_dir = plat.run_dir
-    with _admin.admin(servers, secrets) as client:
+    with targets.kafka_admin(servers, secrets) as client:
         user_consumer = bool(config.get("consumer_cmd"))
         instrumented = config.get("consumer_evidence") == "instrumented"
 
@@ -94,8 +95,8 @@ def consumer_group_converged(
             problems = []
             if len(replicas) != want:
                 problems.append(f"{len(replicas)} replicas run, {want} wanted")
-            partitions = len(_admin.topic_partitions(client, topic))
-            view = _admin.describe_group(client, group, topic)
+            partitions = len(admin.topic_partitions(client, topic))
+            view = group_view(admin.describe_group(client, group), topic)
             if user_consumer:
                 # A user's consumer has a client id of its own choosing (often the
                 # library's default, the same for every replica): count members, and
@@ -120,6 +121,6 @@ def consumer_group_converged(
             )
             return not problems, detail
 
-        return _admin.poll_until(
+        return admin.poll_until(
             check, timeout, settle_s, what=f"consumer group {group!r} converged on the replicas"
         )

@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         default="User:riverbed-user",
         help="who gets it: User:NAME, Group:NAME or ServiceAccount:NS/NAME",
     )
+    role.add_argument(
+        "--user-kafka",
+        action="store_true",
+        help="for runs on your own Kafka (--kafka-bootstrap): the Kafka client Secret and the "
+        "pod that checks the pods' route, besides the rest",
+    )
     plan = sub.add_parser("plan", help="print the commands `up` or `down` would run")
     plan.add_argument("action", choices=["up", "down"])
     plan.add_argument("--mode", choices=MODES, default="kind")
@@ -48,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
                     locust_image="riverbed-locust:x", netfault_image="riverbed-netfault:x"
                 )
             )
+            if args.user_kafka:
+                from riverbed.platforms.kube import user_kafka as uk
+
+                kafka = uk.UserKafka("kafka:9092", "kafka:9092")
+                docs += [
+                    uk.secret_doc(args.namespace, {}),
+                    uk.probe_pod(args.namespace, "x", kafka),
+                ]
             sys.stdout.write(km.dump(access.user_role(args.namespace, docs, args.subject)))
             return 0
         if args.command == "render":

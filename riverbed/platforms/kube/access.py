@@ -47,6 +47,8 @@ class Right:
 #: The API group and resource of each kind riverbed applies.
 RESOURCES: dict[str, tuple[str, str]] = {
     "Service": ("", "services"),
+    "Secret": ("", "secrets"),
+    "Pod": ("", "pods"),
     "ServiceAccount": ("", "serviceaccounts"),
     "StatefulSet": ("apps", "statefulsets"),
     "Deployment": ("apps", "deployments"),

@@ -69,6 +69,7 @@ from riverbed.platforms.kube.status import (
     parse_rollout,
     phases,
 )
+from riverbed.platforms.kube.user_kafka import UserKafka
 
 MODES = ("kind", "k8s")
 #: The Docker network kind puts every cluster's nodes on.
@@ -157,6 +158,8 @@ class KubePlatform:
             pull them there (a kind node then loads nothing).
         image_pull_secret: a Secret of type dockerconfigjson in the namespace that every
             pod pulls its images with.
+        kafka: the user's own Kafka (k8s only, :mod:`~riverbed.platforms.kube.user_kafka`):
+            riverbed deploys no Kafka and points every pod at it.
         which: finds a program on PATH (tests replace it).
     """
 
@@ -177,6 +180,7 @@ class KubePlatform:
         namespace: str = NAMESPACE,
         image_registry: str | None = None,
         image_pull_secret: str | None = None,
+        kafka: UserKafka | None = None,
     ) -> None:
         if mode not in MODES:
             raise BadInput(f"Unknown Kubernetes platform mode {mode!r}.", fix="use kind or k8s.")
@@ -189,6 +193,12 @@ class KubePlatform:
             raise BadInput(
                 f"--context is for --platform k8s; the kind platform always uses kind-{cluster_name}.",
                 fix="drop --context, or use --platform k8s to target an existing cluster.",
+            )
+        if mode == "kind" and kafka is not None:
+            raise BadInput(
+                "--kafka-bootstrap on --platform kind: the kind platform runs its own Kafka.",
+                fix="for your own Kafka, use --platform k8s --context kind-NAME (an existing "
+                "cluster), or drop --kafka-bootstrap.",
             )
         if not _NAME.match(namespace) or len(namespace) > 63:
             raise BadInput(
@@ -218,6 +228,10 @@ class KubePlatform:
         self.namespace = namespace
         self.image_registry = image_registry.rstrip("/") if image_registry else None
         self.image_pull_secret = image_pull_secret
+        #: The user's Kafka (None: riverbed deploys its own in the namespace).
+        self.user_kafka = kafka
+        #: Topics up() created on the user's Kafka (deleted at the end of a run).
+        self.created_topics: list[str] = []
         self._published_kafka: str | None = None
         #: Kafka's cluster id in this namespace (None: the manifests' until up() reads or
         #: makes one); every host route is checked against it.
@@ -258,7 +272,10 @@ class KubePlatform:
 
     @property
     def bootstrap_servers(self) -> str:
-        """Kafka's external listener as the host sees it: ``127.0.0.1:19592,…:19594`` on kind."""
+        """Kafka's external listener as the host sees it: ``127.0.0.1:19592,…:19594`` on kind;
+        with the user's Kafka, this machine's route to it."""
+        if self.user_kafka is not None:
+            return self.user_kafka.host_bootstrap
         base = self.external_base_port
         return ",".join(f"127.0.0.1:{base + i}" for i in range(KAFKA_BROKERS))
 
@@ -412,6 +429,22 @@ class KubePlatform:
         if netfault_image:
             for docs in rendered.values():
                 kube_netfault.allow_net_admin(docs)
+        if self.user_kafka is not None:
+            rendered = self._for_user_kafka(rendered, consumer_image is not None)
+        return rendered
+
+    def _for_user_kafka(
+        self, rendered: dict[str, list[km.Manifest]], user_image: bool
+    ) -> dict[str, list[km.Manifest]]:
+        """No Kafka of riverbed's; every pod pointed at the user's, its settings in a Secret."""
+        from riverbed.platforms.kube import user_kafka as uk
+
+        assert self.user_kafka is not None
+        rendered = uk.without_kafka(rendered)
+        user = ("consumer", "consumer") if user_image else None
+        for docs in rendered.values():
+            uk.point_pods(docs, self.user_kafka, user)
+        rendered[uk.SECRET_NAME] = [uk.secret_doc(self.namespace, self.user_kafka.settings)]
         return rendered
 
     # ---- up / down ------------------------------------------------------------------------------
@@ -460,7 +493,8 @@ class KubePlatform:
         else:
             # Before anything is built or applied: the rights, the namespace, its level.
             self.prepare_namespace(network_faults, say)
-        self.read_kafka_identity()
+        if self.user_kafka is None:
+            self.read_kafka_identity()
         tag = tag or content_tag(self.root, self.images.python_image)
         image = self.image or f"{WORKLOADS_IMAGE}:{tag}"
         netfault_image: str | None = None
@@ -478,7 +512,7 @@ class KubePlatform:
         if consumer_image and consumer_instrumented:
             instrument_image = self.prepare_instrument_image(local_image, say)
             consumer_image_env = self.consumer_image_env(consumer_image)
-        if self.images.kafka_image:
+        if self.images.kafka_image and self.user_kafka is None:
             # kind skips an image the node already holds with the same id.
             self._published_kafka = self.publish(self.images.kafka_image, say)
         if network_faults:
@@ -507,10 +541,16 @@ class KubePlatform:
             consumer_image_env=consumer_image_env,
         )
         infra = [doc for name, docs in rendered.items() if name != km.WORKLOADS for doc in docs]
-        say("applying namespace, Kafka and chaos RBAC")
-        self.apply(infra)
-        say("waiting for Kafka (3 KRaft nodes)")
-        self.wait_rollout("statefulset/kafka", kafka_timeout)
+        if self.user_kafka is None:
+            say("applying namespace, Kafka and chaos RBAC")
+            self.apply(infra)
+            say("waiting for Kafka (3 KRaft nodes)")
+            self.wait_rollout("statefulset/kafka", kafka_timeout)
+        else:
+            say("applying the chaos RBAC and the Kafka client settings (a Secret); no Kafka")
+            self.apply(infra)
+            say(f"checking that pods reach Kafka at {self.user_kafka.bootstrap}")
+            self.check_pods_route(image)
 
         with self.host_access():
             say("creating topics")
@@ -584,6 +624,15 @@ class KubePlatform:
                 "delete", "namespace", self.namespace, "--ignore-not-found", "--wait=true",
                 f"--timeout={int(timeout)}s", namespaced=False, timeout=timeout + 30,
             )  # fmt: skip
+        elif self.user_kafka is None:
+            # The Kafka client settings a run on the user's own Kafka left in a namespace
+            # that stays. On its own and unchecked: a user without rights on Secrets (who
+            # never ran one) must not see `down` fail over it.
+            from riverbed.platforms.kube.user_kafka import SECRET_NAME
+
+            self.kubectl(
+                "delete", "secret", SECRET_NAME, "--ignore-not-found", check=False, timeout=60
+            )
 
     def _remove_kind_network(self, say: Callable[[str], None]) -> None:
         """Remove the Docker network kind made for its clusters when no container uses it
@@ -617,6 +666,11 @@ class KubePlatform:
                 locust_image=f"{LOCUST_IMAGE}:x", netfault_image=f"{kube_netfault.NETFAULT_IMAGE}:x"
             )
         )
+        if self.user_kafka is not None:
+            from riverbed.platforms.kube import user_kafka as uk
+
+            # The pod that checks the pods' route to the user's Kafka.
+            docs.append(uk.probe_pod(self.namespace, "x", self.user_kafka))
         rights = [*access.apply_rights(docs), *access.WORK]
         rights += access.namespace_rights(self.namespace, exists)
         if lacking := access.missing(client, self.namespace, rights):
@@ -704,6 +758,60 @@ class KubePlatform:
                     fix=f"stop what listens on port {self.external_base_port + i} (a local "
                     "Kafka: `riverbed kafka down`), then retry.",
                 )
+
+    def check_pods_route(self, image: str, timeout: float | None = None) -> None:
+        """The user's Kafka: a short-lived pod in the namespace reads the cluster id through
+        the pods' route (:mod:`~riverbed.platforms.kube.user_kafka`); refused (exit 4) when it
+        cannot reach Kafka or reaches another cluster than this machine's route."""
+        from riverbed.platforms.kube import user_kafka as uk
+
+        assert self.user_kafka is not None
+        timeout = timeout or uk.PROBE_DEADLINE_S + 30.0
+        pod = uk.probe_pod(self.namespace, image, self.user_kafka)
+        if self.image_pull_secret:
+            pod["spec"]["imagePullSecrets"] = [{"name": self.image_pull_secret}]
+        delete = ("delete", "pod", uk.PROBE_POD, "--ignore-not-found", "--wait=true")
+        self.kubectl(*delete, check=False, timeout=90)
+        self.apply([pod])
+        if self.dry_run:
+            return
+        try:
+            deadline = time.monotonic() + timeout
+            phase = ""
+            while phase not in ("Succeeded", "Failed"):
+                if time.monotonic() > deadline:
+                    state = self.kubectl("get", "pod", uk.PROBE_POD, "-o", "wide", check=False)
+                    raise HarnessError(
+                        f"The pod that checks the route to Kafka ({uk.PROBE_POD}) did not "
+                        f"finish within {timeout:.0f}s:\n{state.stdout.strip()}",
+                        fix="it runs the workload image: the cluster must be able to pull it "
+                        f"(`kubectl -n {self.namespace} describe pod {uk.PROBE_POD}`).",
+                    )
+                time.sleep(1.0)
+                got = self.kubectl("get", "pod", uk.PROBE_POD, "-o", "json", check=False)
+                (pod_status,) = parse_pods(got.stdout) if got.ok and got.stdout else [None]
+                phase = pod_status.phase if pod_status else ""
+                if pod_status and pod_status.waiting_reason in _IMAGE_PROBLEMS:
+                    raise HarnessError(
+                        f"The pod that checks the route to Kafka ({uk.PROBE_POD}) cannot start: "
+                        f"{pod_status.waiting_reason} for image {image}.",
+                        fix="the cluster must be able to pull the workload image: give "
+                        "--image-registry (and --image-pull-secret), or an image it can pull.",
+                    )
+            log = self.kubectl("logs", uk.PROBE_POD, check=False, timeout=60).stdout
+            found = uk.probe_result(log)
+            if found is None:
+                state = self.kubectl("get", "pod", uk.PROBE_POD, "-o", "wide", check=False)
+                raise HarnessError(
+                    f"The pod that checks the route to Kafka ({uk.PROBE_POD}) ended {phase} "
+                    f"without a result:\n{log.strip()[-1000:] or '(no output)'}\n"
+                    f"{state.stdout.strip()}",
+                    fix=f"`kubectl -n {self.namespace} describe pod {uk.PROBE_POD}` says why "
+                    "(an image the cluster cannot pull, a deadline exceeded).",
+                )
+        finally:
+            self.kubectl(*delete[:4], check=False, timeout=90)
+        uk.check_same_cluster(self.user_kafka, self.namespace, found)
 
     # ---- steps ----------------------------------------------------------------------------------
     def cluster_exists(self) -> bool:
@@ -893,6 +1001,8 @@ class KubePlatform:
         ]
         if output_topic:
             topics.append((output_topic, partitions, OUTPUT_TOPIC_CONFIG))
+        # On the user's Kafka an existing topic is never reused (nor, then, deleted).
+        own = self.user_kafka is None
         for name, count, config in topics:
             self.runner.call(
                 "create_topic",
@@ -901,10 +1011,14 @@ class KubePlatform:
                 name=name,
                 partitions=count,
                 replication_factor=replication_factor,
-                min_insync_replicas=min_insync_replicas,
-                exist_ok=True,
+                min_insync_replicas=min_insync_replicas
+                if own
+                else min(min_insync_replicas, replication_factor),
+                exist_ok=own,
                 **({"config": config} if config else {}),
             )
+            if not own:
+                self.created_topics.append(name)
 
     @contextlib.contextmanager
     def host_access(self, producer: bool = False) -> Iterator[None]:
@@ -922,6 +1036,8 @@ class KubePlatform:
         forwards = [
             Forward(f"pod/kafka-{i}", self.external_base_port + i, KAFKA_EXTERNAL_PORT)
             for i in range(KAFKA_BROKERS)
+            # The user's Kafka has a route of its own from this machine.
+            if self.user_kafka is None
         ]
         if producer:
             forwards.append(Forward("service/producer", self.producer_host_port, 8080))
@@ -1230,6 +1346,8 @@ def _check_kind_config(path: Path, reference: Path) -> tuple[int, int]:
     return base, host_of[PRODUCER_NODE_PORT]
 
 
+#: Waiting reasons of a container whose image will not come (no use waiting longer).
+_IMAGE_PROBLEMS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 _PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
 _PSS_RANK = {"restricted": 0, "baseline": 1, "privileged": 2}
 #: A namespace riverbed created (``down`` deletes it; one that existed stays).

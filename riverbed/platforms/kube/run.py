@@ -32,18 +32,24 @@ class KubeRunPlatform:
     error — the consumers stop first (each commits and records its last batch), then
     the evidence topic and every in-cluster Locust worker's send outcomes are copied
     into the run directory, and only then is anything deleted.
+
+    On the user's own Kafka (``--kafka-bootstrap``) riverbed deploys no Kafka and follows
+    the external platform's rules: the run's topics and group are its own, and are
+    deleted at the end unless ``keep_topics`` (spec.json ``topics`` says what happened).
     """
 
     name = "kube"
 
-    def __init__(self, kube: Any) -> None:
+    def __init__(self, kube: Any, keep_topics: bool = False) -> None:
         self.kube = kube
+        self.keep_topics = keep_topics
         self._access: Any = None
         self._workloads = False
         self._locust_image: str | None = None
         self._cluster_load: Any = None
         self._run_dir: Path | None = None
         self._spec: RunSpec | None = None
+        self._cleanup_spec: RunSpec | None = None
         self._evidence_collected = False
 
     def prepare(self, spec: RunSpec, progress: Progress) -> str:
@@ -52,6 +58,13 @@ class KubeRunPlatform:
         spec.evidence_topic = spec.evidence_topic or evidence_topic_for(spec.topic)
         # Network faults need the consumer pods' netfault sidecar.
         spec.network_faults = spec.network_faults or needs_network(spec.experiments)
+        if self.kube.user_kafka is not None:
+            self._cleanup_spec = spec
+            spec.topics = {
+                "created": self.kube.created_topics,
+                "group": spec.group,
+                "kept": self.keep_topics,
+            }
         # kube.up applies the consumer Deployment and the monitor too: from here on
         # there are workloads to stop.
         self._workloads = True
@@ -183,3 +196,19 @@ class KubeRunPlatform:
             with contextlib.suppress(Exception):
                 self._access.__exit__(None, None, None)
             self._access = None
+        self._delete_topics()
+
+    def _delete_topics(self) -> None:
+        """The user's Kafka: delete what the run created there (unless keep_topics), once
+        the consumers have stopped and the evidence is collected."""
+        spec, self._cleanup_spec = self._cleanup_spec, None
+        if spec is None or self.kube.user_kafka is None:
+            return
+        from riverbed.platforms.external import cleanup
+
+        spec.topics = cleanup(
+            self.kube.bootstrap_servers,
+            list(self.kube.created_topics),
+            spec.group,
+            self.keep_topics,
+        )

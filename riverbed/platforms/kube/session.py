@@ -19,6 +19,11 @@ and records its last batch), copies the evidence topic, drains the data topic
 into ``evidence/log.jsonl``, reads each experiment's journal as ``riverbed run``
 does (spec.json ``chaos``), keeps the pods' logs, and closes the session.
 ``riverbed down`` collects a session still open before it deletes anything.
+
+A session on the user's own Kafka (``--platform k8s --kafka-bootstrap``) records both
+routes to it in spec.json ``kube.kafka``; collecting it then also deletes the topics
+and the group it created there (unless ``--keep-topics``), with the connection settings
+of ``RIVERBED_KAFKA_CONFIG`` (riverbed keeps no secret).
 """
 
 from __future__ import annotations
@@ -81,11 +86,30 @@ def open_session(kube: Any, spec: RunSpec, runs_root: Path) -> tuple[Path, dict[
 
 def kube_record(kube: Any) -> dict[str, Any]:
     """spec.json ``kube``: where the session's cluster is."""
-    return {
+    record: dict[str, Any] = {
         "context": str(kube.context),
         "namespace": kube.namespace,
         "kind_cluster": kube.cluster_name if kube.mode == "kind" else None,
     }
+    if getattr(kube, "user_kafka", None) is not None:
+        record["kafka"] = kube.user_kafka.record()
+    return record
+
+
+def session_kafka(spec: RunSpec, settings: dict[str, str]) -> Any:
+    """The user's Kafka a session ran on (spec.json ``kube.kafka``), with ``settings``;
+    None for a session on riverbed's own Kafka."""
+    found = (spec.kube or {}).get("kafka")
+    if not found:
+        return None
+    from riverbed.platforms.kube.user_kafka import UserKafka
+
+    return UserKafka(
+        str(found["bootstrap_servers"]),
+        str(found.get("host_bootstrap_servers") or found["bootstrap_servers"]),
+        dict(settings),
+        found.get("cluster_id"),
+    )
 
 
 def open_session_dir(kube: Any) -> Path | None:
@@ -133,6 +157,17 @@ def collect_session(
         progress(f"collecting evidence topic {spec.evidence_topic}")
         kube.collect_evidence(run_dir, evidence_topic=str(spec.evidence_topic))
         spec.log_drain = drain_log(spec, run_dir, bootstrap, progress)
+    if getattr(kube, "user_kafka", None) is not None and spec.topics:
+        from riverbed.platforms.external import cleanup
+
+        progress("deleting the session's topics and group on your Kafka")
+        spec.topics = cleanup(
+            bootstrap,
+            list(spec.topics.get("created") or []),
+            spec.group,
+            bool(spec.keep_topics),
+            progress=progress,
+        )
     spec.chaos = experiments_run_by_hand(run_dir)
     spec.t_load = spec.t_load or first_send(run_dir)
     spec.t_end = time.time()
