@@ -57,10 +57,10 @@ def campaign(tmp_path, *args: str):
                 "--consumer-image",
                 "team/app:1",
                 "--consumer-evidence",
-                "instrumented",
+                "output-topic",
             ],
-            "Instrumented evidence needs your consumer's process on this machine",
-            "fix: use --consumer-evidence output-topic",
+            "--consumer-evidence output-topic needs --output-topic NAME",
+            "fix: add --output-topic NAME",
         ),
         (
             ["--output-topic", "out"],
