@@ -1195,7 +1195,7 @@ class KubePlatform:
             self.announce(
                 f"note: this machine's Docker does not have {image}, so riverbed cannot read "
                 "its configuration: a PYTHONPATH or JAVA_TOOL_OPTIONS it sets is replaced by "
-                "riverbed's instrumentation (`docker pull` it first to keep them)."
+                "riverbed's instrumentation (have the image in this machine's Docker — build or `docker load` it — to keep them)."
             )
         return own
 

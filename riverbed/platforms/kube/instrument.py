@@ -60,12 +60,7 @@ _VOLUMES = {
     "riverbed-shipper": {"emptyDir": {"sizeLimit": "1Mi"}},
 }
 
-_RESTRICTED = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-}
+_RESTRICTED = km.RESTRICTED_SECURITY_CONTEXT
 
 _DOCKERFILE = f"""\
 # riverbed's instrumentation layer for a user's consumer image: the workloads image (the

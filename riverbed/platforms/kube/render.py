@@ -384,3 +384,13 @@ def kind_port_mappings(path: Path) -> list[PortMapping]:
                 )
             )
     return mappings
+
+
+#: The security context of a container under the restricted Pod Security Standard (what
+#: riverbed adds to a pod: the instrumentation layer, its evidence sidecar, the route probe).
+RESTRICTED_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}

@@ -25,6 +25,7 @@ name (a CA certificate, a client key) travel in the same Secret and are mounted 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -253,12 +254,7 @@ def probe_pod(namespace: str, image: str, kafka: UserKafka) -> km.Manifest:
                         "requests": {"cpu": "25m", "memory": "64Mi"},
                         "limits": {"cpu": "500m", "memory": "192Mi"},
                     },
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
+                    "securityContext": copy.deepcopy(km.RESTRICTED_SECURITY_CONTEXT),
                 }
             ],
         },
