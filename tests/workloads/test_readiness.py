@@ -50,7 +50,9 @@ def pause_until_unready(proc: Proc, path: Path) -> float:
     proc.signal(signal.SIGSTOP)
     t0 = time.monotonic()
     wait_for(lambda: run_probe(path) != 0, STALE_WITHIN_S, "the frozen process to go unready", 0.5)
-    return time.monotonic() - t0
+    took = time.monotonic() - t0
+    print(f"{path.name}: unready {took:.1f}s after SIGSTOP")  # a figure for the docs (-s)
+    return took
 
 
 @pytest.mark.parametrize(
