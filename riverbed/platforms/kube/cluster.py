@@ -1282,6 +1282,7 @@ _REFERENCE_ENV = (
     "RIVERBED_EVIDENCE_TOPIC",
     "RIVERBED_CLIENT",
     "RIVERBED_GROUP_PROTOCOL",
+    "RIVERBED_READY_FILE",
 )
 
 
@@ -1297,7 +1298,8 @@ def user_consumer(
 ) -> None:
     """Deployment ``consumer`` runs the user's image (its own entrypoint) with the tutorial's
     environment: ``KAFKA_BROKER`` (one address), ``KAFKA_BOOTSTRAP_SERVERS`` (all),
-    ``KAFKA_TOPIC``, ``KAFKA_GROUP`` and, for a service that writes one, ``KAFKA_OUTPUT_TOPIC``."""
+    ``KAFKA_TOPIC``, ``KAFKA_GROUP`` and, for a service that writes one, ``KAFKA_OUTPUT_TOPIC``;
+    without the reference consumer's readiness probe (ready once its container runs)."""
     spec = km.pod_spec(km.find(docs, "Deployment", "consumer")) or {}
     (container,) = [c for c in spec.get("containers") or [] if c.get("name") == "consumer"]
     container["image"] = image
@@ -1306,6 +1308,9 @@ def user_consumer(
     container.setdefault("securityContext", {})["readOnlyRootFilesystem"] = False
     container.pop("command", None)
     container.pop("args", None)
+    # The reference consumer's probe reads a file it keeps fresh while in its group;
+    # what "joined" means for the user's image riverbed cannot know: no probe.
+    container.pop("readinessProbe", None)
     container["env"] = [e for e in container.get("env") or [] if e["name"] not in _REFERENCE_ENV]
     extra = {"KAFKA_BOOTSTRAP_SERVERS": internal_bootstrap_servers(namespace)}
     if output_topic:
