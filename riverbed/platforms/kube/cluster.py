@@ -1033,6 +1033,10 @@ class KubePlatform:
         if self.mode == "kind":
             yield
             return
+        if self.user_kafka is None and self.kafka_cluster_id is None and not self.dry_run:
+            # A platform that did not bring Kafka up (`collect`, `down`, a session's
+            # forwards): the namespace's ports and cluster id are in its StatefulSet.
+            self.read_kafka_identity()
         forwards = [
             Forward(f"pod/kafka-{i}", self.external_base_port + i, KAFKA_EXTERNAL_PORT)
             for i in range(KAFKA_BROKERS)
