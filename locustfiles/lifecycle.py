@@ -33,6 +33,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from locustfiles import settings
 from locustfiles.shapes import RiverbedShape
+from workloads.readiness import ReadyFile
 
 log = logging.getLogger("riverbed.load")
 
@@ -77,6 +78,7 @@ class Lifecycle:
         self._flush_timeout = 30.0
         self._flushed: dict[str, Any] = {}
         self._t_start = time.time()
+        self._ready: ReadyFile | None = None
         events.init.add_listener(self._on_init)
         events.test_start.add_listener(self._on_test_start)
         events.test_stop.add_listener(self._on_test_stop)
@@ -98,6 +100,17 @@ class Lifecycle:
             runner.register_message(START_FAILED_MESSAGE, self._on_worker_start_failed)
         elif isinstance(runner, WorkerRunner):
             runner.register_message(FLUSH_MESSAGE, self._on_flush_request, concurrent=True)
+            self._track_master(environment)
+
+    def _track_master(self, environment: Environment) -> None:
+        """A worker is ready while it is connected: the master answers its heartbeats
+        (each second) only once it registered the worker, so every heartbeat received
+        refreshes the readiness file (``$RIVERBED_READY_FILE``, unset: none)."""
+        ready = ReadyFile.from_environ()
+        if ready.path is None:
+            return
+        self._ready = ready
+        environment.events.heartbeat_received.add_listener(lambda **_: ready.mark(True))
 
     def _on_test_start(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
@@ -141,6 +154,8 @@ class Lifecycle:
 
     def _on_quitting(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
+        if self._ready is not None:
+            self._ready.clear()  # quitting: no longer a worker the master can use
         if not isinstance(runner, MasterRunner):
             self.close()
         if not isinstance(runner, WorkerRunner):

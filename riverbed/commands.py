@@ -617,6 +617,7 @@ def _up_kube(
     """`riverbed up --platform kind|k8s`: Kafka and the workloads in the cluster, and a
     session for the by-hand workflow (its run directory and environment, printed). With
     ``external`` (k8s), the user's own Kafka instead of riverbed's."""
+    from riverbed.platforms.kube import session_forward
     from riverbed.platforms.kube.session import ENV_FILE, open_session, open_session_dir
     from riverbed.runner import evidence_topic_for, reference_consumer_env
 
@@ -698,6 +699,13 @@ def _up_kube(
             "kept": spec.keep_topics,
         }
     run_dir, env = open_session(kube, spec, runs_root())
+    if session_forward.needed(kube):
+        held = session_forward.start(kube, run_dir)
+        err.print(
+            f"port-forwards to Kafka ({result.bootstrap_servers}) held for the session by "
+            f"process {held['pid']} (log: {run_dir / session_forward.LOG}); they stop when "
+            "the session is collected (`riverbed collect`, `riverbed down`)"
+        )
     err.print(f"session evidence in {run_dir}; its environment, for locust and chaos run:")
     for key, value in env.items():
         out.print(
@@ -948,6 +956,11 @@ def _collect_open_session(kube: Any) -> None:
     except HarnessError as exc:
         err.print(f"warning: the session could not be collected: {exc.message}")
         return
+    finally:
+        # What is deleted next is what the session's forwards reach.
+        from riverbed.platforms.kube import session_forward
+
+        session_forward.stop(run_dir)
     err.print(f"session evidence in {run_dir}: check it with `riverbed report {run_dir}`")
 
 

@@ -37,6 +37,7 @@ _MARKER = ".complete"
 #: A first build downloads its plugins and dependencies; later ones take seconds.
 BUILD_TIMEOUT_S = 1200
 
+
 def sources_digest(module: Path) -> str:
     """A digest of the module's build inputs (``pom.xml`` and ``src/``)."""
     h = hashlib.sha256()

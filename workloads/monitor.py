@@ -16,6 +16,10 @@ ConsumerGroupDescribe (:mod:`workloads.group_describe`): the snapshot then says
 state (*Assigning* and *Reconciling* included), the broker's ``target``
 assignment per member, and the group's ``assignor``.
 
+Readiness (``--ready-file``): the file is refreshed after each successful
+snapshot, so it is fresh while the monitor reads the group, and goes stale
+when its snapshots keep failing or the process stops or freezes.
+
 A snapshot whose requests fail (a broker is down, the coordinator moves) is
 skipped, not written half-filled: a partial view would read as a regression.
 """
@@ -35,6 +39,7 @@ from workloads.evidence.schema import Group
 from workloads.evidence.sinks import FileSink, Sink, TeeSink
 from workloads.group_describe import describe_group, with_current_coordinator
 from workloads.group_members import decode_members, group_type
+from workloads.readiness import ReadyFile
 
 log = logging.getLogger("workloads.monitor")
 
@@ -172,8 +177,12 @@ def run_monitor(
     stop: StopSignal,
     interval_s: float = 0.5,
     duration_s: float | None = None,
+    ready: ReadyFile | None = None,
 ) -> dict[str, int]:
-    """Snapshot every ``interval_s`` until stopped (or ``duration_s``); returns counts."""
+    """Snapshot every ``interval_s`` until stopped (or ``duration_s``); returns counts.
+
+    ``ready`` is refreshed after every successful snapshot and cleared on the way out;
+    a failed one leaves it alone, so it ages out only when snapshots keep failing."""
     counts = {"snapshots": 0, "skipped": 0}
     deadline = None if duration_s is None else time.monotonic() + duration_s
     failures = 0
@@ -183,6 +192,8 @@ def run_monitor(
             sink.write_many([monitor.snapshot()])
             counts["snapshots"] += 1
             failures = 0
+            if ready is not None:
+                ready.mark(True)
         except Exception as exc:
             counts["skipped"] += 1
             failures += 1
@@ -192,6 +203,8 @@ def run_monitor(
             if failures % 5 == 0:
                 monitor.reset()
         stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+    if ready is not None:
+        ready.clear()
     return counts
 
 
@@ -223,6 +236,12 @@ def build_parser() -> EnvArgumentParser:
         type=positive_float,
         metavar="S",
         help="stop by itself after S seconds (default: run until SIGTERM)",
+    )
+    p.add_env_argument(
+        "--ready-file",
+        env="RIVERBED_READY_FILE",
+        metavar="FILE",
+        help="keep FILE fresh while snapshots succeed (for a readiness probe)",
     )
     p.add_client_config()
     p.add_verbose()
@@ -262,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     log.info("monitoring group %s on %s every %.2fs", args.group, args.topic, args.interval)
     try:
-        counts = run_monitor(monitor, sink, stop, args.interval, args.duration)
+        counts = run_monitor(
+            monitor, sink, stop, args.interval, args.duration, ReadyFile(args.ready_file)
+        )
     finally:
         monitor.reset()
         sink.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.kind.conftest import KIND_ARTIFACTS, ROOT, KindCluster, riverbed
+from tests.kind.documented import run_as_documented
 from tests.kind.registry import NodeRelay, catalog, registry_binary, start_registry, stop
 
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(1800)]
@@ -106,3 +107,49 @@ def test_k8s_mode_pushes_to_a_registry_and_passes_in_its_own_namespace(
     assert down.returncode == 0, down.stdout + down.stderr
     gone = kind_cluster.kubectl("get", "namespace", NAMESPACE, check=False)
     assert gone.returncode != 0, gone.stdout  # riverbed created it, so it deleted it
+
+
+BY_HAND_NAMESPACE = "rb-k8s-by-hand"
+
+
+def test_k8s_by_hand_flow_as_documented_passes_through_the_sessions_forwards(
+    kind_cluster: KindCluster, loopback_registry: str, tmp_path: Path
+) -> None:
+    """docs/kubernetes.md's k8s by-hand block, as written: `riverbed up --platform k8s`
+    leaves the session's port-forwards behind, `locust` and `chaos run` reach Kafka through
+    them, `riverbed collect` stops them and collects, the report passes."""
+    context = f"kind-{kind_cluster.name}"
+    variables = {"CONTEXT": context, "NAMESPACE": BY_HAND_NAMESPACE, "REGISTRY": loopback_registry}
+    try:
+        code, output, run_dir = run_as_documented(kind_cluster, "k8s", tmp_path, variables)
+        assert code == 0, output[-6000:]
+        assert "held for the session by process" in output, output[-3000:]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["verdict"] == "pass", summary["checks"]
+        assert summary["counts"]["acknowledged"] > 300
+        spec = json.loads((run_dir / "spec.json").read_text())
+        assert spec["platform"] == "k8s" and spec["kube"]["namespace"] == BY_HAND_NAMESPACE
+        assert spec["drain"]["finished"] and spec["log_drain"]["finished"]
+        names = [c["name"] for c in spec["chaos"]]
+        assert names == ["kill-consumer-pod", "resize-partitions"], names
+        assert all(c["landed"] and not c["inconclusive_reasons"] for c in spec["chaos"])
+        # The forwards went with the session: no record, no process, their ports free.
+        assert not (run_dir / "port-forward.json").exists()
+        log = (run_dir / "logs" / "port-forward.log").read_text()
+        assert "holding port-forwards" in log, log[-2000:]
+        ports = [int(a.rsplit(":", 1)[1]) for a in spec["bootstrap_servers"].split(",")]
+        for port in ports:
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still forwarded"
+    finally:
+        # The block's last step; again here when a step before it stopped the block.
+        if kind_cluster.kubectl("get", "namespace", BY_HAND_NAMESPACE, check=False).returncode == 0:
+            down = riverbed(
+                ["down", "--platform", "k8s", "--context", context, "--namespace",
+                 BY_HAND_NAMESPACE],
+                kind_cluster.env(tmp_path / "runs"),
+                timeout=900,
+            )  # fmt: skip
+            assert down.returncode == 0, down.stdout + down.stderr
+    gone = kind_cluster.kubectl("get", "namespace", BY_HAND_NAMESPACE, check=False)
+    assert gone.returncode != 0, gone.stdout

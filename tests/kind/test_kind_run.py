@@ -330,8 +330,13 @@ def test_a_paused_pod_and_network_faults_make_zombies_but_no_false_alarm(
             if x.strip()
         ]
         late = sorted((e for e in late if e["t"] > t_start + 10), key=lambda e: e["t"])
-        assert any(e["type"] == "lost" for e in late) or any(
-            e["type"] == "committed" and not e["ok"] for e in late
+        # Out of the group: the member learnt it (lost, a failed commit), or its process
+        # did not survive the fault and a new incarnation started in the pod (seen once:
+        # kafka-python 3.0 under a dropped coordinator, its container restarted).
+        assert (
+            any(e["type"] == "lost" for e in late)
+            or any(e["type"] == "committed" and not e["ok"] for e in late)
+            or any(e["type"] == "start" for e in late)
         ), late[:10]
         assert any(e["type"] == "assigned" for e in late), late[:10]
 

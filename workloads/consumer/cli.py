@@ -61,6 +61,11 @@ bounds how long new partitions stay unconsumed. Shorter means faster pickup
 and more metadata requests (one per consumer per interval): negligible for a
 few consumers, worth raising for hundreds.
 
+Readiness (--ready-file): the file exists, refreshed at least every second by
+the poll loop, from the member's first rebalance callback (an assignment, even
+an empty one) until it loses its partitions, is fenced or stops; a frozen or
+stuck process stops refreshing it.
+
 SIGTERM finishes the batch in flight, records and commits it, then closes the
 consumer (a dynamic member leaves the group at once) and exits 0.
 """
@@ -202,6 +207,13 @@ def build_parser() -> EnvArgumentParser:
         help="random seed for the processing-time distribution",
         metavar="N",
     )
+    p.add_env_argument(
+        "--ready-file",
+        env="RIVERBED_READY_FILE",
+        help="keep FILE fresh while this member is in its group (joined, not lost or "
+        "fenced), for a readiness probe; removed when it is not",
+        metavar="FILE",
+    )
     p.add_client_config()
     p.add_verbose()
     return p
@@ -264,6 +276,7 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[ConsumerConfig, Any
         auto_commit_interval_ms=args.auto_commit_interval_ms,
         seed=args.seed,
         kafka_config=args.kafka_config,
+        ready_file=args.ready_file or None,
     )
     if config.client == "confluent-kafka":
         try:

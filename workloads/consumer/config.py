@@ -143,6 +143,8 @@ class ConsumerConfig:
     """Random seed for the processing-time distribution (None: from the OS)."""
     kafka_config: Mapping[str, str] = field(default_factory=dict)
     """Connection settings (TLS, SASL) in librdkafka spelling (:mod:`workloads.client_config`)."""
+    ready_file: str | None = None
+    """Kept fresh while the member is in its group (:mod:`workloads.readiness`); None: no file."""
 
 
 def validate_replica(name: str) -> str:

@@ -40,6 +40,7 @@ from workloads.consumer.config import ConsumerConfig
 from workloads.consumer.events import Examined, examine, invalid_events, processed_event
 from workloads.evidence.schema import Assigned, Committed, Fenced, Lost, Revoked, Start, Stop
 from workloads.evidence.sinks import Sink
+from workloads.readiness import ReadyFile
 
 log = logging.getLogger("workloads.consumer")
 
@@ -134,6 +135,11 @@ class EvidenceMember(ABC):
         self._consumer: Any = None
         self._generation: int | None = None
         self._owned: set[int] = set()
+        # In the group: from the first rebalance callback (an assignment, even an empty
+        # one) until the partitions are lost or the member is fenced; the readiness file
+        # says so while the poll loop runs (a frozen loop lets it go stale).
+        self._joined = False
+        self.readiness = ReadyFile(config.ready_file)
 
     # ---- what a client adapter provides ----------------------------------------------------
     @abstractmethod
@@ -163,6 +169,13 @@ class EvidenceMember(ABC):
     @abstractmethod
     def _member_id(self) -> str | None:
         """The coordinator's id for this member (the group monitor's key for it)."""
+
+    def _in_group(self) -> bool:
+        """Whether this member is in its group now (a client adds what its library knows)."""
+        return self._joined
+
+    def _mark_ready(self) -> None:
+        self.readiness.mark(self._in_group())
 
     def _start_fields(self) -> dict[str, Any]:
         """Extra ``start`` fields a client adds (its protocol, library version...)."""
@@ -221,6 +234,9 @@ class EvidenceMember(ABC):
         return status
 
     def _shutdown(self, reason: str, status: int) -> int:
+        # Unready first: leaving the group (a commit, LeaveGroup) may take seconds.
+        self._joined = False
+        self.readiness.clear()
         if self._consumer is not None:
             try:
                 self._close(final_commit=status == 0 and self.config.commit_mode == "auto")
@@ -241,6 +257,7 @@ class EvidenceMember(ABC):
     def _loop(self) -> None:
         mode = self.config.commit_mode
         while not self.stop.requested:
+            self._mark_ready()
             batch = self._poll()
             if not batch:
                 continue
@@ -263,6 +280,7 @@ class EvidenceMember(ABC):
         if not self.config.processing.zero:
             for _ in s.valid:
                 time.sleep(self.config.processing.sample_s(self._rng))
+                self._mark_ready()  # a long batch is work, not a stall
         self.stats.processed += len(s.valid)
         self.stats.invalid += len(s.refused)
 
@@ -319,6 +337,7 @@ class EvidenceMember(ABC):
     # ---- rebalance callbacks (run inside the client's poll, or on its IO thread) --------------
     def _on_assigned(self, partitions: Iterable[int]) -> None:
         parts = set(partitions)
+        self._joined = True
         self._generation = self._current_generation()
         self._owned |= parts
         self.stats.assigned = frozenset(self._owned)
@@ -340,6 +359,11 @@ class EvidenceMember(ABC):
 
     def _on_revoked(self, kind: str, partitions: Iterable[int]) -> None:
         parts = set(partitions)
+        if kind == "lost":
+            # Evicted (session timeout, max poll interval): out of the group until the
+            # next assignment, even when it owned nothing.
+            self._joined = False
+            self.readiness.mark(False)
         if not parts:
             # EAGER members are told "revoked: nothing" before their first join.
             return
@@ -360,6 +384,8 @@ class EvidenceMember(ABC):
         """The coordinator fenced this member (a stale epoch, an unknown member id, a
         static instance id another member holds): record it before anything else."""
         self.stats.fenced += 1
+        self._joined = False
+        self.readiness.mark(False)
         log.warning(
             "member %s fenced (%s): %s", self.member, "fatal" if fatal else "rejoins", error
         )

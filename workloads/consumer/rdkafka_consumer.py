@@ -20,6 +20,10 @@ classic generation). Fencing is recorded as it is reported:
   ``UNRELEASED_INSTANCE_ID``, ``FENCED_MEMBER_EPOCH``…) is ``fenced``; when it is
   fatal (a static member whose instance id another member holds) the member
   stops with ``error``.
+
+Readiness (``--ready-file``) starts at the first ``assigned`` or, under the
+consumer protocol, at the first member epoch: librdkafka runs no rebalance
+callback for an empty KIP-848 assignment.
 """
 
 from __future__ import annotations
@@ -202,6 +206,17 @@ class RdKafkaGroupConsumer(EvidenceMember):
             log.error("fatal client error: %s", error_text(err))
         else:
             log.warning("client error: %s", error_text(err))
+
+    def _in_group(self) -> bool:
+        if self._joined:
+            return True
+        if self.config.group_protocol != "consumer" or self._fatal is not None:
+            return False
+        # Under KIP-848 librdkafka runs no rebalance callback for an empty assignment
+        # (more members than partitions): the member epoch the coordinator gave it says
+        # it joined. It is reset when the member is fenced or leaves.
+        epoch = self._current_generation()
+        return epoch is not None and epoch > 0
 
     def _current_generation(self) -> int | None:
         consumer = self._consumer

@@ -1033,6 +1033,10 @@ class KubePlatform:
         if self.mode == "kind":
             yield
             return
+        if self.user_kafka is None and self.kafka_cluster_id is None and not self.dry_run:
+            # A platform that did not bring Kafka up (`collect`, `down`, a session's
+            # forwards): the namespace's ports and cluster id are in its StatefulSet.
+            self.read_kafka_identity()
         forwards = [
             Forward(f"pod/kafka-{i}", self.external_base_port + i, KAFKA_EXTERNAL_PORT)
             for i in range(KAFKA_BROKERS)
@@ -1282,6 +1286,7 @@ _REFERENCE_ENV = (
     "RIVERBED_EVIDENCE_TOPIC",
     "RIVERBED_CLIENT",
     "RIVERBED_GROUP_PROTOCOL",
+    "RIVERBED_READY_FILE",
 )
 
 
@@ -1297,7 +1302,8 @@ def user_consumer(
 ) -> None:
     """Deployment ``consumer`` runs the user's image (its own entrypoint) with the tutorial's
     environment: ``KAFKA_BROKER`` (one address), ``KAFKA_BOOTSTRAP_SERVERS`` (all),
-    ``KAFKA_TOPIC``, ``KAFKA_GROUP`` and, for a service that writes one, ``KAFKA_OUTPUT_TOPIC``."""
+    ``KAFKA_TOPIC``, ``KAFKA_GROUP`` and, for a service that writes one, ``KAFKA_OUTPUT_TOPIC``;
+    without the reference consumer's readiness probe (ready once its container runs)."""
     spec = km.pod_spec(km.find(docs, "Deployment", "consumer")) or {}
     (container,) = [c for c in spec.get("containers") or [] if c.get("name") == "consumer"]
     container["image"] = image
@@ -1306,6 +1312,9 @@ def user_consumer(
     container.setdefault("securityContext", {})["readOnlyRootFilesystem"] = False
     container.pop("command", None)
     container.pop("args", None)
+    # The reference consumer's probe reads a file it keeps fresh while in its group;
+    # what "joined" means for the user's image riverbed cannot know: no probe.
+    container.pop("readinessProbe", None)
     container["env"] = [e for e in container.get("env") or [] if e["name"] not in _REFERENCE_ENV]
     extra = {"KAFKA_BOOTSTRAP_SERVERS": internal_bootstrap_servers(namespace)}
     if output_topic:

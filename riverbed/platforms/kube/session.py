@@ -143,6 +143,11 @@ def collect_session(
             fix=f"check it with `riverbed report {run_dir}`; `riverbed up` opens a new one.",
         )
     bootstrap = str(spec.bootstrap_servers or kube.bootstrap_servers)
+    from riverbed.platforms.kube import session_forward
+
+    # The forwards `riverbed up` kept for the session hold the very ports opened here.
+    if session_forward.stop(run_dir):
+        progress("stopped the session's port-forwards; collecting through riverbed's own")
     with kube.host_access():
         progress("draining the consumer group")
         spec.drain_deadline_s = drain_deadline_s
