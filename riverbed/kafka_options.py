@@ -112,6 +112,12 @@ class ExternalKafka:
         return client_config.masked(self.settings)
 
 
+def _session_route(kafka_bootstrap: str | None) -> bool:
+    """``kafka_bootstrap`` is the route a sourced riverbed.env exported for the session's
+    own Kafka (it exports the same address as RIVERBED_BOOTSTRAP_SERVERS)."""
+    return bool(kafka_bootstrap) and kafka_bootstrap == os.environ.get("RIVERBED_BOOTSTRAP_SERVERS")
+
+
 def _source(ctx: click.Context, name: str) -> Any:
     return ctx.get_parameter_source(name) if name in ctx.params else None
 
@@ -171,7 +177,11 @@ def external_kafka(
         ambient = [
             flag
             for name, flag in flags.items()
-            if name != "keep_topics" and _source(ctx, name) in _AMBIENT
+            if name != "keep_topics"
+            and _source(ctx, name) in _AMBIENT
+            # A by-hand session's environment (riverbed.env) names its own Kafka so: no
+            # other cluster is meant, nothing to note.
+            and not (name == "kafka_bootstrap" and _session_route(kafka_bootstrap))
         ]
         if ambient and say is not None:
             say(

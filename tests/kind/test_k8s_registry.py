@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.kind.conftest import KIND_ARTIFACTS, ROOT, KindCluster, riverbed
 from tests.kind.documented import run_as_documented
@@ -110,16 +113,70 @@ def test_k8s_mode_pushes_to_a_registry_and_passes_in_its_own_namespace(
 
 
 BY_HAND_NAMESPACE = "rb-k8s-by-hand"
+USER = "alice"
 
 
-def test_k8s_by_hand_flow_as_documented_passes_through_the_sessions_forwards(
+def namespace_user_kubeconfig(cluster: KindCluster, namespace: str, work: Path) -> Path:
+    """As a team's administrator would: ``namespace`` (Pod Security restricted), a service
+    account ``alice`` in it bound to the Role ``user-role`` prints, and a kubeconfig with
+    her token alone — rights in that namespace and nothing else, not even reading it."""
+    cluster.kubectl("create", "namespace", namespace)
+    cluster.kubectl(
+        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
+    )
+    cluster.kubectl("-n", namespace, "create", "serviceaccount", USER)
+    role = subprocess.run(
+        [sys.executable, "-m", "riverbed.platforms.kube", "user-role", "--namespace", namespace,
+         "--subject", f"ServiceAccount:{namespace}/{USER}"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=role)
+    token = cluster.kubectl(
+        "-n", namespace, "create", "token", USER, "--duration", "2h"
+    ).stdout.strip()
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    (entry,) = [c for c in admin["clusters"] if c["name"] == f"kind-{cluster.name}"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [entry],
+        "users": [{"name": USER, "user": {"token": token}}],
+        "contexts": [
+            {"name": f"{USER}@{entry['name']}",
+             "context": {"cluster": entry["name"], "user": USER, "namespace": namespace}},
+        ],
+        "current-context": f"{USER}@{entry['name']}",
+    }  # fmt: skip
+    path = work / "alice.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def test_k8s_by_hand_flow_as_documented_passes_with_rights_in_one_namespace(
     kind_cluster: KindCluster, loopback_registry: str, tmp_path: Path
 ) -> None:
-    """docs/kubernetes.md's k8s by-hand block, as written: `riverbed up --platform k8s`
+    """docs/kubernetes.md's k8s by-hand block, as written, by a user whose kubeconfig holds
+    rights in one namespace only (the Role `user-role` prints): `riverbed up --platform k8s`
     leaves the session's port-forwards behind, `locust` and `chaos run` reach Kafka through
-    them, `riverbed collect` stops them and collects, the report passes."""
-    context = f"kind-{kind_cluster.name}"
-    variables = {"CONTEXT": context, "NAMESPACE": BY_HAND_NAMESPACE, "REGISTRY": loopback_registry}
+    them, `riverbed collect` stops them and collects, the report passes, `down` removes
+    riverbed's objects and leaves the namespace, which riverbed did not create."""
+    kubeconfig = namespace_user_kubeconfig(kind_cluster, BY_HAND_NAMESPACE, tmp_path)
+    context = f"{USER}@kind-{kind_cluster.name}"
+    variables = {
+        "KUBECONFIG": str(kubeconfig),
+        "CONTEXT": context,
+        "NAMESPACE": BY_HAND_NAMESPACE,
+        "REGISTRY": loopback_registry,
+    }
+    user_env = kind_cluster.env(tmp_path / "runs") | {"KUBECONFIG": str(kubeconfig)}
+    k8s = ["--platform", "k8s", "--context", context, "--namespace", BY_HAND_NAMESPACE]
+    # The user cannot even read namespaces: the rights are the Role's, nothing more.
+    can = kind_cluster.kubectl(
+        "auth", "can-i", "create", "namespaces",
+        f"--as=system:serviceaccount:{BY_HAND_NAMESPACE}:{USER}", check=False,
+    )  # fmt: skip
+    assert can.stdout.strip() == "no", can.stdout
     try:
         code, output, run_dir = run_as_documented(kind_cluster, "k8s", tmp_path, variables)
         assert code == 0, output[-6000:]
@@ -141,15 +198,30 @@ def test_k8s_by_hand_flow_as_documented_passes_through_the_sessions_forwards(
         for port in ports:
             with socket.socket() as s:
                 assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still forwarded"
+        # The block ended with `riverbed down`: riverbed's objects are gone, the namespace
+        # (the administrator's) and the user's Role stay.
+        left = kind_cluster.kubectl(
+            "-n", BY_HAND_NAMESPACE, "get",
+            "statefulsets,deployments,services,persistentvolumeclaims,networkpolicies,"
+            "poddisruptionbudgets,roles,rolebindings,serviceaccounts", "-o", "name",
+        ).stdout.split()  # fmt: skip
+        assert sorted(left) == sorted(
+            [
+                "role.rbac.authorization.k8s.io/riverbed-user",
+                "rolebinding.rbac.authorization.k8s.io/riverbed-user",
+                f"serviceaccount/{USER}",
+                "serviceaccount/default",
+            ]
+        ), left
     finally:
-        # The block's last step; again here when a step before it stopped the block.
-        if kind_cluster.kubectl("get", "namespace", BY_HAND_NAMESPACE, check=False).returncode == 0:
-            down = riverbed(
-                ["down", "--platform", "k8s", "--context", context, "--namespace",
-                 BY_HAND_NAMESPACE],
-                kind_cluster.env(tmp_path / "runs"),
-                timeout=900,
-            )  # fmt: skip
-            assert down.returncode == 0, down.stdout + down.stderr
-    gone = kind_cluster.kubectl("get", "namespace", BY_HAND_NAMESPACE, check=False)
-    assert gone.returncode != 0, gone.stdout
+        kafka = kind_cluster.kubectl(
+            "-n", BY_HAND_NAMESPACE, "get", "statefulset", "kafka", check=False
+        )
+        if kafka.returncode == 0:
+            # A step before the block's last stopped it: `down` as the user, here.
+            down = riverbed(["down", *k8s], user_env, timeout=900)
+            print(down.stdout[-2000:], down.stderr[-4000:])
+        kind_cluster.kubectl(
+            "delete", "namespace", BY_HAND_NAMESPACE, "--ignore-not-found", "--wait=true",
+            "--timeout=300s", timeout=360, check=False,
+        )  # fmt: skip

@@ -306,7 +306,7 @@ def test_k8s_up_with_a_pushed_image_builds_nothing() -> None:
 def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
     platform = kube.KubePlatform(mode="k8s", context="staging", dry_run=True, root=ROOT)
     platform.down()
-    delete, get_namespace, delete_secret = platform.runner.steps
+    delete, delete_volumes, get_namespace, delete_secret = platform.runner.steps
     assert isinstance(delete, Command)
     assert delete.argv == (
         *K8S,
@@ -324,6 +324,17 @@ def test_k8s_down_deletes_only_what_riverbed_applied() -> None:
         for d in km.load_documents(ROOT / "manifests" / name)
     }
     assert deleted == expected
+    # Kafka's volumes, riverbed's only (a team's own Kafka in the namespace keeps its own).
+    assert isinstance(delete_volumes, Command)
+    assert delete_volumes.argv == (
+        *K8S_NS,
+        "delete",
+        "persistentvolumeclaims",
+        "-l",
+        "app.kubernetes.io/name=kafka,app.kubernetes.io/part-of=riverbed",
+        "--ignore-not-found",
+        "--wait=false",  # waited for by listing: the Role grants list, not watch
+    )
     # The namespace is not riverbed's to delete unless riverbed created it (it looks).
     assert get_namespace.argv == (*K8S, "get", "namespace", "riverbed", "-o", "json")
     # In a namespace that stays, the Kafka client settings a run on the user's own Kafka

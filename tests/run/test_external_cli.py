@@ -119,6 +119,27 @@ def test_settings_from_the_environment_are_ignored_on_the_local_platform(monkeyp
     assert notes and "--kafka-bootstrap and --kafka-config" in notes[0] and "ignored" in notes[0]
 
 
+def test_a_sourced_session_environment_is_not_noted_as_another_kafka(monkeypatch):
+    """riverbed.env of a kind/k8s session exports the session's own route as
+    RIVERBED_KAFKA_BOOTSTRAP (for locust and chaos run): `down` after it has nothing to say
+    about it; a different address still gets the note."""
+    from riverbed.commands import down
+    from riverbed.kafka_options import external_kafka
+
+    route = "127.0.0.1:19902,127.0.0.1:19903,127.0.0.1:19904"
+    monkeypatch.setenv("RIVERBED_BOOTSTRAP_SERVERS", route)
+    for exported, noted in ((route, False), ("staging:9093", True)):
+        monkeypatch.setenv("RIVERBED_KAFKA_BOOTSTRAP", exported)
+        notes: list[str] = []
+        ctx = down.make_context("down", ["--platform", "kind"], auto_envvar_prefix="RIVERBED_DOWN")
+        p = ctx.params
+        assert (
+            external_kafka(ctx, "kind", p["kafka_bootstrap"], p["kafka_config"], say=notes.append)
+            is None
+        )
+        assert bool(notes) is noted, notes
+
+
 def test_the_environment_gives_an_external_run_its_settings(monkeypatch):
     from riverbed.commands import run
     from riverbed.kafka_options import external_kafka

@@ -99,6 +99,8 @@ K8S_PRODUCER_HOST_PORT = 18680
 CONSUMER_SELECTOR = "app.kubernetes.io/name=consumer"
 MONITOR_SELECTOR = "app.kubernetes.io/name=monitor"
 KAFKA_SELECTOR = "app.kubernetes.io/name=kafka"
+#: What riverbed deployed, apart from what else a namespace holds (a team's own Kafka).
+PART_OF = "app.kubernetes.io/part-of=riverbed"
 LOCUST_WORKER_SELECTOR = "app.kubernetes.io/name=locust,app.kubernetes.io/component=worker"
 #: Where Locust workers in the cluster write their run directory (manifests/locust.yaml).
 LOCUST_POD_RUN_DIR = "/data/run"
@@ -612,6 +614,9 @@ class KubePlatform:
             stdin=km.dump(docs),
             timeout=timeout + 30,
         )
+        if self.user_kafka is None:
+            say("deleting Kafka's volumes")
+            self._delete_kafka_volumes(timeout)
         # The namespace goes only if riverbed created it; one that existed stays.
         found = self.kubectl(
             "get", "namespace", self.namespace, "-o", "json", namespaced=False, check=False,
@@ -633,6 +638,38 @@ class KubePlatform:
             self.kubectl(
                 "delete", "secret", SECRET_NAME, "--ignore-not-found", check=False, timeout=60
             )
+
+    def _delete_kafka_volumes(self, timeout: float) -> None:
+        """Delete Kafka's claims and wait until they are gone. The StatefulSet's garbage
+        collection takes them only after it, so a namespace that stays would still hold
+        them when `down` returns. Waited for by listing (the one read right `user-role`
+        grants on claims), not `--wait` (which needs get and watch too)."""
+        selector = f"{KAFKA_SELECTOR},{PART_OF}"
+        deleted = self.kubectl(
+            "delete", "persistentvolumeclaims", "-l", selector, "--ignore-not-found",
+            "--wait=false", check=False, timeout=90,
+        )  # fmt: skip
+        if self.dry_run:
+            return
+        if not deleted.ok:
+            self.announce(
+                f"warning: Kafka's volumes in namespace {self.namespace} were not deleted: "
+                f"{deleted.stderr.strip()[-300:]}"
+            )
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            left = self.kubectl(
+                "get", "persistentvolumeclaims", "-l", selector, "-o", "name", check=False,
+                timeout=60,
+            )  # fmt: skip
+            if left.ok and not left.stdout.strip():
+                return
+            time.sleep(2)
+        self.announce(
+            f"warning: Kafka's volumes are still being deleted after {timeout:.0f} s "
+            f"(`kubectl -n {self.namespace} get persistentvolumeclaims -l {selector}`)"
+        )
 
     def _remove_kind_network(self, say: Callable[[str], None]) -> None:
         """Remove the Docker network kind made for its clusters when no container uses it
