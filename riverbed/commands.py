@@ -956,11 +956,6 @@ def _collect_open_session(kube: Any) -> None:
     except HarnessError as exc:
         err.print(f"warning: the session could not be collected: {exc.message}")
         return
-    finally:
-        # What is deleted next is what the session's forwards reach.
-        from riverbed.platforms.kube import session_forward
-
-        session_forward.stop(run_dir)
     err.print(f"session evidence in {run_dir}: check it with `riverbed report {run_dir}`")
 
 

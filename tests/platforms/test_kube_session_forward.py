@@ -25,7 +25,7 @@ def _stand_in(run_dir: Path) -> subprocess.Popen[bytes]:
 
 
 def _record(run_dir: Path, pid: int) -> None:
-    (run_dir / session_forward.RECORD).write_text(json.dumps({"pid": pid, "ready": True}))
+    (run_dir / session_forward.RECORD).write_text(json.dumps({"pid": pid}))
 
 
 def test_only_k8s_sessions_on_riverbeds_kafka_hold_forwards() -> None:

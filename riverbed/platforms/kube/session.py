@@ -134,8 +134,12 @@ def collect_session(
 ) -> RunSpec:
     """Turn the cluster's evidence of a by-hand session into its run directory (see the
     module docstring); returns the finished spec."""
+    from riverbed.platforms.kube import session_forward
     from riverbed.runner import drain_consumers, drain_log
 
+    # First, whatever follows: the forwards `riverbed up` kept for the session hold the
+    # very ports opened below, and `down` deletes what they reach.
+    stopped = session_forward.stop(run_dir)
     spec = read_session(run_dir)
     if spec.t_end is not None and spec.log_drain is not None:
         raise BadInput(
@@ -143,10 +147,7 @@ def collect_session(
             fix=f"check it with `riverbed report {run_dir}`; `riverbed up` opens a new one.",
         )
     bootstrap = str(spec.bootstrap_servers or kube.bootstrap_servers)
-    from riverbed.platforms.kube import session_forward
-
-    # The forwards `riverbed up` kept for the session hold the very ports opened here.
-    if session_forward.stop(run_dir):
+    if stopped:
         progress("stopped the session's port-forwards; collecting through riverbed's own")
     with kube.host_access():
         progress("draining the consumer group")

@@ -55,7 +55,7 @@ def needed(kube: Any) -> bool:
 
 def start(kube: Any, run_dir: Path, timeout: float = 90.0) -> dict[str, Any]:
     """Start the session's forwarding process and wait until its forwards answer as the
-    namespace's Kafka. Returns its record (pid, ports); HarnessError with the log's tail
+    namespace's Kafka. Returns its record (pid, bootstrap servers); HarnessError with the log's tail
     when it could not hold them."""
     run_dir = run_dir.resolve()
     log = run_dir / LOG
@@ -74,7 +74,7 @@ def start(kube: Any, run_dir: Path, timeout: float = 90.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         record = read(run_dir)
-        if record and record.get("pid") == proc.pid and record.get("ready"):
+        if record and record.get("pid") == proc.pid:  # written once the forwards answer
             return record
         if proc.poll() is not None:
             break
@@ -156,10 +156,8 @@ def hold(run_dir: Path, kubectl: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stopping.set())
     with kube.host_access():
-        ports = [int(a.rsplit(":", 1)[1]) for a in kube.bootstrap_servers.split(",")]
-        (run_dir / RECORD).write_text(
-            json.dumps({"pid": os.getpid(), "ports": ports, "ready": True, "t": time.time()}) + "\n"
-        )
+        record = {"pid": os.getpid(), "bootstrap_servers": kube.bootstrap_servers}
+        (run_dir / RECORD).write_text(json.dumps(record) + "\n")
         print(f"holding port-forwards {kube.bootstrap_servers} to namespace "
               f"{kube.namespace}", flush=True)  # fmt: skip
         deadline = time.monotonic() + MAX_HOLD_S
