@@ -135,6 +135,7 @@ JVM_INSTRUMENTED = replace(
     "listener, a thread pool) must use the marker, or be judged by its output topic",
 )
 
+
 def strength_of(spec: dict[str, Any]) -> tuple[Strength, str | None]:
     """The strength spec.json names (``consumer_evidence``), and a problem with it if any.
 

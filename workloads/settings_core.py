@@ -352,8 +352,7 @@ ENVIRONMENT_ONLY: tuple[Variable, ...] = (
     Variable("RIVERBED_DOCKER", "the docker binary", "riverbed kind", "docker on PATH"),
     Variable(
         "RIVERBED_SESSION_FORWARD_MAX_S",
-        "seconds a k8s by-hand session's port-forwards are held at most when nothing "
-        "collects it",
+        "seconds a k8s by-hand session's port-forwards are held at most when nothing collects it",
         "riverbed up --platform k8s",
         "43200 (12 hours)",
     ),
